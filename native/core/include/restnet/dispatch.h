@@ -1,0 +1,41 @@
+// Run-time choice of the SIMD kernels. Every file of the core compiles at the baseline ISA
+// (-march=x86-64 or -march=armv8-a); the faster kernels carry function-level target attributes
+// and are only called after CPU detection says the machine (and its OS) supports them.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace restnet {
+
+enum class Isa { Scalar, Avx2, Avx512, Neon };
+
+const char* isa_name(Isa isa);
+// Parses "scalar" | "avx2" | "avx512" | "neon"; throws TypeError otherwise.
+Isa parse_isa(const std::string& name);
+
+// The kernels one ISA provides. A GEMM micro-kernel computes an mr x nr tile of A*B over kc
+// terms from packed panels: a is kc x mr (mr values per step), b is kc x nr, and c (mr x nr,
+// row-major) is overwritten with the f32 sums.
+struct Kernels {
+  Isa isa;
+  std::size_t mr;
+  std::size_t nr;
+  void (*gemm_tile)(std::size_t kc, const float* a, const float* b, float* c);
+  // sum_i a[i] * b[i], every product and sum in f64.
+  double (*dot_f64)(const float* a, const float* b, std::size_t n);
+};
+
+// ISAs this CPU and OS can run, best last. Scalar is always present.
+const std::vector<Isa>& available_isas();
+// The kernels in use: the best available, or the one RESTNET_SIMD names (checked on first use;
+// an unknown or unsupported name throws RangeError naming what this CPU offers).
+const Kernels& kernels();
+Isa active_isa();
+// Forces a path (tests and benchmarks compare paths); throws RangeError if unavailable.
+void set_isa(Isa isa);
+// The kernels of one specific available ISA without switching the active one.
+const Kernels& kernels_for(Isa isa);
+
+}  // namespace restnet

@@ -1,0 +1,34 @@
+// Blocked, packed matrix products on f32 data with the SIMD micro-kernels of dispatch.h.
+// Products are summed in f32 over at most kBlockK terms (one packed panel), and the panel sums
+// are added into the output in its own precision: with an f64 output every reduction longer
+// than kBlockK accumulates in f64, which keeps long sums (n = 10^5 samples) accurate.
+#pragma once
+
+#include <cstddef>
+
+namespace restnet {
+
+constexpr std::size_t kBlockK = 256;
+
+// op(M) for a row-major f32 matrix: element (i, p) is data[i * ld + p], or data[p * ld + i]
+// when transposed.
+struct Operand {
+  const float* data;
+  std::size_t ld;
+  bool transposed;
+};
+
+// Which part of a square output to compute: Lower computes every tile that touches the lower
+// triangle (i >= j), for symmetric products such as X X^T (a rank-k update: half the work).
+enum class Part { Full, Lower };
+
+// C (m x n, leading dimension ldc) = op(A) (m x k) * op(B) (k x n), or C += ... when accumulate.
+void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, double* c,
+          std::size_t ldc, Part part = Part::Full, bool accumulate = false);
+void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, float* c,
+          std::size_t ldc, Part part = Part::Full, bool accumulate = false);
+
+// Copies the lower triangle of a square n x n matrix onto the upper one.
+void mirror_lower(double* c, std::size_t n, std::size_t ldc);
+
+}  // namespace restnet

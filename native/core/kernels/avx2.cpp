@@ -1,0 +1,71 @@
+// AVX2 + FMA3 kernels. This file compiles at the x86-64 baseline; only the functions below
+// carry the target attribute, and dispatch.cpp calls them after CPU detection.
+#include <cstddef>
+
+#include "../src/kernel_table.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define RESTNET_AVX2 __attribute__((target("avx2,fma")))
+
+namespace restnet {
+namespace {
+
+// 6 x 16 tile: 12 accumulators + 2 B vectors + 1 broadcast = 15 of the 16 YMM registers.
+constexpr std::size_t kMr = 6;
+constexpr std::size_t kNr = 16;
+
+RESTNET_AVX2 void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
+  __m256 acc[kMr][2];
+#pragma GCC unroll 6
+  for (std::size_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (std::size_t p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_loadu_ps(b + p * kNr);
+    const __m256 b1 = _mm256_loadu_ps(b + p * kNr + 8);
+#pragma GCC unroll 6
+    for (std::size_t r = 0; r < kMr; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + p * kMr + r);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (std::size_t r = 0; r < kMr; ++r) {
+    _mm256_storeu_ps(c + r * kNr, acc[r][0]);
+    _mm256_storeu_ps(c + r * kNr + 8, acc[r][1]);
+  }
+}
+
+RESTNET_AVX2 double dot_f64(const float* a, const float* b, std::size_t n) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 va = _mm256_loadu_ps(a + i), vb = _mm256_loadu_ps(b + i);
+    s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(va)),
+                         _mm256_cvtps_pd(_mm256_castps256_ps128(vb)), s0);
+    s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(va, 1)),
+                         _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1)), s1);
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(s0, s1));
+  double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; i < n; ++i) sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return sum;
+}
+
+const Kernels table{Isa::Avx2, kMr, kNr, gemm_tile, dot_f64};
+
+}  // namespace
+
+const Kernels* avx2_kernels() { return &table; }
+
+}  // namespace restnet
+
+#else
+
+namespace restnet {
+const Kernels* avx2_kernels() { return nullptr; }
+}  // namespace restnet
+
+#endif

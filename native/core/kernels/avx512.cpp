@@ -1,0 +1,69 @@
+// AVX-512F kernels. Compiled at the x86-64 baseline with function-level targets, like avx2.cpp.
+#include <cstddef>
+
+#include "../src/kernel_table.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define RESTNET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+namespace restnet {
+namespace {
+
+// 12 x 32 tile: 24 accumulators + 2 B vectors + 1 broadcast = 27 of the 32 ZMM registers,
+// 24 FMAs per 2 loads and 12 broadcasts.
+constexpr std::size_t kMr = 12;
+constexpr std::size_t kNr = 32;
+
+RESTNET_AVX512 void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
+  __m512 acc[kMr][2];
+#pragma GCC unroll 12
+  for (std::size_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (std::size_t p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_loadu_ps(b + p * kNr);
+    const __m512 b1 = _mm512_loadu_ps(b + p * kNr + 16);
+#pragma GCC unroll 12
+    for (std::size_t r = 0; r < kMr; ++r) {
+      const __m512 av = _mm512_set1_ps(a[p * kMr + r]);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 12
+  for (std::size_t r = 0; r < kMr; ++r) {
+    _mm512_storeu_ps(c + r * kNr, acc[r][0]);
+    _mm512_storeu_ps(c + r * kNr + 16, acc[r][1]);
+  }
+}
+
+RESTNET_AVX512 double dot_f64(const float* a, const float* b, std::size_t n) {
+  __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + i)), _mm512_cvtps_pd(_mm256_loadu_ps(b + i)), s0);
+    s1 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + i + 8)),
+                         _mm512_cvtps_pd(_mm256_loadu_ps(b + i + 8)), s1);
+  }
+  alignas(64) double lanes[8];
+  _mm512_store_pd(lanes, _mm512_add_pd(s0, s1));
+  double sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; i < n; ++i) sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return sum;
+}
+
+const Kernels table{Isa::Avx512, kMr, kNr, gemm_tile, dot_f64};
+
+}  // namespace
+
+const Kernels* avx512_kernels() { return &table; }
+
+}  // namespace restnet
+
+#else
+
+namespace restnet {
+const Kernels* avx512_kernels() { return nullptr; }
+}  // namespace restnet
+
+#endif

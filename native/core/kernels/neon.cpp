@@ -1,0 +1,69 @@
+// NEON kernels for aarch64 (Raspberry Pi 4/5, Jetson). Advanced SIMD is part of the ARMv8-A
+// baseline, so no target attribute is needed; on other architectures the table is absent.
+#include <cstddef>
+
+#include "../src/kernel_table.h"
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+namespace restnet {
+namespace {
+
+// 8 x 12 tile: 24 accumulators + 3 B vectors + 2 A vectors = 29 of the 32 Q registers; the A
+// values are used by lane (fmla by element) instead of being broadcast.
+constexpr std::size_t kMr = 8;
+constexpr std::size_t kNr = 12;
+
+void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
+  float32x4_t acc[kMr][3];
+  for (std::size_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = acc[r][2] = vdupq_n_f32(0.0f);
+  for (std::size_t p = 0; p < kc; ++p) {
+    const float32x4_t b0 = vld1q_f32(b + p * kNr);
+    const float32x4_t b1 = vld1q_f32(b + p * kNr + 4);
+    const float32x4_t b2 = vld1q_f32(b + p * kNr + 8);
+    const float32x4_t a0 = vld1q_f32(a + p * kMr);
+    const float32x4_t a1 = vld1q_f32(a + p * kMr + 4);
+#define RESTNET_ROW(r, av, lane)                                \
+  acc[r][0] = vfmaq_laneq_f32(acc[r][0], b0, av, lane);        \
+  acc[r][1] = vfmaq_laneq_f32(acc[r][1], b1, av, lane);        \
+  acc[r][2] = vfmaq_laneq_f32(acc[r][2], b2, av, lane);
+    RESTNET_ROW(0, a0, 0) RESTNET_ROW(1, a0, 1) RESTNET_ROW(2, a0, 2) RESTNET_ROW(3, a0, 3)
+    RESTNET_ROW(4, a1, 0) RESTNET_ROW(5, a1, 1) RESTNET_ROW(6, a1, 2) RESTNET_ROW(7, a1, 3)
+#undef RESTNET_ROW
+  }
+  for (std::size_t r = 0; r < kMr; ++r) {
+    vst1q_f32(c + r * kNr, acc[r][0]);
+    vst1q_f32(c + r * kNr + 4, acc[r][1]);
+    vst1q_f32(c + r * kNr + 8, acc[r][2]);
+  }
+}
+
+double dot_f64(const float* a, const float* b, std::size_t n) {
+  float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t va = vld1q_f32(a + i), vb = vld1q_f32(b + i);
+    s0 = vfmaq_f64(s0, vcvt_f64_f32(vget_low_f32(va)), vcvt_f64_f32(vget_low_f32(vb)));
+    s1 = vfmaq_f64(s1, vcvt_high_f64_f32(va), vcvt_high_f64_f32(vb));
+  }
+  double sum = vaddvq_f64(vaddq_f64(s0, s1));
+  for (; i < n; ++i) sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return sum;
+}
+
+const Kernels table{Isa::Neon, kMr, kNr, gemm_tile, dot_f64};
+
+}  // namespace
+
+const Kernels* neon_kernels() { return &table; }
+
+}  // namespace restnet
+
+#else
+
+namespace restnet {
+const Kernels* neon_kernels() { return nullptr; }
+}  // namespace restnet
+
+#endif

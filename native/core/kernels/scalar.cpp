@@ -1,0 +1,36 @@
+// Portable kernels: the reference every SIMD path is tested against, and the fallback.
+#include <cstddef>
+
+#include "../src/kernel_table.h"
+
+namespace restnet {
+namespace {
+
+constexpr std::size_t kMr = 4;
+constexpr std::size_t kNr = 4;
+
+void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
+  float acc[kMr][kNr] = {};
+  for (std::size_t p = 0; p < kc; ++p) {
+    for (std::size_t r = 0; r < kMr; ++r) {
+      for (std::size_t q = 0; q < kNr; ++q) acc[r][q] += a[p * kMr + r] * b[p * kNr + q];
+    }
+  }
+  for (std::size_t r = 0; r < kMr; ++r) {
+    for (std::size_t q = 0; q < kNr; ++q) c[r * kNr + q] = acc[r][q];
+  }
+}
+
+double dot_f64(const float* a, const float* b, std::size_t n) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return sum;
+}
+
+const Kernels table{Isa::Scalar, kMr, kNr, gemm_tile, dot_f64};
+
+}  // namespace
+
+const Kernels* scalar_kernels() { return &table; }
+
+}  // namespace restnet

@@ -1,0 +1,225 @@
+#include "restnet/cka.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "restnet/centering.h"
+#include "restnet/errors.h"
+#include "restnet/gemm.h"
+#include "restnet/hsic.h"
+
+namespace restnet {
+namespace {
+
+// Column blocks of a feature cross product Xc^T Yc: bounds its memory to d_x x kColBlock f64
+// whatever the widths.
+constexpr std::size_t kColBlock = 1024;
+
+// One layer made ready for pairing. Gram form: its centred Gram (n x n, stored in f32 to halve
+// the memory of a table of layers; centring is done in f64 before rounding). Feature form: its
+// centred features (n x d) and squared row norms, all the debiased correction needs.
+struct Prepared {
+  std::vector<float> values;
+  std::size_t cols = 0;
+  std::vector<double> row_sq;
+  double row_sq_total = 0.0;
+  double self = 0.0;  // HSIC with itself
+};
+
+Prepared prepare_gram(MatrixView x, const CkaOptions& options) {
+  Matrix64 k;
+  if (options.kernel == Kernel::Rbf) {
+    k = rbf_gram(x, options.threshold, 0.0);
+  } else {
+    const std::vector<float> xc = center_columns(x);
+    k = linear_gram(MatrixView(xc.data(), x.rows, x.cols));
+  }
+  if (options.debiased) {
+    u_center(k.data.data(), k.rows);
+  } else {
+    double_center(k.data.data(), k.rows);
+  }
+  Prepared p;
+  p.values.assign(k.data.begin(), k.data.end());
+  p.cols = k.cols;
+  return p;
+}
+
+Prepared prepare_features(MatrixView x) {
+  Prepared p;
+  p.values = center_columns(x);
+  p.cols = x.cols;
+  p.row_sq.resize(x.rows);
+  for (std::size_t i = 0; i < x.rows; ++i) {
+    const float* row = p.values.data() + i * p.cols;
+    p.row_sq[i] = dot_f64(row, row, p.cols);
+    p.row_sq_total += p.row_sq[i];
+  }
+  return p;
+}
+
+// ||Yc^T Xc||_F^2 in f64, one block of Y's columns at a time.
+double cross_frobenius2(const Prepared& x, const Prepared& y, std::size_t n) {
+  std::vector<double> block(x.cols * std::min(kColBlock, y.cols));
+  double total = 0.0;
+  for (std::size_t j0 = 0; j0 < y.cols; j0 += kColBlock) {
+    const std::size_t width = std::min(kColBlock, y.cols - j0);
+    gemm(x.cols, width, n, Operand{x.values.data(), x.cols, true},
+         Operand{y.values.data() + j0, y.cols, false}, block.data(), width);
+    total += dot_f64(block.data(), block.data(), x.cols * width);
+  }
+  return total;
+}
+
+double pair_hsic(const Prepared& x, const Prepared& y, std::size_t n, Method method, bool debiased) {
+  const double scale = hsic_scale(n, debiased);
+  if (method == Method::Gram) return dot_f64(x.values.data(), y.values.data(), n * n) * scale;
+  const double f = cross_frobenius2(x, y, n);
+  if (!debiased) return f * scale;
+  // Song et al.'s estimator written with K = Xc Xc^T, L = Yc Yc^T and zero-diagonal K~, L~:
+  // tr(K~ L~) = F - s, 1'K~1 = -tx, 1'L~1 = -ty, 1'K~L~1 = s, s = sum_i |x_i|^2 |y_i|^2.
+  const double s = dot_f64(x.row_sq.data(), y.row_sq.data(), n);
+  const double nn = static_cast<double>(n);
+  return (f - s + x.row_sq_total * y.row_sq_total / ((nn - 1.0) * (nn - 2.0)) - 2.0 * s / (nn - 2.0)) *
+         scale;
+}
+
+Prepared prepare(MatrixView x, const CkaOptions& options, Method method, std::size_t n) {
+  Prepared p = method == Method::Gram ? prepare_gram(x, options) : prepare_features(x);
+  p.self = pair_hsic(p, p, n, method, options.debiased);
+  return p;
+}
+
+std::string shape(std::size_t rows, std::size_t cols) {
+  return std::to_string(rows) + " x " + std::to_string(cols);
+}
+
+void validate(const Layers& a, const Layers& b, const CkaOptions& options, std::size_t n) {
+  for (const Layers* layers : {&a, &b}) {
+    for (std::size_t i = 0; i < layers->views.size(); ++i) {
+      const MatrixView& v = layers->views[i];
+      if (v.rows != n) {
+        throw RangeError(layers->names[i] + ": expected " + std::to_string(n) + " rows (the rows of " +
+                         a.names[0] + "), got " + shape(v.rows, v.cols));
+      }
+      if (v.cols == 0) throw RangeError(layers->names[i] + ": expected at least 1 column, got " + shape(v.rows, v.cols));
+      check_finite(v, layers->names[i]);
+    }
+  }
+  const std::size_t needed = options.debiased ? 4 : 2;
+  if (n < needed) {
+    throw RangeError(a.names[0] + ": " + (options.debiased ? "debiased CKA (unbiased HSIC)" : "CKA") +
+                     " needs at least " + std::to_string(needed) + " rows (samples), got " + std::to_string(n));
+  }
+  if (!(options.threshold > 0.0) || !std::isfinite(options.threshold)) {
+    throw RangeError("threshold: expected a finite number > 0, got " + std::to_string(options.threshold));
+  }
+  if (options.method == Method::Feature && options.kernel != Kernel::Linear) {
+    throw TypeError("method: 'feature' needs kernel 'linear' (an RBF kernel has no finite feature map), got kernel 'rbf'");
+  }
+}
+
+std::vector<std::size_t> widths(const Layers& layers) {
+  std::vector<std::size_t> out;
+  for (const MatrixView& v : layers.views) out.push_back(v.cols);
+  return out;
+}
+
+}  // namespace
+
+Layers::Layers(std::vector<MatrixView> v, const std::string& list_name)
+    : views(std::move(v)), name(list_name) {
+  for (std::size_t i = 0; i < views.size(); ++i) names.push_back(list_name + "[" + std::to_string(i) + "]");
+}
+
+Layers::Layers(MatrixView v, const std::string& single_name)
+    : views{v}, names{single_name}, name(single_name) {}
+
+Method parse_method(const std::string& name) {
+  if (name == "auto") return Method::Auto;
+  if (name == "gram") return Method::Gram;
+  if (name == "feature") return Method::Feature;
+  throw TypeError("method: expected 'auto', 'gram' or 'feature', got '" + name + "'");
+}
+
+Method resolve_method(const CkaOptions& options, std::size_t n, const std::vector<std::size_t>& dims_a,
+                      const std::vector<std::size_t>& dims_b) {
+  if (options.method != Method::Auto) return options.method;
+  if (options.kernel != Kernel::Linear) return Method::Gram;
+  // Multiply-adds of each form. Gram: one symmetric n x n Gram per layer, one n^2 inner
+  // product per pair and per self term. Feature: a full d x d' cross product per pair and per
+  // self term (the blocked cross product does not exploit symmetry).
+  const double nn = static_cast<double>(n);
+  double gram = 0.0, feature = 0.0;
+  for (const auto* dims : {&dims_a, &dims_b}) {
+    for (std::size_t d : *dims) {
+      gram += nn * nn * static_cast<double>(d) / 2.0 + nn * nn;
+      feature += nn * static_cast<double>(d) * static_cast<double>(d);
+    }
+  }
+  for (std::size_t da : dims_a) {
+    for (std::size_t db : dims_b) {
+      gram += nn * nn;
+      feature += nn * static_cast<double>(da) * static_cast<double>(db);
+    }
+  }
+  return feature < gram ? Method::Feature : Method::Gram;
+}
+
+HsicTable hsic_table(const Layers& a, const Layers& b, const CkaOptions& options, const Control& control) {
+  for (const Layers* layers : {&a, &b}) {
+    if (layers->views.empty()) throw RangeError(layers->name + ": expected at least one matrix, got none");
+  }
+  const std::size_t n = a.views[0].rows;
+  validate(a, b, options, n);
+  const Method method = resolve_method(options, n, widths(a), widths(b));
+
+  const std::size_t la = a.views.size(), lb = b.views.size();
+  const std::size_t total = la + lb + la * lb;
+  std::size_t done = 0;
+  auto step = [&] {
+    control.report(++done, total);
+    control.check();
+  };
+  control.check();
+
+  HsicTable table{Matrix64(la, lb), std::vector<double>(la), std::vector<double>(lb)};
+  // B's layers are kept; A's are prepared one at a time, so memory is (lb + 1) layers.
+  std::vector<Prepared> pb;
+  pb.reserve(lb);
+  for (std::size_t j = 0; j < lb; ++j) {
+    pb.push_back(prepare(b.views[j], options, method, n));
+    table.self_b[j] = pb.back().self;
+    step();
+  }
+  for (std::size_t i = 0; i < la; ++i) {
+    const Prepared pa = prepare(a.views[i], options, method, n);
+    table.self_a[i] = pa.self;
+    step();
+    for (std::size_t j = 0; j < lb; ++j) {
+      table.cross.at(i, j) = pair_hsic(pa, pb[j], n, method, options.debiased);
+      step();
+    }
+  }
+  return table;
+}
+
+Matrix64 cka_from_table(const HsicTable& table) {
+  Matrix64 out(table.cross.rows, table.cross.cols);
+  for (std::size_t i = 0; i < out.rows; ++i) {
+    for (std::size_t j = 0; j < out.cols; ++j) {
+      out.at(i, j) = table.cross.at(i, j) / std::sqrt(table.self_a[i] * table.self_b[j]);
+    }
+  }
+  return out;
+}
+
+double cka(MatrixView x, MatrixView y, const CkaOptions& options) {
+  return cka_from_table(hsic_table(Layers(x, "x"), Layers(y, "y"), options)).at(0, 0);
+}
+
+Matrix64 cka_matrix(const Layers& a, const Layers& b, const CkaOptions& options, const Control& control) {
+  return cka_from_table(hsic_table(a, b, options, control));
+}
+
+}  // namespace restnet
