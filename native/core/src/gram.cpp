@@ -93,6 +93,7 @@ Matrix64 rbf_gram(MatrixView x, double threshold, double sigma) {
 }
 
 Matrix64 gram(MatrixView x, const GramOptions& options) {
+  check_finite(x, "x");
   if (options.kernel == Kernel::Linear) return linear_gram(x);
   if (!(options.threshold > 0.0) || !std::isfinite(options.threshold)) {
     throw RangeError("threshold: expected a finite number > 0, got " + number(options.threshold));

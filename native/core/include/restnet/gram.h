@@ -35,7 +35,7 @@ double median_of_all_entries(const Matrix64& sq_distances);
 // exp(-d^2 / (2 sigma^2)) with sigma chosen per the options.
 Matrix64 rbf_gram(MatrixView x, double threshold, double sigma);
 
-// Dispatches on options.kernel after validating them (threshold and sigma: RangeError).
+// Dispatches on options.kernel after validating x (finite) and the options (RangeError).
 Matrix64 gram(MatrixView x, const GramOptions& options);
 
 }  // namespace restnet

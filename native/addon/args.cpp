@@ -1,0 +1,229 @@
+#include "args.h"
+
+#include <cmath>
+
+#include "addon.h"
+#include "cancel_token.h"
+#include "restnet/errors.h"
+
+namespace restnet_addon {
+namespace {
+
+std::string describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsTypedArray()) {
+    switch (v.As<Napi::TypedArray>().TypedArrayType()) {
+      case napi_float32_array: return "Float32Array";
+      case napi_float64_array: return "Float64Array";
+      default: return "a typed array of another type";
+    }
+  }
+  if (v.IsArray()) return "an array";
+  if (v.IsNumber()) return "the number " + v.ToString().Utf8Value();
+  if (v.IsString()) return "a string";
+  if (v.IsBoolean()) return "a boolean";
+  if (v.IsFunction()) return "a function";
+  return "an object";
+}
+
+// A non-negative integer dimension stored in a JS number.
+std::size_t dimension(const Napi::Object& obj, const char* key, const std::string& name) {
+  const Napi::Value v = obj.Get(key);
+  if (!v.IsNumber()) {
+    throw restnet::TypeError(name + "." + key + ": expected a non-negative integer, got " + describe(v));
+  }
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0.0) || d != std::floor(d) || d > 9007199254740991.0) {
+    throw restnet::RangeError(name + "." + key + ": expected a non-negative integer, got " + v.ToString().Utf8Value());
+  }
+  return static_cast<std::size_t>(d);
+}
+
+struct Shape {
+  Napi::TypedArray data;
+  std::size_t rows, cols;
+};
+
+Shape shape_of(const Napi::Value& value, const std::string& name, bool allow_f64) {
+  if (!value.IsObject() || value.IsArray() || value.IsTypedArray()) {
+    throw restnet::TypeError(name + ": expected a matrix {data: Float32Array, rows, cols}, got " + describe(value));
+  }
+  const Napi::Object obj = value.As<Napi::Object>();
+  const Napi::Value data = obj.Get("data");
+  const bool ok = data.IsTypedArray() &&
+                  (data.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array ||
+                   (allow_f64 && data.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array));
+  if (!ok) {
+    throw restnet::TypeError(name + ".data: expected " + (allow_f64 ? "Float32Array or Float64Array" : "Float32Array") +
+                             ", got " + describe(data));
+  }
+  Shape s{data.As<Napi::TypedArray>(), dimension(obj, "rows", name), dimension(obj, "cols", name)};
+  const std::size_t length = s.data.ElementLength();
+  if (length != s.rows * s.cols) {
+    throw restnet::RangeError(name + ".data: expected rows x cols = " + std::to_string(s.rows) + " x " +
+                              std::to_string(s.cols) + " = " + std::to_string(s.rows * s.cols) +
+                              " elements, got " + std::to_string(length));
+  }
+  if (s.rows == 0 || s.cols == 0) {
+    throw restnet::RangeError(name + ": expected at least 1 row and 1 column, got " + std::to_string(s.rows) +
+                              " x " + std::to_string(s.cols));
+  }
+  return s;
+}
+
+}  // namespace
+
+MatrixArg matrix_arg(const Napi::Value& value, const std::string& name) {
+  const Shape s = shape_of(value, name, false);
+  const Napi::Float32Array data = s.data.As<Napi::Float32Array>();
+  return MatrixArg{restnet::MatrixView(data.Data(), s.rows, s.cols), Napi::Persistent(Napi::Value(data))};
+}
+
+std::vector<MatrixArg> matrix_list_arg(const Napi::Value& value, const std::string& name) {
+  if (!value.IsArray()) throw restnet::TypeError(name + ": expected an array of matrices, got " + describe(value));
+  const Napi::Array array = value.As<Napi::Array>();
+  std::vector<MatrixArg> out;
+  out.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    out.push_back(matrix_arg(array.Get(i), name + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
+restnet::Layers layers_of(const std::vector<MatrixArg>& list, const std::string& name) {
+  std::vector<restnet::MatrixView> views;
+  for (const MatrixArg& m : list) views.push_back(m.view);
+  return restnet::Layers(std::move(views), name);
+}
+
+restnet::Matrix64 square_matrix64_arg(const Napi::Value& value, const std::string& name) {
+  const Shape s = shape_of(value, name, true);
+  if (s.rows != s.cols) {
+    throw restnet::RangeError(name + ": expected a square Gram matrix, got " + std::to_string(s.rows) + " x " +
+                              std::to_string(s.cols));
+  }
+  restnet::Matrix64 m(s.rows, s.cols);
+  if (s.data.TypedArrayType() == napi_float64_array) {
+    const double* src = s.data.As<Napi::Float64Array>().Data();
+    m.data.assign(src, src + m.data.size());
+  } else {
+    const float* src = s.data.As<Napi::Float32Array>().Data();
+    m.data.assign(src, src + m.data.size());
+  }
+  for (std::size_t k = 0; k < m.data.size(); ++k) {
+    if (!std::isfinite(m.data[k])) {
+      throw restnet::RangeError(name + ": expected finite values, got " + std::to_string(m.data[k]) + " at row " +
+                                std::to_string(k / s.cols) + ", column " + std::to_string(k % s.cols));
+    }
+  }
+  return m;
+}
+
+Napi::Object options_arg(const Napi::Value& value, const std::string& name,
+                         std::initializer_list<const char*> allowed) {
+  if (value.IsUndefined()) return Napi::Object::New(value.Env());
+  if (!value.IsObject() || value.IsArray()) {
+    throw restnet::TypeError(name + ": expected an options object, got " + describe(value));
+  }
+  const Napi::Object obj = value.As<Napi::Object>();
+  const Napi::Array keys = obj.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).ToString().Utf8Value();
+    bool known = false;
+    std::string list;
+    for (const char* a : allowed) {
+      known = known || key == a;
+      list += list.empty() ? a : std::string(", ") + a;
+    }
+    if (!known) throw restnet::TypeError(name + "." + key + ": unknown option; expected one of " + list);
+  }
+  return obj;
+}
+
+bool bool_option(const Napi::Object& options, const char* key, bool fallback) {
+  const Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) throw restnet::TypeError(std::string("options.") + key + ": expected a boolean, got " + describe(v));
+  return v.As<Napi::Boolean>().Value();
+}
+
+double number_option(const Napi::Object& options, const char* key, double fallback) {
+  const Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw restnet::TypeError(std::string("options.") + key + ": expected a number, got " + describe(v));
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+std::string string_option(const Napi::Object& options, const char* key, const std::string& fallback) {
+  const Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) throw restnet::TypeError(std::string("options.") + key + ": expected a string, got " + describe(v));
+  return v.As<Napi::String>().Utf8Value();
+}
+
+restnet::CkaOptions cka_options(const Napi::Value& value) {
+  const Napi::Object o = options_arg(value, "options", {"kernel", "threshold", "debiased", "method"});
+  restnet::CkaOptions out;
+  out.kernel = restnet::parse_kernel(string_option(o, "kernel", "linear"));
+  out.threshold = number_option(o, "threshold", 1.0);
+  out.debiased = bool_option(o, "debiased", false);
+  out.method = restnet::parse_method(string_option(o, "method", "auto"));
+  return out;
+}
+
+restnet::GramOptions gram_options(const Napi::Value& value) {
+  const Napi::Object o = options_arg(value, "options", {"kernel", "threshold", "sigma"});
+  restnet::GramOptions out;
+  out.kernel = restnet::parse_kernel(string_option(o, "kernel", "linear"));
+  out.threshold = number_option(o, "threshold", 1.0);
+  out.sigma = number_option(o, "sigma", 0.0);
+  // The core reads sigma = 0 as "use the median rule"; a caller who passes sigma means it.
+  if (!o.Get("sigma").IsUndefined() && !(out.sigma > 0.0 && std::isfinite(out.sigma))) {
+    throw restnet::RangeError("options.sigma: expected a finite number > 0, got " + o.Get("sigma").ToString().Utf8Value());
+  }
+  return out;
+}
+
+std::shared_ptr<restnet::CancelToken> token_arg(const Napi::Value& value) {
+  if (value.IsUndefined() || value.IsNull()) return nullptr;
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(addon_data(value.Env()).cancel_token.Value())) {
+    throw restnet::TypeError("token: expected a CancelToken, got " + describe(value));
+  }
+  return CancelToken::Unwrap(value.As<Napi::Object>())->token();
+}
+
+Napi::Object matrix64_value(Napi::Env env, restnet::Matrix64&& m) {
+  auto* storage = new std::vector<double>(std::move(m.data));
+  const std::size_t bytes = storage->size() * sizeof(double);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+      env, storage->data(), bytes, [](Napi::Env, void*, std::vector<double>* s) { delete s; }, storage);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", Napi::Float64Array::New(env, storage->size(), buffer, 0));
+  out.Set("rows", Napi::Number::New(env, static_cast<double>(m.rows)));
+  out.Set("cols", Napi::Number::New(env, static_cast<double>(m.cols)));
+  return out;
+}
+
+Napi::Error js_error(Napi::Env env, const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const restnet::TypeError& e) {
+    return Napi::TypeError::New(env, e.what());
+  } catch (const restnet::RangeError& e) {
+    return Napi::RangeError::New(env, e.what());
+  } catch (const restnet::Cancelled& e) {
+    Napi::Error err = Napi::Error::New(env, e.what());
+    err.Set("name", Napi::String::New(env, "AbortError"));
+    err.Set("code", Napi::String::New(env, "ABORT_ERR"));
+    return err;
+  } catch (const std::bad_alloc&) {
+    return Napi::RangeError::New(env, "out of memory: the inputs are too large for this machine");
+  } catch (const std::exception& e) {
+    return Napi::Error::New(env, e.what());
+  } catch (...) {
+    return Napi::Error::New(env, "unknown native error");
+  }
+}
+
+}  // namespace restnet_addon

@@ -1,0 +1,68 @@
+// Converting JavaScript arguments to core types, and core errors to JavaScript errors. Every
+// check names the argument and states what was expected and what was given.
+#pragma once
+
+#include <napi.h>
+
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "restnet/cka.h"
+#include "restnet/control.h"
+#include "restnet/gram.h"
+#include "restnet/matrix.h"
+
+namespace restnet_addon {
+
+// A {data: Float32Array, rows, cols} argument viewed without copying. `keep` holds the typed
+// array alive while an async worker reads it, even if JavaScript drops every reference.
+struct MatrixArg {
+  restnet::MatrixView view;
+  Napi::Reference<Napi::Value> keep;
+};
+
+MatrixArg matrix_arg(const Napi::Value& value, const std::string& name);
+std::vector<MatrixArg> matrix_list_arg(const Napi::Value& value, const std::string& name);
+restnet::Layers layers_of(const std::vector<MatrixArg>& list, const std::string& name);
+
+// A square {data: Float32Array | Float64Array, rows, cols} Gram matrix, copied to f64.
+restnet::Matrix64 square_matrix64_arg(const Napi::Value& value, const std::string& name);
+
+// An options object (or undefined). Throws TypeError on a property not in `allowed`, so a
+// misspelt option is an error rather than silently ignored.
+Napi::Object options_arg(const Napi::Value& value, const std::string& name,
+                         std::initializer_list<const char*> allowed);
+bool bool_option(const Napi::Object& options, const char* key, bool fallback);
+double number_option(const Napi::Object& options, const char* key, double fallback);
+std::string string_option(const Napi::Object& options, const char* key, const std::string& fallback);
+
+restnet::CkaOptions cka_options(const Napi::Value& value);
+restnet::GramOptions gram_options(const Napi::Value& value);
+
+// The cancel token an async call was given (a native CancelToken object), or null.
+std::shared_ptr<restnet::CancelToken> token_arg(const Napi::Value& value);
+
+// {data: Float64Array, rows, cols}, handing the vector's storage to the ArrayBuffer.
+Napi::Object matrix64_value(Napi::Env env, restnet::Matrix64&& m);
+
+// Runs fn and converts core exceptions into JavaScript TypeError / RangeError / Error.
+template <class Fn>
+auto guarded(Napi::Env env, Fn&& fn) -> decltype(fn());
+
+// The JavaScript error for a core exception (used by async workers too).
+Napi::Error js_error(Napi::Env env, const std::exception_ptr& error);
+
+template <class Fn>
+auto guarded(Napi::Env env, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw js_error(env, std::current_exception());
+  }
+}
+
+}  // namespace restnet_addon

@@ -1,0 +1,93 @@
+// An AsyncWorker that settles a Promise: the work runs on the libuv pool (never on the event
+// loop), the inputs it reads are kept alive by references it owns, core exceptions reject the
+// promise with the matching JavaScript error, and an optional progress callback is called on
+// the main thread through a thread-safe function.
+#pragma once
+
+#include <napi.h>
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "args.h"
+#include "restnet/control.h"
+
+namespace restnet_addon {
+
+template <class Result>
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<Result(const restnet::Control&)>;
+  using Convert = std::function<Napi::Value(Napi::Env, Result&)>;
+
+  // Queues the work and returns its promise. `keep` holds the inputs; `token` may be null;
+  // `progress` may be undefined or a function (done, total).
+  static Napi::Promise Start(Napi::Env env, Work work, Convert convert, std::vector<MatrixArg> keep,
+                             std::shared_ptr<restnet::CancelToken> token, const Napi::Value& progress) {
+    auto* worker = new PromiseWorker(env, std::move(work), std::move(convert), std::move(keep), std::move(token));
+    if (progress.IsFunction()) worker->attach_progress(env, progress.As<Napi::Function>());
+    Napi::Promise promise = worker->deferred_.Promise();
+    worker->Queue();
+    return promise;
+  }
+
+ private:
+  PromiseWorker(Napi::Env env, Work work, Convert convert, std::vector<MatrixArg> keep,
+                std::shared_ptr<restnet::CancelToken> token)
+      : Napi::AsyncWorker(env, "restnet"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        convert_(std::move(convert)),
+        keep_(std::move(keep)),
+        token_(std::move(token)) {
+    control_.token = token_.get();
+  }
+
+  void attach_progress(Napi::Env env, Napi::Function callback) {
+    progress_ = Napi::ThreadSafeFunction::New(env, callback, "restnet progress", 0, 1);
+    has_progress_ = true;
+    control_.progress = [this](std::size_t done, std::size_t total) {
+      progress_.NonBlockingCall([done, total](Napi::Env e, Napi::Function fn) {
+        fn.Call({Napi::Number::New(e, static_cast<double>(done)), Napi::Number::New(e, static_cast<double>(total))});
+      });
+    };
+  }
+
+  void Execute() override {
+    try {
+      result_ = work_(control_);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (has_progress_) progress_.Release();
+    if (error_) {
+      deferred_.Reject(js_error(env, error_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(convert_(env, result_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Convert convert_;
+  std::vector<MatrixArg> keep_;
+  std::shared_ptr<restnet::CancelToken> token_;
+  restnet::Control control_;
+  Napi::ThreadSafeFunction progress_;
+  bool has_progress_ = false;
+  Result result_{};
+  std::exception_ptr error_;
+};
+
+}  // namespace restnet_addon
