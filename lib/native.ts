@@ -1,0 +1,85 @@
+// Loads the compiled addon with node-gyp-build (a prebuild from prebuilds/ or a source build
+// from build/Release) and gives it TypeScript types. Everything else imports it from here.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+import type { Matrix, Matrix64 } from './matrix.js';
+
+export type SimdPath = 'scalar' | 'avx2' | 'avx512' | 'neon';
+export type Kernel = 'linear' | 'rbf';
+export type CkaMethod = 'auto' | 'gram' | 'feature';
+
+export interface NativeCkaOptions {
+  kernel?: Kernel;
+  threshold?: number;
+  debiased?: boolean;
+  method?: CkaMethod;
+}
+
+export interface NativeGramOptions {
+  kernel?: Kernel;
+  threshold?: number;
+  sigma?: number;
+}
+
+export interface NativeCancelToken {
+  cancel(): void;
+}
+
+export interface NativeMinibatchCKA {
+  update(a: Matrix[], b: Matrix[]): void;
+  updateAsync(a: Matrix[], b: Matrix[], token?: NativeCancelToken): Promise<void>;
+  merge(other: NativeMinibatchCKA): void;
+  result(): Matrix64;
+  readonly batches: number;
+}
+
+export interface NativeCapabilities {
+  simd: SimdPath;
+  available: SimdPath[];
+  threads: number;
+}
+
+export interface NativeAddon {
+  CancelToken: new () => NativeCancelToken;
+  MinibatchCKA: new (countA: number, countB: number, options?: Omit<NativeCkaOptions, 'debiased'>) => NativeMinibatchCKA;
+  capabilities(): NativeCapabilities;
+  setThreads(n: number): void;
+  setSimd(path: SimdPath): void;
+  gram(x: Matrix, options?: NativeGramOptions): Matrix64;
+  centerGram(k: Matrix | Matrix64, options?: { unbiased?: boolean }): Matrix64;
+  hsic(k: Matrix | Matrix64, l: Matrix | Matrix64, options?: { unbiased?: boolean }): number;
+  cka(x: Matrix, y: Matrix, options?: NativeCkaOptions): number;
+  ckaAsync(x: Matrix, y: Matrix, options: NativeCkaOptions | undefined, token?: NativeCancelToken): Promise<number>;
+  ckaMatrix(
+    a: Matrix[],
+    b: Matrix[],
+    options: NativeCkaOptions | undefined,
+    token?: NativeCancelToken,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<Matrix64>;
+}
+
+const SUPPORTED = 'linux-x64 and linux-arm64 (glibc)';
+
+// The package root: this file is lib/native.ts in development and dist/native.js when built.
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function load(): NativeAddon {
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return nodeGypBuild(packageRoot) as NativeAddon;
+  } catch (cause) {
+    const platform = `${process.platform}-${process.arch}`;
+    throw new Error(
+      `restnet: could not load the native addon for ${platform}. Prebuilt binaries ship for ${SUPPORTED}; ` +
+        `on other platforms build from source with a C++17 compiler: \`npm rebuild restnet\`. ` +
+        `(${(cause as Error).message})`,
+      { cause },
+    );
+  }
+}
+
+export const native: NativeAddon = load();
