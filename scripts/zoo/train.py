@@ -76,8 +76,10 @@ def main():
     started = time.time()
     source = load_source()
     if args.stage in ('all', 'data'):
+        from manifest import update_manifest
         from splits import write_splits
         write_splits(source, args.zoo_dir, log)
+        update_manifest(args.zoo_dir)
     if args.stage in ('all', 'train'):
         train_stage(names, args, source)
     if args.stage in ('all', 'export'):
