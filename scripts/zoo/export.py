@@ -76,26 +76,38 @@ def export_onnx(name, model, path, log):
     missing = [n for n in names if n not in outputs]
     if missing:
         raise RuntimeError(f'{name}: exporter did not keep output names {missing}')
-    block_infos = [copy.deepcopy(outputs[n]) for n in block_names]
+    # The exporter's own shape inference gives up on some dims after Expand/Reshape(-1, ...) and
+    # invents names such as 'Addembed_dim_1'; the boundary shapes are known from torch instead
+    # ([N, ...] with static feature dims), so state those and let ONNX infer the rest.
+    block_infos = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [BATCH, *t.shape[1:]])
+                   for n, t in zip(block_names, torch_blocks)]
     del graph.output[:]
-    graph.output.append(outputs['logits'])
+    graph.output.append(onnx.helper.make_tensor_value_info('logits', onnx.TensorProto.FLOAT, [BATCH, 10]))
+    del graph.value_info[:]
     graph.value_info.extend(block_infos)
+    proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)
+    graph = proto.graph
     proto.doc_string = f'restnet zoo anchor {name}: Fashion-MNIST classifier, pixels [N,1,28,28] in [0,1] -> logits [N,10]'
     onnx.helper.set_model_props(proto, {'restnet.anchor': name, 'restnet.blocks': ','.join(block_names)})
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, path)
 
-    # Checks on what was written: no BatchNorm, every boundary produced by a node and still consumed.
+    # Checks on what was written: the I/O contract, no BatchNorm, every boundary produced by a node
+    # and still consumed, with the shape torch gives it.
+    io = {v.name: dims_of(v) for v in [*graph.input, *graph.output]}
+    if io != {'pixels': [BATCH, 1, 28, 28], 'logits': [BATCH, 10]}:
+        raise RuntimeError(f'{name}: graph inputs/outputs are {io}')
     ops = {n.op_type for n in graph.node}
     if 'BatchNormalization' in ops:
         raise RuntimeError(f'{name}: BatchNormalization nodes remain')
     produced = {o for n in graph.node for o in n.output}
     consumed = {i for n in graph.node for i in n.input}
     blocks = []
-    for block_name, info, tensor in zip(block_names, block_infos, torch_blocks):
+    for block_name, tensor in zip(block_names, torch_blocks):
         if block_name not in produced or block_name not in consumed:
             raise RuntimeError(f'{name}: boundary {block_name} is not an intermediate value of the graph')
-        shape = dims_of(info)
+        inferred = [v for v in graph.value_info if v.name == block_name]
+        shape = dims_of(inferred[0]) if len(inferred) == 1 else None
         expected = [BATCH] + list(tensor.shape[1:])
         if shape != expected:
             raise RuntimeError(f'{name}: boundary {block_name} has shape {shape}, torch says {expected}')

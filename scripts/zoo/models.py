@@ -73,14 +73,16 @@ class ResNetCNN(nn.Module):
 class Attention(nn.Module):
     """Multi-head self-attention written out (no fused op) so the ONNX graph is plain MatMul/Softmax."""
 
-    def __init__(self, dim, heads):
+    def __init__(self, dim, heads, tokens):
         super().__init__()
+        # Static token count and width: read from x.shape they would trace to Shape/Gather ops.
+        self.tokens, self.dim = tokens, dim
         self.heads, self.head_dim = heads, dim // heads
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x):
-        tokens, dim = x.shape[1], x.shape[2]
+        tokens, dim = self.tokens, self.dim
         # -1 for the batch keeps the exported Reshape shapes constant while the batch stays dynamic.
         qkv = self.qkv(x).reshape(-1, tokens, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
@@ -91,10 +93,10 @@ class Attention(nn.Module):
 class TransformerBlock(nn.Module):
     """Pre-norm: x + attn(ln(x)), then x + mlp(ln(x))."""
 
-    def __init__(self, dim, heads, mlp_ratio):
+    def __init__(self, dim, heads, mlp_ratio, tokens):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads)
+        self.attn = Attention(dim, heads, tokens)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, dim * mlp_ratio), nn.GELU(), nn.Linear(dim * mlp_ratio, dim))
 
@@ -111,9 +113,10 @@ class ViT(nn.Module):
         self.normalize = Normalize()
         self.patch_embed = nn.Conv2d(1, dim, patch, patch)
         grid = 28 // patch
+        self.dim, self.grid = dim, grid
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.randn(1, grid * grid + 1, dim) * 0.02)
-        self.blocks = nn.ModuleList([TransformerBlock(dim, heads, mlp_ratio) for _ in range(depth)])
+        self.blocks = nn.ModuleList([TransformerBlock(dim, heads, mlp_ratio, grid * grid + 1) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, classes)
         self.block_names = ['embed'] + [f'blocks.{i}' for i in range(depth)]
@@ -126,8 +129,14 @@ class ViT(nn.Module):
             nn.init.zeros_(m.bias)
 
     def forward(self, pixels, return_blocks=False):
-        x = self.patch_embed(self.normalize(pixels)).flatten(2).transpose(1, 2)  # [N, 49, D], row-major grid
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        # [N, D, 7, 7] -> [N, 49, D], tokens in row-major grid order (reshape with -1, not flatten(2),
+        # keeps the exported Reshape shape a constant).
+        x = self.patch_embed(self.normalize(pixels)).reshape(-1, self.dim, self.grid * self.grid).transpose(1, 2)
+        # CLS broadcast to the batch as x[:, :1] * 0 + cls rather than cls.expand(N, ...): same values
+        # (inputs are finite), but exports as Slice/Mul/Add, whose shapes ONNX infers statically,
+        # instead of a Shape/ConstantOfShape/Expand chain.
+        cls = x[:, :1] * 0 + self.cls_token
+        x = torch.cat([cls, x], dim=1) + self.pos_embed
         boundaries = [x]
         for block in self.blocks:
             x = block(x)
