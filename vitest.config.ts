@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
+    // The async tests drop their inputs and force a collection while native work reads them.
+    execArgv: ['--expose-gc'],
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
   },
