@@ -86,7 +86,8 @@ describe('parseIdx / loadIdx', () => {
     expect(() => loadIdx(cut)).toThrow(IdxFormatError);
     expect(() => loadIdx(cut)).toThrow(`${cut}: corrupt or truncated gzip stream`);
     const flipped = Uint8Array.from(gz);
-    flipped[flipped.length - 5] ^= 0xff; // inside the CRC-32 of the gzip trailer: the check fails
+    const at = flipped.length - 5; // inside the CRC-32 of the gzip trailer: the check fails
+    flipped[at] = flipped[at]! ^ 0xff;
     expect(() => parseIdx(flipped, 'f.gz')).toThrow('f.gz: corrupt or truncated gzip stream');
   });
 });
