@@ -13,6 +13,8 @@ namespace {
 // kBlockK x nr micro-panel of B streams through L1. Sizes are rounded to the micro-tile.
 constexpr std::size_t kTargetMc = 144;
 constexpr std::size_t kTargetNc = 512;
+// The widest micro-tile side of any kernel table (AVX-512's nr).
+constexpr std::size_t kMaxPanel = 32;
 
 std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
 
@@ -31,12 +33,14 @@ void pack(Operand m, std::size_t i0, std::size_t valid, std::size_t width, std::
     }
     return;
   }
-  for (std::size_t r = 0; r < valid; ++r) {
-    const float* src = m.data + (i0 + r) * m.ld + p0;
-    for (std::size_t p = 0; p < kc; ++p) out[p * width + r] = src[p];
-  }
-  for (std::size_t r = valid; r < width; ++r) {
-    for (std::size_t p = 0; p < kc; ++p) out[p * width + r] = 0.0f;
+  // (i, p) is data[i * ld + p]: gather one value from each row per step, so the packed panel
+  // is written sequentially.
+  const float* rows[kMaxPanel];
+  for (std::size_t r = 0; r < valid; ++r) rows[r] = m.data + (i0 + r) * m.ld + p0;
+  for (std::size_t p = 0; p < kc; ++p) {
+    float* dst = out + p * width;
+    for (std::size_t r = 0; r < valid; ++r) dst[r] = rows[r][p];
+    for (std::size_t r = valid; r < width; ++r) dst[r] = 0.0f;
   }
 }
 
@@ -44,6 +48,10 @@ template <class T>
 void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, T* c,
                std::size_t ldc, Part part, bool accumulate) {
   if (m == 0 || n == 0) return;
+  if (k == 0 && !accumulate) {
+    for (std::size_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    return;
+  }
   const Kernels& kern = kernels();
   const std::size_t mr = kern.mr, nr = kern.nr;
   const std::size_t mc = round_up(kTargetMc, mr), nc = round_up(kTargetNc, nr);
@@ -61,30 +69,36 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
     }
   }
 
-  parallel_for(blocks.size(), [&](std::size_t t) {
-    const std::size_t i0 = blocks[t].i0, j0 = blocks[t].j0;
-    const std::size_t i1 = std::min(m, i0 + mc), j1 = std::min(n, j0 + nc);
-    thread_local std::vector<float> pa, pb, tile;
-    pa.resize(mc * kBlockK);
-    pb.resize(nc * kBlockK);
-    tile.resize(mr * nr);
-    if (!accumulate) {
-      for (std::size_t i = i0; i < i1; ++i) std::fill(c + i * ldc + j0, c + i * ldc + j1, T(0));
-    }
-    for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
-      const std::size_t kc = std::min(kBlockK, k - p0);
+  // B's panels for one kBlockK slice are packed once and shared by every block; each block
+  // packs its own A panels. A block owns its part of C, and every element receives its slices
+  // in the same order, so the result does not depend on the thread count.
+  const std::size_t b_panels = (n + nr - 1) / nr;
+  std::vector<float> pb(b_panels * nr * kBlockK);
+  for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+    const std::size_t kc = std::min(kBlockK, k - p0);
+    parallel_ranges(b_panels, 16, [&](std::size_t q0, std::size_t q1) {
+      for (std::size_t q = q0; q < q1; ++q) {
+        pack(bt, q * nr, std::min(nr, n - q * nr), nr, p0, kc, pb.data() + q * nr * kc);
+      }
+    });
+    parallel_for(blocks.size(), [&](std::size_t t) {
+      const std::size_t i0 = blocks[t].i0, j0 = blocks[t].j0;
+      const std::size_t i1 = std::min(m, i0 + mc), j1 = std::min(n, j0 + nc);
+      thread_local std::vector<float> pa, tile;
+      pa.resize(mc * kBlockK);
+      tile.resize(mr * nr);
+      if (p0 == 0 && !accumulate) {
+        for (std::size_t i = i0; i < i1; ++i) std::fill(c + i * ldc + j0, c + i * ldc + j1, T(0));
+      }
       for (std::size_t i = i0; i < i1; i += mr) {
         pack(a, i, std::min(mr, i1 - i), mr, p0, kc, pa.data() + (i - i0) * kc);
-      }
-      for (std::size_t j = j0; j < j1; j += nr) {
-        pack(bt, j, std::min(nr, j1 - j), nr, p0, kc, pb.data() + (j - j0) * kc);
       }
       for (std::size_t j = j0; j < j1; j += nr) {
         const std::size_t cols = std::min(nr, j1 - j);
         for (std::size_t i = i0; i < i1; i += mr) {
           const std::size_t rows = std::min(mr, i1 - i);
           if (part == Part::Lower && j >= i + rows) continue;  // tile wholly above diagonal
-          kern.gemm_tile(kc, pa.data() + (i - i0) * kc, pb.data() + (j - j0) * kc, tile.data());
+          kern.gemm_tile(kc, pa.data() + (i - i0) * kc, pb.data() + j * kc, tile.data());
           for (std::size_t r = 0; r < rows; ++r) {
             T* out = c + (i + r) * ldc + j;
             const float* sum = tile.data() + r * nr;
@@ -92,8 +106,8 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
           }
         }
       }
-    }
-  });
+    });
+  }
 }
 
 }  // namespace
