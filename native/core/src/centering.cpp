@@ -48,7 +48,7 @@ void check_finite(MatrixView x, const std::string& name) {
   }
 }
 
-std::vector<float> center_columns(MatrixView x) {
+std::vector<double> column_means(MatrixView x) {
   const std::size_t n = x.rows, d = x.cols;
   const std::size_t chunks = (n + kRowChunk - 1) / kRowChunk;
   std::vector<double> partial(chunks * d, 0.0);
@@ -64,7 +64,11 @@ std::vector<float> center_columns(MatrixView x) {
     for (std::size_t j = 0; j < d; ++j) mean[j] += partial[t * d + j];
   }
   for (double& m : mean) m /= static_cast<double>(n);
+  return mean;
+}
 
+std::vector<float> center_columns(MatrixView x, const std::vector<double>& mean) {
+  const std::size_t n = x.rows, d = x.cols;
   std::vector<float> out(n * d);
   parallel_ranges(n, kRowChunk, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
@@ -75,6 +79,8 @@ std::vector<float> center_columns(MatrixView x) {
   });
   return out;
 }
+
+std::vector<float> center_columns(MatrixView x) { return center_columns(x, column_means(x)); }
 
 void double_center(double* k, std::size_t n) {
   const std::vector<double> mean = row_sums(k, n, static_cast<double>(n));

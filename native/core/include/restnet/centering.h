@@ -11,6 +11,12 @@ namespace restnet {
 // Throws RangeError naming `name` and the first position of a NaN or infinity.
 void check_finite(MatrixView x, const std::string& name);
 
+// The column means of X, summed in f64 over row chunks in a thread-independent order.
+std::vector<double> column_means(MatrixView x);
+
+// X minus `mean` (one value per column) as a contiguous f32 matrix, subtracted in f64.
+std::vector<float> center_columns(MatrixView x, const std::vector<double>& mean);
+
 // X minus its column means as a contiguous f32 matrix. The means are taken in f64 and the
 // subtraction is done in f64 before rounding, so data with a large common offset keeps its
 // small variations.

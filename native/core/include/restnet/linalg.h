@@ -1,0 +1,38 @@
+// Dense symmetric f64 linear algebra for small systems (the d x d normal equations of a
+// stitching layer): Cholesky, triangular solves, extreme-eigenvalue estimates and a full
+// symmetric eigendecomposition for the rank-deficient fallback.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "restnet/control.h"
+
+namespace restnet {
+
+// In-place Cholesky A = L L^T of a symmetric n x n row-major matrix; only the lower triangle
+// is read and L overwrites it. Returns false (leaving `a` partly overwritten) when a pivot is
+// not positive, i.e. A is not numerically positive definite.
+bool cholesky(double* a, std::size_t n);
+
+// Solves L L^T X = B in place for B (n x cols, row-major), L from cholesky(). Threaded over
+// column ranges of B.
+void cholesky_solve(const double* l, std::size_t n, double* b, std::size_t cols);
+
+// The largest eigenvalue of a symmetric positive semi-definite matrix, by power iteration.
+double largest_eigenvalue(const double* a, std::size_t n);
+// The smallest eigenvalue of L L^T, by inverse power iteration with the Cholesky factor.
+double smallest_eigenvalue(const double* l, std::size_t n);
+
+// A = V diag(values) V^T. `vectors` is n x n row-major with eigenvector k in column k.
+struct SymmetricEigen {
+  std::vector<double> values;
+  std::vector<double> vectors;
+};
+
+// Cyclic Jacobi rotations (Golub & Van Loan 8.5): slower than tridiagonal QR but accurate to
+// high relative precision on small eigenvalues, which is what the rank decision needs. The
+// control is checked once per sweep.
+SymmetricEigen symmetric_eigen(std::vector<double> a, std::size_t n, const Control& control = {});
+
+}  // namespace restnet

@@ -1,0 +1,55 @@
+#include "restnet/linear_map.h"
+
+#include "restnet/errors.h"
+#include "restnet/gemm.h"
+#include "restnet/thread_pool.h"
+
+namespace restnet {
+namespace {
+
+constexpr std::size_t kRowChunk = 256;
+
+}  // namespace
+
+void check_input(const LinearMap& map, MatrixView x, const std::string& name) {
+  if (x.cols != map.in) {
+    throw RangeError(name + ": expected " + std::to_string(map.in) + " columns (the stitch's input width), got " +
+                     std::to_string(x.rows) + " x " + std::to_string(x.cols));
+  }
+}
+
+std::vector<float> apply(const LinearMap& map, MatrixView x) {
+  std::vector<float> out(x.rows * map.out);
+  gemm(x.rows, map.out, map.in, Operand{x.data, x.stride, false}, Operand{map.weight.data(), map.out, false},
+       out.data(), map.out);
+  parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      float* row = out.data() + i * map.out;
+      for (std::size_t j = 0; j < map.out; ++j) row[j] += map.bias[j];
+    }
+  });
+  return out;
+}
+
+double residual_sum_squares(const LinearMap& map, MatrixView x, MatrixView y) {
+  const std::vector<float> p = apply(map, x);
+  const std::size_t chunks = (x.rows + kRowChunk - 1) / kRowChunk;
+  std::vector<double> partial(chunks, 0.0);
+  parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
+    double s = 0.0;
+    for (std::size_t i = i0; i < i1; ++i) {
+      const float* pi = p.data() + i * map.out;
+      const float* yi = y.row(i);
+      for (std::size_t j = 0; j < map.out; ++j) {
+        const double r = static_cast<double>(pi[j]) - static_cast<double>(yi[j]);
+        s += r * r;
+      }
+    }
+    partial[i0 / kRowChunk] = s;
+  });
+  double total = 0.0;
+  for (double s : partial) total += s;
+  return total;
+}
+
+}  // namespace restnet
