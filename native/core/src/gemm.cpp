@@ -123,10 +123,16 @@ void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, flo
 }
 
 void mirror_lower(double* c, std::size_t n, std::size_t ldc) {
-  // Row blocks in parallel; block [i0, i1) writes only columns i0..i1-1 above the diagonal.
-  parallel_ranges(n, 64, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      for (std::size_t j = 0; j < i; ++j) c[j * ldc + i] = c[i * ldc + j];
+  // Square tiles, so both the reads (rows of the lower tile) and the writes (rows of the upper
+  // tile) stay within a few pages; a tile row [i0, i1) writes only above-diagonal entries of
+  // columns i0..i1-1, so tasks never overlap.
+  constexpr std::size_t kTile = 64;
+  parallel_ranges(n, kTile, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t j0 = 0; j0 < i1; j0 += kTile) {
+      const std::size_t j1 = std::min(j0 + kTile, i1);
+      for (std::size_t j = j0; j < j1; ++j) {
+        for (std::size_t i = std::max(i0, j + 1); i < i1; ++i) c[j * ldc + i] = c[i * ldc + j];
+      }
     }
   });
 }

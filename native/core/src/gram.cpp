@@ -33,7 +33,8 @@ Matrix64 linear_gram(MatrixView x) {
   Matrix64 k(n, n);
   const Operand op{x.data, x.stride, false};
   const Operand op_t{x.data, x.stride, true};
-  gemm(n, n, x.cols, op, op_t, k.data.data(), n, Part::Lower);
+  // k is freshly zeroed: accumulate into it rather than zeroing the n^2 doubles twice.
+  gemm(n, n, x.cols, op, op_t, k.data.data(), n, Part::Lower, /*accumulate=*/true);
   mirror_lower(k.data.data(), n, n);
   return k;
 }
