@@ -1,0 +1,198 @@
+// The trainable stitch: optimizers and the fused per-column-slice training step.
+#include <algorithm>
+#include <cmath>
+
+#include "restnet/errors.h"
+#include "restnet/gemm.h"
+#include "restnet/sgd.h"
+#include "restnet/thread_pool.h"
+
+namespace restnet {
+namespace {
+
+// Output columns per task: one AVX-512 micro-tile wide, enough tasks for any core count that
+// matters at out = 256, and fixed so that results never depend on the thread count.
+constexpr std::size_t kSliceCols = 32;
+constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kEps = 1e-8f;
+
+std::size_t slices(std::size_t out) { return (out + kSliceCols - 1) / kSliceCols; }
+
+// Sum of the loss over a slice of residuals r = p - y, replacing r by dLoss/dp * scale.
+double loss_and_gradient(float* r, std::size_t count, Loss loss, float scale) {
+  double sum = 0.0;
+  if (loss == Loss::Mse) {
+    for (std::size_t e = 0; e < count; ++e) {
+      sum += static_cast<double>(r[e]) * r[e];
+      r[e] *= 2.0f * scale;
+    }
+    return sum;
+  }
+  for (std::size_t e = 0; e < count; ++e) {  // Huber, delta = 1
+    const float a = std::fabs(r[e]);
+    sum += a <= 1.0f ? 0.5 * static_cast<double>(r[e]) * r[e] : static_cast<double>(a) - 0.5;
+    r[e] = (a <= 1.0f ? r[e] : std::copysign(1.0f, r[e])) * scale;
+  }
+  return sum;
+}
+
+}  // namespace
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::Sgd;
+  if (name == "adam") return OptimizerKind::Adam;
+  throw TypeError("options.optimizer: expected 'sgd' or 'adam', got '" + name + "'");
+}
+
+Schedule parse_schedule(const std::string& name) {
+  if (name == "constant") return Schedule::Constant;
+  if (name == "cosine") return Schedule::Cosine;
+  if (name == "step") return Schedule::Step;
+  throw TypeError("options.schedule: expected 'constant', 'cosine' or 'step', got '" + name + "'");
+}
+
+Loss parse_loss(const std::string& name) {
+  if (name == "mse") return Loss::Mse;
+  if (name == "huber") return Loss::Huber;
+  throw TypeError("options.loss: expected 'mse' or 'huber', got '" + name + "'");
+}
+
+void check_optimizer(const OptimizerOptions& o) {
+  if (!(o.lr > 0.0) || !std::isfinite(o.lr)) {
+    throw RangeError("options.lr: expected a finite number > 0, got " + std::to_string(o.lr));
+  }
+  if (!(o.momentum >= 0.0 && o.momentum < 1.0)) {
+    throw RangeError("options.momentum: expected a number in [0, 1), got " + std::to_string(o.momentum));
+  }
+  if (o.momentum != 0.0 && o.kind != OptimizerKind::Sgd) {
+    throw RangeError("options.momentum: only used by optimizer 'sgd' (Adam has fixed betas 0.9, 0.999)");
+  }
+  if (o.nesterov && !(o.kind == OptimizerKind::Sgd && o.momentum > 0.0)) {
+    throw RangeError("options.nesterov: needs optimizer 'sgd' with momentum > 0");
+  }
+  if (!(o.weight_decay >= 0.0) || !std::isfinite(o.weight_decay)) {
+    throw RangeError("options.weightDecay: expected a finite number >= 0, got " + std::to_string(o.weight_decay));
+  }
+}
+
+TrainableStitch::TrainableStitch(LinearMap init, const OptimizerOptions& options)
+    : map_(std::move(init)), options_(options) {
+  check_optimizer(options);
+  const std::size_t nw = map_.in * map_.out, nb = map_.out;
+  grad_w_.assign(nw, 0.0f);
+  grad_b_.assign(nb, 0.0f);
+  step_w_.assign(nw, 0.0f);
+  step_b_.assign(nb, 0.0f);
+  const bool moments = options.kind == OptimizerKind::Adam || options.momentum > 0.0;
+  if (moments) {
+    m_w_.assign(nw, 0.0f);
+    m_b_.assign(nb, 0.0f);
+  }
+  if (options.kind == OptimizerKind::Adam) {
+    v_w_.assign(nw, 0.0f);
+    v_b_.assign(nb, 0.0f);
+  }
+}
+
+std::vector<float> TrainableStitch::forward(MatrixView x) const {
+  check_input(map_, x, "x");
+  return apply(map_, x);
+}
+
+void TrainableStitch::backward(MatrixView x, MatrixView grad_out) {
+  check_input(map_, x, "x");
+  if (grad_out.rows != x.rows || grad_out.cols != map_.out) {
+    throw RangeError("gradOut: expected " + std::to_string(x.rows) + " x " + std::to_string(map_.out) +
+                     " (x.rows x the stitch's output width), got " + std::to_string(grad_out.rows) + " x " +
+                     std::to_string(grad_out.cols));
+  }
+  gemm(map_.in, map_.out, x.rows, Operand{x.data, x.stride, true}, Operand{grad_out.data, grad_out.stride, false},
+       grad_w_.data(), map_.out, Part::Full, true);
+  for (std::size_t i = 0; i < grad_out.rows; ++i) {
+    const float* g = grad_out.row(i);
+    for (std::size_t j = 0; j < map_.out; ++j) grad_b_[j] += g[j];
+  }
+}
+
+void TrainableStitch::step(double lr) {
+  const std::size_t t = ++steps_;
+  parallel_for(slices(map_.out), [&](std::size_t s) {
+    const std::size_t j0 = s * kSliceCols, j1 = std::min(map_.out, j0 + kSliceCols);
+    update_columns(j0, j1, grad_w_.data(), grad_b_.data(), lr, t);
+  });
+  std::fill(grad_w_.begin(), grad_w_.end(), 0.0f);
+  std::fill(grad_b_.begin(), grad_b_.end(), 0.0f);
+}
+
+double TrainableStitch::train_batch(MatrixView x, MatrixView y, Loss loss, double lr) {
+  const std::size_t t = ++steps_;
+  const std::size_t m = x.rows, d = map_.in, k = map_.out;
+  const float scale = static_cast<float>(1.0 / (static_cast<double>(m) * static_cast<double>(k)));
+  std::vector<double> partial(slices(k), 0.0);
+  parallel_for(slices(k), [&](std::size_t s) {
+    const std::size_t j0 = s * kSliceCols, j1 = std::min(k, j0 + kSliceCols), w = j1 - j0;
+    thread_local std::vector<float> r;
+    r.resize(m * w);
+    gemm(m, w, d, Operand{x.data, x.stride, false}, Operand{map_.weight.data() + j0, k, false}, r.data(), w);
+    for (std::size_t i = 0; i < m; ++i) {
+      float* ri = r.data() + i * w;
+      const float* yi = y.row(i) + j0;
+      for (std::size_t j = 0; j < w; ++j) ri[j] += map_.bias[j0 + j] - yi[j];
+    }
+    partial[s] = loss_and_gradient(r.data(), m * w, loss, scale);
+    float* gb = step_b_.data() + j0;
+    std::fill(gb, gb + w, 0.0f);
+    for (std::size_t i = 0; i < m; ++i) {
+      for (std::size_t j = 0; j < w; ++j) gb[j] += r[i * w + j];
+    }
+    gemm(d, w, m, Operand{x.data, x.stride, true}, Operand{r.data(), w, false}, step_w_.data() + j0, k);
+    update_columns(j0, j1, step_w_.data(), step_b_.data(), lr, t);
+  });
+  double sum = 0.0;
+  for (double p : partial) sum += p;
+  return sum;
+}
+
+void TrainableStitch::update_columns(std::size_t j0, std::size_t j1, const float* gw, const float* gb, double lr,
+                                     std::size_t t) {
+  const std::size_t k = map_.out, w = j1 - j0;
+  const OptimizerOptions& o = options_;
+  const float decay = static_cast<float>(1.0 - lr * o.weight_decay);
+  if (o.kind == OptimizerKind::Adam) {
+    const double bc1 = 1.0 - std::pow(static_cast<double>(kBeta1), static_cast<double>(t));
+    const double bc2 = 1.0 - std::pow(static_cast<double>(kBeta2), static_cast<double>(t));
+    const float step_size = static_cast<float>(lr / bc1), inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+    auto adam = [&](float* p, float* m, float* v, const float* g, float keep) {
+      for (std::size_t j = 0; j < w; ++j) {
+        m[j] = kBeta1 * m[j] + (1.0f - kBeta1) * g[j];
+        v[j] = kBeta2 * v[j] + (1.0f - kBeta2) * g[j] * g[j];
+        const float denom = std::sqrt(v[j]) * inv_sqrt_bc2 + kEps;
+        p[j] = p[j] * keep - step_size * m[j] / denom;
+      }
+    };
+    for (std::size_t i = 0; i < map_.in; ++i) {
+      const std::size_t at = i * k + j0;
+      adam(map_.weight.data() + at, m_w_.data() + at, v_w_.data() + at, gw + at, decay);
+    }
+    adam(map_.bias.data() + j0, m_b_.data() + j0, v_b_.data() + j0, gb + j0, 1.0f);
+    return;
+  }
+  const float rate = static_cast<float>(lr), mu = static_cast<float>(o.momentum);
+  auto sgd = [&](float* p, float* buf, const float* g, float keep) {
+    for (std::size_t j = 0; j < w; ++j) {
+      float d = g[j];
+      if (mu != 0.0f) {
+        buf[j] = mu * buf[j] + d;
+        d = o.nesterov ? d + mu * buf[j] : buf[j];
+      }
+      p[j] = p[j] * keep - rate * d;
+    }
+  };
+  const bool momentum = mu != 0.0f;
+  for (std::size_t i = 0; i < map_.in; ++i) {
+    const std::size_t at = i * k + j0;
+    sgd(map_.weight.data() + at, momentum ? m_w_.data() + at : nullptr, gw + at, decay);
+  }
+  sgd(map_.bias.data() + j0, momentum ? m_b_.data() + j0 : nullptr, gb + j0, 1.0f);
+}
+
+}  // namespace restnet

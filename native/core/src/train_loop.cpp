@@ -1,0 +1,157 @@
+// The training loop of trainStitch: seeded shuffles, batches, schedule, validation and early
+// stopping around TrainableStitch::train_batch.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "restnet/centering.h"
+#include "restnet/errors.h"
+#include "restnet/lstsq.h"
+#include "restnet/sgd.h"
+#include "restnet/thread_pool.h"
+
+namespace restnet {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr std::size_t kRowChunk = 256;
+
+// Fisher-Yates with mt19937_64 (its output sequence is fixed by the C++ standard, unlike the
+// standard distributions) and rejection sampling for an unbiased index.
+void shuffle(std::vector<std::size_t>& order, std::mt19937_64& rng) {
+  for (std::size_t i = order.size(); i > 1; --i) {
+    const std::uint64_t bound = i, limit = std::numeric_limits<std::uint64_t>::max() -
+                                           std::numeric_limits<std::uint64_t>::max() % bound;
+    std::uint64_t r;
+    do r = rng(); while (r >= limit);
+    std::swap(order[i - 1], order[r % bound]);
+  }
+}
+
+void gather(MatrixView m, const std::size_t* rows, std::size_t count, std::vector<float>& out) {
+  out.resize(count * m.cols);
+  for (std::size_t i = 0; i < count; ++i) std::copy(m.row(rows[i]), m.row(rows[i]) + m.cols, out.data() + i * m.cols);
+}
+
+std::string widths(std::size_t in, std::size_t out) { return std::to_string(in) + " -> " + std::to_string(out); }
+
+void check_training(MatrixView x, MatrixView y, const LinearMap& init, const TrainOptions& o,
+                    const MatrixView* vx, const MatrixView* vy) {
+  check_pair(x, y, "x", "y");
+  if (init.in != x.cols || init.out != y.cols) {
+    throw RangeError("options.init: expected a stitch of " + widths(x.cols, y.cols) + " (x.cols -> y.cols), got " +
+                     widths(init.in, init.out));
+  }
+  check_finite(MatrixView(init.weight.data(), init.in, init.out), "options.init.weight");
+  check_finite(MatrixView(init.bias.data(), 1, init.out), "options.init.bias");
+  check_optimizer(o.optimizer);
+  if (o.epochs < 1) throw RangeError("options.epochs: expected an integer >= 1, got " + std::to_string(o.epochs));
+  if (o.batch_size < 1 || o.batch_size > x.rows) {
+    throw RangeError("options.batchSize: expected an integer in [1, " + std::to_string(x.rows) + "] (x.rows), got " +
+                     std::to_string(o.batch_size));
+  }
+  if ((vx == nullptr) != (vy == nullptr)) throw TypeError("options.validation: expected both x and y");
+  if (vx != nullptr) {
+    if (vx->cols != x.cols) {
+      throw RangeError("options.validation.x: expected " + std::to_string(x.cols) + " columns (as x), got " +
+                       std::to_string(vx->rows) + " x " + std::to_string(vx->cols));
+    }
+    if (vy->cols != y.cols) {
+      throw RangeError("options.validation.y: expected " + std::to_string(y.cols) + " columns (as y), got " +
+                       std::to_string(vy->rows) + " x " + std::to_string(vy->cols));
+    }
+    check_pair(*vx, *vy, "options.validation.x", "options.validation.y");
+  } else if (o.patience > 0) {
+    throw RangeError("options.patience: early stopping needs options.validation");
+  }
+}
+
+}  // namespace
+
+double scheduled_lr(const TrainOptions& o, std::size_t s, std::size_t total, std::size_t epoch) {
+  const double lr = o.optimizer.lr;
+  switch (o.schedule) {
+    case Schedule::Constant: return lr;
+    case Schedule::Cosine: return 0.5 * lr * (1.0 + std::cos(kPi * static_cast<double>(s) / static_cast<double>(total)));
+    case Schedule::Step: {
+      const double e = static_cast<double>(epoch), n = static_cast<double>(o.epochs);
+      return lr * (e >= 0.75 * n ? 0.01 : e >= 0.5 * n ? 0.1 : 1.0);
+    }
+  }
+  return lr;
+}
+
+double evaluate_loss(const LinearMap& map, MatrixView x, MatrixView y, Loss loss) {
+  const std::vector<float> p = apply(map, x);
+  std::vector<double> partial((x.rows + kRowChunk - 1) / kRowChunk, 0.0);
+  parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
+    double s = 0.0;
+    for (std::size_t i = i0; i < i1; ++i) {
+      for (std::size_t j = 0; j < map.out; ++j) {
+        const double r = static_cast<double>(p[i * map.out + j]) - y.row(i)[j];
+        const double a = std::fabs(r);
+        s += loss == Loss::Mse ? r * r : a <= 1.0 ? 0.5 * r * r : a - 0.5;
+      }
+    }
+    partial[i0 / kRowChunk] = s;
+  });
+  double sum = 0.0;
+  for (double v : partial) sum += v;
+  return sum / (static_cast<double>(x.rows) * static_cast<double>(map.out));
+}
+
+TrainResult train_stitch(MatrixView x, MatrixView y, const LinearMap& init, const TrainOptions& options,
+                         const MatrixView* validation_x, const MatrixView* validation_y, const Control& control,
+                         const std::function<void(const EpochRecord&)>& on_epoch) {
+  check_training(x, y, init, options, validation_x, validation_y);
+  TrainableStitch stitch(init, options.optimizer);
+  const std::size_t n = x.rows, batch = options.batch_size;
+  const std::size_t per_epoch = (n + batch - 1) / batch, total = per_epoch * options.epochs;
+  std::mt19937_64 rng(options.seed);
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::vector<float> xb, yb;
+
+  TrainResult result;
+  result.map = init;
+  double best = std::numeric_limits<double>::infinity();
+  std::size_t since_best = 0;
+  for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
+    shuffle(order, rng);
+    EpochRecord record;
+    record.epoch = epoch + 1;
+    record.lr = scheduled_lr(options, epoch * per_epoch, total, epoch);
+    double loss_sum = 0.0;
+    for (std::size_t b = 0; b < per_epoch; ++b) {
+      control.check();
+      const std::size_t begin = b * batch, count = std::min(batch, n - begin);
+      gather(x, order.data() + begin, count, xb);
+      gather(y, order.data() + begin, count, yb);
+      const double lr = scheduled_lr(options, epoch * per_epoch + b, total, epoch);
+      loss_sum += stitch.train_batch(MatrixView(xb.data(), count, x.cols), MatrixView(yb.data(), count, y.cols),
+                                     options.loss, lr);
+    }
+    record.train_loss = loss_sum / (static_cast<double>(n) * static_cast<double>(y.cols));
+    record.validation_loss = std::numeric_limits<double>::quiet_NaN();
+    bool stop = false;
+    if (validation_x != nullptr) {
+      record.validation_loss = evaluate_loss(stitch.map(), *validation_x, *validation_y, options.loss);
+      if (record.validation_loss < best) {
+        best = record.validation_loss;
+        result.map = stitch.map();
+        since_best = 0;
+      } else {
+        stop = options.patience > 0 && ++since_best >= options.patience;
+      }
+    } else {
+      result.map = stitch.map();
+    }
+    result.history.push_back(record);
+    if (on_epoch) on_epoch(record);
+    if (stop) break;
+  }
+  return result;
+}
+
+}  // namespace restnet
