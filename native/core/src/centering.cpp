@@ -13,19 +13,6 @@ namespace {
 // on the thread count.
 constexpr std::size_t kRowChunk = 256;
 
-// Row means of a symmetric n x n matrix (= its column means), each divided by `divisor`.
-std::vector<double> row_sums(const double* k, std::size_t n, double divisor) {
-  std::vector<double> out(n);
-  parallel_ranges(n, kRowChunk, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      double s = 0.0;
-      for (std::size_t j = 0; j < n; ++j) s += k[i * n + j];
-      out[i] = s / divisor;
-    }
-  });
-  return out;
-}
-
 }  // namespace
 
 void check_finite(MatrixView x, const std::string& name) {
@@ -82,31 +69,46 @@ std::vector<float> center_columns(MatrixView x, const std::vector<double>& mean)
 
 std::vector<float> center_columns(MatrixView x) { return center_columns(x, column_means(x)); }
 
-void double_center(double* k, std::size_t n) {
-  const std::vector<double> mean = row_sums(k, n, static_cast<double>(n));
-  double grand = 0.0;
-  for (double m : mean) grand += m;
-  grand /= static_cast<double>(n);
+CenteringShift centering_shift(const double* k, std::size_t n, bool unbiased) {
+  // K is symmetric, so its column sums are its row sums. U-centring ignores the diagonal.
+  CenteringShift shift;
+  shift.row.resize(n);
+  shift.zero_diagonal = unbiased;
   parallel_ranges(n, kRowChunk, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
-      for (std::size_t j = 0; j < n; ++j) k[i * n + j] += grand - mean[i] - mean[j];
+      double s = 0.0;
+      for (std::size_t j = 0; j < n; ++j) s += k[i * n + j];
+      shift.row[i] = unbiased ? (s - k[i * n + i]) / static_cast<double>(n - 2) : s / static_cast<double>(n);
+    }
+  });
+  double total = 0.0;
+  for (double m : shift.row) total += m;
+  if (unbiased) {
+    const double half = total / (2.0 * static_cast<double>(n - 1));
+    for (double& m : shift.row) m -= half;
+  } else {
+    shift.constant = total / static_cast<double>(n);
+  }
+  return shift;
+}
+
+template <class Out>
+static void apply(const double* k, std::size_t n, const CenteringShift& shift, Out* out) {
+  parallel_ranges(n, kRowChunk, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const double base = shift.constant - shift.row[i];
+      for (std::size_t j = 0; j < n; ++j) out[i * n + j] = static_cast<Out>(k[i * n + j] + base - shift.row[j]);
+      if (shift.zero_diagonal) out[i * n + i] = Out(0);
     }
   });
 }
 
-void u_center(double* k, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) k[i * n + i] = 0.0;
-  std::vector<double> mean = row_sums(k, n, static_cast<double>(n - 2));
-  double total = 0.0;
-  for (double m : mean) total += m;
-  const double shift = total / (2.0 * static_cast<double>(n - 1));
-  for (double& m : mean) m -= shift;
-  parallel_ranges(n, kRowChunk, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      for (std::size_t j = 0; j < n; ++j) k[i * n + j] -= mean[i] + mean[j];
-      k[i * n + i] = 0.0;
-    }
-  });
+void apply_centering(const double* k, std::size_t n, const CenteringShift& shift, double* out) {
+  apply(k, n, shift, out);
+}
+
+void apply_centering(const double* k, std::size_t n, const CenteringShift& shift, float* out) {
+  apply(k, n, shift, out);
 }
 
 }  // namespace restnet

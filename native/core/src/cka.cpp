@@ -34,14 +34,11 @@ Prepared prepare_gram(MatrixView x, const CkaOptions& options) {
     const std::vector<float> xc = center_columns(x);
     k = linear_gram(MatrixView(xc.data(), x.rows, x.cols));
   }
-  if (options.debiased) {
-    u_center(k.data.data(), k.rows);
-  } else {
-    double_center(k.data.data(), k.rows);
-  }
+  // Centre in f64 and round to f32 in the same pass.
   Prepared p;
-  p.values.assign(k.data.begin(), k.data.end());
+  p.values.resize(k.data.size());
   p.cols = k.cols;
+  apply_centering(k.data.data(), k.rows, centering_shift(k.data.data(), k.rows, options.debiased), p.values.data());
   return p;
 }
 

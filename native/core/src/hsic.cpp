@@ -45,12 +45,8 @@ double hsic_scale(std::size_t n, bool unbiased) {
 }
 
 Matrix64 center_gram(const Matrix64& k, bool unbiased) {
-  Matrix64 out = k;
-  if (unbiased) {
-    u_center(out.data.data(), out.rows);
-  } else {
-    double_center(out.data.data(), out.rows);
-  }
+  Matrix64 out(k.rows, k.cols);
+  apply_centering(k.data.data(), k.rows, centering_shift(k.data.data(), k.rows, unbiased), out.data.data());
   return out;
 }
 

@@ -22,12 +22,20 @@ std::vector<float> center_columns(MatrixView x, const std::vector<double>& mean)
 // small variations.
 std::vector<float> center_columns(MatrixView x);
 
-// K <- H K H for a symmetric n x n matrix: subtract row and column means, add the grand mean.
-void double_center(double* k, std::size_t n);
+// Centring a symmetric n x n Gram K is out_ij = K_ij - row_i - row_j + constant (and a zero
+// diagonal for U-centring): the shift is computed in one pass over K and applied in another,
+// which can write f64 in place or f32 for storage, without ever forming H = I - 11^T / n.
+struct CenteringShift {
+  std::vector<double> row;
+  double constant = 0.0;
+  bool zero_diagonal = false;
+};
 
-// U-centring (Szekely & Rizzo 2014; Kornblith et al. 2019's unbiased centring): the diagonal is
-// zeroed and the result makes <K~, L~> / (n (n - 3)) the unbiased HSIC of Song et al. 2012.
-// Needs n >= 4 (checked by the callers, which know the argument names).
-void u_center(double* k, std::size_t n);
+// Biased: H K H (row means and the grand mean). Unbiased: U-centring (Szekely & Rizzo 2014;
+// Kornblith et al. 2019), for which <K~, L~> / (n (n - 3)) is the unbiased HSIC of Song et al.
+// 2012; it needs n >= 4, which the callers check (they know the argument names).
+CenteringShift centering_shift(const double* k, std::size_t n, bool unbiased);
+void apply_centering(const double* k, std::size_t n, const CenteringShift& shift, double* out);
+void apply_centering(const double* k, std::size_t n, const CenteringShift& shift, float* out);
 
 }  // namespace restnet
