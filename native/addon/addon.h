@@ -8,6 +8,7 @@ namespace restnet_addon {
 struct AddonData {
   Napi::FunctionReference cancel_token;
   Napi::FunctionReference minibatch_cka;
+  Napi::FunctionReference least_squares_accumulator;
 };
 
 AddonData& addon_data(Napi::Env env);
@@ -16,5 +17,7 @@ AddonData& addon_data(Napi::Env env);
 void init_system(Napi::Env env, Napi::Object exports);
 void init_similarity(Napi::Env env, Napi::Object exports);
 void init_minibatch_cka(Napi::Env env, Napi::Object exports);
+void init_stitch(Napi::Env env, Napi::Object exports);
+void init_stitch_classes(Napi::Env env, Napi::Object exports);
 
 }  // namespace restnet_addon

@@ -1,0 +1,86 @@
+#include "stitch_args.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "restnet/errors.h"
+
+namespace restnet_addon {
+
+restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& name) {
+  if (!value.IsObject() || value.IsArray() || value.IsTypedArray()) {
+    throw restnet::TypeError(name + ": expected a stitch {weight: Matrix, bias: Float32Array}");
+  }
+  const Napi::Object obj = value.As<Napi::Object>();
+  const MatrixArg weight = matrix_arg(obj.Get("weight"), name + ".weight");
+  const Napi::Value bias = obj.Get("bias");
+  if (!bias.IsTypedArray() || bias.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw restnet::TypeError(name + ".bias: expected a Float32Array");
+  }
+  const Napi::Float32Array b = bias.As<Napi::Float32Array>();
+  if (b.ElementLength() != weight.view.cols) {
+    throw restnet::RangeError(name + ".bias: expected " + std::to_string(weight.view.cols) +
+                              " values (weight.cols), got " + std::to_string(b.ElementLength()));
+  }
+  restnet::LinearMap map(weight.view.rows, weight.view.cols);
+  std::memcpy(map.weight.data(), weight.view.data, map.weight.size() * sizeof(float));
+  std::memcpy(map.bias.data(), b.Data(), map.bias.size() * sizeof(float));
+  return map;
+}
+
+Napi::Object linear_map_value(Napi::Env env, const restnet::LinearMap& map) {
+  Napi::Float32Array w = Napi::Float32Array::New(env, map.weight.size());
+  std::memcpy(w.Data(), map.weight.data(), map.weight.size() * sizeof(float));
+  Napi::Float32Array b = Napi::Float32Array::New(env, map.bias.size());
+  std::memcpy(b.Data(), map.bias.data(), map.bias.size() * sizeof(float));
+  Napi::Object weight = Napi::Object::New(env);
+  weight.Set("data", w);
+  weight.Set("rows", Napi::Number::New(env, static_cast<double>(map.in)));
+  weight.Set("cols", Napi::Number::New(env, static_cast<double>(map.out)));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("weight", weight);
+  out.Set("bias", b);
+  return out;
+}
+
+restnet::LstsqOptions lstsq_options(const Napi::Value& value) {
+  const Napi::Object o = options_arg(value, "options", {"ridge", "bias"});
+  restnet::LstsqOptions out;
+  out.ridge = number_option(o, "ridge", 0.0);
+  out.bias = bool_option(o, "bias", true);
+  if (!(out.ridge >= 0.0) || !std::isfinite(out.ridge)) {
+    throw restnet::RangeError("options.ridge: expected a finite number >= 0, got " + o.Get("ridge").ToString().Utf8Value());
+  }
+  return out;
+}
+
+Napi::Object lstsq_result_value(Napi::Env env, const restnet::LstsqResult& result) {
+  Napi::Object out = linear_map_value(env, result.map);
+  out.Set("residual", Napi::Number::New(env, result.residual));
+  out.Set("rank", Napi::Number::New(env, static_cast<double>(result.rank)));
+  out.Set("condition", Napi::Number::New(env, result.condition));
+  out.Set("method", Napi::String::New(env, result.method == restnet::LstsqMethod::Cholesky ? "cholesky" : "eigen"));
+  return out;
+}
+
+restnet::OptimizerOptions optimizer_options(const Napi::Object& options) {
+  restnet::OptimizerOptions out;
+  out.kind = restnet::parse_optimizer(string_option(options, "optimizer", "adam"));
+  out.lr = number_option(options, "lr", 1e-3);
+  out.momentum = number_option(options, "momentum", 0.0);
+  out.nesterov = bool_option(options, "nesterov", false);
+  out.weight_decay = number_option(options, "weightDecay", 0.0);
+  restnet::check_optimizer(out);
+  return out;
+}
+
+std::size_t integer_option(const Napi::Object& options, const char* key, std::size_t fallback, double min, double max) {
+  const double v = number_option(options, key, static_cast<double>(fallback));
+  if (!(v >= min && v <= max) || v != std::floor(v)) {
+    throw restnet::RangeError(std::string("options.") + key + ": expected an integer in [" + std::to_string(static_cast<long long>(min)) +
+                              ", " + std::to_string(static_cast<long long>(max)) + "], got " + options.Get(key).ToString().Utf8Value());
+  }
+  return static_cast<std::size_t>(v);
+}
+
+}  // namespace restnet_addon

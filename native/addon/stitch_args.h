@@ -1,0 +1,31 @@
+// Arguments of the stitch bindings: stitches ({weight, bias}) in and out, and the options of
+// fitStitch, the optimizers and trainStitch. Every check names the argument.
+#pragma once
+
+#include <napi.h>
+
+#include <optional>
+#include <string>
+
+#include "args.h"
+#include "restnet/lstsq.h"
+#include "restnet/sgd.h"
+
+namespace restnet_addon {
+
+// {weight: {data: Float32Array, rows, cols}, bias: Float32Array}, copied. Other properties
+// (apply, diagnostics) are ignored so a fitted stitch can be passed back as it is.
+restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& name);
+Napi::Object linear_map_value(Napi::Env env, const restnet::LinearMap& map);
+
+restnet::LstsqOptions lstsq_options(const Napi::Value& value);
+Napi::Object lstsq_result_value(Napi::Env env, const restnet::LstsqResult& result);
+
+// optimizer, lr, momentum, nesterov, weightDecay from an options object already checked for
+// unknown names.
+restnet::OptimizerOptions optimizer_options(const Napi::Object& options);
+
+// An optional integer option within [min, max]: RangeError naming options.<key> otherwise.
+std::size_t integer_option(const Napi::Object& options, const char* key, std::size_t fallback, double min, double max);
+
+}  // namespace restnet_addon

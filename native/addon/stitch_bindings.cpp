@@ -1,0 +1,121 @@
+// fitStitch and trainStitch: least-squares and gradient fitting of a stitching layer.
+#include <memory>
+#include <mutex>
+
+#include "addon.h"
+#include "args.h"
+#include "promise_worker.h"
+#include "stitch_args.h"
+
+namespace restnet_addon {
+namespace {
+
+// fitStitch(x, y, options)
+Napi::Value FitStitch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const MatrixArg x = matrix_arg(info[0], "x");
+    const MatrixArg y = matrix_arg(info[1], "y");
+    const restnet::LstsqOptions options = lstsq_options(info[2]);
+    return lstsq_result_value(env, restnet::fit_least_squares(x.view, y.view, options));
+  });
+}
+
+// Epoch records written by the training thread and read by the relay on the main thread.
+struct EpochLog {
+  std::mutex mutex;
+  std::vector<restnet::EpochRecord> records;
+};
+
+Napi::Object record_value(Napi::Env env, const restnet::EpochRecord& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("epoch", Napi::Number::New(env, static_cast<double>(r.epoch)));
+  o.Set("trainLoss", Napi::Number::New(env, r.train_loss));
+  o.Set("validationLoss", Napi::Number::New(env, r.validation_loss));
+  o.Set("lr", Napi::Number::New(env, r.lr));
+  return o;
+}
+
+// A (done, total) progress function for PromiseWorker that calls onEpoch(record of epoch done).
+Napi::Value epoch_relay(Napi::Env env, const Napi::Value& on_epoch, const std::shared_ptr<EpochLog>& log) {
+  if (on_epoch.IsUndefined()) return env.Undefined();
+  if (!on_epoch.IsFunction()) throw restnet::TypeError("onEpoch: expected a function");
+  auto callback = std::make_shared<Napi::FunctionReference>(Napi::Persistent(on_epoch.As<Napi::Function>()));
+  return Napi::Function::New(env, [callback, log](const Napi::CallbackInfo& info) {
+    const std::size_t done = static_cast<std::size_t>(info[0].As<Napi::Number>().DoubleValue());
+    restnet::EpochRecord record;
+    {
+      std::lock_guard<std::mutex> lock(log->mutex);
+      record = log->records.at(done - 1);
+    }
+    callback->Call({record_value(info.Env(), record)});
+  });
+}
+
+// trainStitch(x, y, options, token?, onEpoch?)
+Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::vector<MatrixArg> keep;
+    keep.push_back(matrix_arg(info[0], "x"));
+    keep.push_back(matrix_arg(info[1], "y"));
+    const restnet::MatrixView x = keep[0].view, y = keep[1].view;
+    const Napi::Object o =
+        options_arg(info[2], "options",
+                    {"init", "optimizer", "lr", "momentum", "nesterov", "weightDecay", "schedule", "epochs",
+                     "batchSize", "seed", "validation", "patience", "loss"});
+    restnet::TrainOptions options;
+    options.optimizer = optimizer_options(o);
+    options.schedule = restnet::parse_schedule(string_option(o, "schedule", "constant"));
+    options.loss = restnet::parse_loss(string_option(o, "loss", "mse"));
+    options.epochs = integer_option(o, "epochs", 10, 1, 1e9);
+    options.batch_size = integer_option(o, "batchSize", std::min<std::size_t>(128, x.rows), 1,
+                                        static_cast<double>(x.rows));
+    options.seed = integer_option(o, "seed", 0, 0, 9007199254740991.0);
+    options.patience = integer_option(o, "patience", 0, 0, 1e9);
+    const restnet::LinearMap init =
+        o.Get("init").IsUndefined() ? restnet::LinearMap(x.cols, y.cols) : linear_map_arg(o.Get("init"), "options.init");
+    bool validate = false;
+    if (!o.Get("validation").IsUndefined()) {
+      const Napi::Object v = options_arg(o.Get("validation"), "options.validation", {"x", "y"});
+      keep.push_back(matrix_arg(v.Get("x"), "options.validation.x"));
+      keep.push_back(matrix_arg(v.Get("y"), "options.validation.y"));
+      validate = true;
+    }
+    const restnet::MatrixView vx = validate ? keep[2].view : restnet::MatrixView(),
+                              vy = validate ? keep[3].view : restnet::MatrixView();
+    auto log = std::make_shared<EpochLog>();
+    const Napi::Value relay = epoch_relay(env, info[4], log);
+    return PromiseWorker<restnet::TrainResult>::Start(
+        env,
+        [x, y, vx, vy, validate, init, options, log](const restnet::Control& control) {
+          const std::size_t epochs = options.epochs;
+          return restnet::train_stitch(x, y, init, options, validate ? &vx : nullptr, validate ? &vy : nullptr,
+                                       control, [&](const restnet::EpochRecord& r) {
+                                         {
+                                           std::lock_guard<std::mutex> lock(log->mutex);
+                                           log->records.push_back(r);
+                                         }
+                                         control.report(r.epoch, epochs);
+                                       });
+        },
+        [](Napi::Env e, restnet::TrainResult& r) -> Napi::Value {
+          Napi::Object out = linear_map_value(e, r.map);
+          Napi::Array history = Napi::Array::New(e, r.history.size());
+          for (std::size_t i = 0; i < r.history.size(); ++i) history.Set(static_cast<uint32_t>(i), record_value(e, r.history[i]));
+          out.Set("history", history);
+          return out;
+        },
+        std::move(keep), token_arg(info[3]), relay);
+  });
+}
+
+}  // namespace
+
+void init_stitch(Napi::Env env, Napi::Object exports) {
+  exports.Set("fitStitch", Napi::Function::New<FitStitch>(env, "fitStitch"));
+  exports.Set("trainStitch", Napi::Function::New<TrainStitch>(env, "trainStitch"));
+  init_stitch_classes(env, exports);
+}
+
+}  // namespace restnet_addon

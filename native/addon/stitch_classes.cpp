@@ -1,0 +1,156 @@
+// LeastSquaresAccumulator (streamed least squares) and TrainableStitch (forward / backward /
+// step for losses computed elsewhere).
+#include <cmath>
+#include <cstring>
+
+#include "addon.h"
+#include "args.h"
+#include "restnet/centering.h"
+#include "restnet/errors.h"
+#include "stitch_args.h"
+
+namespace restnet_addon {
+namespace {
+
+std::size_t width_arg(const Napi::Value& v, const char* name) {
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
+  if (!(d >= 1.0 && d <= 1e9) || d != static_cast<double>(static_cast<std::size_t>(d))) {
+    throw restnet::RangeError(std::string(name) + ": expected a positive integer, got " + v.ToString().Utf8Value());
+  }
+  return static_cast<std::size_t>(d);
+}
+
+Napi::Object matrix_value(Napi::Env env, const std::vector<float>& data, std::size_t rows, std::size_t cols) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, data.size());
+  std::memcpy(a.Data(), data.data(), data.size() * sizeof(float));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", a);
+  out.Set("rows", Napi::Number::New(env, static_cast<double>(rows)));
+  out.Set("cols", Napi::Number::New(env, static_cast<double>(cols)));
+  return out;
+}
+
+class Accumulator : public Napi::ObjectWrap<Accumulator> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "LeastSquaresAccumulator",
+                       {InstanceMethod<&Accumulator::Update>("update"), InstanceMethod<&Accumulator::Merge>("merge"),
+                        InstanceMethod<&Accumulator::Solve>("solve"), InstanceAccessor<&Accumulator::Rows>("rows")});
+  }
+
+  explicit Accumulator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Accumulator>(info) {
+    guarded(info.Env(), [&] {
+      acc_ = std::make_unique<restnet::LeastSquaresAccumulator>(width_arg(info[0], "inputs"),
+                                                                width_arg(info[1], "outputs"));
+      return 0;
+    });
+  }
+
+ private:
+  Napi::Value Update(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const MatrixArg x = matrix_arg(info[0], "x"), y = matrix_arg(info[1], "y");
+      acc_->update(x.view, y.view);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value Merge(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const Napi::Value v = info[0];
+      if (!v.IsObject() ||
+          !v.As<Napi::Object>().InstanceOf(addon_data(info.Env()).least_squares_accumulator.Value())) {
+        throw restnet::TypeError("other: expected a LeastSquaresAccumulator");
+      }
+      acc_->merge(*Unwrap(v.As<Napi::Object>())->acc_);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value Solve(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      return lstsq_result_value(info.Env(), acc_->solve(lstsq_options(info[0])));
+    });
+  }
+
+  Napi::Value Rows(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(acc_->rows()));
+  }
+
+  std::unique_ptr<restnet::LeastSquaresAccumulator> acc_;
+};
+
+class Trainable : public Napi::ObjectWrap<Trainable> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "TrainableStitch",
+                       {InstanceMethod<&Trainable::Forward>("forward"), InstanceMethod<&Trainable::Backward>("backward"),
+                        InstanceMethod<&Trainable::Step>("step"), InstanceMethod<&Trainable::Stitch>("stitch"),
+                        InstanceAccessor<&Trainable::Steps>("steps")});
+  }
+
+  // new TrainableStitch(init, {optimizer, lr, momentum, nesterov, weightDecay})
+  explicit Trainable(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Trainable>(info) {
+    guarded(info.Env(), [&] {
+      restnet::LinearMap init = linear_map_arg(info[0], "init");
+      const Napi::Object o =
+          options_arg(info[1], "options", {"optimizer", "lr", "momentum", "nesterov", "weightDecay"});
+      stitch_ = std::make_unique<restnet::TrainableStitch>(std::move(init), optimizer_options(o));
+      return 0;
+    });
+  }
+
+ private:
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const MatrixArg x = matrix_arg(info[0], "x");
+      restnet::check_finite(x.view, "x");
+      return matrix_value(info.Env(), stitch_->forward(x.view), x.view.rows, stitch_->map().out);
+    });
+  }
+
+  Napi::Value Backward(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const MatrixArg x = matrix_arg(info[0], "x"), g = matrix_arg(info[1], "gradOut");
+      restnet::check_finite(x.view, "x");
+      restnet::check_finite(g.view, "gradOut");
+      stitch_->backward(x.view, g.view);
+      return info.Env().Undefined();
+    });
+  }
+
+  // step(lr?) with the constructor's lr by default.
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      if (info[0].IsUndefined()) {
+        stitch_->step();
+      } else {
+        const double lr = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1.0;
+        if (!(lr > 0.0) || !std::isfinite(lr)) {
+          throw restnet::RangeError("lr: expected a finite number > 0, got " + info[0].ToString().Utf8Value());
+        }
+        stitch_->step(lr);
+      }
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value Stitch(const Napi::CallbackInfo& info) { return linear_map_value(info.Env(), stitch_->map()); }
+
+  Napi::Value Steps(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(stitch_->steps()));
+  }
+
+  std::unique_ptr<restnet::TrainableStitch> stitch_;
+};
+
+}  // namespace
+
+void init_stitch_classes(Napi::Env env, Napi::Object exports) {
+  Napi::Function accumulator = Accumulator::Define(env);
+  addon_data(env).least_squares_accumulator = Napi::Persistent(accumulator);
+  exports.Set("LeastSquaresAccumulator", accumulator);
+  exports.Set("TrainableStitch", Trainable::Define(env));
+}
+
+}  // namespace restnet_addon
