@@ -146,3 +146,16 @@ TEST(bad_input_is_rejected_and_constant_input_is_nan) {
   for (float& v : constant.values) v = 2.5f;
   CHECK(std::isnan(restnet::cka(view(constant), view(x), CkaOptions{})));
 }
+
+TEST(feature_form_spans_several_column_blocks) {
+  // Wider than one 1024-column block of the feature cross products, self and cross terms.
+  const std::size_t n = 24;
+  const ref::Data x = ref::random_matrix(n, 2100, 71), y = related(x, 1030, 72);
+  for (bool debiased : {false, true}) {
+    CkaOptions o;
+    o.debiased = debiased;
+    o.method = Method::Feature;
+    CHECK_CLOSE(restnet::cka(view(x), view(y), o),
+                ref::cka(ref::gram_linear_centered(x), ref::gram_linear_centered(y), n, debiased), 2e-6);
+  }
+}

@@ -68,10 +68,34 @@ double cross_frobenius2(const Prepared& x, const Prepared& y, std::size_t n) {
   return total;
 }
 
+// ||Xc^T Xc||_F^2 from the lower triangle only (half the multiply-adds): per column block, its
+// diagonal square by a symmetric rank-k update and the rows below it by a plain product; the
+// strictly lower entries count twice.
+double self_frobenius2(const Prepared& x, std::size_t n) {
+  const std::size_t d = x.cols;
+  const float* xc = x.values.data();
+  std::vector<double> block(d * std::min(kColBlock, d));
+  double total = 0.0;
+  for (std::size_t j0 = 0; j0 < d; j0 += kColBlock) {
+    const std::size_t w = std::min(kColBlock, d - j0), below = d - j0 - w;
+    gemm(w, w, n, Operand{xc + j0, d, true}, Operand{xc + j0, d, false}, block.data(), w, Part::Lower);
+    for (std::size_t i = 0; i < w; ++i) {
+      for (std::size_t j = 0; j < i; ++j) total += 2.0 * block[i * w + j] * block[i * w + j];
+      total += block[i * w + i] * block[i * w + i];
+    }
+    if (below > 0) {
+      double* rest = block.data() + w * w;
+      gemm(below, w, n, Operand{xc + j0 + w, d, true}, Operand{xc + j0, d, false}, rest, w);
+      total += 2.0 * dot_f64(rest, rest, below * w);
+    }
+  }
+  return total;
+}
+
 double pair_hsic(const Prepared& x, const Prepared& y, std::size_t n, Method method, bool debiased) {
   const double scale = hsic_scale(n, debiased);
   if (method == Method::Gram) return dot_f64(x.values.data(), y.values.data(), n * n) * scale;
-  const double f = cross_frobenius2(x, y, n);
+  const double f = &x == &y ? self_frobenius2(x, n) : cross_frobenius2(x, y, n);
   if (!debiased) return f * scale;
   // Song et al.'s estimator written with K = Xc Xc^T, L = Yc Yc^T and zero-diagonal K~, L~:
   // tr(K~ L~) = F - s, 1'K~1 = -tx, 1'L~1 = -ty, 1'K~L~1 = s, s = sum_i |x_i|^2 |y_i|^2.
@@ -144,14 +168,14 @@ Method resolve_method(const CkaOptions& options, std::size_t n, const std::vecto
   if (options.method != Method::Auto) return options.method;
   if (options.kernel != Kernel::Linear) return Method::Gram;
   // Multiply-adds of each form. Gram: one symmetric n x n Gram per layer, one n^2 inner
-  // product per pair and per self term. Feature: a full d x d' cross product per pair and per
-  // self term (the blocked cross product does not exploit symmetry).
+  // product per pair and per self term. Feature: a symmetric d x d product per layer and a
+  // d x d' cross product per pair.
   const double nn = static_cast<double>(n);
   double gram = 0.0, feature = 0.0;
   for (const auto* dims : {&dims_a, &dims_b}) {
     for (std::size_t d : *dims) {
       gram += nn * nn * static_cast<double>(d) / 2.0 + nn * nn;
-      feature += nn * static_cast<double>(d) * static_cast<double>(d);
+      feature += nn * static_cast<double>(d) * static_cast<double>(d) / 2.0;
     }
   }
   for (std::size_t da : dims_a) {
