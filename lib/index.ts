@@ -6,3 +6,4 @@ export { gram, centerGram, hsic, cka, ckaAsync, ckaMatrix, MinibatchCKA } from '
 export type { Capabilities, SimdPath } from './system.js';
 export { capabilities, setThreads, setSimd } from './system.js';
 export * from './data/index.js';
+export * from './onnx/index.js';

@@ -1,0 +1,171 @@
+// Decoding and encoding ONNX ModelProto bytes with protobufjs, and the few typed views of the
+// messages that the graph tools read. Everything not listed here stays on the decoded objects
+// and is written back unchanged.
+import protobuf from 'protobufjs';
+
+import { ONNX_PROTO } from './schema.js';
+
+/** protobufjs decodes int64 as Long; values we build ourselves are plain numbers. */
+export type Int64 = number | { toNumber(): number };
+
+export interface TensorShapeDim {
+  dim_value?: Int64;
+  dim_param?: string;
+}
+
+export interface TypeProto {
+  tensor_type?: { elem_type?: number; shape?: { dim: TensorShapeDim[] } };
+}
+
+export interface ValueInfoProto {
+  name: string;
+  type?: TypeProto;
+}
+
+export interface TensorProto {
+  name?: string;
+  dims: Int64[];
+  data_type?: number;
+  raw_data?: Uint8Array;
+  float_data?: number[];
+  int32_data?: number[];
+  int64_data?: Int64[];
+  double_data?: number[];
+  data_location?: number;
+}
+
+export interface AttributeProto {
+  name: string;
+  type?: number;
+  f?: number;
+  i?: Int64;
+  s?: Uint8Array;
+  t?: TensorProto;
+  floats?: number[];
+  ints?: Int64[];
+}
+
+export interface NodeProto {
+  input: string[];
+  output: string[];
+  name?: string;
+  op_type: string;
+  domain?: string;
+  attribute: AttributeProto[];
+}
+
+export interface GraphProto {
+  node: NodeProto[];
+  name?: string;
+  initializer: TensorProto[];
+  sparse_initializer?: unknown[];
+  input: ValueInfoProto[];
+  output: ValueInfoProto[];
+  value_info: ValueInfoProto[];
+}
+
+export interface OperatorSetIdProto {
+  domain?: string;
+  version?: Int64;
+}
+
+export interface ModelProto {
+  ir_version?: Int64;
+  opset_import: OperatorSetIdProto[];
+  producer_name?: string;
+  graph?: GraphProto;
+  functions?: unknown[];
+}
+
+/** TensorProto.DataType values used here. */
+export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, DOUBLE: 11 } as const;
+/** AttributeProto.AttributeType values used here. */
+export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+
+let modelType: protobuf.Type | undefined;
+
+function schema(): protobuf.Type {
+  modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
+  return modelType;
+}
+
+export function int(v: Int64 | undefined): number {
+  if (v === undefined) return 0;
+  return typeof v === 'number' ? v : v.toNumber();
+}
+
+/** Decodes ModelProto bytes; `name` is the argument the bytes came from, for the message. */
+export function decodeModel(bytes: Uint8Array, name: string): ModelProto {
+  let model: ModelProto;
+  try {
+    model = schema().decode(bytes) as unknown as ModelProto;
+  } catch (cause) {
+    throw new Error(`${name}: expected ONNX ModelProto bytes, but they do not decode (${(cause as Error).message})`, { cause });
+  }
+  const graph = model.graph;
+  if (!graph || graph.node.length === 0 || graph.output.length === 0) {
+    throw new Error(`${name}: expected an ONNX model with a graph of nodes and outputs, got ${graph ? `a graph with ${graph.node.length} nodes and ${graph.output.length} outputs` : 'no graph'}`);
+  }
+  return model;
+}
+
+export function encodeModel(model: ModelProto): Uint8Array {
+  return schema().encode(model as unknown as Record<string, unknown>).finish();
+}
+
+/** The dims of a tensor ValueInfo: numbers, symbolic names, or undefined when unknown. */
+export function valueInfoDims(info: ValueInfoProto): (number | string | undefined)[] | undefined {
+  const dims = info.type?.tensor_type?.shape?.dim;
+  if (!dims) return undefined;
+  return dims.map((d) => (d.dim_param ? d.dim_param : d.dim_value !== undefined && int(d.dim_value) > 0 ? int(d.dim_value) : undefined));
+}
+
+/** A float/int64 ValueInfo with the given dims (strings are symbolic). */
+export function valueInfo(name: string, elemType: number, dims?: (number | string)[]): ValueInfoProto {
+  const tensor: NonNullable<TypeProto['tensor_type']> = { elem_type: elemType };
+  if (dims) tensor.shape = { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) };
+  return { name, type: { tensor_type: tensor } };
+}
+
+/** An initializer holding the given values. */
+export function tensorProto(name: string, dims: number[], values: Float32Array | number[], dataType: number = DataType.FLOAT): TensorProto {
+  if (dataType === DataType.FLOAT) {
+    const f = values instanceof Float32Array ? values : Float32Array.from(values);
+    return { name, dims, data_type: dataType, raw_data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
+  }
+  if (dataType === DataType.INT64) {
+    const b = BigInt64Array.from(Array.from(values, (v) => BigInt(v)));
+    return { name, dims, data_type: dataType, raw_data: new Uint8Array(b.buffer) };
+  }
+  throw new TypeError(`dataType: expected FLOAT (1) or INT64 (7), got ${dataType}`);
+}
+
+export function attribute(name: string, value: number | number[] | string | TensorProto, kind: 'int' | 'float' = 'int'): AttributeProto {
+  if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if (Array.isArray(value)) return kind === 'int' ? { name, type: AttributeType.INTS, ints: value } : { name, type: AttributeType.FLOATS, floats: value };
+  if (typeof value === 'number') return kind === 'int' ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
+  return { name, type: AttributeType.TENSOR, t: value };
+}
+
+export function node(opType: string, inputs: string[], outputs: string[], attributes: AttributeProto[] = [], name?: string): NodeProto {
+  return { op_type: opType, input: inputs, output: outputs, attribute: attributes, name: name ?? outputs[0] ?? opType };
+}
+
+export function attr(n: NodeProto, name: string): AttributeProto | undefined {
+  return n.attribute.find((a) => a.name === name);
+}
+
+export function intsAttr(n: NodeProto, name: string): number[] | undefined {
+  const a = attr(n, name);
+  return a?.ints && a.ints.length > 0 ? a.ints.map(int) : undefined;
+}
+
+export function intAttr(n: NodeProto, name: string, fallback: number): number {
+  const a = attr(n, name);
+  return a?.i !== undefined ? int(a.i) : fallback;
+}
+
+/** Number of elements of an initializer. */
+export function tensorSize(t: TensorProto): number {
+  return t.dims.reduce<number>((p, d) => p * int(d), 1);
+}

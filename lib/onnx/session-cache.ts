@@ -1,0 +1,66 @@
+// onnxruntime-node, loaded on first use only (so the CKA and solver parts of restnet work
+// without it), and a cache of inference sessions keyed by what they compute: a session is
+// built once per (model, sub-graph, exposed outputs) and shared by every caller.
+import type { InferenceSession } from 'onnxruntime-node';
+
+import type { Tensor } from '../matrix.js';
+
+type Ort = typeof import('onnxruntime-node');
+
+let ortModule: Promise<Ort> | undefined;
+
+export function loadOrt(): Promise<Ort> {
+  ortModule ??= import('onnxruntime-node');
+  return ortModule;
+}
+
+/** A tensor of any element type, as onnxruntime returns it. */
+export interface AnyTensor {
+  data: ArrayLike<number | bigint | boolean | string>;
+  dims: number[];
+  type: string;
+}
+
+export class SessionCache {
+  private readonly sessions = new Map<string, Promise<InferenceSession>>();
+
+  constructor(private readonly threads: number | undefined) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** The session for `key`, created from `bytes()` the first time. */
+  get(key: string, bytes: () => Uint8Array): Promise<InferenceSession> {
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = loadOrt().then((ort) => {
+        const options: InferenceSession.SessionOptions = { interOpNumThreads: 1 };
+        if (this.threads !== undefined) options.intraOpNumThreads = this.threads;
+        return ort.InferenceSession.create(bytes(), options);
+      });
+      session.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, session);
+    }
+    return session;
+  }
+
+  async release(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.release()));
+  }
+}
+
+/** Runs `session` on one float tensor and returns the named outputs. */
+export async function runSession(session: InferenceSession, inputName: string, x: Tensor, outputs: string[]): Promise<Record<string, AnyTensor>> {
+  const ort = await loadOrt();
+  const feeds = { [inputName]: new ort.Tensor('float32', x.data, x.dims) };
+  const result = await session.run(feeds, outputs);
+  const out: Record<string, AnyTensor> = {};
+  for (const name of outputs) {
+    const t = result[name]!;
+    out[name] = { data: t.data as AnyTensor['data'], dims: [...t.dims], type: t.type };
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+// Malformed, truncated or unsuitable models: a clear Error naming the argument, never a crash.
+import { readFileSync } from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import { FrozenModel } from '../lib/onnx/index.js';
+import { fixture, residualModel } from './onnx-helpers.js';
+
+describe('FrozenModel.load rejects bad input with a clear Error', () => {
+  const bytes = readFileSync(fixture('cnn-b'));
+
+  it('truncated bytes', async () => {
+    for (const cut of [1, 100, 5000, bytes.length - 3]) {
+      await expect(FrozenModel.load(bytes.subarray(0, cut))).rejects.toThrow(/pathOrBytes: expected ONNX ModelProto bytes|pathOrBytes: expected an ONNX model with a graph/);
+    }
+  });
+
+  it('garbage and empty bytes', async () => {
+    const garbage = Uint8Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) & 0xff);
+    await expect(FrozenModel.load(garbage)).rejects.toThrow(/pathOrBytes: expected/);
+    await expect(FrozenModel.load(new Uint8Array(0))).rejects.toThrow(/pathOrBytes: expected an ONNX model with a graph of nodes and outputs, got no graph/);
+  });
+
+  it('a missing file, a wrong argument type, bad options', async () => {
+    await expect(FrozenModel.load('/nonexistent/model.onnx')).rejects.toThrow(/pathOrBytes: cannot read the ONNX file '\/nonexistent\/model.onnx'/);
+    await expect(FrozenModel.load(42 as unknown as string)).rejects.toThrow(TypeError);
+    await expect(FrozenModel.load(bytes, { threads: 0 })).rejects.toThrow(/options.threads: expected a positive integer, got 0/);
+    await expect(FrozenModel.load(bytes, { output: 'nope' })).rejects.toThrow(/output: expected one of the model outputs \(logits\), got 'nope'/);
+  });
+
+  it('a model with two data inputs', async () => {
+    await expect(FrozenModel.load(residualModel(['extra']))).rejects.toThrow(/expected a model with one data input, got 2 \(x, extra\)/);
+  });
+
+  it('a node reading a tensor nobody produces', async () => {
+    const broken = Buffer.from(bytes);
+    const at = broken.indexOf('/stem/Conv_output_0');
+    broken.write('#', at + 1); // the Conv now writes '/#tem/...'; the Relu still reads the old name
+    await expect(FrozenModel.load(broken)).rejects.toThrow(/node '\/Relu' reads '\/stem\/Conv_output_0', which is no input, initializer or node output/);
+  });
+});
