@@ -13,6 +13,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=c++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
+      "ldflags": ["-static-libstdc++"],
       "conditions": [
         ["target_arch == 'x64'", { "cflags_cc": ["-march=x86-64"] }],
         ["target_arch == 'arm64'", { "cflags_cc": ["-march=armv8-a"] }]
