@@ -59,6 +59,10 @@ export interface NativeAddon {
     token?: NativeCancelToken,
     onProgress?: (done: number, total: number) => void,
   ): Promise<Matrix64>;
+  // Stitch adapters (issue #5): layout changes and grid resampling of NCHW activations.
+  nchwToRows(data: Float32Array, dims: number[]): Float32Array;
+  rowsToNchw(rows: Float32Array, dims: number[], skip: number): Float32Array;
+  resample2d(data: Float32Array, dims: number[], outH: number, outW: number): Float32Array;
 }
 
 const SUPPORTED = 'linux-x64 and linux-arm64 (glibc)';

@@ -19,6 +19,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_system(env, exports);
   init_similarity(env, exports);
   init_minibatch_cka(env, exports);
+  init_resample(env, exports);
   init_stitch(env, exports);
   return exports;
 }

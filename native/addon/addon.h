@@ -17,6 +17,7 @@ AddonData& addon_data(Napi::Env env);
 void init_system(Napi::Env env, Napi::Object exports);
 void init_similarity(Napi::Env env, Napi::Object exports);
 void init_minibatch_cka(Napi::Env env, Napi::Object exports);
+void init_resample(Napi::Env env, Napi::Object exports);
 void init_stitch(Napi::Env env, Napi::Object exports);
 void init_stitch_classes(Napi::Env env, Napi::Object exports);
 

@@ -1,0 +1,141 @@
+// Shape adapters between a front activation (model A at cut i) and what the back (model B after
+// cut j) expects. Each turns the front activation into per-position rows aligned with the back's
+// positions, applies the stitch (and, CNN -> Transformer, a second map that makes the CLS token
+// from the mean-pooled feature map), and lays the result out as the back's input.
+import type { Matrix, Tensor } from '../../matrix.js';
+import { checkTensor, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows } from './layout.js';
+import { activationShape, shapeDims, type ActivationShape } from './shapes.js';
+
+/** A linear map y = x W + b as fitStitch returns it. */
+export interface LinearStitch {
+  weight: Matrix;
+  bias: Float32Array;
+  apply(x: Matrix): Matrix;
+}
+
+/** The maps an adapter applies: `main` per position; `cls` only for CNN -> Transformer with CLS. */
+export interface AdapterMaps {
+  main: LinearStitch;
+  cls?: LinearStitch;
+}
+
+export interface FitPair {
+  x: Matrix;
+  y: Matrix;
+}
+
+export type AdapterKind = 'cnn-cnn' | 'vit-vit' | 'cnn-vit' | 'vit-cnn';
+
+export interface AdapterOptions {
+  /** Whether token 0 of a [T, D] front / back activation is CLS (default: inferred from T). */
+  frontCls?: boolean;
+  backCls?: boolean;
+}
+
+export class Adapter {
+  readonly kind: AdapterKind;
+  readonly front: ActivationShape;
+  readonly back: ActivationShape;
+
+  /** An adapter from per-sample dims `front` ([C, H, W] or [T, D]) to `back`. */
+  constructor(front: readonly number[], back: readonly number[], options: AdapterOptions = {}) {
+    this.front = activationShape(front, 'front', options.frontCls);
+    this.back = activationShape(back, 'back', options.backCls);
+    this.kind = `${this.front.kind}-${this.back.kind}` as AdapterKind;
+    if (this.front.kind === 'vit' && this.back.kind === 'vit' && this.front.tokens !== this.back.tokens) {
+      throw new RangeError(`back: a Transformer -> Transformer adapter maps token by token and needs ${this.front.tokens} tokens like the front, got ${this.back.tokens}`);
+    }
+  }
+
+  private get frontWidth(): number {
+    return this.front.kind === 'cnn' ? this.front.channels : this.front.dim;
+  }
+
+  private get backWidth(): number {
+    return this.back.kind === 'cnn' ? this.back.channels : this.back.dim;
+  }
+
+  /** The grid (height, width) where the main map runs: the back's grid. */
+  get grid(): [number, number] {
+    return this.back.kind === 'cnn' ? [this.back.height, this.back.width] : [this.back.side, this.back.side];
+  }
+
+  /** [rows, cols] of the main map's weight, and of the CLS map's when there is one. */
+  get weightShapes(): { main: [number, number]; cls?: [number, number] } {
+    const shapes: { main: [number, number]; cls?: [number, number] } = { main: [this.frontWidth, this.backWidth] };
+    if (this.needsClsMap) shapes.cls = [this.frontWidth, this.backWidth];
+    return shapes;
+  }
+
+  get needsClsMap(): boolean {
+    return this.kind === 'cnn-vit' && this.back.kind === 'vit' && this.back.cls;
+  }
+
+  private checkBatch(t: Tensor, shape: ActivationShape, name: string): number {
+    checkTensor(t, name);
+    const expected = shapeDims(shape);
+    if (t.dims.length !== expected.length + 1 || expected.some((d, k) => t.dims[k + 1] !== d)) {
+      throw new RangeError(`${name}: expected dims [N, ${expected.join(', ')}], got [${t.dims.join(', ')}]`);
+    }
+    return t.dims[0]!;
+  }
+
+  /** The front activation as the maps' inputs: per-position rows on the back's grid (and the CLS map's input). */
+  inputs(front: Tensor): { main: Matrix; cls?: Matrix } {
+    const n = this.checkBatch(front, this.front, 'front');
+    const [h, w] = this.grid;
+    const f = this.front;
+    let main: Matrix;
+    if (f.kind === 'cnn') main = positionRows(resampleGrid(front, h, w, 'front'));
+    else if (this.back.kind === 'vit') main = positionRows(front);
+    else main = positionRows(resampleGrid(rowsToGrid(positionRows(front), n, f.side, f.side, f.cls ? 1 : 0), h, w));
+    return this.needsClsMap ? { main, cls: sampleRows(front, 'mean', 'front') } : { main };
+  }
+
+  /** The back activation as the maps' targets. */
+  targets(back: Tensor): { main: Matrix; cls?: Matrix } {
+    this.checkBatch(back, this.back, 'back');
+    if (this.kind !== 'cnn-vit') return { main: positionRows(back) };
+    const b = this.back as Extract<ActivationShape, { kind: 'vit' }>;
+    const main = dropTokens(back, b.cls ? 1 : 0);
+    return b.cls ? { main, cls: sampleRows(back, 'cls', 'back') } : { main };
+  }
+
+  /** Inputs and targets of the maps, for fitStitch on (x, y). */
+  pairs(front: Tensor, back: Tensor): { main: FitPair; cls?: FitPair } {
+    const nf = this.checkBatch(front, this.front, 'front');
+    const nb = this.checkBatch(back, this.back, 'back');
+    if (nf !== nb) throw new RangeError(`back: expected the same batch as front (${nf}), got ${nb}`);
+    const x = this.inputs(front), y = this.targets(back);
+    const out: { main: FitPair; cls?: FitPair } = { main: { x: x.main, y: y.main } };
+    if (x.cls && y.cls) out.cls = { x: x.cls, y: y.cls };
+    return out;
+  }
+
+  checkMaps(maps: AdapterMaps): void {
+    const shapes = this.weightShapes;
+    for (const key of ['main', 'cls'] as const) {
+      const expected = shapes[key];
+      const map = maps?.[key];
+      if (!expected) continue;
+      if (!map || !map.weight || !(map.bias instanceof Float32Array) || typeof map.apply !== 'function') {
+        throw new TypeError(`maps.${key}: expected a stitch {weight, bias, apply}${key === 'cls' ? ' (this adapter makes a CLS token)' : ''}`);
+      }
+      if (map.weight.rows !== expected[0] || map.weight.cols !== expected[1] || map.bias.length !== expected[1]) {
+        throw new RangeError(`maps.${key}: expected a ${expected[0]} x ${expected[1]} weight and ${expected[1]} biases, got ${map.weight.rows} x ${map.weight.cols} and ${map.bias.length}`);
+      }
+    }
+  }
+
+  /** Runs the adapter and its maps: the front activation as the back expects it. */
+  run(front: Tensor, maps: AdapterMaps): Tensor {
+    this.checkMaps(maps);
+    const n = front.dims[0]!;
+    const x = this.inputs(front);
+    const y = maps.main.apply(x.main);
+    const b = this.back;
+    if (b.kind === 'cnn') return rowsToGrid(y, n, b.height, b.width);
+    if (this.kind === 'vit-vit' || !b.cls) return { data: y.data, dims: [n, y.rows / n, b.dim] };
+    return prependCls(maps.cls!.apply(x.cls!), y, n);
+  }
+}

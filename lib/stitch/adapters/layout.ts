@@ -1,0 +1,94 @@
+// Activations -> the rows that CKA and the stitch solvers use, and back. Per sample (one row per
+// image) for CKA; per position (one row per pixel or token) for stitching. The NCHW transposes
+// and the grid resampling run in the native core; token tensors [N, T, D] already are rows.
+import { clsToken, flatten, spatialMeanPool, tokenMean, type Matrix, type Tensor } from '../../matrix.js';
+import { native } from '../../native.js';
+
+function text(dims: readonly number[]): string {
+  return `[${dims.join(', ')}]`;
+}
+
+export function checkTensor(t: Tensor, name: string, rank?: number): void {
+  if (!t || !(t.data instanceof Float32Array) || !Array.isArray(t.dims)) {
+    throw new TypeError(`${name}: expected a tensor {data: Float32Array, dims: number[]}`);
+  }
+  if (rank !== undefined && t.dims.length !== rank) {
+    throw new RangeError(`${name}: expected a rank-${rank} tensor, got dims ${text(t.dims)}`);
+  }
+  const size = t.dims.reduce((a, b) => a * b, 1);
+  if (!t.dims.every((d) => Number.isInteger(d) && d >= 0) || size !== t.data.length) {
+    throw new RangeError(`${name}: dims ${text(t.dims)} hold ${size} elements, but data has ${t.data.length}`);
+  }
+}
+
+export type SamplePooling = 'flatten' | 'mean' | 'cls';
+
+/**
+ * One row per sample, for CKA: 'flatten' (everything), 'mean' (mean over pixels of NCHW or over
+ * tokens of [N, T, D]), 'cls' (the first token of [N, T, D]).
+ */
+export function sampleRows(t: Tensor, pooling: SamplePooling = 'flatten', name = 'activation'): Matrix {
+  checkTensor(t, name);
+  switch (pooling) {
+    case 'flatten':
+      return flatten(t, name);
+    case 'mean':
+      if (t.dims.length === 4) return spatialMeanPool(t, name);
+      if (t.dims.length === 3) return tokenMean(t, name);
+      throw new RangeError(`${name}: mean pooling expects [N, C, H, W] or [N, T, D], got dims ${text(t.dims)}`);
+    case 'cls':
+      return clsToken(t, name);
+    default:
+      throw new TypeError(`pooling: expected 'flatten', 'mean' or 'cls', got ${String(pooling)}`);
+  }
+}
+
+/** One row per position, for stitching: [N, C, H, W] -> (N H W) x C; [N, T, D] -> (N T) x D. */
+export function positionRows(t: Tensor, name = 'activation'): Matrix {
+  checkTensor(t, name);
+  if (t.dims.length === 4) {
+    const [n, c, h, w] = t.dims as [number, number, number, number];
+    return { data: native.nchwToRows(t.data, t.dims), rows: n * h * w, cols: c };
+  }
+  if (t.dims.length === 3) {
+    const [n, tokens, d] = t.dims as [number, number, number];
+    return { data: t.data, rows: n * tokens, cols: d };
+  }
+  throw new RangeError(`${name}: expected [N, C, H, W] or [N, T, D], got dims ${text(t.dims)}`);
+}
+
+/** (N (skip + H W)) x C rows -> [N, C, H, W], leaving out the first `skip` rows of each sample. */
+export function rowsToGrid(rows: Matrix, n: number, h: number, w: number, skip = 0): Tensor {
+  const dims = [n, rows.cols, h, w];
+  return { data: native.rowsToNchw(rows.data, dims, skip), dims };
+}
+
+/** [N, C, H, W] -> [N, C, outH, outW]: average pooling down (integer factors), bilinear up. */
+export function resampleGrid(t: Tensor, outH: number, outW: number, name = 'activation'): Tensor {
+  checkTensor(t, name, 4);
+  const [n, c, h, w] = t.dims as [number, number, number, number];
+  if (h === outH && w === outW) return t;
+  return { data: native.resample2d(t.data, t.dims, outH, outW), dims: [n, c, outH, outW] };
+}
+
+/** Rows of [N, T, D] without the first `skip` tokens of each sample: (N (T - skip)) x D. */
+export function dropTokens(t: Tensor, skip: number): Matrix {
+  const [n, tokens, d] = t.dims as [number, number, number];
+  if (skip === 0) return { data: t.data, rows: n * tokens, cols: d };
+  const keep = tokens - skip;
+  const out = new Float32Array(n * keep * d);
+  for (let i = 0; i < n; i++) out.set(t.data.subarray((i * tokens + skip) * d, (i + 1) * tokens * d), i * keep * d);
+  return { data: out, rows: n * keep, cols: d };
+}
+
+/** [N, 1 + T, D] from a CLS row per sample (N x D) and T token rows per sample ((N T) x D). */
+export function prependCls(cls: Matrix, tokens: Matrix, n: number): Tensor {
+  const d = cls.cols;
+  const t = tokens.rows / n;
+  const out = new Float32Array(n * (1 + t) * d);
+  for (let i = 0; i < n; i++) {
+    out.set(cls.data.subarray(i * d, (i + 1) * d), i * (1 + t) * d);
+    out.set(tokens.data.subarray(i * t * d, (i + 1) * t * d), (i * (1 + t) + 1) * d);
+  }
+  return { data: out, dims: [n, 1 + t, d] };
+}

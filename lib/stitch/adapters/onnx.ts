@@ -1,0 +1,115 @@
+// An adapter and its maps written as ONNX nodes, so a stitched network exports as one file:
+// Slice/Transpose/Reshape for the layouts, AveragePool and Resize (linear, half_pixel) for the
+// grid, MatMul + Add for the maps, ReduceMean + Unsqueeze + Concat for a CLS token.
+import { attribute, DataType, node, tensorProto, type NodeProto, type TensorProto } from '../../onnx/proto.js';
+import type { Adapter, AdapterMaps, LinearStitch } from './adapter.js';
+
+export interface OnnxFragment {
+  nodes: NodeProto[];
+  initializers: TensorProto[];
+}
+
+export interface AdapterOnnxOptions {
+  /** Name of the front activation tensor (the fragment's input). */
+  input: string;
+  /** Name to give the adapted tensor (the fragment's output). */
+  output: string;
+  /** Prefix of every name the fragment creates. */
+  prefix: string;
+  /** The default-domain opset of the model the fragment goes into (>= 13). */
+  opset: number;
+}
+
+class Builder {
+  readonly nodes: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  private count = 0;
+
+  constructor(private readonly prefix: string, readonly opset: number) {}
+
+  name(s: string): string {
+    return `${this.prefix}${s}_${this.count++}`;
+  }
+
+  ints(values: number[]): string {
+    const n = this.name('const');
+    this.initializers.push(tensorProto(n, [values.length], values, DataType.INT64));
+    return n;
+  }
+
+  floats(data: Float32Array, dims: number[]): string {
+    const n = this.name('weight');
+    this.initializers.push(tensorProto(n, dims, data));
+    return n;
+  }
+
+  op(type: string, inputs: string[], attrs: ReturnType<typeof attribute>[] = [], output?: string): string {
+    const out = output ?? this.name(type.toLowerCase());
+    this.nodes.push(node(type, inputs, [out], attrs, `${this.prefix}${type}_${this.nodes.length}`));
+    return out;
+  }
+
+  /** x W + b on the last axis. */
+  linear(x: string, map: LinearStitch, output?: string): string {
+    const w = this.floats(map.weight.data, [map.weight.rows, map.weight.cols]);
+    const b = this.floats(map.bias, [map.bias.length]);
+    return this.op('Add', [this.op('MatMul', [x, w]), b], [], output);
+  }
+
+  /** NCHW [.., .., h, w] -> [.., .., oh, ow] as the native resample does. */
+  resample(x: string, h: number, w: number, oh: number, ow: number): string {
+    const kh = oh < h ? h / oh : 1, kw = ow < w ? w / ow : 1;
+    let y = x;
+    if (kh > 1 || kw > 1) y = this.op('AveragePool', [y], [attribute('kernel_shape', [kh, kw]), attribute('strides', [kh, kw])]);
+    if (oh > h || ow > w) {
+      const nc = this.op('Slice', [this.op('Shape', [y]), this.ints([0]), this.ints([2]), this.ints([0])]);
+      const sizes = this.op('Concat', [nc, this.ints([Math.max(oh, h / kh), Math.max(ow, w / kw)])], [attribute('axis', 0)]);
+      y = this.op('Resize', [y, '', '', sizes], [attribute('mode', 'linear'), attribute('coordinate_transformation_mode', 'half_pixel')]);
+    }
+    return y;
+  }
+
+  reduceMean(x: string, axes: number[]): string {
+    if (this.opset >= 18) return this.op('ReduceMean', [x, this.ints(axes)], [attribute('keepdims', 0)]);
+    return this.op('ReduceMean', [x], [attribute('axes', axes), attribute('keepdims', 0)]);
+  }
+}
+
+/** The adapter and its maps as ONNX nodes from `input` (front activation) to `output`. */
+export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: AdapterOnnxOptions): OnnxFragment {
+  adapter.checkMaps(maps);
+  if (!Number.isInteger(options.opset) || options.opset < 13) throw new RangeError(`opset: expected an integer >= 13, got ${options.opset}`);
+  const b = new Builder(options.prefix, options.opset);
+  const { front, back } = adapter;
+  const [gh, gw] = adapter.grid;
+  const out = options.output;
+  let grid: string;
+  if (front.kind === 'cnn') {
+    grid = b.resample(options.input, front.height, front.width, gh, gw);
+  } else if (back.kind === 'vit') {
+    // Transformer -> Transformer: token by token, CLS included.
+    b.linear(options.input, maps.main, out);
+    return { nodes: b.nodes, initializers: b.initializers };
+  } else {
+    const tokens = front.cls ? b.op('Slice', [options.input, b.ints([1]), b.ints([front.tokens]), b.ints([1])]) : options.input;
+    const channelsFirst = b.op('Transpose', [tokens], [attribute('perm', [0, 2, 1])]);
+    const square = b.op('Reshape', [channelsFirst, b.ints([0, front.dim, front.side, front.side])]);
+    grid = b.resample(square, front.side, front.side, gh, gw);
+  }
+  const channelsLast = b.op('Transpose', [grid], [attribute('perm', [0, 2, 3, 1])]);
+  if (back.kind === 'cnn') {
+    const mapped = b.linear(channelsLast, maps.main);
+    b.op('Transpose', [mapped], [attribute('perm', [0, 3, 1, 2])], out);
+  } else {
+    const rows = b.op('Reshape', [channelsLast, b.ints([0, gh * gw, -1])]);
+    if (!adapter.needsClsMap) {
+      b.linear(rows, maps.main, out);
+    } else {
+      const tokens = b.linear(rows, maps.main);
+      const pooled = b.reduceMean(options.input, [2, 3]);
+      const cls = b.op('Unsqueeze', [b.linear(pooled, maps.cls!), b.ints([1])]);
+      b.op('Concat', [cls, tokens], [attribute('axis', 1)], out);
+    }
+  }
+  return { nodes: b.nodes, initializers: b.initializers };
+}

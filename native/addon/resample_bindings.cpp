@@ -1,0 +1,106 @@
+// nchwToRows, rowsToNchw, resample2d: argument checks around the core's layout and resampling
+// loops; each returns a new Float32Array.
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "args.h"
+#include "restnet/errors.h"
+#include "restnet/resample.h"
+
+namespace restnet_addon {
+namespace {
+
+Napi::Float32Array float32_arg(const Napi::Value& value, const std::string& name) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw restnet::TypeError(name + ": expected a Float32Array");
+  }
+  return value.As<Napi::Float32Array>();
+}
+
+std::size_t count_arg(const Napi::Value& value, const std::string& name, bool allow_zero) {
+  const double v = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+  if (!(v >= (allow_zero ? 0 : 1)) || v != static_cast<double>(static_cast<std::size_t>(v)) || v > 1e12) {
+    throw restnet::TypeError(name + ": expected a " + (allow_zero ? "non-negative" : "positive") + " integer");
+  }
+  return static_cast<std::size_t>(v);
+}
+
+restnet::Nchw nchw_arg(const Napi::Value& value, const std::string& name) {
+  if (!value.IsArray() || value.As<Napi::Array>().Length() != 4) {
+    throw restnet::TypeError(name + ": expected dims [N, C, H, W]");
+  }
+  const Napi::Array a = value.As<Napi::Array>();
+  restnet::Nchw s;
+  s.n = count_arg(a.Get(0u), name + "[0]", true);
+  s.c = count_arg(a.Get(1u), name + "[1]", false);
+  s.h = count_arg(a.Get(2u), name + "[2]", false);
+  s.w = count_arg(a.Get(3u), name + "[3]", false);
+  return s;
+}
+
+void require_length(const Napi::Float32Array& data, std::size_t expected, const std::string& name, const std::string& what) {
+  if (data.ElementLength() != expected) {
+    throw restnet::RangeError(name + ": expected " + what + " = " + std::to_string(expected) + " elements, got " +
+                              std::to_string(data.ElementLength()));
+  }
+}
+
+std::string dims_text(const restnet::Nchw& s) {
+  return "[" + std::to_string(s.n) + ", " + std::to_string(s.c) + ", " + std::to_string(s.h) + ", " + std::to_string(s.w) + "]";
+}
+
+// nchwToRows(data, [n, c, h, w]) -> Float32Array (n*h*w) x c
+Napi::Value NchwToRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const Napi::Float32Array x = float32_arg(info[0], "data");
+    const restnet::Nchw s = nchw_arg(info[1], "dims");
+    require_length(x, s.size(), "data", "dims " + dims_text(s));
+    Napi::Float32Array out = Napi::Float32Array::New(env, s.size());
+    restnet::nchw_to_rows(x.Data(), s, out.Data());
+    return out;
+  });
+}
+
+// rowsToNchw(rows, [n, c, h, w], skip) -> Float32Array [n, c, h, w]
+Napi::Value RowsToNchw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const Napi::Float32Array rows = float32_arg(info[0], "rows");
+    const restnet::Nchw s = nchw_arg(info[1], "dims");
+    const std::size_t skip = count_arg(info[2], "skip", true);
+    require_length(rows, s.n * (skip + s.h * s.w) * s.c, "rows",
+                   "N x (skip + H*W) x C for dims " + dims_text(s) + " and skip " + std::to_string(skip));
+    Napi::Float32Array out = Napi::Float32Array::New(env, s.size());
+    restnet::rows_to_nchw(rows.Data(), s, skip, out.Data());
+    return out;
+  });
+}
+
+// resample2d(data, [n, c, h, w], outH, outW) -> Float32Array [n, c, outH, outW]
+Napi::Value Resample2d(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const Napi::Float32Array x = float32_arg(info[0], "data");
+    const restnet::Nchw s = nchw_arg(info[1], "dims");
+    require_length(x, s.size(), "data", "dims " + dims_text(s));
+    const std::size_t oh = count_arg(info[2], "outH", false);
+    const std::size_t ow = count_arg(info[3], "outW", false);
+    restnet::axis_resample(s.h, oh, "outH");
+    restnet::axis_resample(s.w, ow, "outW");
+    Napi::Float32Array out = Napi::Float32Array::New(env, s.n * s.c * oh * ow);
+    restnet::resample(x.Data(), s, oh, ow, out.Data());
+    return out;
+  });
+}
+
+}  // namespace
+
+void init_resample(Napi::Env env, Napi::Object exports) {
+  exports.Set("nchwToRows", Napi::Function::New<NchwToRows>(env, "nchwToRows"));
+  exports.Set("rowsToNchw", Napi::Function::New<RowsToNchw>(env, "rowsToNchw"));
+  exports.Set("resample2d", Napi::Function::New<Resample2d>(env, "resample2d"));
+}
+
+}  // namespace restnet_addon

@@ -1,0 +1,37 @@
+// Layout changes and spatial resampling of NCHW activations for the stitch adapters: feature
+// maps <-> per-position rows (one row of C values per pixel or token), and grid resampling.
+// Memory-bound loops, threaded over planes / samples; results do not depend on the thread count.
+#pragma once
+
+#include <cstddef>
+
+namespace restnet {
+
+struct Nchw {
+  std::size_t n = 0, c = 0, h = 0, w = 0;
+  std::size_t size() const { return n * c * h * w; }
+};
+
+// x [n, c, h, w] -> out (n*h*w) x c: row (i*h + y)*w + x holds the c channels of pixel (y, x)
+// of sample i.
+void nchw_to_rows(const float* x, Nchw shape, float* out);
+
+// rows -> out [n, c, h, w], the inverse of nchw_to_rows, where each sample's block of rows
+// starts with `skip` rows that are left out (a CLS token before the grid tokens): sample i's
+// pixel p is row i*(skip + h*w) + skip + p.
+void rows_to_nchw(const float* rows, Nchw shape, std::size_t skip, float* out);
+
+// How resample changes one spatial axis of length `in` to length `out`.
+enum class AxisResample { Same, Pool, Linear };
+
+// Pool when out < in (in must be a multiple of out: averages of in/out consecutive values, as
+// AveragePool with kernel = stride), Linear when out > in (linear interpolation with half-pixel
+// centres, clamped at the borders: ONNX Resize linear/half_pixel, PyTorch align_corners=False),
+// Same when equal. Throws RangeError naming `name` when shrinking by a non-integer factor.
+AxisResample axis_resample(std::size_t in, std::size_t out, const char* name);
+
+// x [n, c, h, w] -> out [n, c, oh, ow], each axis resampled independently (separably) as
+// axis_resample says.
+void resample(const float* x, Nchw shape, std::size_t oh, std::size_t ow, float* out);
+
+}  // namespace restnet

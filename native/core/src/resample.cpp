@@ -1,0 +1,129 @@
+// NCHW <-> per-position rows and separable grid resampling (average pooling / bilinear).
+#include "restnet/resample.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "restnet/errors.h"
+#include "restnet/thread_pool.h"
+
+namespace restnet {
+namespace {
+
+// Output position o reads inputs first .. first + weights.size() - 1 with these weights.
+struct Taps {
+  std::vector<std::size_t> first;
+  std::vector<std::size_t> count;
+  std::vector<float> weight;  // count[o] weights from offset o * width
+  std::size_t width = 0;
+};
+
+Taps taps(std::size_t in, std::size_t out, const char* name) {
+  Taps t;
+  t.first.resize(out);
+  t.count.resize(out);
+  switch (axis_resample(in, out, name)) {
+    case AxisResample::Same:
+      t.width = 1;
+      t.weight.assign(out, 1.0f);
+      for (std::size_t o = 0; o < out; ++o) t.first[o] = o, t.count[o] = 1;
+      break;
+    case AxisResample::Pool: {
+      const std::size_t k = in / out;
+      t.width = k;
+      t.weight.assign(out * k, 1.0f / static_cast<float>(k));
+      for (std::size_t o = 0; o < out; ++o) t.first[o] = o * k, t.count[o] = k;
+      break;
+    }
+    case AxisResample::Linear: {
+      t.width = 2;
+      t.weight.assign(out * 2, 0.0f);
+      const double scale = static_cast<double>(in) / static_cast<double>(out);
+      for (std::size_t o = 0; o < out; ++o) {
+        const double src = std::max(0.0, (static_cast<double>(o) + 0.5) * scale - 0.5);
+        const std::size_t i0 = std::min(static_cast<std::size_t>(src), in - 1);
+        const std::size_t i1 = std::min(i0 + 1, in - 1);
+        const float frac = static_cast<float>(src - static_cast<double>(i0));
+        t.first[o] = i0;
+        t.count[o] = i1 > i0 ? 2 : 1;
+        t.weight[o * 2] = i1 > i0 ? 1.0f - frac : 1.0f;
+        t.weight[o * 2 + 1] = i1 > i0 ? frac : 0.0f;
+      }
+      break;
+    }
+  }
+  return t;
+}
+
+constexpr std::size_t kPlanesPerTask = 16;
+
+}  // namespace
+
+AxisResample axis_resample(std::size_t in, std::size_t out, const char* name) {
+  if (in == 0 || out == 0) {
+    throw RangeError(std::string(name) + ": expected positive sizes, got " + std::to_string(in) + " -> " +
+                     std::to_string(out));
+  }
+  if (out == in) return AxisResample::Same;
+  if (out > in) return AxisResample::Linear;
+  if (in % out != 0) {
+    throw RangeError(std::string(name) + ": shrinking " + std::to_string(in) + " to " + std::to_string(out) +
+                     " needs an integer factor (average pooling with kernel = stride)");
+  }
+  return AxisResample::Pool;
+}
+
+void nchw_to_rows(const float* x, Nchw s, float* out) {
+  const std::size_t plane = s.h * s.w;
+  parallel_ranges(s.n, 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const float* src = x + i * s.c * plane;
+      float* dst = out + i * plane * s.c;
+      for (std::size_t ch = 0; ch < s.c; ++ch)
+        for (std::size_t p = 0; p < plane; ++p) dst[p * s.c + ch] = src[ch * plane + p];
+    }
+  });
+}
+
+void rows_to_nchw(const float* rows, Nchw s, std::size_t skip, float* out) {
+  const std::size_t plane = s.h * s.w;
+  parallel_ranges(s.n, 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const float* src = rows + (i * (skip + plane) + skip) * s.c;
+      float* dst = out + i * s.c * plane;
+      for (std::size_t p = 0; p < plane; ++p)
+        for (std::size_t ch = 0; ch < s.c; ++ch) dst[ch * plane + p] = src[p * s.c + ch];
+    }
+  });
+}
+
+void resample(const float* x, Nchw s, std::size_t oh, std::size_t ow, float* out) {
+  const Taps ty = taps(s.h, oh, "height");
+  const Taps tx = taps(s.w, ow, "width");
+  const std::size_t planes = s.n * s.c;
+  parallel_ranges(planes, kPlanesPerTask, [&](std::size_t begin, std::size_t end) {
+    std::vector<float> rows(s.h * ow);  // the plane resampled along x only
+    for (std::size_t q = begin; q < end; ++q) {
+      const float* src = x + q * s.h * s.w;
+      for (std::size_t y = 0; y < s.h; ++y) {
+        for (std::size_t o = 0; o < ow; ++o) {
+          float acc = 0.0f;
+          for (std::size_t k = 0; k < tx.count[o]; ++k) acc += tx.weight[o * tx.width + k] * src[y * s.w + tx.first[o] + k];
+          rows[y * ow + o] = acc;
+        }
+      }
+      float* dst = out + q * oh * ow;
+      for (std::size_t o = 0; o < oh; ++o) {
+        for (std::size_t xo = 0; xo < ow; ++xo) {
+          float acc = 0.0f;
+          for (std::size_t k = 0; k < ty.count[o]; ++k) acc += ty.weight[o * ty.width + k] * rows[(ty.first[o] + k) * ow + xo];
+          dst[o * ow + xo] = acc;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace restnet

@@ -1,0 +1,76 @@
+// NCHW <-> rows and grid resampling against direct double-precision formulas.
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include "harness.h"
+#include "restnet/errors.h"
+#include "restnet/resample.h"
+
+using restnet::Nchw;
+
+namespace {
+
+std::vector<float> ramp(std::size_t n) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)) + 0.01 * i);
+  return v;
+}
+
+// Linear interpolation weight of input i for output o (half-pixel centres, clamped).
+double linear_weight(std::size_t in, std::size_t out, std::size_t o, std::size_t i) {
+  double src = (o + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5;
+  if (src < 0) src = 0;
+  if (src > in - 1.0) src = in - 1.0;
+  const double d = std::fabs(src - static_cast<double>(i));
+  return d < 1.0 ? 1.0 - d : 0.0;
+}
+
+}  // namespace
+
+TEST(resample_rows_round_trip) {
+  const Nchw s{3, 5, 4, 6};
+  const std::vector<float> x = ramp(s.size());
+  std::vector<float> rows(s.size()), back(s.size());
+  restnet::nchw_to_rows(x.data(), s, rows.data());
+  for (std::size_t i = 0; i < s.n; ++i)
+    for (std::size_t c = 0; c < s.c; ++c)
+      for (std::size_t p = 0; p < s.h * s.w; ++p) CHECK(rows[(i * s.h * s.w + p) * s.c + c] == x[(i * s.c + c) * s.h * s.w + p]);
+  restnet::rows_to_nchw(rows.data(), s, 0, back.data());
+  CHECK(back == x);
+  // With a CLS row in front of each sample's grid rows.
+  std::vector<float> tokens(s.n * (1 + s.h * s.w) * s.c, -7.0f);
+  for (std::size_t i = 0; i < s.n; ++i)
+    for (std::size_t r = 0; r < s.h * s.w * s.c; ++r) tokens[(i * (1 + s.h * s.w) + 1) * s.c + r] = rows[i * s.h * s.w * s.c + r];
+  restnet::rows_to_nchw(tokens.data(), s, 1, back.data());
+  CHECK(back == x);
+}
+
+TEST(resample_pool_and_bilinear) {
+  for (auto [h, w, oh, ow] : {std::array<std::size_t, 4>{8, 8, 4, 2}, {3, 5, 7, 9}, {6, 4, 3, 10}, {4, 4, 4, 4}, {1, 2, 5, 2}}) {
+    const Nchw s{2, 3, h, w};
+    const std::vector<float> x = ramp(s.size());
+    std::vector<float> out(s.n * s.c * oh * ow);
+    restnet::resample(x.data(), s, oh, ow, out.data());
+    auto weight = [](std::size_t in, std::size_t outn, std::size_t o, std::size_t i) {
+      if (in == outn) return o == i ? 1.0 : 0.0;
+      if (outn < in) return i / (in / outn) == o ? 1.0 / static_cast<double>(in / outn) : 0.0;
+      return linear_weight(in, outn, o, i);
+    };
+    for (std::size_t q = 0; q < s.n * s.c; ++q)
+      for (std::size_t y = 0; y < oh; ++y)
+        for (std::size_t xo = 0; xo < ow; ++xo) {
+          double ref = 0;
+          for (std::size_t a = 0; a < h; ++a)
+            for (std::size_t b = 0; b < w; ++b) ref += weight(h, oh, y, a) * weight(w, ow, xo, b) * x[q * h * w + a * w + b];
+          CHECK_CLOSE(out[(q * oh + y) * ow + xo], ref, 1e-5);
+        }
+  }
+}
+
+TEST(resample_rejects_non_integer_shrink) {
+  const Nchw s{1, 1, 6, 6};
+  std::vector<float> x(36), out(16);
+  CHECK_THROWS(restnet::resample(x.data(), s, 4, 4, out.data()), restnet::RangeError);
+  CHECK_THROWS(restnet::axis_resample(0, 3, "h"), restnet::RangeError);
+}
