@@ -7,3 +7,4 @@ export type { Capabilities, SimdPath } from './system.js';
 export { capabilities, setThreads, setSimd } from './system.js';
 export * from './data/index.js';
 export * from './onnx/index.js';
+export * from './stitch/index.js';

@@ -5,6 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 import type { Matrix, Matrix64 } from './matrix.js';
+import type {
+  EpochRecord,
+  FitOptions,
+  NativeFitResult,
+  NativeLeastSquaresAccumulator,
+  NativeTrainableStitch,
+  NativeTrainOptions,
+  OptimizerOptions,
+  StitchParameters,
+} from './stitch/types.js';
 
 export type SimdPath = 'scalar' | 'avx2' | 'avx512' | 'neon';
 export type Kernel = 'linear' | 'rbf';
@@ -63,6 +73,17 @@ export interface NativeAddon {
   nchwToRows(data: Float32Array, dims: number[]): Float32Array;
   rowsToNchw(rows: Float32Array, dims: number[], skip: number): Float32Array;
   resample2d(data: Float32Array, dims: number[], outH: number, outW: number): Float32Array;
+  fitStitch(x: Matrix, y: Matrix, options?: FitOptions): NativeFitResult;
+  applyStitch(stitch: StitchParameters, x: Matrix): Matrix;
+  trainStitch(
+    x: Matrix,
+    y: Matrix,
+    options: NativeTrainOptions,
+    token?: NativeCancelToken,
+    onEpoch?: (record: EpochRecord) => void,
+  ): Promise<StitchParameters & { history: EpochRecord[] }>;
+  LeastSquaresAccumulator: new (inputs: number, outputs: number) => NativeLeastSquaresAccumulator;
+  TrainableStitch: new (init: StitchParameters, options?: OptimizerOptions) => NativeTrainableStitch;
 }
 
 const SUPPORTED = 'linux-x64 and linux-arm64 (glibc)';

@@ -28,6 +28,16 @@ restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& n
   return map;
 }
 
+Napi::Object matrix_value(Napi::Env env, const std::vector<float>& data, std::size_t rows, std::size_t cols) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, data.size());
+  std::memcpy(a.Data(), data.data(), data.size() * sizeof(float));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", a);
+  out.Set("rows", Napi::Number::New(env, static_cast<double>(rows)));
+  out.Set("cols", Napi::Number::New(env, static_cast<double>(cols)));
+  return out;
+}
+
 Napi::Object linear_map_value(Napi::Env env, const restnet::LinearMap& map) {
   Napi::Float32Array w = Napi::Float32Array::New(env, map.weight.size());
   std::memcpy(w.Data(), map.weight.data(), map.weight.size() * sizeof(float));

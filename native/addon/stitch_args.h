@@ -18,6 +18,9 @@ namespace restnet_addon {
 restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& name);
 Napi::Object linear_map_value(Napi::Env env, const restnet::LinearMap& map);
 
+// {data: Float32Array, rows, cols}, copied from `data`.
+Napi::Object matrix_value(Napi::Env env, const std::vector<float>& data, std::size_t rows, std::size_t cols);
+
 restnet::LstsqOptions lstsq_options(const Napi::Value& value);
 Napi::Object lstsq_result_value(Napi::Env env, const restnet::LstsqResult& result);
 

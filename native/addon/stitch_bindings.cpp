@@ -5,6 +5,7 @@
 #include "addon.h"
 #include "args.h"
 #include "promise_worker.h"
+#include "restnet/centering.h"
 #include "stitch_args.h"
 
 namespace restnet_addon {
@@ -18,6 +19,18 @@ Napi::Value FitStitch(const Napi::CallbackInfo& info) {
     const MatrixArg y = matrix_arg(info[1], "y");
     const restnet::LstsqOptions options = lstsq_options(info[2]);
     return lstsq_result_value(env, restnet::fit_least_squares(x.view, y.view, options));
+  });
+}
+
+// applyStitch(stitch, x): x W + b.
+Napi::Value ApplyStitch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const restnet::LinearMap map = linear_map_arg(info[0], "stitch");
+    const MatrixArg x = matrix_arg(info[1], "x");
+    restnet::check_input(map, x.view, "x");
+    restnet::check_finite(x.view, "x");
+    return matrix_value(env, restnet::apply(map, x.view), x.view.rows, map.out);
   });
 }
 
@@ -114,6 +127,7 @@ Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
 
 void init_stitch(Napi::Env env, Napi::Object exports) {
   exports.Set("fitStitch", Napi::Function::New<FitStitch>(env, "fitStitch"));
+  exports.Set("applyStitch", Napi::Function::New<ApplyStitch>(env, "applyStitch"));
   exports.Set("trainStitch", Napi::Function::New<TrainStitch>(env, "trainStitch"));
   init_stitch_classes(env, exports);
 }

@@ -20,16 +20,6 @@ std::size_t width_arg(const Napi::Value& v, const char* name) {
   return static_cast<std::size_t>(d);
 }
 
-Napi::Object matrix_value(Napi::Env env, const std::vector<float>& data, std::size_t rows, std::size_t cols) {
-  Napi::Float32Array a = Napi::Float32Array::New(env, data.size());
-  std::memcpy(a.Data(), data.data(), data.size() * sizeof(float));
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("data", a);
-  out.Set("rows", Napi::Number::New(env, static_cast<double>(rows)));
-  out.Set("cols", Napi::Number::New(env, static_cast<double>(cols)));
-  return out;
-}
-
 class Accumulator : public Napi::ObjectWrap<Accumulator> {
  public:
   static Napi::Function Define(Napi::Env env) {

@@ -1,5 +1,6 @@
 #include "restnet/linear_map.h"
 
+#include "restnet/centering.h"
 #include "restnet/errors.h"
 #include "restnet/gemm.h"
 #include "restnet/thread_pool.h"
@@ -32,7 +33,19 @@ std::vector<float> apply(const LinearMap& map, MatrixView x) {
 }
 
 double residual_sum_squares(const LinearMap& map, MatrixView x, MatrixView y) {
-  const std::vector<float> p = apply(map, x);
+  // x W + b = (x - mean) W + (mean W + b): the product runs on centred rows and the offset
+  // term in f64, so a large common offset in x does not cancel in f32.
+  const std::vector<double> mean = column_means(x);
+  const std::vector<float> xc = center_columns(x, mean);
+  std::vector<double> offset(map.out);
+  for (std::size_t j = 0; j < map.out; ++j) {
+    double s = map.bias[j];
+    for (std::size_t p = 0; p < map.in; ++p) s += mean[p] * map.weight[p * map.out + j];
+    offset[j] = s;
+  }
+  std::vector<float> p(x.rows * map.out);
+  gemm(x.rows, map.out, map.in, Operand{xc.data(), map.in, false}, Operand{map.weight.data(), map.out, false},
+       p.data(), map.out);
   const std::size_t chunks = (x.rows + kRowChunk - 1) / kRowChunk;
   std::vector<double> partial(chunks, 0.0);
   parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
@@ -41,14 +54,14 @@ double residual_sum_squares(const LinearMap& map, MatrixView x, MatrixView y) {
       const float* pi = p.data() + i * map.out;
       const float* yi = y.row(i);
       for (std::size_t j = 0; j < map.out; ++j) {
-        const double r = static_cast<double>(pi[j]) - static_cast<double>(yi[j]);
+        const double r = static_cast<double>(pi[j]) + offset[j] - static_cast<double>(yi[j]);
         s += r * r;
       }
     }
     partial[i0 / kRowChunk] = s;
   });
   double total = 0.0;
-  for (double s : partial) total += s;
+  for (double v : partial) total += v;
   return total;
 }
 

@@ -1,0 +1,73 @@
+// Least-squares stitching layers: one-shot fitStitch and the streaming accumulator. The solve
+// runs in the native core (f64 normal equations, Cholesky, minimum-norm eigen fallback).
+import type { Matrix } from '../matrix.js';
+import { native } from '../native.js';
+import type { FitDiagnostics, FitOptions, NativeFitResult, NativeLeastSquaresAccumulator, StitchParameters } from './types.js';
+
+/** A stitching layer y = x W + b that can run on new activations. */
+export interface Stitch extends StitchParameters {
+  /** x W + b for x with weight.rows columns (threaded native GEMM). */
+  apply(x: Matrix): Matrix;
+}
+
+/** A least-squares stitch with the diagnostics of its solve. */
+export interface FittedStitch extends Stitch, FitDiagnostics {}
+
+/** Wraps parameters (e.g. loaded from disk) as a Stitch. The arrays are used as they are, not copied. */
+export function stitch(weight: Matrix, bias: Float32Array): Stitch {
+  const parameters = { weight, bias };
+  return { weight, bias, apply: (x: Matrix) => native.applyStitch(parameters, x) };
+}
+
+function fitted(result: NativeFitResult): FittedStitch {
+  const { weight, bias, residual, rank, condition, method } = result;
+  return { ...stitch(weight, bias), residual, rank, condition, method };
+}
+
+/**
+ * Fits Y ~ X W + b by least squares (rows of X and Y are positions: pixels or tokens).
+ * The bias is not penalised; ridge adds ridge * I to Xc^T Xc (absolute, not scaled by the row
+ * count). Rank-deficient X (fewer rows than columns, collinear columns) gives the minimum-norm
+ * W, as the pseudo-inverse does. The residual is measured on (x, y) with the f32 result.
+ */
+export function fitStitch(x: Matrix, y: Matrix, options?: FitOptions): FittedStitch {
+  return fitted(native.fitStitch(x, y, options));
+}
+
+/**
+ * Least squares over more rows than fit in memory, or over several devices: each update adds
+ * the co-moments of a batch (f64, pairwise-merged, so large offsets are safe), merge() adds
+ * another accumulator's, and solve() gives the same stitch as fitStitch on all the rows. The
+ * residual of solve() comes from the accumulated moments (it loses relative accuracy when the
+ * fit is near-exact).
+ */
+export class LeastSquaresAccumulator {
+  readonly #native: NativeLeastSquaresAccumulator;
+
+  constructor(
+    readonly inputs: number,
+    readonly outputs: number,
+  ) {
+    this.#native = new native.LeastSquaresAccumulator(inputs, outputs);
+  }
+
+  /** Adds rows: x (rows x inputs) and y (rows x outputs). */
+  update(x: Matrix, y: Matrix): void {
+    this.#native.update(x, y);
+  }
+
+  /** Adds another accumulator's statistics (same widths). */
+  merge(other: LeastSquaresAccumulator): void {
+    if (!(other instanceof LeastSquaresAccumulator)) throw new TypeError('other: expected a LeastSquaresAccumulator');
+    this.#native.merge(other.#native);
+  }
+
+  solve(options?: FitOptions): FittedStitch {
+    return fitted(this.#native.solve(options));
+  }
+
+  /** Rows accumulated so far (merged ones included). */
+  get rows(): number {
+    return this.#native.rows;
+  }
+}
