@@ -8,3 +8,6 @@ export { capabilities, setThreads, setSimd } from './system.js';
 export * from './data/index.js';
 export * from './onnx/index.js';
 export * from './stitch/index.js';
+export * from './stitch/adapters/index.js';
+export { StitchedModel } from './stitch/stitched-model.js';
+export type { StitchedModelSpec } from './stitch/stitched-model.js';

@@ -3,30 +3,10 @@
 // against its native form.
 import { describe, expect, it } from 'vitest';
 
-import type { Matrix, Tensor } from '../lib/matrix.js';
+import type { Tensor } from '../lib/matrix.js';
 import { DataType, encodeModel, valueInfo } from '../lib/onnx/proto.js';
 import { Adapter, adapterToOnnx, positionRows, resampleGrid, rowsToGrid, sampleRows, type LinearStitch } from '../lib/stitch/adapters/index.js';
-import { ortRun, randomTensor, randomValues, relError } from './onnx-helpers.js';
-
-/** y = x W + b, the reference a fitted stitch must match (test-local, f64 accumulation). */
-function linearMap(rows: number, cols: number, seed: number): LinearStitch {
-  const weight = { data: randomValues(rows * cols, seed), rows, cols };
-  const bias = randomValues(cols, seed + 1);
-  return {
-    weight,
-    bias,
-    apply(x: Matrix): Matrix {
-      const out = new Float32Array(x.rows * cols);
-      for (let i = 0; i < x.rows; i++)
-        for (let j = 0; j < cols; j++) {
-          let s = bias[j]!;
-          for (let k = 0; k < rows; k++) s += x.data[i * x.cols + k]! * weight.data[k * cols + j]!;
-          out[i * cols + j] = s;
-        }
-      return { data: out, rows: x.rows, cols };
-    },
-  };
-}
+import { linearMap, ortRun, randomTensor, relError } from './onnx-helpers.js';
 
 const at4 = (t: Tensor, n: number, c: number, y: number, x: number): number => t.data[((n * t.dims[1]! + c) * t.dims[2]! + y) * t.dims[3]! + x]!;
 
@@ -34,8 +14,9 @@ const at4 = (t: Tensor, n: number, c: number, y: number, x: number): number => t
 function axisWeight(inLen: number, outLen: number, o: number, i: number): number {
   if (inLen === outLen) return o === i ? 1 : 0;
   if (outLen < inLen) {
-    const k = inLen / outLen;
-    return Math.floor(i / k) === o ? 1 / k : 0;
+    // adaptive average pooling (PyTorch adaptive_avg_pool2d)
+    const begin = Math.floor((o * inLen) / outLen), end = Math.ceil(((o + 1) * inLen) / outLen);
+    return i >= begin && i < end ? 1 / (end - begin) : 0;
   }
   const src = Math.min(Math.max((o + 0.5) * (inLen / outLen) - 0.5, 0), inLen - 1);
   return Math.max(0, 1 - Math.abs(src - i));
@@ -149,8 +130,8 @@ describe('layouts and resampling (native) against direct references', () => {
     expect(() => sampleRows(randomTensor([2, 3], 1), 'mean')).toThrow(/mean pooling expects/);
   });
 
-  it('average pooling down, bilinear (half-pixel) up, mixed axes', () => {
-    for (const [h, w, oh, ow] of [[8, 8, 4, 4], [8, 6, 2, 3], [3, 5, 7, 9], [6, 4, 3, 10], [1, 1, 4, 4], [4, 4, 4, 4]] as const) {
+  it('average pooling down (adaptive for non-integer factors), bilinear (half-pixel) up, mixed axes', () => {
+    for (const [h, w, oh, ow] of [[8, 8, 4, 4], [8, 6, 2, 3], [7, 7, 4, 4], [14, 5, 4, 3], [3, 5, 7, 9], [6, 4, 3, 10], [1, 1, 4, 4], [4, 4, 4, 4]] as const) {
       const t = randomTensor([2, 3, h, w], h * 10 + w);
       const got = resampleGrid(t, oh, ow);
       expect(got.dims).toEqual([2, 3, oh, ow]);
@@ -160,7 +141,7 @@ describe('layouts and resampling (native) against direct references', () => {
 
   it('errors name the argument, expected and actual', () => {
     const t = randomTensor([1, 2, 6, 6], 1);
-    expect(() => resampleGrid(t, 4, 4)).toThrow(/outH: shrinking 6 to 4 needs an integer factor/);
+    expect(() => resampleGrid(t, 0, 4)).toThrow(/outH: expected a positive integer/);
     expect(() => resampleGrid({ data: new Float32Array(5), dims: [1, 1, 2, 2] }, 1, 1)).toThrow(/activation: dims \[1, 1, 2, 2\] hold 4 elements, but data has 5/);
     expect(() => positionRows({ data: new Float32Array(4), dims: [4] })).toThrow(/expected \[N, C, H, W\] or \[N, T, D\]/);
     expect(() => rowsToGrid({ data: new Float32Array(10), rows: 5, cols: 2 }, 1, 2, 2)).toThrow(/rows: expected N x \(skip \+ H\*W\) x C/);
@@ -171,6 +152,8 @@ const CASES: { label: string; front: number[]; back: number[]; frontCls: boolean
   { label: 'CNN -> CNN, pooled grid', front: [3, 8, 8], back: [5, 4, 4], frontCls: false },
   { label: 'CNN -> CNN, bilinear grid', front: [3, 3, 3], back: [5, 7, 7], frontCls: false },
   { label: 'CNN -> CNN, mixed axes', front: [3, 8, 4], back: [2, 4, 6], frontCls: false },
+  { label: 'CNN -> CNN, adaptive pooling (7 -> 4)', front: [3, 7, 14], back: [2, 4, 4], frontCls: false },
+  { label: 'CNN -> Transformer, adaptive pooling (7 -> 4)', front: [3, 7, 7], back: [17, 4], frontCls: false },
   { label: 'Transformer -> Transformer, CLS included', front: [17, 6], back: [17, 4], frontCls: true },
   { label: 'CNN -> Transformer with CLS', front: [3, 8, 8], back: [17, 4], frontCls: false },
   { label: 'CNN -> Transformer with CLS, bilinear', front: [3, 2, 2], back: [10, 4], frontCls: false },

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
-import type { Tensor } from '../lib/matrix.js';
+import type { Matrix, Tensor } from '../lib/matrix.js';
+import type { LinearStitch } from '../lib/stitch/adapters/index.js';
 import { DataType, encodeModel, node, tensorProto, valueInfo, type AttributeProto, type NodeProto, type TensorProto } from '../lib/onnx/proto.js';
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures', 'onnx');
@@ -150,4 +151,35 @@ export function attentionModel(): Uint8Array {
   const inits = [i64('idx0', [0], []), i64('axes0', [0]), i64('rows6', [-1, 6]), i64('tail43', [4, 3]), f32('Wo', [6, 3], 30)];
   for (const b of [1, 2]) for (const [k, w] of ['Wq', 'Wk', 'Wv'].entries()) inits.push(f32(`b${b}_${w}`, [6, 6], 10 * b + k));
   return model(nodes.reverse(), inits, ['x', ['N', 4, 6]], ['out', ['N', 4, 3]]);
+}
+
+/** y = x W + b with seeded W and b: the reference apply a fitted stitch must match (f64 sums). */
+export function linearMap(rows: number, cols: number, seed: number, scale = 1): LinearStitch {
+  const weight = { data: randomValues(rows * cols, seed, scale), rows, cols };
+  const bias = randomValues(cols, seed + 1, scale);
+  return mapOf(weight, bias);
+}
+
+export function identityMap(n: number): LinearStitch {
+  const weight = { data: new Float32Array(n * n), rows: n, cols: n };
+  for (let i = 0; i < n; i++) weight.data[i * n + i] = 1;
+  return mapOf(weight, new Float32Array(n));
+}
+
+function mapOf(weight: Matrix, bias: Float32Array): LinearStitch {
+  const { rows, cols } = weight;
+  return {
+    weight,
+    bias,
+    apply(x: Matrix): Matrix {
+      const out = new Float32Array(x.rows * cols);
+      for (let i = 0; i < x.rows; i++)
+        for (let j = 0; j < cols; j++) {
+          let s = bias[j]!;
+          for (let k = 0; k < rows; k++) s += x.data[i * x.cols + k]! * weight.data[k * cols + j]!;
+          out[i * cols + j] = s;
+        }
+      return { data: out, rows: x.rows, cols };
+    },
+  };
 }

@@ -20,6 +20,19 @@ export interface AdapterOnnxOptions {
   opset: number;
 }
 
+/**
+ * Adaptive average pooling of an axis of length `n` to `m` as a matrix: row o averages inputs
+ * floor(o n / m) .. ceil((o + 1) n / m) - 1. [m, n], or [n, m] when `transposed`.
+ */
+function poolingMatrix(n: number, m: number, transposed: boolean): Float32Array {
+  const p = new Float32Array(n * m);
+  for (let o = 0; o < m; o++) {
+    const begin = Math.floor((o * n) / m), end = Math.ceil(((o + 1) * n) / m);
+    for (let i = begin; i < end; i++) p[transposed ? i * m + o : o * n + i] = 1 / (end - begin);
+  }
+  return p;
+}
+
 class Builder {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
@@ -37,8 +50,8 @@ class Builder {
     return n;
   }
 
-  floats(data: Float32Array, dims: number[]): string {
-    const n = this.name('weight');
+  floats(data: Float32Array, dims: number[], label = 'weight'): string {
+    const n = this.name(label);
     this.initializers.push(tensorProto(n, dims, data));
     return n;
   }
@@ -56,14 +69,24 @@ class Builder {
     return this.op('Add', [this.op('MatMul', [x, w]), b], [], output);
   }
 
-  /** NCHW [.., .., h, w] -> [.., .., oh, ow] as the native resample does. */
+  /**
+   * NCHW [.., .., h, w] -> [.., .., oh, ow] as the native resample does: AveragePool for integer
+   * shrink factors, otherwise adaptive average pooling as a MatMul by a constant pooling matrix;
+   * Resize (linear, half_pixel) to grow.
+   */
   resample(x: string, h: number, w: number, oh: number, ow: number): string {
-    const kh = oh < h ? h / oh : 1, kw = ow < w ? w / ow : 1;
     let y = x;
-    if (kh > 1 || kw > 1) y = this.op('AveragePool', [y], [attribute('kernel_shape', [kh, kw]), attribute('strides', [kh, kw])]);
+    const poolH = oh < h, poolW = ow < w;
+    if ((poolH && h % oh !== 0) || (poolW && w % ow !== 0)) {
+      if (poolH) y = this.op('MatMul', [this.floats(poolingMatrix(h, oh, false), [oh, h], 'pool'), y]);
+      if (poolW) y = this.op('MatMul', [y, this.floats(poolingMatrix(w, ow, true), [w, ow], 'pool')]);
+    } else if (poolH || poolW) {
+      const kh = poolH ? h / oh : 1, kw = poolW ? w / ow : 1;
+      y = this.op('AveragePool', [y], [attribute('kernel_shape', [kh, kw]), attribute('strides', [kh, kw])]);
+    }
     if (oh > h || ow > w) {
       const nc = this.op('Slice', [this.op('Shape', [y]), this.ints([0]), this.ints([2]), this.ints([0])]);
-      const sizes = this.op('Concat', [nc, this.ints([Math.max(oh, h / kh), Math.max(ow, w / kw)])], [attribute('axis', 0)]);
+      const sizes = this.op('Concat', [nc, this.ints([oh, ow])], [attribute('axis', 0)]);
       y = this.op('Resize', [y, '', '', sizes], [attribute('mode', 'linear'), attribute('coordinate_transformation_mode', 'half_pixel')]);
     }
     return y;

@@ -31,10 +31,15 @@ Taps taps(std::size_t in, std::size_t out, const char* name) {
       for (std::size_t o = 0; o < out; ++o) t.first[o] = o, t.count[o] = 1;
       break;
     case AxisResample::Pool: {
-      const std::size_t k = in / out;
-      t.width = k;
-      t.weight.assign(out * k, 1.0f / static_cast<float>(k));
-      for (std::size_t o = 0; o < out; ++o) t.first[o] = o * k, t.count[o] = k;
+      // Adaptive average pooling: output o averages inputs floor(o in / out) .. ceil((o + 1) in / out) - 1.
+      t.width = (in + out - 1) / out + 1;
+      t.weight.assign(out * t.width, 0.0f);
+      for (std::size_t o = 0; o < out; ++o) {
+        const std::size_t begin = o * in / out, end = ((o + 1) * in + out - 1) / out;
+        t.first[o] = begin;
+        t.count[o] = end - begin;
+        for (std::size_t k = 0; k < end - begin; ++k) t.weight[o * t.width + k] = 1.0f / static_cast<float>(end - begin);
+      }
       break;
     }
     case AxisResample::Linear: {
@@ -67,12 +72,7 @@ AxisResample axis_resample(std::size_t in, std::size_t out, const char* name) {
                      std::to_string(out));
   }
   if (out == in) return AxisResample::Same;
-  if (out > in) return AxisResample::Linear;
-  if (in % out != 0) {
-    throw RangeError(std::string(name) + ": shrinking " + std::to_string(in) + " to " + std::to_string(out) +
-                     " needs an integer factor (average pooling with kernel = stride)");
-  }
-  return AxisResample::Pool;
+  return out > in ? AxisResample::Linear : AxisResample::Pool;
 }
 
 void nchw_to_rows(const float* x, Nchw s, float* out) {

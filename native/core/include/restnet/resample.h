@@ -24,10 +24,11 @@ void rows_to_nchw(const float* rows, Nchw shape, std::size_t skip, float* out);
 // How resample changes one spatial axis of length `in` to length `out`.
 enum class AxisResample { Same, Pool, Linear };
 
-// Pool when out < in (in must be a multiple of out: averages of in/out consecutive values, as
-// AveragePool with kernel = stride), Linear when out > in (linear interpolation with half-pixel
-// centres, clamped at the borders: ONNX Resize linear/half_pixel, PyTorch align_corners=False),
-// Same when equal. Throws RangeError naming `name` when shrinking by a non-integer factor.
+// Pool when out < in (adaptive average pooling as PyTorch's adaptive_avg_pool: output o averages
+// inputs floor(o in / out) .. ceil((o + 1) in / out) - 1; for integer factors that is AveragePool
+// with kernel = stride), Linear when out > in (linear interpolation with half-pixel centres,
+// clamped at the borders: ONNX Resize linear/half_pixel, PyTorch align_corners=False), Same when
+// equal. Throws RangeError naming `name` for a zero size.
 AxisResample axis_resample(std::size_t in, std::size_t out, const char* name);
 
 // x [n, c, h, w] -> out [n, c, oh, ow], each axis resampled independently (separably) as
