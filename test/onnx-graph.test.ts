@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { loadZooManifest } from '../lib/data/index.js';
 import { FrozenModel } from '../lib/onnx/index.js';
 import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
 import { attentionModel, fixture, ortRun, randomTensor, relError, residualModel, zooAnchors, ZOO } from './onnx-helpers.js';
@@ -31,8 +32,8 @@ describe('cut points on known graphs', () => {
     expect(m.cutPoints().map((c) => c.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(m.cutPoints().find((c) => c.name === 'z')!.shape).toEqual(['N', 2, 4]);
     expect(m.macs()).toBe(118);
-    // W1 (48) + b1 (8) + W2 (64) + W3a (6) + the scalar 2
-    expect(m.params()).toBe(48 + 8 + 64 + 6 + 1);
+    // float initializers: W1 (48) + W2 (64) + W3a (6) + the scalar 2; not the Constant node b1
+    expect(m.params()).toBe(48 + 64 + 6 + 1);
     expect(m.input).toEqual({ name: 'x', shape: ['N', 6] });
     expect(m.output).toEqual({ name: 'y', shape: ['N', 3] });
   });
@@ -110,6 +111,15 @@ describe('prefix o suffix == model at every cut, capture == prefix', () => {
   }
 
   for (const anchor of zooAnchors()) {
+    it(`zoo anchor ${anchor}: MACs and params as the manifest states, block tensors are cut points`, async () => {
+      const m = await load(join(ZOO, `${anchor}.onnx`));
+      const entry = loadZooManifest().anchors.find((a) => a.name === anchor)!;
+      expect(m.macs()).toBe(entry.macs);
+      expect(m.params()).toBe(entry.params);
+      const cuts = new Map(m.cutPoints().map((c) => [c.name, c]));
+      for (const block of entry.blocks) expect(cuts.get(block.tensor)?.shape, block.tensor).toEqual(block.shape);
+    });
+
     it(`zoo anchor ${anchor}`, async () => {
       const m = await load(join(ZOO, `${anchor}.onnx`));
       const worst = await checkAllCuts(m, 4, 1e-5);

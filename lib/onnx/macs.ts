@@ -46,18 +46,15 @@ export function macsOf(info: GraphInfo, shapes: Map<string, TensorMeta>, nodes: 
   return total;
 }
 
-/** Float parameters read by the given nodes: initializers and Constant tensors. */
+/**
+ * Float parameters read by the given nodes: the elements of float initializers (where exporters
+ * put learned weights; Constant nodes hold fixed values such as normalisation constants).
+ */
 export function paramsOf(info: GraphInfo, nodes: Iterable<number>): number {
   const seen = new Set<string>();
   let total = 0;
   for (const i of nodes) {
-    const n = info.node(i);
-    if (n.op_type === 'Constant') {
-      const t = n.attribute.find((a) => a.name === 'value')?.t;
-      if (t && t.data_type === DataType.FLOAT) total += tensorSize(t);
-      continue;
-    }
-    for (const name of n.input) {
+    for (const name of info.node(i).input) {
       const t = info.initializers.get(name);
       if (t && !seen.has(name) && t.data_type === DataType.FLOAT) {
         seen.add(name);
