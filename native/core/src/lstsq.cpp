@@ -147,6 +147,11 @@ void LeastSquaresAccumulator::merge(const LeastSquaresAccumulator& other) {
 }
 
 LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Control& control) const {
+  return solve(options, control, true);
+}
+
+LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Control& control,
+                                           bool moment_residual) const {
   if (!(options.ridge >= 0.0) || !std::isfinite(options.ridge)) {
     throw RangeError("options.ridge: expected a finite number >= 0, got " + std::to_string(options.ridge));
   }
@@ -192,6 +197,7 @@ LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Co
       map.bias[j] = static_cast<float>(s);
     }
   }
+  if (!moment_residual) return result;
   // ||Y - X W||^2 = tr(Syy) - 2 tr(W^T B) + tr(W^T A W) with the rounded W. Cancels when the
   // fit is near-exact; fit_least_squares measures on the data instead.
   double rss = 0.0;
@@ -217,7 +223,7 @@ LstsqResult fit_least_squares(MatrixView x, MatrixView y, const LstsqOptions& op
   }
   LeastSquaresAccumulator acc(x.cols, y.cols);
   acc.update(x, y, control);
-  LstsqResult result = acc.solve(options, control);
+  LstsqResult result = acc.solve(options, control, false);
   result.residual = residual_sum_squares(result.map, x, y);
   return result;
 }

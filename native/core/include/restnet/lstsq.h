@@ -67,6 +67,10 @@ class LeastSquaresAccumulator {
   std::size_t out() const { return out_; }
 
  private:
+  friend LstsqResult fit_least_squares(MatrixView, MatrixView, const LstsqOptions&, const Control&);
+  // solve(), with the moment-based residual only when asked (fit_least_squares measures it).
+  LstsqResult solve(const LstsqOptions& options, const Control& control, bool moment_residual) const;
+
   std::size_t in_, out_;
   double count_ = 0.0;
   std::vector<double> mean_x_, mean_y_;
