@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadZooManifest } from '../lib/data/index.js';
 import { FrozenModel } from '../lib/onnx/index.js';
 import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
-import { attentionModel, fixture, ortRun, randomTensor, relError, residualModel, zooAnchors, ZOO } from './onnx-helpers.js';
+import { attentionModel, fixture, ifModel, sizeModel, ortRun, randomTensor, relError, residualModel, zooAnchors, ZOO } from './onnx-helpers.js';
 
 const models: FrozenModel[] = [];
 async function load(src: string | Uint8Array): Promise<FrozenModel> {
@@ -46,6 +46,18 @@ describe('cut points on known graphs', () => {
     // per block: q, k, v 3 x 4x6x6, scores 4x4x6, values 4x4x6; head 4x6x3
     const block = 3 * 144 + 96 + 96;
     expect(cuts.map((c) => c.macs)).toEqual([0, block, 2 * block, 2 * block, 2 * block + 72, 2 * block + 72]);
+  });
+
+  it('control flow: an If whose branches read outer tensors carries data around them', async () => {
+    const m = await load(ifModel());
+    expect(m.cutPoints().map((c) => c.name)).toEqual(['x', 'y', 'out']);
+    expect(m.cutPoints()[1]!.macs).toBe(36);
+  });
+
+  it('Size of the input feeds a reshape: a suffix from h recomputes it (ReduceProd of the rebuilt shape)', async () => {
+    const m = await load(sizeModel());
+    expect(m.cutPoints().map((c) => c.name)).toEqual(['x', 'h', 'z', 'out']);
+    expect(decodeModel(m.extract('h'), 'suffix').graph!.node.map((n) => n.op_type)).toContain('ReduceProd');
   });
 
   it('PyTorch CNN export: folded BatchNorm, residual blocks, x.view(x.size(0), -1)', async () => {
@@ -98,6 +110,8 @@ async function checkAllCuts(m: FrozenModel, batch: number, tolerance: number): P
 describe('prefix o suffix == model at every cut, capture == prefix', () => {
   for (const [label, src] of [
     ['residual', residualModel],
+    ['if', ifModel],
+    ['size', sizeModel],
     ['attention', attentionModel],
     ['cnn-a', () => fixture('cnn-a')],
     ['vit-a', () => fixture('vit-a')],

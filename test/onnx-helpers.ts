@@ -183,3 +183,41 @@ function mapOf(weight: Matrix, bias: Float32Array): LinearStitch {
     },
   };
 }
+
+/**
+ * x [N, 6] -> Relu -> h -> MatMul -> g; an If node whose branches read x and g from the outer
+ * scope (no explicit data inputs) -> y -> Relu -> out. x flows around h and g through the If's
+ * branches, so the cut points are x, y, out.
+ */
+export function ifModel(): Uint8Array {
+  const branch = (op: string, out: string) => ({
+    name: out,
+    node: [node(op, ['x', 'g'], [out])],
+    initializer: [],
+    input: [],
+    output: [valueInfo(out, DataType.FLOAT)],
+    value_info: [],
+  });
+  const nodes = [
+    node('Relu', ['x'], ['h']),
+    node('MatMul', ['h', 'W'], ['g']),
+    node('If', ['cond'], ['y'], [{ name: 'then_branch', type: 5, g: branch('Add', 'then_out') }, { name: 'else_branch', type: 5, g: branch('Sub', 'else_out') }] as AttributeProto[]),
+    node('Relu', ['y'], ['out']),
+  ];
+  const cond: TensorProto = { name: 'cond', dims: [], data_type: 9, raw_data: Uint8Array.from([1]) };
+  return model(nodes, [f32('W', [6, 6], 40), cond], ['x', ['N', 6]], ['out', ['N', 6]]);
+}
+
+/** x [N, 6] -> MatMul -> h [N, 4] -> Reshape to [Size(x) / 6, 2, 2] -> z -> Relu -> out. */
+export function sizeModel(): Uint8Array {
+  const nodes = [
+    node('MatMul', ['x', 'W'], ['h']),
+    node('Size', ['x'], ['count']),
+    node('Div', ['count', 'six'], ['n']),
+    node('Unsqueeze', ['n', 'axes0'], ['n1']),
+    node('Concat', ['n1', 'tail22'], ['shp'], [int('axis', 0)]),
+    node('Reshape', ['h', 'shp'], ['z']),
+    node('Relu', ['z'], ['out']),
+  ];
+  return model(nodes, [f32('W', [6, 4], 41), i64('six', [6], []), i64('axes0', [0]), i64('tail22', [2, 2])], ['x', ['N', 6]], ['out', ['N', 2, 2]]);
+}

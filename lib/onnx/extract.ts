@@ -18,7 +18,10 @@ export interface SubGraph {
 
 const PREFIX = 'restnet_shape';
 
-/** Which nodes compute `to` from `from` (and parameters) alone. Throws naming the argument. */
+/**
+ * Which nodes compute `to` from `from` (and parameters) alone. Throws naming the argument.
+ * Shape and Size nodes whose input is no longer there are marked for recomputation.
+ */
 export function subGraph(info: GraphInfo, from: string, to: string): SubGraph {
   for (const [arg, t] of [['from', from], ['to', to]] as const) {
     const kind = info.kind.get(t);
@@ -32,9 +35,9 @@ export function subGraph(info: GraphInfo, from: string, to: string): SubGraph {
   for (const i of info.order) {
     const n = info.node(i);
     if (n.output.includes(from)) continue;
-    if (n.input.every(isAvailable)) {
+    if (info.inputsOf(i).every(isAvailable)) {
       for (const o of n.output) available.add(o);
-    } else if (n.op_type === 'Shape' && info.kind.get(n.input[0]!) === 'data') {
+    } else if ((n.op_type === 'Shape' || n.op_type === 'Size') && info.kind.get(n.input[0]!) === 'data') {
       replaced.add(i);
       available.add(n.output[0]!);
     }
@@ -52,7 +55,7 @@ export function subGraph(info: GraphInfo, from: string, to: string): SubGraph {
     const p = info.producer.get(t);
     if (p === undefined) continue;
     needed.add(p);
-    if (!replaced.has(p)) for (const u of info.node(p).input) if (u) stack.push(u);
+    if (!replaced.has(p)) for (const u of info.inputsOf(p)) if (u) stack.push(u);
   }
   const nodes = info.order.filter((i) => needed.has(i));
   return { from, to, nodes, replaced: nodes.filter((i) => replaced.has(i)) };
@@ -81,8 +84,17 @@ function batchSize(from: string, fromDims: Dim[], names: (s: string) => string):
   return { nodes, inits, n };
 }
 
-/** Replaces Shape(t) (t before `from`) by Concat(constant dims, k x N) computed from `from`. */
+/**
+ * Replaces Shape(t) (t before `from`) by Concat(constant dims, k x N) computed from `from`, and
+ * Size(t) by the product of those.
+ */
 function recomputedShape(original: NodeProto, dims: Dim[], n: string, names: (s: string) => string): { nodes: NodeProto[]; inits: TensorProto[] } {
+  if (original.op_type === 'Size') {
+    const shape = names(`${original.output[0]!}_shape`);
+    const r = recomputedShape({ ...original, op_type: 'Shape', attribute: [], output: [shape] }, dims, n, names);
+    r.nodes.push(node('ReduceProd', [shape], [original.output[0]!], [{ name: 'keepdims', type: 2, i: 0 }]));
+    return r;
+  }
   const start = intAttr(original, 'start', 0);
   const end = intAttr(original, 'end', dims.length);
   const rank = dims.length;
@@ -164,7 +176,7 @@ export function extractModel(info: GraphInfo, shapes: Map<string, TensorMeta>, f
       extraInits.push(...r.inits);
     } else nodes.push(original);
   }
-  const read = new Set(nodes.flatMap((x) => x.input));
+  const read = new Set([...sub.nodes.flatMap((i) => info.inputsOf(i)), ...nodes.flatMap((x) => x.input)]);
   const initializer = [...info.graph.initializer.filter((t) => read.has(t.name!)), ...extraInits];
   const graph = info.graph;
   return {

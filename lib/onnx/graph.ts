@@ -3,12 +3,29 @@
 // alone), which carry only shape information (Shape outputs and what is computed from them and
 // parameters), which carry data; a topological order; and the cut points, the data tensors
 // through which every data path from the input to the output passes.
-import type { GraphProto, ModelProto, NodeProto, TensorProto } from './proto.js';
+import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto } from './proto.js';
 
 export type TensorKind = 'param' | 'meta' | 'data';
 
 /** Ops whose output describes the input's shape, not its values. */
 const SHAPE_OPS = new Set(['Shape', 'Size']);
+
+type SubGraphAttribute = AttributeProto & { g?: GraphProto; graphs?: GraphProto[] };
+
+/** Outer-scope names that a node's sub-graphs (If, Loop, Scan bodies) read. */
+function implicitInputs(n: NodeProto): string[] {
+  const names = new Set<string>();
+  const visit = (g: GraphProto, outer: Set<string>): void => {
+    const local = new Set<string>([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name!)]);
+    for (const m of g.node) for (const o of m.output) local.add(o);
+    for (const m of g.node) {
+      for (const t of m.input) if (t && !local.has(t) && !outer.has(t)) names.add(t);
+      for (const a of m.attribute as SubGraphAttribute[]) for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) visit(sub, new Set([...outer, ...local]));
+    }
+  };
+  for (const a of n.attribute as SubGraphAttribute[]) for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) visit(sub, new Set());
+  return [...names];
+}
 
 export class GraphInfo {
   readonly graph: GraphProto;
@@ -21,6 +38,8 @@ export class GraphInfo {
   /** Node indices in a topological order. */
   readonly order: number[];
   readonly kind = new Map<string, TensorKind>();
+  /** Per node: its inputs, including outer-scope names read by its sub-graphs. */
+  private readonly reads: string[][];
   private cuts?: string[];
 
   constructor(readonly model: ModelProto, name: string, output?: string) {
@@ -44,6 +63,10 @@ export class GraphInfo {
     graph.node.forEach((n, i) => {
       for (const o of n.output) if (o) this.producer.set(o, i);
     });
+    this.reads = graph.node.map((n) => {
+      const implicit = implicitInputs(n);
+      return implicit.length === 0 ? n.input : [...n.input, ...implicit.filter((t) => !n.input.includes(t))];
+    });
     this.order = this.topologicalOrder(name);
     this.classify();
     if (this.kind.get(this.output) !== 'data') {
@@ -55,6 +78,11 @@ export class GraphInfo {
     return this.graph.node[i]!;
   }
 
+  /** The tensors node i reads: its inputs ('' for an absent optional one) and its sub-graphs' outer names. */
+  inputsOf(i: number): string[] {
+    return this.reads[i]!;
+  }
+
   /** Kahn's algorithm over tensor dependencies; file order only breaks ties. */
   private topologicalOrder(name: string): number[] {
     const nodes = this.graph.node;
@@ -62,7 +90,7 @@ export class GraphInfo {
     const waiting = new Map<string, number[]>();
     const missing = nodes.map((n, i) => {
       let count = 0;
-      for (const t of new Set(n.input)) {
+      for (const t of new Set(this.inputsOf(i))) {
         if (!t || known.has(t)) continue;
         if (!this.producer.has(t)) throw new Error(`${name}: node '${n.name || n.op_type}' reads '${t}', which is no input, initializer or node output`);
         count++;
@@ -90,7 +118,7 @@ export class GraphInfo {
     this.kind.set(this.input, 'data');
     for (const i of this.order) {
       const n = this.node(i);
-      const kinds = n.input.filter((t) => t).map((t) => this.kind.get(t)!);
+      const kinds = this.inputsOf(i).filter((t) => t).map((t) => this.kind.get(t)!);
       let k: TensorKind = 'param';
       if (SHAPE_OPS.has(n.op_type)) k = kinds[0] === 'param' ? 'param' : 'meta';
       else if (kinds.includes('data')) k = 'data';
@@ -99,9 +127,9 @@ export class GraphInfo {
     }
   }
 
-  /** Data inputs of a node (non-empty inputs whose kind is data). */
-  dataInputs(n: NodeProto): string[] {
-    return n.input.filter((t) => t && this.kind.get(t) === 'data');
+  /** Data inputs of node i (non-empty inputs whose kind is data). */
+  dataInputs(i: number): string[] {
+    return this.inputsOf(i).filter((t) => t && this.kind.get(t) === 'data');
   }
 
   /**
@@ -114,8 +142,8 @@ export class GraphInfo {
     // Tensors that reach the output along data edges.
     const reaches = new Set<string>([this.output]);
     for (let k = this.order.length - 1; k >= 0; k--) {
-      const n = this.node(this.order[k]!);
-      if (n.output.some((o) => reaches.has(o))) for (const t of this.dataInputs(n)) reaches.add(t);
+      const i = this.order[k]!;
+      if (this.node(i).output.some((o) => reaches.has(o))) for (const t of this.dataInputs(i)) reaches.add(t);
     }
     const pos = new Map<string, number>([[this.input, 0]]);
     const sequence = [this.input];
@@ -130,7 +158,7 @@ export class GraphInfo {
     const covered = new Int32Array(sequence.length + 1);
     for (const i of this.order) {
       const n = this.node(i);
-      for (const a of this.dataInputs(n)) {
+      for (const a of this.dataInputs(i)) {
         const pa = pos.get(a);
         if (pa === undefined) continue;
         for (const b of n.output) {
@@ -164,7 +192,7 @@ export class GraphInfo {
       const p = this.producer.get(t);
       if (p === undefined) continue;
       needed.add(p);
-      for (const u of this.node(p).input) if (u) stack.push(u);
+      for (const u of this.inputsOf(p)) if (u) stack.push(u);
     }
     return this.order.filter((i) => needed.has(i));
   }

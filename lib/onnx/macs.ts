@@ -54,7 +54,7 @@ export function paramsOf(info: GraphInfo, nodes: Iterable<number>): number {
   const seen = new Set<string>();
   let total = 0;
   for (const i of nodes) {
-    for (const name of info.node(i).input) {
+    for (const name of info.inputsOf(i)) {
       const t = info.initializers.get(name);
       if (t && !seen.has(name) && t.data_type === DataType.FLOAT) {
         seen.add(name);
