@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { FrozenModel } from '../lib/onnx/index.js';
+import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
 import { fixture, residualModel } from './onnx-helpers.js';
 
 describe('FrozenModel.load rejects bad input with a clear Error', () => {
@@ -30,6 +31,13 @@ describe('FrozenModel.load rejects bad input with a clear Error', () => {
 
   it('a model with two data inputs', async () => {
     await expect(FrozenModel.load(residualModel(['extra']))).rejects.toThrow(/expected a model with one data input, got 2 \(x, extra\)/);
+  });
+
+  it('weights in external data files', async () => {
+    const model = decodeModel(residualModel(), 'model');
+    const w = model.graph!.initializer[0]!;
+    Object.assign(w, { raw_data: new Uint8Array(0), data_location: 1, external_data: [{ key: 'location', value: 'weights.bin' }] });
+    await expect(FrozenModel.load(encodeModel(model))).rejects.toThrow(/pathOrBytes: 1 initializers keep their values in external data files/);
   });
 
   it('a node reading a tensor nobody produces', async () => {

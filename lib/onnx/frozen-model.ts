@@ -90,6 +90,10 @@ export class FrozenModel {
       throw new TypeError(`pathOrBytes: expected a file path or a Uint8Array of ONNX bytes, got ${Object.prototype.toString.call(pathOrBytes)}`);
     }
     const model = decodeModel(bytes, name);
+    const external = model.graph!.initializer.filter((t) => t.data_location === 1).length;
+    if (external > 0) {
+      throw new Error(`${name}: ${external} initializers keep their values in external data files; save the model with its weights inside (onnx.save(model, path, save_as_external_data=False))`);
+    }
     const info = new GraphInfo(model, name, output);
     const inputInfo = model.graph!.input.find((i) => i.name === info.input)!;
     const elemType = inputInfo.type?.tensor_type?.elem_type;
