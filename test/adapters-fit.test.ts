@@ -32,7 +32,7 @@ function argmax(t: Tensor, i: number): number {
 }
 
 async function fittedMaps(front: FrozenModel, frontCut: string, back: FrozenModel, backCut: string, x: Tensor): Promise<{ adapter: Adapter; maps: AdapterMaps }> {
-  const adapter = new Adapter(front.dims(frontCut).slice(1) as number[], back.dims(backCut).slice(1) as number[]);
+  const adapter = new Adapter(front.sampleDims(frontCut), back.sampleDims(backCut));
   const f = (await front.capture(x, [frontCut]))[frontCut]!;
   const b = (await back.capture(x, [backCut]))[backCut]!;
   const pairs = adapter.pairs(f, b);

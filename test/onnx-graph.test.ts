@@ -168,6 +168,9 @@ describe('extract', () => {
   });
 
   it('errors name the argument', async () => {
+    const flat = await load(attentionModel());
+    expect(flat.sampleDims('y1')).toEqual([4, 6]);
+    expect(() => flat.sampleDims('g')).toThrow(/name: expected a batch-first tensor \[N, ...\], 'g' has dims \[4\*N, 6\]/);
     const m = await load(residualModel());
     expect(() => m.extract('nope')).toThrow(/from: no tensor named 'nope'/);
     expect(() => m.extract(undefined, 'W2')).toThrow(/to: expected a data tensor.*'W2' is a parameter/);

@@ -53,7 +53,7 @@ describe('cross-model stitches: fused export == chained run, sessions shared', (
   for (const [label, an, ac, bn, bc] of CROSS) {
     it(label, async () => {
       const a = await model(fixture(an)), b = await model(fixture(bn));
-      const adapter = new Adapter(a.dims(ac).slice(1) as number[], b.dims(bc).slice(1) as number[]);
+      const adapter = new Adapter(a.sampleDims(ac), b.sampleDims(bc));
       const maps = mapsFor(adapter, 0.3);
       const frontCuts = a.cutPoints().map((c) => c.name).filter((_, i) => i % 2 === 1);
       const backCuts = b.cutPoints().map((c) => c.name).filter((_, i) => i % 2 === 0);

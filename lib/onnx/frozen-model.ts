@@ -129,6 +129,16 @@ export class FrozenModel {
     return this.meta(name, 'name').dims;
   }
 
+  /** Per-sample dims of a batch-first tensor [N, ...] (the dims after the batch). */
+  sampleDims(name: string): number[] {
+    const dims = this.dims(name);
+    const [first, ...rest] = dims;
+    if (first === undefined || typeof first === 'number' || first.batch !== 1 || rest.some((d) => typeof d !== 'number')) {
+      throw new RangeError(`name: expected a batch-first tensor [N, ...], '${name}' has dims [${symbolicDims(dims, this.batchName).join(', ')}]`);
+    }
+    return rest as number[];
+  }
+
   /** The underlying ModelProto (read-only use). */
   get proto(): ModelProto {
     return this.info.model;

@@ -26,14 +26,6 @@ export interface StitchedModelSpec {
   adapter?: AdapterOptions;
 }
 
-function batchFreeDims(model: FrozenModel, cut: string, arg: string): number[] {
-  const dims = model.dims(cut);
-  if (typeof dims[0] === 'number' || dims[0]!.batch !== 1 || dims.slice(1).some((d) => typeof d !== 'number')) {
-    throw new RangeError(`${arg}: expected a [N, ...] activation with the batch first, '${cut}' has another layout`);
-  }
-  return dims.slice(1) as number[];
-}
-
 function cutIndex(model: FrozenModel, cut: string, arg: string): Map<string, number> {
   const order = new Map(model.cutPoints().map((c) => [c.name, c.index]));
   if (!order.has(cut)) throw new RangeError(`${arg}: '${cut}' is not a cut point of the model`);
@@ -54,7 +46,7 @@ export class StitchedModel {
     const fi = frontOrder.get(frontCut)!, bi = backOrder.get(backCut)!;
     if (fi === 0) throw new RangeError(`frontCut: expected a cut after the input, got the input '${frontCut}'`);
     if (bi === backOrder.size - 1) throw new RangeError(`backCut: expected a cut before the output, got the output '${backCut}'`);
-    this.adapter = new Adapter(batchFreeDims(front, frontCut, 'frontCut'), batchFreeDims(back, backCut, 'backCut'), spec.adapter);
+    this.adapter = new Adapter(front.sampleDims(frontCut), back.sampleDims(backCut), spec.adapter);
     this.adapter.checkMaps(spec.maps);
     const inside = (order: Map<string, number>, cuts: string[] | undefined, arg: string, keep: (i: number) => boolean): string[] =>
       (cuts ?? []).filter((c) => {
