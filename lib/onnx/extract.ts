@@ -4,7 +4,7 @@
 // recomputed from the new input: a Shape of a tensor that is no longer there becomes the
 // known constant dims concatenated with the batch size read from the new input.
 import type { GraphInfo } from './graph.js';
-import { DataType, encodeModel, intAttr, node, tensorProto, valueInfo, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
+import { DataType, intAttr, node, tensorProto, valueInfo, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 import { ELEM_TYPE, symbolicDims, type Dim, type TensorMeta } from './shapes.js';
 
 export interface SubGraph {
@@ -190,8 +190,4 @@ export function extractModel(info: GraphInfo, shapes: Map<string, TensorMeta>, f
       value_info: [],
     },
   };
-}
-
-export function extractBytes(info: GraphInfo, shapes: Map<string, TensorMeta>, from: string, to: string, options: ExtractOptions): Uint8Array {
-  return encodeModel(extractModel(info, shapes, from, to, options));
 }

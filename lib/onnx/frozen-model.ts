@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 
 import type { Tensor } from '../matrix.js';
-import { extractBytes, extractModel, subGraph } from './extract.js';
+import { extractModel, subGraph } from './extract.js';
 import { GraphInfo } from './graph.js';
 import { macsOf, paramsOf } from './macs.js';
 import { decodeModel, encodeModel, valueInfoDims, DataType, type ModelProto } from './proto.js';
@@ -166,7 +166,7 @@ export class FrozenModel {
 
   /** The sub-graph from tensor `from` to tensor `to` as ONNX bytes. */
   extract(from: string = this.info.input, to: string = this.info.output): Uint8Array {
-    return extractBytes(this.info, this.shapes, from, to, { batchName: this.batchName });
+    return encodeModel(this.subModel(from, to));
   }
 
   /** The sub-graph from `from` to `to` as a ModelProto (what extract encodes). */

@@ -11,7 +11,7 @@ export const MAC_OPS = ['Conv', 'ConvTranspose', 'MatMul', 'Gemm'] as const;
 const product = (dims: number[]): number => dims.reduce((a, b) => a * b, 1);
 
 /** Multiply-adds of one node at batch size 1 (0 for ops that are not counted). */
-export function nodeMacs(n: NodeProto, shapes: Map<string, TensorMeta>): number {
+function nodeMacs(n: NodeProto, shapes: Map<string, TensorMeta>): number {
   const dims = (t: string | undefined): number[] => {
     const meta = t ? shapes.get(t) : undefined;
     if (!meta) throw new Error(`internal: no measured shape for '${t}' (input of ${n.op_type} '${n.name}')`);

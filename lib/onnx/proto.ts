@@ -151,17 +151,9 @@ export function node(opType: string, inputs: string[], outputs: string[], attrib
   return { op_type: opType, input: inputs, output: outputs, attribute: attributes, name: name ?? outputs[0] ?? opType };
 }
 
-export function attr(n: NodeProto, name: string): AttributeProto | undefined {
-  return n.attribute.find((a) => a.name === name);
-}
-
-export function intsAttr(n: NodeProto, name: string): number[] | undefined {
-  const a = attr(n, name);
-  return a?.ints && a.ints.length > 0 ? a.ints.map(int) : undefined;
-}
-
+/** An INT attribute of a node, or `fallback` when absent. */
 export function intAttr(n: NodeProto, name: string, fallback: number): number {
-  const a = attr(n, name);
+  const a = n.attribute.find((x) => x.name === name);
   return a?.i !== undefined ? int(a.i) : fallback;
 }
 
