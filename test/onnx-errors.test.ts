@@ -33,6 +33,17 @@ describe('FrozenModel.load rejects bad input with a clear Error', () => {
     await expect(FrozenModel.load(residualModel(['extra']))).rejects.toThrow(/expected a model with one data input, got 2 \(x, extra\)/);
   });
 
+  it('a model with two outputs: one is picked with the output option', async () => {
+    const model = decodeModel(residualModel(), 'model');
+    model.graph!.output.push({ name: 's1', type: { tensor_type: { elem_type: 1 } } });
+    const bytes = encodeModel(model);
+    await expect(FrozenModel.load(bytes)).rejects.toThrow(/pathOrBytes: the model has 2 outputs \(y, s1\); pick one with the 'output' option/);
+    const m = await FrozenModel.load(bytes, { output: 's1' });
+    expect(m.cutPoints().map((c) => c.name)).toEqual(['x', 'h1', 'a1', 'r1', 's1']);
+    expect((await m.run({ data: new Float32Array(12).fill(0.5), dims: [2, 6] })).dims).toEqual([2, 8]);
+    await m.dispose();
+  });
+
   it('weights in external data files', async () => {
     const model = decodeModel(residualModel(), 'model');
     const w = model.graph!.initializer[0]!;

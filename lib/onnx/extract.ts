@@ -181,6 +181,7 @@ export function extractModel(info: GraphInfo, shapes: Map<string, TensorMeta>, f
   const graph = info.graph;
   return {
     ...info.model,
+    training_info: [],
     graph: {
       ...graph,
       node: nodes,

@@ -64,6 +64,7 @@ export function fuseModels(front: ModelProto, middle: Fragment, back: ModelProto
     ir_version: Math.max(int(front.ir_version), int(back.ir_version)),
     opset_import: mergedOpsets(front.opset_import, back.opset_import),
     functions: [...(front.functions ?? []), ...(back.functions ?? [])],
+    training_info: [],
     graph: {
       name: `${fg.name ?? 'front'}+${bg.name ?? 'back'}`,
       node: nodes,

@@ -75,6 +75,8 @@ export interface ModelProto {
   producer_name?: string;
   graph?: GraphProto;
   functions?: unknown[];
+  /** Training graphs refer to the full graph's names; sub-models and fused models drop them. */
+  training_info?: unknown[];
 }
 
 /** TensorProto.DataType values used here. */

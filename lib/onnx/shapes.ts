@@ -31,7 +31,9 @@ export function symbolicDims(dims: Dim[], batchName: string): (number | string)[
 
 function withAllOutputs(model: ModelProto, names: string[]): Uint8Array {
   const graph = model.graph!;
-  const copy: ModelProto = { ...model, graph: { ...graph, output: [...graph.output, ...names.map((name) => ({ name }))] } };
+  const present = new Set(graph.output.map((o) => o.name));
+  const extra = names.filter((n) => !present.has(n)).map((name) => ({ name }));
+  const copy: ModelProto = { ...model, graph: { ...graph, output: [...graph.output, ...extra] } };
   return encodeModel(copy);
 }
 
