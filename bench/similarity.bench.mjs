@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { capabilities, cka, gram, setSimd } from '../dist/index.js';
+import { uniformMatrix as random } from '../dist/cli/board-bench.js';
 import { fmt, machine, runPeer, timeMs, writeRaw, writeResults, cpuMhz } from './harness.mjs';
 
 const n = Number(process.env.BENCH_N ?? 4096);
@@ -18,16 +19,6 @@ const python = process.env.BENCH_PYTHON ?? 'python3';
 // instructions on 256-bit pipes, so its AVX-512 peak equals its AVX2 peak; the table says what
 // the ISA allows, the notes say what this CPU does.
 const FLOP_PER_CYCLE = { scalar: 4, avx2: 32, avx512: 64, neon: 16 };
-
-function random(rows, cols, seed) {
-  let s = seed >>> 0;
-  const data = new Float32Array(rows * cols);
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 4294967296 - 0.5;
-  }
-  return { data, rows, cols };
-}
 
 const caps = capabilities();
 const x = random(n, d, 1);

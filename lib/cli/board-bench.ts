@@ -21,7 +21,8 @@ export interface BoardReport {
   timings: BoardTiming[];
 }
 
-function random(rows: number, cols: number, seed: number): Matrix {
+/** A seeded matrix of uniform values in [-0.5, 0.5): the same data on every machine. */
+export function uniformMatrix(rows: number, cols: number, seed: number): Matrix {
   let s = seed >>> 0;
   const data = new Float32Array(rows * cols);
   for (let i = 0; i < data.length; i++) {
@@ -49,9 +50,9 @@ export function runBoardBench(options: { reps?: number; scale?: number } = {}): 
   const scale = options.scale ?? 1;
   const n = Math.round(1024 * scale);
   const d = Math.round(256 * scale);
-  const x = random(n, d, 1);
-  const y = random(n, d, 2);
-  const batch = [0, 1, 2, 3].map((i) => random(256, Math.round(512 * scale), 10 + i));
+  const x = uniformMatrix(n, d, 1);
+  const y = uniformMatrix(n, d, 2);
+  const batch = [0, 1, 2, 3].map((i) => uniformMatrix(256, Math.round(512 * scale), 10 + i));
   const caps = capabilities();
   const cases: [string, number, () => void][] = [
     [`gram linear ${n}x${d}`, (n * (n + 1) * d) / 2, () => gram(x)],
