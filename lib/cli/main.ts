@@ -1,79 +1,88 @@
 #!/usr/bin/env node
-// The `restnet` command. Each subcommand has --help; errors are one line on stderr and a
-// non-zero exit code.
-import { runBoardBench } from './board-bench.js';
+// The `restnet` command. Each subcommand has --help; a wrong command line is one line on stderr
+// and exit code 2, a failure one line and exit code 1 (a stack trace only with --verbose), an
+// interrupt (Ctrl-C) exit code 130 after the pipeline has stopped at its next check.
+import { commandHelp, parseArgs, UsageError } from './args.js';
+import { commands } from './commands/index.js';
+import type { CliContext } from './context.js';
+import { Reporter } from './output.js';
 
-const USAGE = `usage: restnet <command> [options]
-
-commands:
-  bench     time the native kernels on every SIMD path of this machine (board benchmark)
-
-Run 'restnet <command> --help' for a command's options.`;
-
-const BENCH_USAGE = `usage: restnet bench [--json] [--reps N] [--scale S]
-
-Times Gram, CKA (feature and Gram forms) and minibatch CKA on every SIMD path this CPU offers,
-with the machine's facts (CPU, cores, SIMD path, threads), so boards can be compared.
-
-  --json      print one JSON object instead of a table
-  --reps N    repetitions per timing, median reported (default 5)
-  --scale S   problem size factor (default 1: n=1024, d=256; fine on a Raspberry Pi 4)`;
-
-class UsageError extends Error {}
-
-function numberFlag(args: string[], i: number, name: string): number {
-  const value = Number(args[i + 1]);
-  if (args[i + 1] === undefined || !Number.isFinite(value) || value <= 0) {
-    throw new UsageError(`${name}: expected a positive number, got ${args[i + 1] ?? 'nothing'}`);
-  }
-  return value;
+function usage(): string {
+  const w = Math.max(...commands.map((c) => c.spec.name.length));
+  return [
+    'usage: restnet <command> [options]',
+    '',
+    'ReStNet hybrids: CKA-guided stitching of two pretrained ONNX models, and run-time selection',
+    "of the stitched network that fits a device's budget.",
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.spec.name.padEnd(w)}  ${c.spec.summary}`),
+    '',
+    "Run 'restnet <command> --help' for a command's options.",
+  ].join('\n');
 }
 
-function bench(args: string[]): void {
-  let json = false;
-  let reps = 5;
-  let scale = 1;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--help' || arg === '-h') {
-      console.log(BENCH_USAGE);
-      return;
-    } else if (arg === '--json') json = true;
-    else if (arg === '--reps') reps = Math.round(numberFlag(args, i++, '--reps'));
-    else if (arg === '--scale') scale = numberFlag(args, i++, '--scale');
-    else throw new UsageError(`unknown option '${arg}' (see restnet bench --help)`);
-  }
-  const report = runBoardBench({ reps, scale });
-  if (json) {
-    console.log(JSON.stringify(report, null, 2));
-    return;
-  }
-  const m = report.machine;
-  console.log(`${m.cpu}, ${m.cores} cores, ${m.platform}-${m.arch}, Node ${m.node}`);
-  console.log(`SIMD ${m.simd} (available: ${m.available.join(', ')}), ${m.threads} threads\n`);
-  for (const t of report.timings) {
-    const gflops = (2 * t.macs) / t.ms / 1e6;
-    console.log(`${t.simd.padEnd(7)} ${t.name.padEnd(44)} ${t.ms.toFixed(2).padStart(9)} ms ${gflops.toFixed(1).padStart(7)} GFLOP/s`);
-  }
+/** One line for the user: the message without the error class, newlines folded. */
+function oneLine(error: unknown): string {
+  if (error instanceof Error) return error.message.split('\n').map((s) => s.trim()).filter(Boolean).join(' ');
+  return String(error);
 }
 
-function main(argv: string[]): number {
-  const [command, ...rest] = argv;
-  try {
-    if (command === undefined || command === '--help' || command === '-h') {
-      console.log(USAGE);
-      return command === undefined ? 2 : 0;
+function isAbort(error: unknown, signal: AbortSignal): boolean {
+  return signal.aborted || (error instanceof Error && error.name === 'AbortError');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    interrupts++;
+    if (interrupts > 1) {
+      process.stderr.write('\nrestnet: interrupted twice, exiting now\n');
+      process.exit(130);
     }
-    if (command === 'bench') {
-      bench(rest);
+    controller.abort(new DOMException(`interrupted (${sig})`, 'AbortError'));
+  };
+  let progress: Reporter | undefined;
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      console.log(usage());
+      return name === undefined ? 2 : 0;
+    }
+    const command = commands.find((c) => c.spec.name === name);
+    if (!command) throw new UsageError(`unknown command '${name}' (commands: ${commands.map((c) => c.spec.name).join(', ')}; see restnet --help)`);
+    const args = parseArgs(command.spec, rest);
+    if (args.bool('help')) {
+      console.log(commandHelp(command.spec));
       return 0;
     }
-    throw new UsageError(`unknown command '${command}'\n${USAGE}`);
+    progress = new Reporter({ plain: args.bool('quiet') });
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const ctx: CliContext = {
+      args,
+      signal: controller.signal,
+      progress,
+      json: args.bool('json'),
+      print: (text) => process.stdout.write(`${text}\n`),
+    };
+    const code = await command.run(ctx);
+    return code ?? 0;
   } catch (error) {
-    const verbose = rest.includes('--verbose');
-    console.error(`restnet: ${verbose ? (error as Error).stack : (error as Error).message}`);
+    progress?.abandon();
+    if (isAbort(error, controller.signal)) {
+      process.stderr.write('restnet: interrupted; stopped cleanly (no partial files written)\n');
+      return 130;
+    }
+    const text = verbose && error instanceof Error && error.stack ? error.stack : oneLine(error);
+    process.stderr.write(`restnet: ${text}\n`);
     return error instanceof UsageError ? 2 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));
