@@ -67,6 +67,9 @@ for (const [op, ours, peer, name, target] of rows) {
 md += `\nAccuracy of fitStitch against numpy's f64 solution: weight relative error ${numpy.weightError.toExponential(2)}, `;
 md += `bias ${numpy.biasError.toExponential(2)}; residual sum of squares ${numpy.residual.toPrecision(10)} `;
 md += `(numpy ${numpy.residualReference.toPrecision(10)}, relative excess ${((numpy.residual - numpy.residualReference) / numpy.residualReference).toExponential(2)}). `;
-md += `Solve path: ${fit.method}, condition ${fmt(fit.condition)}.\n`;
+md += `Solve path: ${fit.method}, condition ${fmt(fit.condition)}.\n\n`;
+md += 'Note on the PyTorch peer: Debian\'s python3-torch is built with `BLAS_INFO=generic` (the reference ';
+md += 'BLAS, no MKL/OpenBLAS GEMM), so its epoch is dominated by slow matrix products; the ratio against a ';
+md += 'PyTorch wheel with MKL would be much closer to 1. The numpy peer uses OpenBLAS.\n';
 writeResults('stitch', md);
 console.log(md);

@@ -11,7 +11,6 @@ namespace {
 // Column chunk of the right-hand sides solved by one task: wide enough for SIMD row updates.
 constexpr std::size_t kSolveChunk = 64;
 constexpr int kPowerIterations = 60;
-constexpr int kMaxSweeps = 60;
 
 double norm(const std::vector<double>& v) {
   double s = 0.0;
@@ -106,52 +105,142 @@ double smallest_eigenvalue(const double* l, std::size_t n) {
 }
 
 SymmetricEigen symmetric_eigen(std::vector<double> a, std::size_t n, const Control& control) {
-  std::vector<double> v(n * n, 0.0);
-  for (std::size_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
-  for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
+  // Householder reduction to tridiagonal form with the transformations accumulated in V (the
+  // EISPACK tred2 / tql2 pair, after the public-domain JAMA formulation). V is indexed
+  // v(row, col) over a row-major copy of A.
+  std::vector<double>& v = a;
+  auto at = [&](std::size_t i, std::size_t j) -> double& { return v[i * n + j]; };
+  std::vector<double> d(n), e(n, 0.0);
+  if (n == 0) return {};
+  for (std::size_t j = 0; j < n; ++j) d[j] = at(n - 1, j);
+  for (std::size_t i = n - 1; i > 0; --i) {
     control.check();
-    double off = 0.0, diag = 0.0;
-    for (std::size_t i = 0; i < n; ++i) {
-      diag += a[i * n + i] * a[i * n + i];
-      for (std::size_t j = i + 1; j < n; ++j) off += a[i * n + j] * a[i * n + j];
-    }
-    if (off <= 1e-30 * diag || off == 0.0) break;
-    for (std::size_t p = 0; p + 1 < n; ++p) {
-      for (std::size_t q = p + 1; q < n; ++q) {
-        const double apq = a[p * n + q];
-        if (apq == 0.0) continue;
-        const double app = a[p * n + p], aqq = a[q * n + q];
-        // Skip rotations that cannot change the diagonal at working precision.
-        if (std::fabs(apq) < 1e-18 * std::sqrt(std::fabs(app * aqq))) {
-          a[p * n + q] = a[q * n + p] = 0.0;
-          continue;
+    double scale = 0.0, h = 0.0;
+    for (std::size_t k = 0; k < i; ++k) scale += std::fabs(d[k]);
+    if (scale == 0.0) {
+      e[i] = d[i - 1];
+      for (std::size_t j = 0; j < i; ++j) {
+        d[j] = at(i - 1, j);
+        at(i, j) = 0.0;
+        at(j, i) = 0.0;
+      }
+    } else {
+      for (std::size_t k = 0; k < i; ++k) {
+        d[k] /= scale;
+        h += d[k] * d[k];
+      }
+      double f = d[i - 1], g = std::sqrt(h);
+      if (f > 0) g = -g;
+      e[i] = scale * g;
+      h -= f * g;
+      d[i - 1] = f - g;
+      for (std::size_t j = 0; j < i; ++j) e[j] = 0.0;
+      for (std::size_t j = 0; j < i; ++j) {
+        f = d[j];
+        at(j, i) = f;
+        g = e[j] + at(j, j) * f;
+        for (std::size_t k = j + 1; k < i; ++k) {
+          g += at(k, j) * d[k];
+          e[k] += at(k, j) * f;
         }
-        const double theta = (aqq - app) / (2.0 * apq);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
-        const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
-        // A <- J^T A J on rows/columns p and q.
-        for (std::size_t k = 0; k < n; ++k) {
-          const double akp = a[k * n + p], akq = a[k * n + q];
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (std::size_t k = 0; k < n; ++k) {
-          const double apk = a[p * n + k], aqk = a[q * n + k];
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        a[p * n + q] = a[q * n + p] = 0.0;
-        for (std::size_t k = 0; k < n; ++k) {
-          const double vkp = v[k * n + p], vkq = v[k * n + q];
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
+        e[j] = g;
+      }
+      f = 0.0;
+      for (std::size_t j = 0; j < i; ++j) {
+        e[j] /= h;
+        f += e[j] * d[j];
+      }
+      const double hh = f / (h + h);
+      for (std::size_t j = 0; j < i; ++j) e[j] -= hh * d[j];
+      for (std::size_t j = 0; j < i; ++j) {
+        f = d[j];
+        g = e[j];
+        for (std::size_t k = j; k < i; ++k) at(k, j) -= f * e[k] + g * d[k];
+        d[j] = at(i - 1, j);
+        at(i, j) = 0.0;
       }
     }
+    d[i] = h;
   }
-  SymmetricEigen out{std::vector<double>(n), std::move(v)};
-  for (std::size_t i = 0; i < n; ++i) out.values[i] = a[i * n + i];
-  return out;
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    at(n - 1, i) = at(i, i);
+    at(i, i) = 1.0;
+    const double h = d[i + 1];
+    if (h != 0.0) {
+      for (std::size_t k = 0; k <= i; ++k) d[k] = at(k, i + 1) / h;
+      for (std::size_t j = 0; j <= i; ++j) {
+        double g = 0.0;
+        for (std::size_t k = 0; k <= i; ++k) g += at(k, i + 1) * at(k, j);
+        for (std::size_t k = 0; k <= i; ++k) at(k, j) -= g * d[k];
+      }
+    }
+    for (std::size_t k = 0; k <= i; ++k) at(k, i + 1) = 0.0;
+  }
+  for (std::size_t j = 0; j < n; ++j) {
+    d[j] = at(n - 1, j);
+    at(n - 1, j) = 0.0;
+  }
+  at(n - 1, n - 1) = 1.0;
+  e[0] = 0.0;
+
+  // Implicit QL on the tridiagonal (d, e). The rotations act on eigenvector rows of W = V^T,
+  // which are contiguous.
+  std::vector<double> w(n * n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < n; ++j) w[j * n + i] = at(i, j);
+  for (std::size_t i = 1; i < n; ++i) e[i - 1] = e[i];
+  e[n - 1] = 0.0;
+  double f = 0.0, tst1 = 0.0;
+  const double eps = std::ldexp(1.0, -52);
+  for (std::size_t l = 0; l < n; ++l) {
+    control.check();
+    tst1 = std::max(tst1, std::fabs(d[l]) + std::fabs(e[l]));
+    std::size_t m = l;
+    while (m < n && std::fabs(e[m]) > eps * tst1) ++m;
+    if (m > l) {
+      do {
+        double g = d[l];
+        double p = (d[l + 1] - g) / (2.0 * e[l]);
+        double r = std::hypot(p, 1.0);
+        if (p < 0) r = -r;
+        d[l] = e[l] / (p + r);
+        d[l + 1] = e[l] * (p + r);
+        const double dl1 = d[l + 1];
+        double h = g - d[l];
+        for (std::size_t i = l + 2; i < n; ++i) d[i] -= h;
+        f += h;
+        p = d[m];
+        double c = 1.0, c2 = c, c3 = c, s = 0.0, s2 = 0.0;
+        const double el1 = e[l + 1];
+        for (std::size_t i = m; i-- > l;) {
+          c3 = c2;
+          c2 = c;
+          s2 = s;
+          g = c * e[i];
+          h = c * p;
+          r = std::hypot(p, e[i]);
+          e[i + 1] = s * r;
+          s = e[i] / r;
+          c = p / r;
+          p = c * d[i] - s * g;
+          d[i + 1] = h + s * (c * g + s * d[i]);
+          double* wi = w.data() + i * n;
+          double* wi1 = wi + n;
+          for (std::size_t k = 0; k < n; ++k) {
+            const double t = wi1[k];
+            wi1[k] = s * wi[k] + c * t;
+            wi[k] = c * wi[k] - s * t;
+          }
+        }
+        p = -s * s2 * c3 * el1 * e[l] / dl1;
+        e[l] = s * p;
+        d[l] = c * p;
+      } while (std::fabs(e[l]) > eps * tst1);
+    }
+    d[l] += f;
+    e[l] = 0.0;
+  }
+  return SymmetricEigen{std::move(d), std::move(w)};
 }
 
 }  // namespace restnet

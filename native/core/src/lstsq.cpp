@@ -53,7 +53,7 @@ void pseudo_inverse_solve(const std::vector<double>& a, const std::vector<double
       const std::size_t e = kept[r];
       double* tr = t.data() + r * k;
       for (std::size_t p = 0; p < d; ++p) {
-        const double v = eig.vectors[p * d + e];
+        const double v = eig.vectors[e * d + p];
         const double* bp = b.data() + p * k;
         for (std::size_t j = 0; j < k; ++j) tr[j] += v * bp[j];
       }
@@ -65,7 +65,7 @@ void pseudo_inverse_solve(const std::vector<double>& a, const std::vector<double
     for (std::size_t p = p0; p < p1; ++p) {
       double* wp = w.data() + p * k;
       for (std::size_t r = 0; r < kept.size(); ++r) {
-        const double v = eig.vectors[p * d + kept[r]];
+        const double v = eig.vectors[kept[r] * d + p];
         const double* tr = t.data() + r * k;
         for (std::size_t j = 0; j < k; ++j) wp[j] += v * tr[j];
       }
