@@ -11,3 +11,4 @@ export * from './stitch/index.js';
 export * from './stitch/adapters/index.js';
 export { StitchedModel } from './stitch/stitched-model.js';
 export type { StitchedModelSpec } from './stitch/stitched-model.js';
+export * from './report/index.js';
