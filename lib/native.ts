@@ -74,6 +74,7 @@ export interface NativeAddon {
   rowsToNchw(rows: Float32Array, dims: number[], skip: number): Float32Array;
   resample2d(data: Float32Array, dims: number[], outH: number, outW: number): Float32Array;
   fitStitch(x: Matrix, y: Matrix, options?: FitOptions): NativeFitResult;
+  fitStitchAsync(x: Matrix, y: Matrix, options: FitOptions | undefined, token?: NativeCancelToken): Promise<NativeFitResult>;
   applyStitch(stitch: StitchParameters, x: Matrix): Matrix;
   trainStitch(
     x: Matrix,

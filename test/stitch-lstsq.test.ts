@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 
 import { expect, it } from 'vitest';
 
-import { fitStitch, LeastSquaresAccumulator, type Matrix } from '../lib/index.js';
+import { fitStitch, fitStitchAsync, LeastSquaresAccumulator, type Matrix } from '../lib/index.js';
 import { randomMatrix } from './oracle.js';
 import { describeEachSimd } from './simd-paths.js';
 import { applyStitch, centredSumSquares, leastSquares, linearProblem, relativeError, residual } from './stitch-oracle.js';
@@ -84,6 +84,17 @@ describeEachSimd('fitStitch against numpy lstsq', () => {
       expect(Math.abs(streamed.residual - one.residual) / one.residual).toBeLessThan(1e-3);
     }
   });
+});
+
+it('fitStitchAsync gives the same stitch off the main thread and honours an AbortSignal', async () => {
+  const x = randomMatrix(400, 30, 5, 1), y = linearProblem(x, 6, 0.1, 6);
+  const sync = fitStitch(x, y, { ridge: 0.5 });
+  const async = await fitStitchAsync(x, y, { ridge: 0.5 });
+  expect(async.weight.data).toEqual(sync.weight.data);
+  expect(async.bias).toEqual(sync.bias);
+  expect(async.residual).toBe(sync.residual);
+  await expect(fitStitchAsync(x, y, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+  await expect(fitStitchAsync(x, y, { ridge: -1 })).rejects.toThrow(RangeError);
 });
 
 it('rejects bad input with errors naming the argument', () => {

@@ -1,5 +1,6 @@
 // Least-squares stitching layers: one-shot fitStitch and the streaming accumulator. The solve
 // runs in the native core (f64 normal equations, Cholesky, minimum-norm eigen fallback).
+import { withAbort } from '../abort.js';
 import type { Matrix } from '../matrix.js';
 import { native } from '../native.js';
 import type { FitDiagnostics, FitOptions, NativeFitResult, NativeLeastSquaresAccumulator, StitchParameters } from './types.js';
@@ -32,6 +33,16 @@ function fitted(result: NativeFitResult): FittedStitch {
  */
 export function fitStitch(x: Matrix, y: Matrix, options?: FitOptions): FittedStitch {
   return fitted(native.fitStitch(x, y, options));
+}
+
+/** fitStitch() off the main thread; the signal stops it between its stages. */
+export async function fitStitchAsync(
+  x: Matrix,
+  y: Matrix,
+  options: FitOptions & { signal?: AbortSignal } = {},
+): Promise<FittedStitch> {
+  const { signal, ...fit } = options;
+  return fitted(await withAbort(signal, (token) => native.fitStitchAsync(x, y, fit, token)));
 }
 
 /**

@@ -11,6 +11,6 @@ export type {
   StitchParameters,
 } from './types.js';
 export type { FittedStitch, Stitch } from './fit.js';
-export { fitStitch, LeastSquaresAccumulator, stitch } from './fit.js';
+export { fitStitch, fitStitchAsync, LeastSquaresAccumulator, stitch } from './fit.js';
 export type { TrainOptions, TrainResult } from './train.js';
 export { trainStitch, TrainableStitch } from './train.js';

@@ -22,6 +22,23 @@ Napi::Value FitStitch(const Napi::CallbackInfo& info) {
   });
 }
 
+// fitStitchAsync(x, y, options, token?): fitStitch on the libuv pool.
+Napi::Value FitStitchAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::vector<MatrixArg> keep;
+    keep.push_back(matrix_arg(info[0], "x"));
+    keep.push_back(matrix_arg(info[1], "y"));
+    const restnet::LstsqOptions options = lstsq_options(info[2]);
+    const restnet::MatrixView x = keep[0].view, y = keep[1].view;
+    return PromiseWorker<restnet::LstsqResult>::Start(
+        env,
+        [x, y, options](const restnet::Control& control) { return restnet::fit_least_squares(x, y, options, control); },
+        [](Napi::Env e, restnet::LstsqResult& r) -> Napi::Value { return lstsq_result_value(e, r); }, std::move(keep),
+        token_arg(info[3]), env.Undefined());
+  });
+}
+
 // applyStitch(stitch, x): x W + b.
 Napi::Value ApplyStitch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -127,6 +144,7 @@ Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
 
 void init_stitch(Napi::Env env, Napi::Object exports) {
   exports.Set("fitStitch", Napi::Function::New<FitStitch>(env, "fitStitch"));
+  exports.Set("fitStitchAsync", Napi::Function::New<FitStitchAsync>(env, "fitStitchAsync"));
   exports.Set("applyStitch", Napi::Function::New<ApplyStitch>(env, "applyStitch"));
   exports.Set("trainStitch", Napi::Function::New<TrainStitch>(env, "trainStitch"));
   init_stitch_classes(env, exports);
