@@ -12,3 +12,4 @@ export * from './stitch/adapters/index.js';
 export { StitchedModel } from './stitch/stitched-model.js';
 export type { StitchedModelSpec } from './stitch/stitched-model.js';
 export * from './report/index.js';
+export * from './restnet/index.js';

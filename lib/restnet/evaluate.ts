@@ -1,0 +1,137 @@
+// Step 4: measure every configuration and both anchors on labelled data: top-1 accuracy,
+// latency (medians of repeated timed runs at batch 1 and batch 32), multiply-adds, parameters,
+// memory, and the fit's CKA / residual / time from the records. The numbers are written into the
+// net's records, which select() and save() use.
+import type { Tensor } from '../matrix.js';
+import type { Anchor } from './anchor.js';
+import { batches, checkLimit, imageRows, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
+import type { AnchorRecord, ConfigRecord } from './manifest.js';
+import type { MemoryReport, ReStNet } from './runtime.js';
+
+export interface EvaluateOptions extends LongTaskOptions {
+  /** Use at most this many images for accuracy (default: all). */
+  evalLimit?: number;
+  /** Images per accuracy batch (default 250). */
+  batchSize?: number;
+  /** Timed runs at batch 1 (default 15) and at batch 32 (default 5), after one untimed run each. */
+  latencyRuns?: number;
+  latencyRunsBatch32?: number;
+  /** Skip latency (accuracy only; latency fields are left as they are). */
+  latency?: boolean;
+  /** Only these configuration ids (anchors are always measured). */
+  ids?: string[];
+}
+
+export interface Evaluation {
+  configs: ConfigRecord[];
+  anchors: AnchorRecord[];
+  memory: MemoryReport;
+  samples: number;
+  seconds: number;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function argmax(t: Tensor, i: number): number {
+  const k = t.dims[1]!;
+  let best = 0;
+  for (let j = 1; j < k; j++) if (t.data[i * k + j]! > t.data[i * k + best]!) best = j;
+  return best;
+}
+
+/** Largest per-sample activation (elements) among the cut points of an anchor in [from, to]. */
+function largestActivation(anchor: Anchor, from: number, to: number): number {
+  let most = 0;
+  for (const c of anchor.model.cutPoints()) {
+    if (c.index < from || c.index > to) continue;
+    most = Math.max(most, c.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1));
+  }
+  return most;
+}
+
+/**
+ * Measures each configuration and anchor of `net`. `labels` default to data.labels.
+ * memoryBytes = 4 x (the parameters the configuration reads + its largest per-sample activation
+ * at a cut point): the f32 model memory one batch-1 inference of this configuration needs on its
+ * own. The whole family's footprint (both anchors + every stitch, shared) is `memory`.
+ */
+export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Array, options: EvaluateOptions = {}): Promise<Evaluation> {
+  const started = performance.now();
+  const rows = imageRows(data);
+  const truth = labels ?? rows.labels;
+  if (!(truth instanceof Uint8Array)) throw new TypeError('labels: expected a Uint8Array (or data.labels)');
+  if (truth.length < rows.count) throw new RangeError(`labels: expected ${rows.count} labels, got ${truth.length}`);
+  const limit = checkLimit(options.evalLimit, 'options.evalLimit');
+  const batchSize = options.batchSize ?? 250;
+  const n = sampleCount(data, limit);
+  const ids = options.ids ?? net.ids;
+  for (const id of ids) net.record(id);
+  const anchorNames = net.anchorRecords.map((a) => a.name);
+  const all = [...ids, ...anchorNames];
+  const inputShape = net.anchors[0].model.input.shape;
+  const sampleDims = inputShape.slice(1) as number[];
+  const size = sampleDims.reduce((a, b) => a * b, 1);
+  const stride = rows.count >= 32 ? 32 : rows.count;
+  const one: Tensor = { data: rows.data.slice(0, size), dims: [1, ...sampleDims] };
+  const b32: Tensor = { data: rows.data.slice(0, stride * size), dims: [stride, ...sampleDims] };
+  const runs1 = options.latencyRuns ?? 15, runs32 = options.latencyRunsBatch32 ?? 5;
+  const timed = async (id: string, x: Tensor, runs: number): Promise<number> => {
+    await net.runWith(id, x);
+    const times: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const t0 = performance.now();
+      await net.runWith(id, x);
+      times.push(performance.now() - t0);
+    }
+    return median(times);
+  };
+  for (const [k, id] of all.entries()) {
+    let correct = 0;
+    for (const { x, start } of batches(data, inputShape, batchSize, limit)) {
+      options.signal?.throwIfAborted();
+      const out = await net.runWith(id, x);
+      for (let i = 0; i < x.dims[0]!; i++) if (argmax(out, i) === truth[start + i]) correct++;
+    }
+    const accuracy = correct / n;
+    let latencyMs: number | undefined, latency32: number | undefined;
+    if (options.latency ?? true) {
+      report(options, 'latency', k, all.length, id);
+      latencyMs = await timed(id, one, runs1);
+      latency32 = await timed(id, b32, runs32);
+    }
+    if (k < ids.length) {
+      const r = net.record(id);
+      const front = net.anchors.find((a) => a.name === r.front)!, back = net.anchors.find((a) => a.name === r.back)!;
+      const fi = front.model.cutPoints().find((c) => c.name === r.frontCut)!.index;
+      const bi = back.model.cutPoints().find((c) => c.name === r.backCut)!.index;
+      const act = Math.max(largestActivation(front, 0, fi), largestActivation(back, bi, Infinity));
+      r.accuracy = accuracy;
+      if (latencyMs !== undefined) {
+        r.latencyMs = latencyMs;
+        r.latencyBatch32Ms = latency32!;
+      }
+      r.memoryBytes = 4 * (r.params + act);
+    } else {
+      const r = net.anchorRecord(id);
+      const a = net.anchors.find((x) => x.name === id)!;
+      r.accuracy = accuracy;
+      if (latencyMs !== undefined) {
+        r.latencyMs = latencyMs;
+        r.latencyBatch32Ms = latency32!;
+      }
+      r.memoryBytes = 4 * (r.params + largestActivation(a, 0, Infinity));
+    }
+    report(options, 'evaluate', k + 1, all.length, `${id}: accuracy ${(accuracy * 100).toFixed(2)}%${latencyMs === undefined ? '' : `, ${latencyMs.toFixed(3)} ms/sample`}`);
+  }
+  return {
+    configs: ids.map((id) => net.record(id)),
+    anchors: net.anchorRecords,
+    memory: net.memory(),
+    samples: n,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

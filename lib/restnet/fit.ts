@@ -1,0 +1,179 @@
+// Step 3: fit the stitching layers, and only them; the anchors never change. One pass over the
+// calibration batches runs each anchor once per batch with every cut the plan uses exposed; each
+// configuration's adapter turns (front activation, back activation) into per-position rows
+// (alignment first: resampling, token <-> grid, CLS) that stream into a native
+// LeastSquaresAccumulator, so memory stays at one batch of activations whatever the calibration
+// size. Optional SGD/Adam refinement (trainStitch) starts from the least-squares stitch on a
+// seeded sample of those rows (at most `refine.rows` per map; default 20,000).
+import type { Matrix } from '../matrix.js';
+import type { AdapterMaps, FitPair } from '../stitch/adapters/adapter.js';
+import { LeastSquaresAccumulator, type Stitch } from '../stitch/fit.js';
+import { trainStitch } from '../stitch/train.js';
+import type { OptimizerName, LossName } from '../stitch/types.js';
+import type { Anchor } from './anchor.js';
+import { reshapeFor } from './analyze.js';
+import { batches, checkLimit, report, sampleCount, seededRandom, type ImageInput, type LongTaskOptions } from './inputs.js';
+import type { ConfigRecord } from './manifest.js';
+import { adapterFor, type Plan, type PlannedConfig } from './plan.js';
+import { ReStNet } from './runtime.js';
+
+export interface RefineOptions {
+  /** Passes over the sampled rows (default 3). */
+  epochs?: number;
+  /** Learning rate (default 1e-4: a small step away from the least-squares optimum). */
+  lr?: number;
+  optimizer?: OptimizerName;
+  loss?: LossName;
+  /** Rows per step (default 256). */
+  batchSize?: number;
+  /** Per-position rows kept per map for refinement, sampled evenly across batches (default 20,000). */
+  rows?: number;
+  /** Seed of the row sampling and the shuffles (default 0). */
+  seed?: number;
+}
+
+export interface FitPipelineOptions extends LongTaskOptions {
+  /** Use at most this many calibration images (default 1000). */
+  calibrationLimit?: number;
+  /** Images per capture batch (default 100). */
+  batchSize?: number;
+  /** Ridge penalty per accumulated row (absolute penalty = ridge x rows; default 1e-4). */
+  ridge?: number;
+  /** SGD/Adam refinement after least squares: false (default), true (defaults) or options. */
+  refine?: boolean | RefineOptions;
+}
+
+interface Work {
+  config: PlannedConfig;
+  front: Anchor;
+  back: Anchor;
+  adapter: Exclude<ReturnType<typeof adapterFor>, string>;
+  main: LeastSquaresAccumulator;
+  cls?: LeastSquaresAccumulator;
+  samples: { main: FitPair[]; cls: FitPair[] };
+  seconds: number;
+}
+
+function takeRows(pair: FitPair, count: number, random: () => number): FitPair {
+  const n = pair.x.rows;
+  if (count >= n) return pair;
+  const pick = (m: Matrix, rows: number[]): Matrix => {
+    const out = new Float32Array(rows.length * m.cols);
+    rows.forEach((r, k) => out.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), k * m.cols));
+    return { data: out, rows: rows.length, cols: m.cols };
+  };
+  const rows = Array.from({ length: count }, () => Math.floor(random() * n)).sort((a, b) => a - b);
+  return { x: pick(pair.x, rows), y: pick(pair.y, rows) };
+}
+
+function concat(pairs: FitPair[]): FitPair {
+  const cat = (ms: Matrix[]): Matrix => {
+    const cols = ms[0]!.cols;
+    const rows = ms.reduce((a, m) => a + m.rows, 0);
+    const data = new Float32Array(rows * cols);
+    let off = 0;
+    for (const m of ms) {
+      data.set(m.data.subarray(0, m.rows * cols), off);
+      off += m.rows * cols;
+    }
+    return { data, rows, cols };
+  };
+  return { x: cat(pairs.map((p) => p.x)), y: cat(pairs.map((p) => p.y)) };
+}
+
+/** Fits every configuration of a plan; returns the runtime with one entry per configuration. */
+export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOptions = {}): Promise<ReStNet> {
+  const limit = options.calibrationLimit === undefined ? 1000 : checkLimit(options.calibrationLimit, 'options.calibrationLimit');
+  const batchSize = options.batchSize ?? 100;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`options.batchSize: expected a positive integer, got ${batchSize}`);
+  const ridge = options.ridge ?? 1e-4;
+  if (!(ridge >= 0)) throw new RangeError(`options.ridge: expected a number >= 0, got ${ridge}`);
+  const refine: RefineOptions | undefined = options.refine === true ? {} : options.refine === false || options.refine === undefined ? undefined : options.refine;
+  if (plan.configs.length === 0) throw new RangeError(`plan: no configurations to fit (skipped: ${plan.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ') || 'none'})`);
+  const byName = new Map(plan.anchors.map((a) => [a.name, a]));
+  const work: Work[] = plan.configs.map((config) => {
+    const front = byName.get(config.front)!, back = byName.get(config.back)!;
+    const adapter = adapterFor(front, config.frontCut, back, config.backCut);
+    if (typeof adapter === 'string') throw new RangeError(`plan: configuration '${config.id}' has no valid adapter (${adapter})`);
+    const shapes = adapter.weightShapes;
+    const w: Work = { config, front, back, adapter, main: new LeastSquaresAccumulator(...shapes.main), samples: { main: [], cls: [] }, seconds: 0 };
+    if (shapes.cls) w.cls = new LeastSquaresAccumulator(...shapes.cls);
+    return w;
+  });
+  const cutsOf = new Map<string, Set<string>>();
+  for (const w of work) {
+    (cutsOf.get(w.front.name) ?? cutsOf.set(w.front.name, new Set()).get(w.front.name)!).add(w.config.frontCut);
+    (cutsOf.get(w.back.name) ?? cutsOf.set(w.back.name, new Set()).get(w.back.name)!).add(w.config.backCut);
+  }
+  const total = sampleCount(data, limit);
+  const rowsWanted = refine?.rows ?? 20_000;
+  const random = seededRandom(refine?.seed ?? 0);
+  let done = 0;
+  let captureSeconds = 0;
+  for (const { x } of batches(data, plan.anchors[0].model.input.shape, batchSize, limit)) {
+    options.signal?.throwIfAborted();
+    const t0 = performance.now();
+    const acts = new Map<string, Record<string, { data: Float32Array; dims: number[] }>>();
+    for (const [name, cuts] of cutsOf) acts.set(name, await byName.get(name)!.model.capture(reshapeFor(x, byName.get(name)!), [...cuts]));
+    captureSeconds += (performance.now() - t0) / 1000;
+    for (const w of work) {
+      const t1 = performance.now();
+      const pairs = w.adapter.pairs(acts.get(w.front.name)![w.config.frontCut]!, acts.get(w.back.name)![w.config.backCut]!);
+      w.main.update(pairs.main.x, pairs.main.y);
+      if (pairs.cls) w.cls!.update(pairs.cls.x, pairs.cls.y);
+      if (refine) {
+        // Rows kept in proportion to the batch, so the sample spreads over the whole calibration set.
+        const share = x.dims[0]! / total;
+        w.samples.main.push(takeRows(pairs.main, Math.ceil(rowsWanted * share), random));
+        if (pairs.cls) w.samples.cls.push(takeRows(pairs.cls, Math.ceil(rowsWanted * share), random));
+      }
+      w.seconds += (performance.now() - t1) / 1000;
+    }
+    done += x.dims[0]!;
+    report(options, 'fit', done, total, `capturing activations and accumulating least squares: ${done}/${total} images`);
+  }
+  if (done === 0) throw new RangeError('data: expected at least one calibration image');
+
+  const configs: { record: ConfigRecord; maps: AdapterMaps }[] = [];
+  for (const [k, w] of work.entries()) {
+    options.signal?.throwIfAborted();
+    const t1 = performance.now();
+    const solve = (acc: LeastSquaresAccumulator) => acc.solve({ ridge: ridge * acc.rows, bias: true });
+    const main = solve(w.main);
+    const cls = w.cls ? solve(w.cls) : undefined;
+    const elements = w.main.rows * main.weight.cols + (w.cls ? w.cls.rows * cls!.weight.cols : 0);
+    const residual = (main.residual + (cls?.residual ?? 0)) / elements;
+    const maps: AdapterMaps = { main };
+    if (cls) maps.cls = cls;
+    if (refine) {
+      report(options, 'refine', k, work.length, w.config.id);
+      const train = async (pairs: FitPair[], init: Stitch): Promise<Stitch> => {
+        const { x, y } = concat(pairs);
+        const opts: Parameters<typeof trainStitch>[2] = {
+          init, epochs: refine.epochs ?? 3, lr: refine.lr ?? 1e-4, optimizer: refine.optimizer ?? 'adam', loss: refine.loss ?? 'mse',
+          batchSize: Math.min(refine.batchSize ?? 256, x.rows), seed: refine.seed ?? 0,
+        };
+        if (options.signal) opts.signal = options.signal;
+        return (await trainStitch(x, y, opts)).stitch;
+      };
+      maps.main = await train(w.samples.main, main);
+      if (cls) maps.cls = await train(w.samples.cls, cls);
+      w.samples = { main: [], cls: [] };
+    }
+    w.seconds += (performance.now() - t1) / 1000;
+    const trainable = [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0);
+    const params = w.front.model.segment(w.front.model.input.name, w.config.frontCut).params + trainable + w.back.model.segment(w.config.backCut, w.back.model.output.name).params;
+    configs.push({
+      maps,
+      record: {
+        id: w.config.id, front: w.config.front, back: w.config.back, frontCut: w.config.frontCut, backCut: w.config.backCut,
+        cka: w.config.cka, accuracy: null, latencyMs: null, macs: w.config.macs, params, onnx: null,
+        stitch: `${w.config.id}.stitch`, stitchSha256: '0'.repeat(64), order: w.config.order, choice: w.config.choice,
+        trainableParams: trainable, residual, fitSeconds: w.seconds + captureSeconds / work.length, refined: refine !== undefined,
+        latencyBatch32Ms: null, memoryBytes: null,
+      },
+    });
+    report(options, 'solve', k + 1, work.length, `fitted ${w.config.id}`);
+  }
+  return new ReStNet(plan.anchors, configs);
+}

@@ -1,0 +1,179 @@
+// Step 2: which stitched networks to build. ReStNet's rule: the front comes from the anchor of
+// larger capacity (params, then MACs), the back from the smaller; each front cut is joined to
+// the back cut of highest CKA such that the chosen back cuts keep depth order along the front
+// (a deeper front cut never goes to a shallower back cut) and an adapter exists between the two
+// shapes. One configuration per front cut, so the configurations walk the cost range from about
+// the back anchor's cost (early cut) to about the front anchor's (late cut).
+import { Adapter } from '../stitch/adapters/adapter.js';
+import type { Anchor } from './anchor.js';
+import type { Analysis } from './analyze.js';
+import { seededRandom } from './inputs.js';
+
+export type StitchOrder = 'large-front' | 'small-front';
+
+export interface PlannedConfig {
+  id: string;
+  /** Anchor names. */
+  front: string;
+  back: string;
+  frontCut: string;
+  backCut: string;
+  /** CKA between the front activation at frontCut and the back activation at backCut. */
+  cka: number;
+  /** Multiply-adds per sample: front prefix + stitch + back suffix. */
+  macs: number;
+  order: StitchOrder;
+  /** How the back cut was chosen: by CKA (the method) or at random (the ablation). */
+  choice: 'cka' | 'random';
+}
+
+export interface PlanOptions {
+  /** Which stitching direction(s): 'large-front' (ReStNet's, default), 'small-front', or 'both'. */
+  order?: StitchOrder | 'both';
+  /** 'cka' (default) or 'random': a back cut drawn uniformly among the valid ones (ablation). */
+  choice?: 'cka' | 'random';
+  /** Seed of the random choice. Default 0. */
+  seed?: number;
+  /** 'anchors' (default): drop configurations costing more MACs than the larger anchor or fewer than the smaller; 'any': keep all. */
+  costRange?: 'anchors' | 'any';
+}
+
+export interface Plan {
+  analysis: Analysis;
+  anchors: [Anchor, Anchor];
+  /** Anchor names by capacity. */
+  large: string;
+  small: string;
+  configs: PlannedConfig[];
+  /** Front cuts that got no configuration, and why. */
+  skipped: { order: StitchOrder; frontCut: string; reason: string }[];
+}
+
+/** A file-name-safe, readable label of a cut point ('/block1/Relu_output_0' -> 'block1_Relu_output_0'). */
+export function cutLabel(cut: string): string {
+  return cut.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[_.]+|_+$/g, '') || 'cut';
+}
+
+export function configId(front: string, frontCut: string, back: string, backCut: string): string {
+  return `${cutLabel(front)}.${cutLabel(frontCut)}~${cutLabel(back)}.${cutLabel(backCut)}`;
+}
+
+/** The stitch's multiply-adds per sample (as StitchedModel.macs counts them). */
+export function stitchMacs(adapter: Adapter): number {
+  const shapes = adapter.weightShapes;
+  const [h, w] = adapter.grid;
+  const positions = adapter.kind === 'vit-vit' && adapter.back.kind === 'vit' ? adapter.back.tokens : h * w;
+  return positions * shapes.main[0] * shapes.main[1] + (shapes.cls ? shapes.cls[0] * shapes.cls[1] : 0);
+}
+
+/** The adapter between two cuts, or the reason there is none. */
+export function adapterFor(front: Anchor, frontCut: string, back: Anchor, backCut: string): Adapter | string {
+  const fp = front.model.cutPoints(), bp = back.model.cutPoints();
+  const fi = fp.findIndex((c) => c.name === frontCut), bi = bp.findIndex((c) => c.name === backCut);
+  if (fi <= 0) return `front cut '${frontCut}' is the input or not a cut point`;
+  if (bi < 0 || bi === bp.length - 1) return `back cut '${backCut}' is the output or not a cut point`;
+  try {
+    return new Adapter(front.model.sampleDims(frontCut), back.model.sampleDims(backCut));
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** The larger-capacity anchor first (params, then MACs, then name for a stable order). */
+export function bySize(a: Anchor, b: Anchor): [Anchor, Anchor] {
+  const key = (x: Anchor): [number, number] => [x.params, x.macs];
+  const [pa, ma] = key(a), [pb, mb] = key(b);
+  if (pa !== pb) return pa > pb ? [a, b] : [b, a];
+  if (ma !== mb) return ma > mb ? [a, b] : [b, a];
+  return a.name <= b.name ? [a, b] : [b, a];
+}
+
+export function configMacs(front: Anchor, frontCut: string, back: Anchor, backCut: string, adapter: Adapter): number {
+  const prefix = (anchor: Anchor, cut: string): number => anchor.model.cutPoints().find((c) => c.name === cut)!.macs;
+  return prefix(front, frontCut) + stitchMacs(adapter) + (back.macs - prefix(back, backCut));
+}
+
+/**
+ * The back cut per front cut that maximises the total CKA under depth order (dynamic
+ * programming over (front cut, last back cut); a front cut may be left out when no valid back
+ * cut keeps the order). Returns the chosen back index per front (-1: none).
+ */
+export function monotoneAssignment(score: (i: number, j: number) => number | undefined, fronts: number, backs: number): number[] {
+  // best[j]: best total with the last chosen back cut <= j ... kept as explicit paths (sizes are tiny).
+  let states: { total: number; path: number[] }[] = Array.from({ length: backs + 1 }, () => ({ total: 0, path: [] }));
+  // states[k] = best assignment of the fronts so far whose last chosen back index is k - 1 (k = 0: none chosen).
+  states = [{ total: 0, path: [] }, ...Array.from({ length: backs }, () => ({ total: -Infinity, path: [] as number[] }))];
+  for (let i = 0; i < fronts; i++) {
+    const next = states.map((s) => ({ total: s.total, path: [...s.path, -1] }));
+    let bestPrefix = { total: -Infinity, path: [] as number[] };
+    for (let j = 0; j < backs; j++) {
+      const s = states[j]!;
+      if (s.total > bestPrefix.total) bestPrefix = s;
+      if (states[j + 1]!.total > bestPrefix.total) bestPrefix = states[j + 1]!;
+      const v = score(i, j);
+      if (v === undefined || bestPrefix.total === -Infinity) continue;
+      // +1 keeps every (possibly slightly negative) CKA worth including: more configurations beat fewer.
+      const total = bestPrefix.total + v + 1;
+      if (total > next[j + 1]!.total) next[j + 1] = { total, path: [...bestPrefix.path, j] };
+    }
+    states = next;
+  }
+  return states.reduce((a, b) => (b.total > a.total ? b : a)).path;
+}
+
+/** Plans the stitched configurations of an analysis. */
+export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
+  const order = options.order ?? 'large-front';
+  if (!['large-front', 'small-front', 'both'].includes(order)) throw new RangeError(`options.order: expected 'large-front', 'small-front' or 'both', got ${JSON.stringify(order)}`);
+  const choice = options.choice ?? 'cka';
+  if (choice !== 'cka' && choice !== 'random') throw new RangeError(`options.choice: expected 'cka' or 'random', got ${JSON.stringify(choice)}`);
+  const costRange = options.costRange ?? 'anchors';
+  const { a, b } = analysis;
+  const [large, small] = bySize(a, b);
+  const random = seededRandom(options.seed ?? 0);
+  const configs: PlannedConfig[] = [];
+  const skipped: Plan['skipped'] = [];
+  const lo = Math.min(a.macs, b.macs), hi = Math.max(a.macs, b.macs);
+  const orders: StitchOrder[] = order === 'both' ? ['large-front', 'small-front'] : [order];
+  for (const o of orders) {
+    const [front, back] = o === 'large-front' ? [large, small] : [small, large];
+    const fronts = front === a ? analysis.cutsA : analysis.cutsB;
+    const backs = back === a ? analysis.cutsA : analysis.cutsB;
+    const ckaOf = (f: string, k: string): number => {
+      const [ca, cb] = front === a ? [f, k] : [k, f];
+      return analysis.cka.data[analysis.cutsA.indexOf(ca) * analysis.cka.cols + analysis.cutsB.indexOf(cb)]!;
+    };
+    const adapters = fronts.map((f) => backs.map((k) => adapterFor(front, f, back, k)));
+    const valid = (i: number, j: number): boolean => {
+      const ad = adapters[i]![j]!;
+      if (typeof ad === 'string') return false;
+      if (costRange === 'any') return true;
+      const m = configMacs(front, fronts[i]!, back, backs[j]!, ad);
+      return m >= lo && m <= hi;
+    };
+    let chosen: number[];
+    if (choice === 'cka') {
+      chosen = monotoneAssignment((i, j) => (valid(i, j) ? ckaOf(fronts[i]!, backs[j]!) : undefined), fronts.length, backs.length);
+    } else {
+      chosen = fronts.map((_, i) => {
+        const options = backs.map((_, j) => j).filter((j) => valid(i, j));
+        return options.length === 0 ? -1 : options[Math.floor(random() * options.length)]!;
+      });
+    }
+    fronts.forEach((f, i) => {
+      const j = chosen[i] ?? -1;
+      if (j < 0) {
+        const reasons = backs.map((_, jj) => adapters[i]![jj]).filter((x): x is string => typeof x === 'string');
+        const reason = backs.some((_, jj) => valid(i, jj))
+          ? 'every valid back cut breaks depth order'
+          : reasons.length === backs.length ? `no valid adapter (${reasons[0]})` : 'every valid stitch costs more than the larger anchor or less than the smaller';
+        skipped.push({ order: o, frontCut: f, reason });
+        return;
+      }
+      const k = backs[j]!;
+      const ad = adapters[i]![j] as Adapter;
+      configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice });
+    });
+  }
+  return { analysis, anchors: [a, b], large: large.name, small: small.name, configs, skipped };
+}
