@@ -13,3 +13,4 @@ export { StitchedModel } from './stitch/stitched-model.js';
 export type { StitchedModelSpec } from './stitch/stitched-model.js';
 export * from './report/index.js';
 export * from './restnet/index.js';
+export * from './formats/index.js';
