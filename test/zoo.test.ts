@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
-import { loadZooManifest, loadZooSplit, zooPath, type ZooAnchor } from '../lib/data/index.js';
+import { loadZooManifest, loadZooSplit, zooAnchor, zooPath, type ZooAnchor } from '../lib/data/index.js';
 
 const MiB = 1024 * 1024;
 // Accuracy floors on Fashion-MNIST test images (issue #4).
@@ -114,6 +114,14 @@ describe('zoo manifest', () => {
       expect(small.macs).toBeLessThanOrEqual(large.macs / 2);
       expect(large.blocks.length).toBeGreaterThan(small.blocks.length);
     }
+  });
+
+  it('zooAnchor resolves names to files and rejects unknown ones', () => {
+    expect(zooAnchor('cnn-s').path).toBe(zooPath('cnn-s.onnx'));
+    expect(statSync(zooAnchor('vit-l').path).isFile()).toBe(true);
+    expect(() => zooAnchor('resnet50')).toThrow(RangeError);
+    expect(() => zooAnchor('resnet50')).toThrow('zooAnchor: expected one of cnn-s, cnn-l, vit-s, vit-l, got "resnet50"');
+    expect(() => loadZooSplit('test' as 'eval')).toThrow(`loadZooSplit: expected 'calibration' or 'eval', got "test"`);
   });
 
   it('fits the size budget: each anchor <= 4 MiB, the zoo <= 15 MiB', () => {
