@@ -98,7 +98,7 @@ function flagUsage(f: FlagSpec): string {
 /** The --help text of a command. */
 export function commandHelp(spec: CommandSpec): string {
   const pos = spec.positionals.map((p) => (p.optional ? `[${p.name}]` : p.name)).join(' ');
-  const required = spec.flags.filter((f) => f.help.startsWith('(required)')).map((f) => flagUsage(f));
+  const required = spec.flags.filter((f) => f.help.startsWith('(required)')).map((f) => flagUsage({ ...f, short: undefined } as FlagSpec));
   const lines = [`usage: restnet ${spec.name}${pos ? ` ${pos}` : ''}${required.length ? ` ${required.join(' ')}` : ''} [options]`, '', spec.summary];
   if (spec.description) lines.push('', spec.description);
   if (spec.positionals.length) {

@@ -95,6 +95,11 @@ export class Reporter implements ProgressSink {
     this.label = '';
   }
 
+  /** A detail line under the current step: printed in plain mode only (a bar shows the same progress). */
+  detail(message: string): void {
+    if (!this.bars) this.write(`${message}\n`);
+  }
+
   note(message: string): void {
     this.clear();
     this.write(`${message}\n`);

@@ -1,5 +1,10 @@
 // The commands of `restnet`, in the order --help lists them.
 import type { Command } from '../context.js';
+import { analyze } from './analyze.js';
 import { bench } from './bench.js';
+import { demo } from './demo.js';
+import { exportCommand } from './export.js';
+import { select } from './select.js';
+import { stitch } from './stitch.js';
 
-export const commands: Command[] = [bench];
+export const commands: Command[] = [demo, analyze, stitch, select, exportCommand, bench];

@@ -1,0 +1,157 @@
+// `restnet stitch A.onnx B.onnx --data DATA --out DIR`: analyze -> plan -> fit -> evaluate ->
+// save (manifest, anchors, stitches, fused ONNX per configuration), with the heat map and the
+// Pareto plot beside them.
+import { analyze } from '../../restnet/analyze.js';
+import type { Anchor } from '../../restnet/anchor.js';
+import { evaluate } from '../../restnet/evaluate.js';
+import { fit, type FitPipelineOptions } from '../../restnet/fit.js';
+import type { ModelRows } from '../../formats/index.js';
+import { plan, type PlanOptions } from '../../restnet/plan.js';
+import type { ReStNet } from '../../restnet/runtime.js';
+import { CliError, UsageError } from '../args.js';
+import type { CliContext, Command } from '../context.js';
+import { ensureOutDir } from '../files.js';
+import { analysisJson, loadDataArg, loadModelArg, onProgress, resultsTable, saveNet, writeAnalysis, writePareto } from '../pipeline.js';
+import { analyzeOptions, ANALYZE_FLAGS } from './analyze.js';
+import { DATA_FLAGS, DATA_HELP, dataArg, type FlagSpec } from './common.js';
+
+export const FIT_FLAGS: FlagSpec[] = [
+  { name: 'eval', type: 'integer', value: 'N', min: 1, help: 'evaluation images for accuracy', defaultText: '1000' },
+  { name: 'order', type: 'string', value: 'ORDER', choices: ['large-front', 'small-front', 'both'], help: "stitching direction (ReStNet's: the larger model's front)", defaultText: 'large-front' },
+  { name: 'cost-range', type: 'string', value: 'RANGE', choices: ['anchors', 'any'], help: "keep configurations between the anchors' MACs, or all", defaultText: 'anchors' },
+  { name: 'refine', type: 'boolean', help: 'refine each stitch with Adam after least squares' },
+  { name: 'ridge', type: 'number', value: 'R', min: 0, help: 'ridge penalty per row of the least squares', defaultText: '1e-4' },
+  { name: 'no-export', type: 'boolean', help: 'do not write the fused .onnx files (export later with restnet export)' },
+];
+
+export interface PairResult {
+  net: ReStNet;
+  files: { manifest: string; cka: { json: string; svg: string }; pareto: string };
+  analysis: ReturnType<typeof analysisJson>;
+  skipped: { frontCut: string; reason: string }[];
+}
+
+/** The whole method on one pair of loaded anchors; writes into `out`. */
+export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibration: ModelRows, evaluation: ModelRows, out: string, options: { plotsDir?: string; latencyRuns?: number } = {}): Promise<PairResult> {
+  const args = ctx.args;
+  const plots = options.plotsDir ?? out;
+  const calibrationLimit = args.number('calibration', 1000);
+  ctx.progress.step(`CKA ${a.name} x ${b.name} (${a.cuts.length} x ${b.cuts.length} cuts)`);
+  const analysis = await analyze(a, b, calibration, analyzeOptions(ctx));
+  ctx.progress.end(`${analysis.samples} images`);
+
+  const planOptions: PlanOptions = {};
+  if (args.has('order')) planOptions.order = args.string('order') as PlanOptions['order'];
+  if (args.has('cost-range')) planOptions.costRange = args.string('cost-range') as PlanOptions['costRange'];
+  const planned = plan(analysis, planOptions);
+  const cka = writeAnalysis(plots, analysis, planned);
+  if (planned.configs.length === 0) {
+    const why = planned.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ');
+    throw new CliError(`${a.name} x ${b.name}: no stitched configuration is possible (${why || 'no candidate cuts'})${args.string('cost-range') !== 'any' ? '; --cost-range any keeps configurations outside the anchors\' cost range' : ''}`);
+  }
+  ctx.progress.note(`plan: ${planned.configs.length} configurations, front ${planned.configs[0]!.front}, back ${planned.configs[0]!.back}${planned.skipped.length ? ` (${planned.skipped.length} front cuts skipped)` : ''}`);
+
+  ctx.progress.step(`fitting ${planned.configs.length} stitches (capture + least squares${args.bool('refine') ? ' + Adam' : ''})`);
+  const fitOptions: FitPipelineOptions = { signal: ctx.signal, onProgress: onProgress(ctx), calibrationLimit };
+  if (args.has('ridge')) fitOptions.ridge = args.number('ridge')!;
+  if (args.bool('refine')) fitOptions.refine = true;
+  const net = await fit(planned, calibration, fitOptions);
+  ctx.progress.end();
+
+  ctx.progress.step(`evaluating ${net.ids.length} configurations and ${net.anchorRecords.length === 1 ? 'the anchor' : 'both anchors'}`);
+  const evalLimit = args.number('eval', 1000);
+  await evaluate(net, evaluation, evaluation.labels, {
+    signal: ctx.signal, onProgress: onProgress(ctx, true), evalLimit,
+    ...(options.latencyRuns !== undefined ? { latencyRuns: options.latencyRuns, latencyRunsBatch32: Math.max(1, Math.ceil(options.latencyRuns / 3)) } : {}),
+  });
+  ctx.progress.end(`${Math.min(evalLimit, evaluation.rows)} images`);
+
+  ctx.signal.throwIfAborted();
+  ctx.progress.step(`saving to ${out}`);
+  const pareto = writePareto(plots, net, planned.configs[0]!.front, planned.configs[0]!.back);
+  const manifest = await saveNet(net, out, { exportOnnx: !args.bool('no-export'), signal: ctx.signal });
+  ctx.progress.end();
+  return { net, files: { manifest, cka, pareto }, analysis: analysisJson(analysis, planned), skipped: planned.skipped.map(({ frontCut, reason }) => ({ frontCut, reason })) };
+}
+
+/** Calibration and evaluation data from --data/--labels/--eval-data/--eval-labels. */
+export function loadSplits(ctx: CliContext, anchor: Anchor, models: string[]): { calibration: ModelRows; evaluation: ModelRows; note?: string } {
+  const args = ctx.args;
+  const data = dataArg(ctx, models);
+  const evalLimit = args.number('eval', 1000);
+  const calibration = loadDataArg(data, args.string('labels'), anchor);
+  let evaluation: ModelRows;
+  let note: string | undefined;
+  const evalData = args.string('eval-data') ?? (data.startsWith('zoo') && args.string('data') === undefined ? 'zoo:eval' : undefined);
+  if (evalData !== undefined) {
+    evaluation = loadDataArg(evalData, args.string('eval-labels'), anchor, evalLimit);
+  } else {
+    // Hold out the images after the calibration ones (at most --eval of them).
+    const n = calibration.rows;
+    const held = Math.min(evalLimit, Math.floor(n / 5));
+    const start = n - held;
+    if (held < 1) throw new UsageError(`stitch: ${n} images are too few to hold some out for evaluation; give --eval-data`);
+    const cols = calibration.cols;
+    evaluation = { images: calibration.images.subarray(start * cols), rows: n - start, cols };
+    if (calibration.labels) evaluation.labels = calibration.labels.subarray(start);
+    calibration.images = calibration.images.subarray(0, start * cols);
+    calibration.rows = start;
+    if (calibration.labels) calibration.labels = calibration.labels.subarray(0, start);
+    note = `no --eval-data: images ${start}-${n - 1} of ${data} are held out for evaluation, 0-${start - 1} calibrate`;
+  }
+  if (!evaluation.labels) throw new CliError(`evaluation needs labels: give --labels${args.has('eval-data') ? ' / --eval-labels' : ''} (or a labels file inside the PNG folder)`);
+  return note === undefined ? { calibration, evaluation } : { calibration, evaluation, note };
+}
+
+export const stitch: Command = {
+  spec: {
+    name: 'stitch',
+    summary: 'Build a ReStNet from two models: CKA analysis, plan, fit the stitches, evaluate, save.',
+    description: [
+      "The front of the larger model is joined to the back of the smaller at the cut pairs of",
+      'highest CKA (keeping depth order); each linear stitch is fitted by least squares (optionally',
+      'refined with Adam); every configuration and both anchors are measured (accuracy, latency,',
+      'MACs, params). --out receives manifest.json (the runtime format: restnet select / export,',
+      'ReStNet.load), the anchors, one .stitch and one fused .onnx per configuration,',
+      'cka-<A>-<B>.svg/.json and pareto-<front>-<back>.svg. The manifest is written last, by rename.',
+      '',
+      'Evaluation uses --eval-data, or else the last 20% of --data held out.',
+      '',
+      DATA_HELP,
+    ].join('\n'),
+    positionals: [
+      { name: 'A', help: 'first model: an ONNX file or a zoo anchor name' },
+      { name: 'B', help: 'second model' },
+    ],
+    flags: [
+      ...DATA_FLAGS,
+      { name: 'eval-data', type: 'string', value: 'DATA', help: 'evaluation images (same formats as --data)', defaultText: 'zoo:eval for zoo data, else 20% of --data' },
+      { name: 'eval-labels', type: 'string', value: 'FILE', help: 'labels of --eval-data' },
+      { name: 'out', short: 'o', type: 'string', value: 'DIR', help: '(required) output directory' },
+      ...ANALYZE_FLAGS,
+      ...FIT_FLAGS,
+    ],
+    examples: [
+      'restnet stitch cnn-l cnn-s --out hybrid/',
+      'restnet stitch big.onnx small.onnx --data train.npy --labels train-labels.npy --eval-data test.npy --eval-labels test-labels.npy --out hybrid/',
+    ],
+  },
+  async run(ctx) {
+    const [pathA, pathB] = ctx.args.positionals as [string, string];
+    const outArg = ctx.args.string('out');
+    if (outArg === undefined) throw new UsageError('stitch: --out DIR is required (see restnet stitch --help)');
+    const out = ensureOutDir(outArg);
+    const cache = new Map<string, Anchor>();
+    const a = await loadModelArg(pathA, ctx, cache);
+    const b = await loadModelArg(pathB, ctx, cache);
+    const { calibration, evaluation, note } = loadSplits(ctx, a, [pathA, pathB]);
+    if (note) ctx.progress.note(note);
+    const result = await stitchPair(ctx, a, b, calibration, evaluation, out);
+    if (ctx.json) {
+      ctx.print(JSON.stringify({ anchors: result.net.anchorRecords, configs: result.net.configs, files: result.files, skipped: result.skipped }, null, 2));
+    } else {
+      ctx.print(resultsTable(result.net));
+      ctx.print(`\nwrote ${result.files.manifest}\n      ${result.files.cka.svg}\n      ${result.files.pareto}`);
+    }
+  },
+};
