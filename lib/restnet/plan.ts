@@ -147,7 +147,8 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
     const valid = (i: number, j: number): boolean => {
       const ad = adapters[i]![j]!;
       if (typeof ad === 'string') return false;
-      if (costRange === 'any') return true;
+      // Equal-cost anchors (a model stitched to itself) have no range to span.
+      if (costRange === 'any' || lo === hi) return true;
       const m = configMacs(front, fronts[i]!, back, backs[j]!, ad);
       return m >= lo && m <= hi;
     };
