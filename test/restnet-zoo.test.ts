@@ -1,0 +1,68 @@
+// The pipeline on the zoo anchors that exist (the larger ones land while this is written): a
+// small calibration / eval budget, so each case stays well under a minute on 2 cores.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { loadZooSplit, zooPath } from '../lib/data/index.js';
+import { analyze, evaluate, fit, loadAnchor, plan, ReStNet, type ProgressEvent } from '../lib/restnet/index.js';
+import { ortRun, relError } from './onnx-helpers.js';
+
+const calibration = loadZooSplit('calibration');
+const evalSplit = loadZooSplit('eval');
+const has = (name: string): boolean => existsSync(zooPath(`${name}.onnx`));
+const pairs = [['cnn-l', 'cnn-s'], ['vit-l', 'vit-s'], ['cnn-l', 'vit-s'], ['vit-l', 'cnn-s']].filter(([a, b]) => has(a!) && has(b!));
+
+describe('zoo', () => {
+  it.runIf(has('cnn-s'))('cnn-s stitched to itself at every block keeps its accuracy; save, load, select, export', async () => {
+    const a = await loadAnchor('cnn-s', { threads: 1 });
+    expect(a.cuts).toEqual(['stem', 'stage1.block0', 'stage2.block0', 'stage3.block0']);
+    const events: ProgressEvent[] = [];
+    const onProgress = (e: ProgressEvent) => events.push(e);
+    const analysis = await analyze(a, a, calibration, { calibrationLimit: 256, onProgress });
+    const net = await fit(plan(analysis), calibration, { calibrationLimit: 256, onProgress });
+    expect(net.ids).toHaveLength(4);
+    const ev = await evaluate(net, evalSplit, undefined, { evalLimit: 300, latencyRuns: 3, latencyRunsBatch32: 1, onProgress });
+    expect(new Set(events.map((e) => e.stage))).toEqual(new Set(['analyze', 'fit', 'solve', 'latency', 'evaluate']));
+    for (const e of events) expect(e.done).toBeLessThanOrEqual(e.total);
+    const anchor = ev.anchors[0]!;
+    for (const c of ev.configs) expect(Math.abs(c.accuracy! - anchor.accuracy!)).toBeLessThanOrEqual(0.01);
+    expect(ev.memory.configs).toBe(4);
+    const dir = mkdtempSync(join(tmpdir(), 'restnet-zoo-'));
+    try {
+      await net.save(dir);
+      const loaded = await ReStNet.load(dir, { threads: 1 });
+      const chosen = loaded.select({ maxParams: a.params + 2000 });
+      expect(chosen.params).toBeLessThanOrEqual(a.params + 2000);
+      const x = { data: evalSplit.images.slice(0, 4 * 784), dims: [4, 1, 28, 28] };
+      const id = loaded.ids[2]!;
+      loaded.use(id);
+      expect(relError(await ortRun((await loaded.export(id)).bytes, x), await loaded.run(x))).toBeLessThan(1e-4);
+      await loaded.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await a.model.dispose();
+  }, 120_000);
+
+  for (const [large, small] of pairs) {
+    it(`${large} -> ${small}: >= 4 configurations between the anchors' costs, above the small anchor's accuracy - 3 points`, async () => {
+      const a = await loadAnchor(large!, { threads: 1 }), b = await loadAnchor(small!, { threads: 1 });
+      const analysis = await analyze(a, b, calibration, { calibrationLimit: 256 });
+      const p = plan(analysis);
+      expect(p.configs.length).toBeGreaterThanOrEqual(4);
+      const net = await fit(p, calibration, { calibrationLimit: 256 });
+      const ev = await evaluate(net, evalSplit, undefined, { evalLimit: 500, latency: false });
+      const smallAcc = ev.anchors.find((r) => r.name === small)!.accuracy!;
+      for (const c of ev.configs) {
+        expect(c.macs).toBeGreaterThanOrEqual(b.macs);
+        expect(c.macs).toBeLessThanOrEqual(a.macs);
+        console.log(`${c.id}: cka ${c.cka.toFixed(3)} accuracy ${c.accuracy} (anchors ${ev.anchors.map((r) => `${r.name} ${r.accuracy}`).join(', ')})`);
+        expect(c.accuracy!).toBeGreaterThanOrEqual(smallAcc - 0.03);
+      }
+      await net.dispose();
+    }, 300_000);
+  }
+});
