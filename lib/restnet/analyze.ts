@@ -87,3 +87,10 @@ export function ckaAt(analysis: Analysis, cutA: string, cutB: string): number {
   if (i < 0 || j < 0) return NaN;
   return analysis.cka.data[i * analysis.cka.cols + j]!;
 }
+
+/** The analysis as plain JSON (for files, heat maps and the CLI): anchors, cuts, CKA rows. */
+export function analysisToJson(analysis: Analysis): { a: string; b: string; cutsA: string[]; cutsB: string[]; cka: number[][]; samples: number; batches: number; seconds: number } {
+  const { a, b, cutsA, cutsB, cka, samples, batches: count, seconds } = analysis;
+  const rows = Array.from({ length: cka.rows }, (_, i) => Array.from(cka.data.subarray(i * cka.cols, (i + 1) * cka.cols)));
+  return { a: a.name, b: b.name, cutsA: [...cutsA], cutsB: [...cutsB], cka: rows, samples, batches: count, seconds };
+}

@@ -1,7 +1,7 @@
 // ReStNet: analyze -> plan -> fit -> evaluate, and the runtime that selects a configuration.
 export { loadAnchor, defaultCuts, sha256 } from './anchor.js';
 export type { Anchor, AnchorSource, AnchorOptions } from './anchor.js';
-export { analyze, ckaAt } from './analyze.js';
+export { analyze, analysisToJson, ckaAt } from './analyze.js';
 export type { Analysis, AnalyzeOptions } from './analyze.js';
 export { plan, configId, cutLabel, bySize, monotoneAssignment } from './plan.js';
 export type { Plan, PlanOptions, PlannedConfig, StitchOrder } from './plan.js';
