@@ -126,7 +126,7 @@ function parseValue(f: FlagSpec, raw: string | undefined, shown: string): FlagVa
   const n = Number(raw);
   const integer = f.type === 'integer';
   const positive = f.min === 0 && f.exclusiveMin;
-  const what = `${positive ? 'a positive ' : 'a '}${integer ? 'integer' : 'number'}${f.min !== undefined && !positive ? ` >= ${f.min}` : ''}`;
+  const what = `${positive ? 'a positive ' : integer ? 'an ' : 'a '}${integer ? 'integer' : 'number'}${f.min !== undefined && !positive ? ` >= ${f.min}` : ''}`;
   if (raw.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
     throw new UsageError(`${shown}: expected ${what}, got ${raw}`);
   }

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } fr
 import { join } from 'node:path';
 
 import { loadZooManifest, zooPath } from '../data/zoo.js';
-import { conformTo, loadData, takeSamples, type ModelRows } from '../formats/index.js';
+import { conformTo, loadData, takeSamples, type ModelRows, type SampleSet } from '../formats/index.js';
 import { heatmapSvg } from '../report/heatmap.js';
 import { paretoSvg, type ParetoPoint } from '../report/pareto.js';
 import type { Anchor } from '../restnet/anchor.js';
@@ -67,8 +67,8 @@ export async function loadModelArg(arg: string, ctx: CliContext, cache = new Map
 }
 
 /** --data (and --labels) loaded and converted to the anchor's input; `limit` keeps the first images. */
-export function loadDataArg(spec: string, labels: string | undefined, anchor: Anchor, limit?: number): ModelRows {
-  const set = loadData(spec, labels);
+export function loadDataArg(spec: string | SampleSet, labels: string | undefined, anchor: Anchor, limit?: number): ModelRows {
+  const set = typeof spec === 'string' ? loadData(spec, labels) : spec;
   const taken = limit === undefined ? set : takeSamples(set, limit);
   const input = anchor.model.input;
   return conformTo(taken, input.shape, `${input.name}' of '${anchor.name}`);

@@ -4,6 +4,7 @@ import { analyze as analyzePair, type AnalyzeOptions } from '../../restnet/analy
 import type { Command, CliContext } from '../context.js';
 import { ensureOutDir } from '../files.js';
 import { analysisJson, analysisTable, loadDataArg, loadModelArg, onProgress, writeAnalysis } from '../pipeline.js';
+import { loadData } from '../../formats/index.js';
 import { DATA_FLAGS, DATA_HELP, dataArg, type FlagSpec } from './common.js';
 
 export const ANALYZE_FLAGS: FlagSpec[] = [
@@ -48,10 +49,11 @@ export const analyze: Command = {
     const [pathA, pathB] = ctx.args.positionals as [string, string];
     const data = dataArg(ctx, [pathA, pathB]);
     const out = ensureOutDir(ctx.args.string('out', './restnet-out'));
+    const set = loadData(data, ctx.args.string('labels'));
     const cache = new Map();
     const a = await loadModelArg(pathA, ctx, cache);
     const b = await loadModelArg(pathB, ctx, cache);
-    const rows = loadDataArg(data, ctx.args.string('labels'), a, ctx.args.number('calibration', 1000));
+    const rows = loadDataArg(set, undefined, a, ctx.args.number('calibration', 1000));
     ctx.progress.step(`CKA ${a.name} x ${b.name} (${a.cuts.length} x ${b.cuts.length} cuts)`);
     const analysis = await analyzePair(a, b, rows, analyzeOptions(ctx));
     ctx.progress.end(`${analysis.samples} images`);

@@ -5,7 +5,7 @@ import { analyze } from '../../restnet/analyze.js';
 import type { Anchor } from '../../restnet/anchor.js';
 import { evaluate } from '../../restnet/evaluate.js';
 import { fit, type FitPipelineOptions } from '../../restnet/fit.js';
-import type { ModelRows } from '../../formats/index.js';
+import { loadData, type ModelRows, type SampleSet } from '../../formats/index.js';
 import { plan, type PlanOptions } from '../../restnet/plan.js';
 import type { ReStNet } from '../../restnet/runtime.js';
 import { CliError, UsageError } from '../args.js';
@@ -74,19 +74,26 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   return { net, files: { manifest, cka, pareto }, analysis: analysisJson(analysis, planned), skipped: planned.skipped.map(({ frontCut, reason }) => ({ frontCut, reason })) };
 }
 
-/** Calibration and evaluation data from --data/--labels/--eval-data/--eval-labels. */
-export function loadSplits(ctx: CliContext, anchor: Anchor, models: string[]): { calibration: ModelRows; evaluation: ModelRows; note?: string } {
+/** Reads --data/--labels and --eval-data/--eval-labels (before any model is loaded: bad paths fail fast). */
+export function readSplits(ctx: CliContext, models: string[]): { data: string; calibration: SampleSet; evaluation?: SampleSet } {
   const args = ctx.args;
   const data = dataArg(ctx, models);
+  const calibration = loadData(data, args.string('labels'));
+  const evalData = args.string('eval-data') ?? (data.startsWith('zoo') && args.string('data') === undefined ? 'zoo:eval' : undefined);
+  if (evalData === undefined) return { data, calibration };
+  return { data, calibration, evaluation: loadData(evalData, args.string('eval-labels')) };
+}
+
+/** Calibration and evaluation rows shaped as the anchor's input; without evaluation data, the last 20% of the data. */
+export function conformSplits(ctx: CliContext, sets: ReturnType<typeof readSplits>, anchor: Anchor): { calibration: ModelRows; evaluation: ModelRows; note?: string } {
+  const args = ctx.args;
   const evalLimit = args.number('eval', 1000);
-  const calibration = loadDataArg(data, args.string('labels'), anchor);
+  const calibration = loadDataArg(sets.calibration, undefined, anchor);
   let evaluation: ModelRows;
   let note: string | undefined;
-  const evalData = args.string('eval-data') ?? (data.startsWith('zoo') && args.string('data') === undefined ? 'zoo:eval' : undefined);
-  if (evalData !== undefined) {
-    evaluation = loadDataArg(evalData, args.string('eval-labels'), anchor, evalLimit);
+  if (sets.evaluation) {
+    evaluation = loadDataArg(sets.evaluation, undefined, anchor, evalLimit);
   } else {
-    // Hold out the images after the calibration ones (at most --eval of them).
     const n = calibration.rows;
     const held = Math.min(evalLimit, Math.floor(n / 5));
     const start = n - held;
@@ -97,7 +104,7 @@ export function loadSplits(ctx: CliContext, anchor: Anchor, models: string[]): {
     calibration.images = calibration.images.subarray(0, start * cols);
     calibration.rows = start;
     if (calibration.labels) calibration.labels = calibration.labels.subarray(0, start);
-    note = `no --eval-data: images ${start}-${n - 1} of ${data} are held out for evaluation, 0-${start - 1} calibrate`;
+    note = `no --eval-data: images ${start}-${n - 1} of ${sets.data} are held out for evaluation, 0-${start - 1} calibrate`;
   }
   if (!evaluation.labels) throw new CliError(`evaluation needs labels: give --labels${args.has('eval-data') ? ' / --eval-labels' : ''} (or a labels file inside the PNG folder)`);
   return note === undefined ? { calibration, evaluation } : { calibration, evaluation, note };
@@ -141,10 +148,11 @@ export const stitch: Command = {
     const outArg = ctx.args.string('out');
     if (outArg === undefined) throw new UsageError('stitch: --out DIR is required (see restnet stitch --help)');
     const out = ensureOutDir(outArg);
+    const sets = readSplits(ctx, [pathA, pathB]);
     const cache = new Map<string, Anchor>();
     const a = await loadModelArg(pathA, ctx, cache);
     const b = await loadModelArg(pathB, ctx, cache);
-    const { calibration, evaluation, note } = loadSplits(ctx, a, [pathA, pathB]);
+    const { calibration, evaluation, note } = conformSplits(ctx, sets, a);
     if (note) ctx.progress.note(note);
     const result = await stitchPair(ctx, a, b, calibration, evaluation, out);
     if (ctx.json) {
