@@ -64,6 +64,9 @@ for (const [op, ours, peer, name, target] of rows) {
   const ratio = ours / peer;
   md += `| ${op} | ${fmt(ours, 1)} | ${fmt(peer, 1)} | ${name} | ${fmt(ratio)}x | <= ${target}x | ${ratio <= target ? 'yes' : 'no'} |\n`;
 }
+// Context, no target: numpy running restnet's own algorithm (f64 normal equations + solve).
+const normalRatio = fitMs / (numpy.normalSeconds * 1e3);
+md += `| fitStitch, for context | ${fmt(fitMs, 1)} | ${fmt(numpy.normalSeconds * 1e3, 1)} | numpy f64 normal equations + \`solve\` | ${fmt(normalRatio)}x | - | - |\n`;
 md += `\nAccuracy of fitStitch against numpy's f64 solution: weight relative error ${numpy.weightError.toExponential(2)}, `;
 md += `bias ${numpy.biasError.toExponential(2)}; residual sum of squares ${numpy.residual.toPrecision(10)} `;
 md += `(numpy ${numpy.residualReference.toPrecision(10)}, relative excess ${((numpy.residual - numpy.residualReference) / numpy.residualReference).toExponential(2)}). `;
