@@ -10,7 +10,7 @@ import { heatmapSvg } from '../report/heatmap.js';
 import { paretoSvg, type ParetoPoint } from '../report/pareto.js';
 import type { Anchor } from '../restnet/anchor.js';
 import { loadAnchor } from '../restnet/anchor.js';
-import type { Analysis } from '../restnet/analyze.js';
+import { analysisToJson, type Analysis } from '../restnet/analyze.js';
 import type { ProgressEvent } from '../restnet/inputs.js';
 import type { Plan } from '../restnet/plan.js';
 import type { ReStNet } from '../restnet/runtime.js';
@@ -97,12 +97,8 @@ export interface AnalysisFile {
 }
 
 export function analysisJson(analysis: Analysis, planned?: Plan): AnalysisFile {
-  const { rows, cols, data } = analysis.cka;
-  const cka = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (Number.isFinite(data[i * cols + j]!) ? data[i * cols + j]! : null)));
-  const out: AnalysisFile = {
-    a: analysis.a.name, b: analysis.b.name, cutsA: analysis.cutsA, cutsB: analysis.cutsB, cka,
-    samples: analysis.samples, batches: analysis.batches, seconds: analysis.seconds,
-  };
+  const base = analysisToJson(analysis);
+  const out: AnalysisFile = { ...base, cka: base.cka.map((row) => row.map((v) => (Number.isFinite(v) ? v : null))) };
   if (planned) out.planned = planned.configs.map((c) => ({ front: c.front, frontCut: c.frontCut, back: c.back, backCut: c.backCut, cka: c.cka }));
   return out;
 }
