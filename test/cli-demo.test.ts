@@ -1,0 +1,88 @@
+// `restnet demo` end to end on a reduced setting (few calibration and evaluation images, few
+// latency runs): the manifest (runtime format), the per-pair heat maps, JSON and Pareto plots,
+// the fused models (run in onnxruntime), the tables, and demo.json.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { FrozenModel, loadZooSplit, validateManifest, type RestnetManifest } from '../lib/index.js';
+import { DEFAULT_PAIRS } from '../lib/cli/commands/demo.js';
+import { zooAnchorsPresent } from '../lib/cli/pipeline.js';
+import { findAll, hasClass, parseXml } from './report-xml.js';
+
+const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
+const tmp = mkdtempSync(join(tmpdir(), 'restnet-demo-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+// The whole zoo when it is there; while anchors are still training, the self-stitch of cnn-s
+// exercises the same code path.
+const present = zooAnchorsPresent();
+const complete = DEFAULT_PAIRS.every((p) => p.every((a) => present.includes(a)));
+const pairArgs = complete ? [] : ['--pairs', 'cnn-s/cnn-s', '--cost-range', 'any'];
+const pairs = complete ? DEFAULT_PAIRS : [['cnn-s', 'cnn-s']];
+
+describe(`restnet demo (${complete ? 'the three zoo pairs' : 'cnn-s/cnn-s: the zoo is incomplete'})`, () => {
+  const out = join(tmp, 'out');
+  let stdout = '';
+  let manifest: RestnetManifest;
+
+  beforeAll(() => {
+    const r = spawnSync(process.execPath, [cli, 'demo', '--out', out, '--calibration', '64', '--eval', '100', '--latency-runs', '2', '--quiet', ...pairArgs], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`demo failed (${r.status}): ${r.stderr}`);
+    stdout = r.stdout;
+    manifest = validateManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')), 'manifest.json');
+  }, 900_000);
+
+  it('writes manifest.json in the runtime format, measured, with every file it names', () => {
+    expect(manifest.format).toBe('restnet/1');
+    expect(manifest.anchors.map((a) => a.name).sort()).toEqual([...pairs[0]!].sort());
+    expect(manifest.configs.length).toBeGreaterThan(0);
+    for (const a of manifest.anchors) {
+      expect(a.accuracy).toBeGreaterThan(0.5);
+      expect(existsSync(join(out, a.file))).toBe(true);
+    }
+    for (const c of manifest.configs) {
+      expect(c).toMatchObject({ id: expect.any(String), front: expect.any(String), back: expect.any(String), frontCut: expect.any(String), backCut: expect.any(String), cka: expect.any(Number), accuracy: expect.any(Number), latencyMs: expect.any(Number), macs: expect.any(Number), params: expect.any(Number), onnx: expect.any(String) });
+      expect(existsSync(join(out, c.onnx!))).toBe(true);
+      expect(existsSync(join(out, c.stitch))).toBe(true);
+    }
+  });
+
+  it('writes a heat map with one cell per cut pair, its JSON, and a Pareto plot per pair', () => {
+    const summary = JSON.parse(readFileSync(join(out, 'demo.json'), 'utf8'));
+    expect(summary.pairs.map((p: { a: string; b: string }) => [p.a, p.b])).toEqual(pairs);
+    for (const p of summary.pairs) {
+      const cka = JSON.parse(readFileSync(join(out, `cka-${p.a}-${p.b}.json`), 'utf8'));
+      expect(cka.cka).toHaveLength(cka.cutsA.length);
+      for (const row of cka.cka) for (const v of row) expect(v).toBeGreaterThan(-0.2);
+      const svg = parseXml(readFileSync(join(out, `cka-${p.a}-${p.b}.svg`), 'utf8'));
+      expect(findAll(svg, hasClass('cell'))).toHaveLength(cka.cutsA.length * cka.cutsB.length);
+      const texts = findAll(svg, (e) => e.name === 'text').map((e) => e.text);
+      for (const c of [...cka.cutsA, ...cka.cutsB]) expect(texts).toContain(c);
+      const pareto = parseXml(readFileSync(p.pareto, 'utf8'));
+      expect(findAll(pareto, hasClass('stitched'))).toHaveLength(2 * p.configs.length);
+      expect(findAll(pareto, hasClass('anchor')).length).toBe(2 * new Set([p.a, p.b]).size);
+      expect(existsSync(join(p.dir, 'manifest.json'))).toBe(true);
+    }
+  });
+
+  it('prints a table per pair with the anchors and every configuration', () => {
+    for (const [a, b] of pairs) expect(stdout).toContain(`${a} / ${b}:`);
+    expect(stdout).toContain(`${pairs[0]![0]} (anchor)`);
+    for (const c of manifest.configs) expect(stdout).toContain(c.id);
+  });
+
+  it('the fused models run in onnxruntime', async () => {
+    const data = loadZooSplit('eval');
+    for (const c of manifest.configs) {
+      const model = await FrozenModel.load(join(out, c.onnx!));
+      const y = await model.run({ data: data.images.subarray(0, 8 * 784), dims: [8, 1, 28, 28] });
+      expect(y.dims).toEqual([8, 10]);
+      expect(y.data.every(Number.isFinite)).toBe(true);
+      await model.dispose();
+    }
+  });
+});
