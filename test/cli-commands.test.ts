@@ -2,10 +2,11 @@
 // usage errors (exit 2), failures (exit 1, one line, a stack only with --verbose), Ctrl-C
 // (exit 130, no manifest), and stitch -> select -> export on zoo anchors.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeNpy, FrozenModel, loadZooSplit, validateManifest, type RestnetManifest } from '../lib/index.js';
@@ -93,6 +94,34 @@ describe('failures: one line on stderr, exit code 1, a stack trace only with --v
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^restnet: RangeError: .*flat\.npy/m);
     expect(r.stderr).toMatch(/^\s+at /m);
+  });
+});
+
+describe('analyze on a folder of PNG images', () => {
+  it('resizes 32x32 RGB images to the 28x28 grey input and writes the heat map and JSON (--json)', () => {
+    const dir = join(tmp, 'pngs');
+    mkdirSync(dir);
+    const zoo = loadZooSplit('eval');
+    for (let k = 0; k < 24; k++) {
+      const img = new pngjs.PNG({ width: 32, height: 32 });
+      for (let p = 0; p < 32 * 32; p++) {
+        const [y, x] = [Math.floor(p / 32), p % 32];
+        const v = Math.round(255 * zoo.images[k * 784 + Math.min(27, Math.floor(y * 28 / 32)) * 28 + Math.min(27, Math.floor(x * 28 / 32))]!);
+        img.data.set([v, v, v, 255], p * 4);
+      }
+      writeFileSync(join(dir, `img${k}.png`), pngjs.PNG.sync.write(img));
+    }
+    writeFileSync(join(dir, 'labels.txt'), Array.from(zoo.labels.subarray(0, 24)).join('\n'));
+    const out = join(tmp, 'png-out');
+    const r = restnet('analyze', 'cnn-s', 'cnn-s', '--data', dir, '--out', out, '--json', '--quiet');
+    expect(r.status, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.samples).toBe(24);
+    expect(json.cka).toHaveLength(json.cutsA.length);
+    // The same model on both sides: CKA 1 on the diagonal.
+    json.cutsA.forEach((_: string, i: number) => expect(json.cka[i][i]).toBeCloseTo(1, 5));
+    const svg = parseXml(readFileSync(join(out, 'cka-cnn-s-cnn-s.svg'), 'utf8'));
+    expect(findAll(svg, hasClass('cell'))).toHaveLength(json.cutsA.length ** 2);
   });
 });
 
