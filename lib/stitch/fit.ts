@@ -29,7 +29,9 @@ function fitted(result: NativeFitResult): FittedStitch {
  * Fits Y ~ X W + b by least squares (rows of X and Y are positions: pixels or tokens).
  * The bias is not penalised; ridge adds ridge * I to Xc^T Xc (absolute, not scaled by the row
  * count). Rank-deficient X (fewer rows than columns, collinear columns) gives the minimum-norm
- * W, as the pseudo-inverse does. The residual is measured on (x, y) with the f32 result.
+ * W, as the pseudo-inverse does. The residual is that of the returned f32 stitch: from the
+ * accumulated moments, or measured on (x, y) when the fit is near-exact (below 1% of the
+ * centred sum of squares of y), where the moment formula would cancel.
  */
 export function fitStitch(x: Matrix, y: Matrix, options?: FitOptions): FittedStitch {
   return fitted(native.fitStitch(x, y, options));
@@ -49,8 +51,8 @@ export async function fitStitchAsync(
  * Least squares over more rows than fit in memory, or over several devices: each update adds
  * the co-moments of a batch (f64, pairwise-merged, so large offsets are safe), merge() adds
  * another accumulator's, and solve() gives the same stitch as fitStitch on all the rows. The
- * residual of solve() comes from the accumulated moments (it loses relative accuracy when the
- * fit is near-exact).
+ * residual of solve() always comes from the accumulated moments (absolute error of order 1e-7
+ * of the sum of squares of y, so it loses relative accuracy when the fit is near-exact).
  */
 export class LeastSquaresAccumulator {
   readonly #native: NativeLeastSquaresAccumulator;

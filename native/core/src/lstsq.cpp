@@ -147,11 +147,6 @@ void LeastSquaresAccumulator::merge(const LeastSquaresAccumulator& other) {
 }
 
 LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Control& control) const {
-  return solve(options, control, true);
-}
-
-LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Control& control,
-                                           bool moment_residual) const {
   if (!(options.ridge >= 0.0) || !std::isfinite(options.ridge)) {
     throw RangeError("options.ridge: expected a finite number >= 0, got " + std::to_string(options.ridge));
   }
@@ -190,17 +185,18 @@ LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Co
   LinearMap& map = result.map;
   map = LinearMap(d, k);
   for (std::size_t e = 0; e < d * k; ++e) map.weight[e] = static_cast<float>(w[e]);
+  // With the bias, the residual columns have mean b_exact - b, the rounding of b: it adds
+  // rows x (b_exact - b)^2 to the centred residual.
+  double rss = 0.0;
   if (options.bias) {
     for (std::size_t j = 0; j < k; ++j) {
       double s = mean_y_[j];
       for (std::size_t i = 0; i < d; ++i) s -= mean_x_[i] * static_cast<double>(map.weight[i * k + j]);
       map.bias[j] = static_cast<float>(s);
+      rss += count_ * (s - map.bias[j]) * (s - map.bias[j]);
     }
   }
-  if (!moment_residual) return result;
-  // ||Y - X W||^2 = tr(Syy) - 2 tr(W^T B) + tr(W^T A W) with the rounded W. Cancels when the
-  // fit is near-exact; fit_least_squares measures on the data instead.
-  double rss = 0.0;
+  // ||Yc - Xc W||^2 = tr(Syy) - 2 tr(W^T B) + tr(W^T A W) with the rounded W.
   std::vector<double> aw(d * k, 0.0);
   parallel_ranges(d, 16, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
@@ -217,14 +213,20 @@ LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Co
   return result;
 }
 
+double LeastSquaresAccumulator::y_sum_squares(bool centred) const {
+  double total = 0.0;
+  for (std::size_t j = 0; j < out_; ++j) total += syy_[j] + (centred ? 0.0 : count_ * mean_y_[j] * mean_y_[j]);
+  return total;
+}
+
 LstsqResult fit_least_squares(MatrixView x, MatrixView y, const LstsqOptions& options, const Control& control) {
   if (!(options.ridge >= 0.0) || !std::isfinite(options.ridge)) {
     throw RangeError("options.ridge: expected a finite number >= 0, got " + std::to_string(options.ridge));
   }
   LeastSquaresAccumulator acc(x.cols, y.cols);
   acc.update(x, y, control);
-  LstsqResult result = acc.solve(options, control, false);
-  result.residual = residual_sum_squares(result.map, x, y);
+  LstsqResult result = acc.solve(options, control);
+  if (!(result.residual >= kMeasuredResidual * acc.y_sum_squares(options.bias))) result.residual = residual_sum_squares(result.map, x, y);
   return result;
 }
 

@@ -59,18 +59,20 @@ class LeastSquaresAccumulator {
   void update(MatrixView x, MatrixView y, const Control& control = {});
   // Adds another accumulator's statistics (same widths).
   void merge(const LeastSquaresAccumulator& other);
-  // The fit of every row seen so far; the residual comes from the accumulated moments.
+  // The fit of every row seen so far. The residual comes from the accumulated moments:
+  // tr(Syy) - 2 tr(W^T Sxy) + tr(W^T Sxx W) with the rounded f32 W, plus rows x the squared
+  // rounding of b. Its absolute error is of order 1e-7 tr(Syy), so it is relatively accurate
+  // unless the fit is near-exact.
   LstsqResult solve(const LstsqOptions& options, const Control& control = {}) const;
+
+  // Sum of squares of every y seen, about the column means (centred) or about zero.
+  double y_sum_squares(bool centred) const;
 
   std::size_t rows() const { return static_cast<std::size_t>(count_); }
   std::size_t in() const { return in_; }
   std::size_t out() const { return out_; }
 
  private:
-  friend LstsqResult fit_least_squares(MatrixView, MatrixView, const LstsqOptions&, const Control&);
-  // solve(), with the moment-based residual only when asked (fit_least_squares measures it).
-  LstsqResult solve(const LstsqOptions& options, const Control& control, bool moment_residual) const;
-
   std::size_t in_, out_;
   double count_ = 0.0;
   std::vector<double> mean_x_, mean_y_;
@@ -79,7 +81,10 @@ class LeastSquaresAccumulator {
   std::vector<double> syy_;  // out: sum of squared centred y per column
 };
 
-// One-shot fit: one update, solve, and the residual measured on the data with the f32 map.
+// One-shot fit: one update and solve. When the moment residual is below kMeasuredResidual of
+// tr(Syy) (a near-exact fit, where the moment formula cancels), the residual is measured on
+// the data with the f32 map instead.
+constexpr double kMeasuredResidual = 1e-2;
 LstsqResult fit_least_squares(MatrixView x, MatrixView y, const LstsqOptions& options, const Control& control = {});
 
 // Checks x and y for a fit: same rows, finite values. Names the arguments x and y.
