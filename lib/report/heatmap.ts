@@ -44,7 +44,7 @@ export function heatmapSvg(options: HeatmapOptions): string {
   const top = 56;
   const gridW = cols * cell, gridH = rows * cell;
   const barX = left + gridW + 28, barW = 16;
-  const width = Math.ceil(barX + barW + 60);
+  const width = Math.ceil(Math.max(barX + barW + 60, title.length * 8.8 + 40));
   const height = Math.ceil(top + gridH + colLabelHeight + 40);
   const body: string[] = [];
 

@@ -89,6 +89,8 @@ export function paretoSvg(options: ParetoOptions): string {
   const width = left + 2 * PANEL_W + gap + 30;
   const height = top + PANEL_H + 60;
   const yDomain = niceDomain(points.map((p) => p.accuracy));
+  // Accuracy cannot pass 100%: the padding stops there.
+  if (yDomain[1] > 1 && points.every((p) => !(p.accuracy > 1))) yDomain[1] = 1;
   const body: string[] = [`<text x="${f(width / 2)}" y="26" text-anchor="middle" font-size="16" font-weight="bold">${esc(title)}</text>`];
   // Legend.
   const ly = 48;
