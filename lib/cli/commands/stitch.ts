@@ -161,5 +161,6 @@ export const stitch: Command = {
       ctx.print(resultsTable(result.net));
       ctx.print(`\nwrote ${result.files.manifest}\n      ${result.files.cka.svg}\n      ${result.files.pareto}`);
     }
+    await result.net.dispose();
   },
 };
