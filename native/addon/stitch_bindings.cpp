@@ -76,7 +76,8 @@ Napi::Value epoch_relay(Napi::Env env, const Napi::Value& on_epoch, const std::s
     restnet::EpochRecord record;
     {
       std::lock_guard<std::mutex> lock(log->mutex);
-      record = log->records.at(done - 1);
+      if (done == 0 || done > log->records.size()) return;  // progress always follows its record
+      record = log->records[done - 1];
     }
     callback->Call({record_value(info.Env(), record)});
   });
