@@ -67,13 +67,13 @@ describeEachSimd('fitStitch against numpy lstsq', () => {
     expect(relativeError(applied.data, applyStitch({ weight: fit.weight.data, bias: fit.bias }, x))).toBeLessThan(1e-6);
   });
 
-  it('streams and merges to the one-shot fit', () => {
+  it('streams and merges to the one-shot fit', async () => {
     for (const c of golden.cases.filter((g) => g.x.rows >= 300)) {
       const x = decode(c.x), y = decode(c.y);
       const one = fitStitch(x, y);
       const a = new LeastSquaresAccumulator(x.cols, y.cols), b = new LeastSquaresAccumulator(x.cols, y.cols);
       a.update(rowsOf(x, 0, 70), rowsOf(y, 0, 70));
-      a.update(rowsOf(x, 70, 190), rowsOf(y, 70, 190));
+      await a.updateAsync(rowsOf(x, 70, 190), rowsOf(y, 70, 190));
       b.update(rowsOf(x, 190, x.rows), rowsOf(y, 190, x.rows));
       a.merge(b);
       expect(a.rows).toBe(x.rows);
@@ -113,6 +113,7 @@ it('rejects bad input with errors naming the argument', () => {
   expect(() => acc.solve()).toThrow(RangeError);
   expect(() => acc.update(randomMatrix(4, 5, 1), randomMatrix(4, 2, 1))).toThrow(/^x: expected 3 columns/);
   expect(() => acc.merge(new LeastSquaresAccumulator(3, 3))).toThrow(RangeError);
+  expect(() => acc.merge(acc)).toThrow(/cannot merge an accumulator into itself/);
   expect(() => new LeastSquaresAccumulator(0, 2)).toThrow(RangeError);
   const fit = fitStitch(x, y);
   expect(() => fit.apply(randomMatrix(4, 5, 1))).toThrow(/^x: expected 3 columns/);

@@ -69,6 +69,11 @@ export class LeastSquaresAccumulator {
     this.#native.update(x, y);
   }
 
+  /** update() off the main thread; updates run one at a time, in call order of their start. */
+  updateAsync(x: Matrix, y: Matrix, options: { signal?: AbortSignal } = {}): Promise<void> {
+    return withAbort(options.signal, (token) => this.#native.updateAsync(x, y, token));
+  }
+
   /** Adds another accumulator's statistics (same widths). */
   merge(other: LeastSquaresAccumulator): void {
     if (!(other instanceof LeastSquaresAccumulator)) throw new TypeError('other: expected a LeastSquaresAccumulator');

@@ -1,5 +1,6 @@
 // Shapes shared by the stitch API and the native addon's typed interface.
 import type { Matrix } from '../matrix.js';
+import type { NativeCancelToken } from '../native.js';
 
 /** A stitching layer's parameters: y = x W + b with W (inputs x outputs) and b (outputs). */
 export interface StitchParameters {
@@ -70,6 +71,7 @@ export interface NativeFitResult extends StitchParameters, FitDiagnostics {}
 
 export interface NativeLeastSquaresAccumulator {
   update(x: Matrix, y: Matrix): void;
+  updateAsync(x: Matrix, y: Matrix, token?: NativeCancelToken): Promise<void>;
   merge(other: NativeLeastSquaresAccumulator): void;
   solve(options?: FitOptions): NativeFitResult;
   readonly rows: number;

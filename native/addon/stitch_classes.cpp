@@ -3,10 +3,13 @@
 #include <cmath>
 #include <cstring>
 
+#include <mutex>
+
 #include "addon.h"
 #include "args.h"
 #include "restnet/centering.h"
 #include "restnet/errors.h"
+#include "promise_worker.h"
 #include "stitch_args.h"
 
 namespace restnet_addon {
@@ -24,24 +27,54 @@ class Accumulator : public Napi::ObjectWrap<Accumulator> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "LeastSquaresAccumulator",
-                       {InstanceMethod<&Accumulator::Update>("update"), InstanceMethod<&Accumulator::Merge>("merge"),
+                       {InstanceMethod<&Accumulator::Update>("update"),
+                        InstanceMethod<&Accumulator::UpdateAsync>("updateAsync"),
+                        InstanceMethod<&Accumulator::Merge>("merge"),
                         InstanceMethod<&Accumulator::Solve>("solve"), InstanceAccessor<&Accumulator::Rows>("rows")});
   }
 
   explicit Accumulator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Accumulator>(info) {
     guarded(info.Env(), [&] {
-      acc_ = std::make_unique<restnet::LeastSquaresAccumulator>(width_arg(info[0], "inputs"),
-                                                                width_arg(info[1], "outputs"));
+      state_ = std::make_shared<State>(width_arg(info[0], "inputs"), width_arg(info[1], "outputs"));
       return 0;
     });
   }
 
  private:
+  // Shared with async updates in flight, which lock it while they add their batch.
+  struct State {
+    State(std::size_t in, std::size_t out) : acc(in, out) {}
+    std::mutex mutex;
+    restnet::LeastSquaresAccumulator acc;
+  };
+
   Napi::Value Update(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const MatrixArg x = matrix_arg(info[0], "x"), y = matrix_arg(info[1], "y");
-      acc_->update(x.view, y.view);
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->acc.update(x.view, y.view);
       return info.Env().Undefined();
+    });
+  }
+
+  // updateAsync(x, y, token?)
+  Napi::Value UpdateAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      std::vector<MatrixArg> keep;
+      keep.push_back(matrix_arg(info[0], "x"));
+      keep.push_back(matrix_arg(info[1], "y"));
+      const restnet::MatrixView x = keep[0].view, y = keep[1].view;
+      std::shared_ptr<State> state = state_;
+      return PromiseWorker<bool>::Start(
+          env,
+          [state, x, y](const restnet::Control& control) {
+            std::lock_guard<std::mutex> lock(state->mutex);
+            state->acc.update(x, y, control);
+            return true;
+          },
+          [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); }, std::move(keep), token_arg(info[2]),
+          env.Undefined());
     });
   }
 
@@ -52,22 +85,28 @@ class Accumulator : public Napi::ObjectWrap<Accumulator> {
           !v.As<Napi::Object>().InstanceOf(addon_data(info.Env()).least_squares_accumulator.Value())) {
         throw restnet::TypeError("other: expected a LeastSquaresAccumulator");
       }
-      acc_->merge(*Unwrap(v.As<Napi::Object>())->acc_);
+      std::shared_ptr<State> other = Unwrap(v.As<Napi::Object>())->state_;
+      if (other == state_) throw restnet::RangeError("other: cannot merge an accumulator into itself");
+      std::scoped_lock lock(state_->mutex, other->mutex);
+      state_->acc.merge(other->acc);
       return info.Env().Undefined();
     });
   }
 
   Napi::Value Solve(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
-      return lstsq_result_value(info.Env(), acc_->solve(lstsq_options(info[0])));
+      const restnet::LstsqOptions options = lstsq_options(info[0]);
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      return lstsq_result_value(info.Env(), state_->acc.solve(options));
     });
   }
 
   Napi::Value Rows(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(acc_->rows()));
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->acc.rows()));
   }
 
-  std::unique_ptr<restnet::LeastSquaresAccumulator> acc_;
+  std::shared_ptr<State> state_;
 };
 
 class Trainable : public Napi::ObjectWrap<Trainable> {
