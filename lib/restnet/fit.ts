@@ -119,8 +119,10 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
     for (const w of work) {
       const t1 = performance.now();
       const pairs = w.adapter.pairs(acts.get(w.front.name)![w.config.frontCut]!, acts.get(w.back.name)![w.config.backCut]!);
-      w.main.update(pairs.main.x, pairs.main.y);
-      if (pairs.cls) w.cls!.update(pairs.cls.x, pairs.cls.y);
+      // Off the main thread, so progress callbacks and aborts get through during long batches.
+      const sig = options.signal ? { signal: options.signal } : {};
+      await w.main.updateAsync(pairs.main.x, pairs.main.y, sig);
+      if (pairs.cls) await w.cls!.updateAsync(pairs.cls.x, pairs.cls.y, sig);
       if (refine) {
         // Rows kept in proportion to the batch, so the sample spreads over the whole calibration set.
         const share = x.dims[0]! / total;
