@@ -1,4 +1,10 @@
-// `restnet bench`: the board-side benchmark (machine facts + native kernel timings per SIMD path).
+// `restnet bench`: the board-side benchmark (machine facts + native kernel timings per SIMD path),
+// or with --peers, in a repository checkout, the full suite against numpy / PyTorch / plain JS.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { CliError } from '../args.js';
 import { runBoardBench } from '../board-bench.js';
 import type { Command } from '../context.js';
 
@@ -11,16 +17,24 @@ export const bench: Command = {
       "with the machine's facts (CPU, cores, SIMD path, threads), so boards can be compared. It needs",
       'nothing but this package, so it runs on a Raspberry Pi or Jetson as installed. The ratios against',
       'peers (numpy, PyTorch, plain JS) are the full suite of a repository checkout: `npm run bench`',
-      '(bench/run.mjs, which writes bench/RESULTS.md).',
+      '(bench/run.mjs, which writes bench/RESULTS.md), which --peers runs too.',
     ].join('\n'),
     positionals: [],
     flags: [
       { name: 'reps', type: 'number', value: 'N', min: 0, exclusiveMin: true, help: 'repetitions per timing, median reported', defaultText: '5' },
       { name: 'scale', type: 'number', value: 'S', min: 0, exclusiveMin: true, help: 'problem size factor (1: n=1024, d=256; fine on a Raspberry Pi 4)', defaultText: '1' },
+      { name: 'peers', type: 'boolean', help: 'run the peer suite bench/run.mjs instead (repository checkout, python3 + numpy/torch)' },
     ],
     examples: ['restnet bench', 'restnet bench --json --scale 0.5'],
   },
   async run(ctx) {
+    if (ctx.args.bool('peers')) {
+      // dist/cli/commands/bench.js -> the package root.
+      const script = fileURLToPath(new URL('../../../bench/run.mjs', import.meta.url));
+      if (!existsSync(script)) throw new CliError('bench --peers: the peer suite (bench/run.mjs) is in a repository checkout, not in the npm package');
+      const r = spawnSync(process.execPath, [script], { stdio: 'inherit' });
+      return r.status ?? 1;
+    }
     const reps = Math.max(1, Math.round(ctx.args.number('reps', 5)));
     const scale = ctx.args.number('scale', 1);
     const report = runBoardBench({ reps, scale });
