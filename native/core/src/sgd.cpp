@@ -13,7 +13,9 @@ namespace {
 // Output columns per task: one AVX-512 micro-tile wide, enough tasks for any core count that
 // matters at out = 256, and fixed so that results never depend on the thread count.
 constexpr std::size_t kSliceCols = 32;
-constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kEps = 1e-8f;
+// Adam's constants, as PyTorch: moments updated in f32, bias corrections from the f64 betas.
+constexpr double kBeta1 = 0.9, kBeta2 = 0.999;
+constexpr float kEps = 1e-8f;
 
 std::size_t slices(std::size_t out) { return (out + kSliceCols - 1) / kSliceCols; }
 
@@ -158,13 +160,14 @@ void TrainableStitch::update_columns(std::size_t j0, std::size_t j1, const float
   const OptimizerOptions& o = options_;
   const float decay = static_cast<float>(1.0 - lr * o.weight_decay);
   if (o.kind == OptimizerKind::Adam) {
-    const double bc1 = 1.0 - std::pow(static_cast<double>(kBeta1), static_cast<double>(t));
-    const double bc2 = 1.0 - std::pow(static_cast<double>(kBeta2), static_cast<double>(t));
+    const double bc1 = 1.0 - std::pow(kBeta1, static_cast<double>(t));
+    const double bc2 = 1.0 - std::pow(kBeta2, static_cast<double>(t));
+    const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
     const float step_size = static_cast<float>(lr / bc1), inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
     auto adam = [&](float* p, float* m, float* v, const float* g, float keep) {
       for (std::size_t j = 0; j < w; ++j) {
-        m[j] = kBeta1 * m[j] + (1.0f - kBeta1) * g[j];
-        v[j] = kBeta2 * v[j] + (1.0f - kBeta2) * g[j] * g[j];
+        m[j] = b1 * m[j] + (1.0f - b1) * g[j];
+        v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
         const float denom = std::sqrt(v[j]) * inv_sqrt_bc2 + kEps;
         p[j] = p[j] * keep - step_size * m[j] / denom;
       }
