@@ -116,6 +116,8 @@ export function linearProblem(x: Matrix, outputs: number, noise: number, seed: n
 
 export interface OptimizerRule {
   optimizer: 'sgd' | 'adam';
+  /** 'mse' (default) or 'huber' with delta 1, both means over all elements. */
+  loss?: 'mse' | 'huber';
   lr: number;
   momentum?: number;
   nesterov?: boolean;
@@ -123,7 +125,7 @@ export interface OptimizerRule {
 }
 
 /**
- * `steps` full-batch steps of the MSE (mean over all elements) from `init`, in f64:
+ * `steps` full-batch steps of the MSE or Huber loss (means over all elements) from `init`, in f64:
  * SGD buf = mu buf + g (Nesterov g + mu buf); Adam with bias correction, betas 0.9 / 0.999,
  * eps 1e-8; weight decay W <- W (1 - lr wd) on W only.
  */
@@ -132,13 +134,14 @@ export function optimizerSteps(init: Parameters64, x: Matrix, y: Matrix, rule: O
   const params = [w, b];
   const m = params.map((p) => new Float64Array(p.length));
   const v = params.map((p) => new Float64Array(p.length));
-  const k = y.cols, d = x.cols, scale = 2 / (x.rows * k);
+  const k = y.cols, d = x.cols, count = x.rows * k;
+  const dLoss = (r: number): number => (rule.loss === 'huber' ? Math.max(-1, Math.min(1, r)) : 2 * r) / count;
   for (let t = 1; t <= steps; t++) {
     const out = applyStitch({ weight: w, bias: b }, x);
     const gw = new Float64Array(w.length), gb = new Float64Array(b.length);
     for (let i = 0; i < x.rows; i++)
       for (let j = 0; j < k; j++) {
-        const g = scale * (out[i * k + j]! - y.data[i * k + j]!);
+        const g = dLoss(out[i * k + j]! - y.data[i * k + j]!);
         gb[j]! += g;
         for (let q = 0; q < d; q++) gw[q * k + j]! += x.data[i * d + q]! * g;
       }
