@@ -30,7 +30,7 @@ function smoke(node: string, prefix: string[] = [], extraEnv: NodeJS.ProcessEnv 
   // A PATH with nothing but the Node binary: no compiler, no npm, no node-gyp.
   const env = { PATH: dirname(process.execPath), PREBUILDS_ONLY: '1', ...extraEnv };
   const cmd = prefix.length > 0 ? prefix[0]! : node;
-  const args = [...prefix.slice(1), ...(prefix.length > 0 ? [node] : []), 'native-smoke.mjs', 'cka-golden.json'];
+  const args = [...prefix.slice(1), ...(prefix.length > 0 ? [node] : []), 'native-smoke.mjs', 'cka-golden.json', 'lstsq-golden.json'];
   return JSON.parse(run(cmd, args, app, env));
 }
 
@@ -48,6 +48,7 @@ beforeAll(() => {
   run('npm', ['install', '--no-audit', '--no-fund', tarball], app);
   copyFileSync(join(root, 'test/smoke/native-smoke.mjs'), join(app, 'native-smoke.mjs'));
   copyFileSync(join(root, 'test/fixtures/cka-golden.json'), join(app, 'cka-golden.json'));
+  copyFileSync(join(root, 'test/fixtures/lstsq-golden.json'), join(app, 'lstsq-golden.json'));
 }, 300_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
