@@ -3,8 +3,7 @@
 #include <cmath>
 #include <cstring>
 
-#include <mutex>
-
+#include "accumulator_wrap.h"
 #include "addon.h"
 #include "args.h"
 #include "restnet/centering.h"
@@ -23,7 +22,7 @@ std::size_t width_arg(const Napi::Value& v, const char* name) {
   return static_cast<std::size_t>(d);
 }
 
-class Accumulator : public Napi::ObjectWrap<Accumulator> {
+class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAccumulator> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "LeastSquaresAccumulator",
@@ -33,26 +32,18 @@ class Accumulator : public Napi::ObjectWrap<Accumulator> {
                         InstanceMethod<&Accumulator::Solve>("solve"), InstanceAccessor<&Accumulator::Rows>("rows")});
   }
 
-  explicit Accumulator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Accumulator>(info) {
+  explicit Accumulator(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
     guarded(info.Env(), [&] {
-      state_ = std::make_shared<State>(width_arg(info[0], "inputs"), width_arg(info[1], "outputs"));
+      create(width_arg(info[0], "inputs"), width_arg(info[1], "outputs"));
       return 0;
     });
   }
 
  private:
-  // Shared with async updates in flight, which lock it while they add their batch.
-  struct State {
-    State(std::size_t in, std::size_t out) : acc(in, out) {}
-    std::mutex mutex;
-    restnet::LeastSquaresAccumulator acc;
-  };
-
   Napi::Value Update(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const MatrixArg x = matrix_arg(info[0], "x"), y = matrix_arg(info[1], "y");
-      std::lock_guard<std::mutex> lock(state_->mutex);
-      state_->acc.update(x.view, y.view);
+      locked([&](restnet::LeastSquaresAccumulator& acc) { acc.update(x.view, y.view); });
       return info.Env().Undefined();
     });
   }
@@ -65,48 +56,28 @@ class Accumulator : public Napi::ObjectWrap<Accumulator> {
       keep.push_back(matrix_arg(info[0], "x"));
       keep.push_back(matrix_arg(info[1], "y"));
       const restnet::MatrixView x = keep[0].view, y = keep[1].view;
-      std::shared_ptr<State> state = state_;
-      return PromiseWorker<bool>::Start(
-          env,
-          [state, x, y](const restnet::Control& control) {
-            std::lock_guard<std::mutex> lock(state->mutex);
-            state->acc.update(x, y, control);
-            return true;
-          },
-          [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); }, std::move(keep), token_arg(info[2]),
-          env.Undefined());
+      return queue_update(env, std::move(keep), info[2],
+                          [x, y](restnet::LeastSquaresAccumulator& acc, const restnet::Control& control) {
+                            acc.update(x, y, control);
+                          });
     });
   }
 
   Napi::Value Merge(const Napi::CallbackInfo& info) {
-    return guarded(info.Env(), [&]() -> Napi::Value {
-      const Napi::Value v = info[0];
-      if (!v.IsObject() ||
-          !v.As<Napi::Object>().InstanceOf(addon_data(info.Env()).least_squares_accumulator.Value())) {
-        throw restnet::TypeError("other: expected a LeastSquaresAccumulator");
-      }
-      std::shared_ptr<State> other = Unwrap(v.As<Napi::Object>())->state_;
-      if (other == state_) throw restnet::RangeError("other: cannot merge an accumulator into itself");
-      std::scoped_lock lock(state_->mutex, other->mutex);
-      state_->acc.merge(other->acc);
-      return info.Env().Undefined();
-    });
+    return merge_from(info, addon_data(info.Env()).least_squares_accumulator, "LeastSquaresAccumulator");
   }
 
   Napi::Value Solve(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const restnet::LstsqOptions options = lstsq_options(info[0]);
-      std::lock_guard<std::mutex> lock(state_->mutex);
-      return lstsq_result_value(info.Env(), state_->acc.solve(options));
+      return lstsq_result_value(info.Env(), locked([&](restnet::LeastSquaresAccumulator& acc) { return acc.solve(options); }));
     });
   }
 
   Napi::Value Rows(const Napi::CallbackInfo& info) {
-    std::lock_guard<std::mutex> lock(state_->mutex);
-    return Napi::Number::New(info.Env(), static_cast<double>(state_->acc.rows()));
+    return Napi::Number::New(
+        info.Env(), static_cast<double>(locked([](restnet::LeastSquaresAccumulator& acc) { return acc.rows(); })));
   }
-
-  std::shared_ptr<State> state_;
 };
 
 class Trainable : public Napi::ObjectWrap<Trainable> {
