@@ -99,10 +99,9 @@ export function configMacs(front: Anchor, frontCut: string, back: Anchor, backCu
  * cut keeps the order). Returns the chosen back index per front (-1: none).
  */
 export function monotoneAssignment(score: (i: number, j: number) => number | undefined, fronts: number, backs: number): number[] {
-  // best[j]: best total with the last chosen back cut <= j ... kept as explicit paths (sizes are tiny).
-  let states: { total: number; path: number[] }[] = Array.from({ length: backs + 1 }, () => ({ total: 0, path: [] }));
-  // states[k] = best assignment of the fronts so far whose last chosen back index is k - 1 (k = 0: none chosen).
-  states = [{ total: 0, path: [] }, ...Array.from({ length: backs }, () => ({ total: -Infinity, path: [] as number[] }))];
+  // states[k]: the best assignment of the fronts so far whose last chosen back index is k - 1
+  // (k = 0: none chosen yet), kept with its path (the sizes are a handful of cuts).
+  let states: { total: number; path: number[] }[] = [{ total: 0, path: [] }, ...Array.from({ length: backs }, () => ({ total: -Infinity, path: [] as number[] }))];
   for (let i = 0; i < fronts; i++) {
     const next = states.map((s) => ({ total: s.total, path: [...s.path, -1] }));
     let bestPrefix = { total: -Infinity, path: [] as number[] };

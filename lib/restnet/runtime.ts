@@ -215,6 +215,7 @@ export class ReStNet {
     }
     const candidates: Selection[] = [...this.entries.values()].map((e) => ({ ...e.record, kind: 'stitched' as const }));
     if (options.includeAnchors ?? true) for (const a of this.anchorRecords) candidates.push({ ...a, id: a.name, kind: 'anchor' });
+    if (candidates.length === 0) throw new RangeError('select: no candidates (no stitched configuration, and includeAnchors is false)');
     const unmeasured = candidates.filter((c) => c.accuracy === null || c.latencyMs === null);
     if (unmeasured.length > 0) throw new Error(`select: ${unmeasured.map((c) => c.id).join(', ')} not measured yet; run evaluate(net, data, labels) first`);
     const value = {
