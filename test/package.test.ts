@@ -6,7 +6,7 @@
 // Needs `npm run prebuild` first (npm test does it) and, for arm64, qemu-user and the aarch64
 // libc (.ci/run installs them).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -95,4 +95,21 @@ describe('the installable package', () => {
     expect(result.simd).toBe('neon');
     expect(result.checks.filter((c) => !c.ok)).toEqual([]);
   }, 300_000);
+
+  it('names the supported platforms and the source build when no prebuild fits', () => {
+    const prebuilds = join(app, 'node_modules/restnet/prebuilds');
+    renameSync(prebuilds, `${prebuilds}.away`);
+    try {
+      const env = { PATH: dirname(process.execPath), PREBUILDS_ONLY: '1' };
+      execFileSync(process.execPath, ['-e', "import('restnet')"], { cwd: app, env, stdio: 'pipe' });
+      expect.unreachable('loading without a prebuild must fail');
+    } catch (error) {
+      const stderr = String((error as { stderr?: Buffer }).stderr);
+      expect(stderr).toContain(`could not load the native addon for linux-${process.arch}`);
+      expect(stderr).toContain('Prebuilt binaries ship for linux-x64 and linux-arm64 (glibc)');
+      expect(stderr).toContain('npm rebuild restnet');
+    } finally {
+      renameSync(`${prebuilds}.away`, prebuilds);
+    }
+  });
 });
