@@ -3,7 +3,7 @@
 // positions, applies the stitch (and, CNN -> Transformer, a second map that makes the CLS token
 // from the mean-pooled feature map), and lays the result out as the back's input.
 import type { Matrix, Tensor } from '../../matrix.js';
-import { checkTensor, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows } from './layout.js';
+import { checkTensor, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows, spaceToDepth } from './layout.js';
 import { activationShape, shapeDims, type ActivationShape } from './shapes.js';
 
 /** A linear map y = x W + b as fitStitch returns it. */
@@ -30,12 +30,20 @@ export interface AdapterOptions {
   /** Whether token 0 of a [T, D] front / back activation is CLS (default: inferred from T). */
   frontCls?: boolean;
   backCls?: boolean;
+  /**
+   * How a CNN front's grid shrinks to the back's grid: 'average' pooling (the default), or
+   * 'space-to-depth' when both sides shrink by the same integer factor f (the map then reads
+   * C f^2 values per cell: every front pixel, nothing averaged away; otherwise average).
+   */
+  downsample?: 'average' | 'space-to-depth';
 }
 
 export class Adapter {
   readonly kind: AdapterKind;
   readonly front: ActivationShape;
   readonly back: ActivationShape;
+  /** Space-to-depth block size applied to a CNN front before the map (1: none). */
+  readonly block: number;
 
   /** An adapter from per-sample dims `front` ([C, H, W] or [T, D]) to `back`. */
   constructor(front: readonly number[], back: readonly number[], options: AdapterOptions = {}) {
@@ -45,9 +53,23 @@ export class Adapter {
     if (this.front.kind === 'vit' && this.back.kind === 'vit' && this.front.tokens !== this.back.tokens) {
       throw new RangeError(`back: a Transformer -> Transformer adapter maps token by token and needs ${this.front.tokens} tokens like the front, got ${this.back.tokens}`);
     }
+    const downsample = options.downsample ?? 'average';
+    if (downsample !== 'average' && downsample !== 'space-to-depth') throw new RangeError(`options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`);
+    let block = 1;
+    if (downsample === 'space-to-depth' && this.front.kind === 'cnn') {
+      const [h, w] = this.grid;
+      const f = this.front.height / h;
+      if (Number.isInteger(f) && f > 1 && this.front.width / w === f) block = f;
+    }
+    this.block = block;
   }
 
   private get frontWidth(): number {
+    return this.front.kind === 'cnn' ? this.front.channels * this.block * this.block : this.front.dim;
+  }
+
+  /** Width of the CLS map's input: the mean-pooled front channels. */
+  private get frontChannels(): number {
     return this.front.kind === 'cnn' ? this.front.channels : this.front.dim;
   }
 
@@ -63,7 +85,7 @@ export class Adapter {
   /** [rows, cols] of the main map's weight, and of the CLS map's when there is one. */
   get weightShapes(): { main: [number, number]; cls?: [number, number] } {
     const shapes: { main: [number, number]; cls?: [number, number] } = { main: [this.frontWidth, this.backWidth] };
-    if (this.needsClsMap) shapes.cls = [this.frontWidth, this.backWidth];
+    if (this.needsClsMap) shapes.cls = [this.frontChannels, this.backWidth];
     return shapes;
   }
 
@@ -86,7 +108,7 @@ export class Adapter {
     const [h, w] = this.grid;
     const f = this.front;
     let main: Matrix;
-    if (f.kind === 'cnn') main = positionRows(resampleGrid(front, h, w, 'front'));
+    if (f.kind === 'cnn') main = positionRows(this.block > 1 ? spaceToDepth(front, this.block, 'front') : resampleGrid(front, h, w, 'front'));
     else if (this.back.kind === 'vit') main = positionRows(front);
     else main = positionRows(resampleGrid(rowsToGrid(positionRows(front), n, f.side, f.side, f.cls ? 1 : 0), h, w));
     return this.needsClsMap ? { main, cls: sampleRows(front, 'mean', 'front') } : { main };

@@ -92,3 +92,31 @@ export function prependCls(cls: Matrix, tokens: Matrix, n: number): Tensor {
   }
   return { data: out, dims: [n, 1 + t, d] };
 }
+
+/**
+ * [N, C, H, W] -> [N, C f f, H / f, W / f] in ONNX SpaceToDepth's order (output channel
+ * (bh f + bw) C + c holds input (c, y f + bh, x f + bw)): a lossless grid shrink, so a stitch
+ * sees every front pixel of a back cell instead of their average. A permutation, no arithmetic.
+ */
+export function spaceToDepth(t: Tensor, f: number, name = 'activation'): Tensor {
+  checkTensor(t, name, 4);
+  const [n, c, h, w] = t.dims as [number, number, number, number];
+  if (!Number.isInteger(f) || f < 1 || h % f !== 0 || w % f !== 0) throw new RangeError(`${name}: space-to-depth by ${f} needs H and W divisible by it, got dims ${text(t.dims)}`);
+  if (f === 1) return t;
+  const oh = h / f, ow = w / f, oc = c * f * f;
+  const out = new Float32Array(t.data.length);
+  const src = t.data;
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const plane = (i * c + ch) * h * w;
+      for (let y = 0; y < h; y++) {
+        const by = y % f, oy = (y - by) / f;
+        for (let x = 0; x < w; x++) {
+          const bx = x % f, ox = (x - bx) / f;
+          out[((i * oc + (by * f + bx) * c + ch) * oh + oy) * ow + ox] = src[plane + y * w + x]!;
+        }
+      }
+    }
+  }
+  return { data: out, dims: [n, oc, oh, ow] };
+}

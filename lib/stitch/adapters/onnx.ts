@@ -108,7 +108,9 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
   const out = options.output;
   let grid: string;
   if (front.kind === 'cnn') {
-    grid = b.resample(options.input, front.height, front.width, gh, gw);
+    grid = adapter.block > 1
+      ? b.op('SpaceToDepth', [options.input], [attribute('blocksize', adapter.block)])
+      : b.resample(options.input, front.height, front.width, gh, gw);
   } else if (back.kind === 'vit') {
     // Transformer -> Transformer: token by token, CLS included.
     b.linear(options.input, maps.main, out);

@@ -1,0 +1,59 @@
+// The space-to-depth grid shrink that ReStNet plans use by default for a CNN front: the native
+// chain (JS permutation + native map) equals the fused ONNX export (onnxruntime's SpaceToDepth),
+// the map's input width is C f^2, and non-integer factors fall back to average pooling.
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { FrozenModel } from '../lib/onnx/index.js';
+import { Adapter, spaceToDepth } from '../lib/stitch/adapters/index.js';
+import { StitchedModel } from '../lib/stitch/stitched-model.js';
+import { fixture, linearMap, ortRun, randomTensor, relError } from './onnx-helpers.js';
+
+const models: FrozenModel[] = [];
+afterAll(async () => {
+  for (const m of models) await m.dispose();
+});
+async function load(name: string): Promise<FrozenModel> {
+  const m = await FrozenModel.load(fixture(name), { threads: 1 });
+  models.push(m);
+  return m;
+}
+
+describe('spaceToDepth', () => {
+  it('puts pixel (y f + bh, x f + bw) of channel c at channel (bh f + bw) C + c', () => {
+    const t = randomTensor([2, 3, 4, 6], 9);
+    const s = spaceToDepth(t, 2);
+    expect(s.dims).toEqual([2, 12, 2, 3]);
+    for (let n = 0; n < 2; n++) for (let c = 0; c < 3; c++) for (let y = 0; y < 4; y++) for (let x = 0; x < 6; x++) {
+      const out = ((n * 12 + ((y % 2) * 2 + (x % 2)) * 3 + c) * 2 + Math.floor(y / 2)) * 3 + Math.floor(x / 2);
+      expect(s.data[out]).toBe(t.data[((n * 3 + c) * 4 + y) * 6 + x]);
+    }
+    expect(() => spaceToDepth(t, 4)).toThrow(/divisible/);
+  });
+
+  it('adapter widths: C f^2 with space-to-depth, C with average pooling or a non-integer factor', () => {
+    expect(new Adapter([8, 28, 28], [4, 14, 14], { downsample: 'space-to-depth' }).weightShapes.main).toEqual([32, 4]);
+    expect(new Adapter([8, 28, 28], [4, 14, 14]).weightShapes.main).toEqual([8, 4]);
+    expect(new Adapter([8, 14, 14], [17, 8], { downsample: 'space-to-depth' }).weightShapes).toEqual({ main: [8, 8], cls: [8, 8] });
+    expect(new Adapter([8, 28, 28], [17, 8], { downsample: 'space-to-depth' }).weightShapes).toEqual({ main: [392, 8], cls: [8, 8] });
+    expect(() => new Adapter([8, 28, 28], [4, 14, 14], { downsample: 'nearest' as never })).toThrow(/options.downsample/);
+  });
+});
+
+describe('space-to-depth stitches: chained run == fused ONNX', () => {
+  const cases = [
+    ['cnn-a', '/Relu_output_0', 'cnn-b', '/block1/Relu_1_output_0'],
+    ['cnn-a', '/Relu_output_0', 'vit-b', '/Add_output_0'],
+  ] as const;
+  for (const [f, fc, b, bc] of cases) {
+    it(`${f}:${fc} -> ${b}:${bc}`, async () => {
+      const front = await load(f), back = await load(b);
+      const adapter = new Adapter(front.sampleDims(fc), back.sampleDims(bc), { downsample: 'space-to-depth' });
+      expect(adapter.block).toBeGreaterThan(1);
+      const maps: { main: ReturnType<typeof linearMap>; cls?: ReturnType<typeof linearMap> } = { main: linearMap(...adapter.weightShapes.main, 5, 0.3) };
+      if (adapter.weightShapes.cls) maps.cls = linearMap(...adapter.weightShapes.cls, 6, 0.3);
+      const net = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps, adapter: { downsample: 'space-to-depth' } });
+      const x = randomTensor([3, 1, 28, 28], 4);
+      expect(relError(await ortRun(net.toOnnx(), x), await net.run(x))).toBeLessThan(1e-4);
+    });
+  }
+});
