@@ -25,7 +25,11 @@ export interface PlannedConfig {
   order: StitchOrder;
   /** How the back cut was chosen: by CKA (the method) or at random (the ablation). */
   choice: 'cka' | 'random';
+  /** How a CNN front's grid shrinks to the back's (see AdapterOptions.downsample). */
+  downsample: Downsample;
 }
+
+export type Downsample = 'average' | 'space-to-depth';
 
 export interface PlanOptions {
   /** Which stitching direction(s): 'large-front' (ReStNet's, default), 'small-front', or 'both'. */
@@ -36,6 +40,11 @@ export interface PlanOptions {
   seed?: number;
   /** 'anchors' (default): drop configurations costing more MACs than the larger anchor or fewer than the smaller; 'any': keep all. */
   costRange?: 'anchors' | 'any';
+  /**
+   * How a CNN front's feature map shrinks to a smaller back grid: 'space-to-depth' (default:
+   * the stitch reads every front pixel of a back cell, C f^2 inputs) or 'average' pooling.
+   */
+  downsample?: Downsample;
 }
 
 export interface Plan {
@@ -67,13 +76,13 @@ export function stitchMacs(adapter: Adapter): number {
 }
 
 /** The adapter between two cuts, or the reason there is none. */
-export function adapterFor(front: Anchor, frontCut: string, back: Anchor, backCut: string): Adapter | string {
+export function adapterFor(front: Anchor, frontCut: string, back: Anchor, backCut: string, downsample: Downsample = 'average'): Adapter | string {
   const fp = front.model.cutPoints(), bp = back.model.cutPoints();
   const fi = fp.findIndex((c) => c.name === frontCut), bi = bp.findIndex((c) => c.name === backCut);
   if (fi <= 0) return `front cut '${frontCut}' is the input or not a cut point`;
   if (bi < 0 || bi === bp.length - 1) return `back cut '${backCut}' is the output or not a cut point`;
   try {
-    return new Adapter(front.model.sampleDims(frontCut), back.model.sampleDims(backCut));
+    return new Adapter(front.model.sampleDims(frontCut), back.model.sampleDims(backCut), { downsample });
   } catch (error) {
     return (error as Error).message;
   }
@@ -127,6 +136,8 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
   const choice = options.choice ?? 'cka';
   if (choice !== 'cka' && choice !== 'random') throw new RangeError(`options.choice: expected 'cka' or 'random', got ${JSON.stringify(choice)}`);
   const costRange = options.costRange ?? 'anchors';
+  const downsample = options.downsample ?? 'space-to-depth';
+  if (downsample !== 'average' && downsample !== 'space-to-depth') throw new RangeError(`options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`);
   const { a, b } = analysis;
   const [large, small] = bySize(a, b);
   const random = seededRandom(options.seed ?? 0);
@@ -142,7 +153,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       const [ca, cb] = front === a ? [f, k] : [k, f];
       return analysis.cka.data[analysis.cutsA.indexOf(ca) * analysis.cka.cols + analysis.cutsB.indexOf(cb)]!;
     };
-    const adapters = fronts.map((f) => backs.map((k) => adapterFor(front, f, back, k)));
+    const adapters = fronts.map((f) => backs.map((k) => adapterFor(front, f, back, k, downsample)));
     const valid = (i: number, j: number): boolean => {
       const ad = adapters[i]![j]!;
       if (typeof ad === 'string') return false;
@@ -172,7 +183,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       }
       const k = backs[j]!;
       const ad = adapters[i]![j] as Adapter;
-      configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice });
+      configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice, downsample });
     });
   }
   return { analysis, anchors: [a, b], large: large.name, small: small.name, configs, skipped };

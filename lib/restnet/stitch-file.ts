@@ -26,6 +26,8 @@ export interface StitchHeader {
   id: string;
   front: StitchEnd;
   back: StitchEnd;
+  /** The adapter's grid shrink ('average' when absent). */
+  downsample?: 'average' | 'space-to-depth';
   tensors: { name: string; dims: number[] }[];
 }
 
