@@ -4,9 +4,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { FrozenModel } from '../lib/onnx/index.js';
-import { Adapter, spaceToDepth } from '../lib/stitch/adapters/index.js';
+import { Adapter, spaceToDepth, type AdapterMaps } from '../lib/stitch/adapters/index.js';
 import { StitchedModel } from '../lib/stitch/stitched-model.js';
-import { fixture, linearMap, ortRun, randomTensor, relError } from './onnx-helpers.js';
+import { fixture, linearMap, ortRun, randomTensor, randomValues, relError } from './onnx-helpers.js';
 
 const models: FrozenModel[] = [];
 afterAll(async () => {
@@ -39,21 +39,30 @@ describe('spaceToDepth', () => {
   });
 });
 
-describe('space-to-depth stitches: chained run == fused ONNX', () => {
+describe('space-to-depth and per-position offsets: chained run == fused ONNX', () => {
   const cases = [
     ['cnn-a', '/Relu_output_0', 'cnn-b', '/block1/Relu_1_output_0'],
     ['cnn-a', '/Relu_output_0', 'vit-b', '/Add_output_0'],
+    ['vit-a', '/blocks/blocks.0/Add_1_output_0', 'vit-b', '/blocks/blocks.0/Add_1_output_0'],
+    ['vit-a', '/blocks/blocks.0/Add_1_output_0', 'cnn-b', '/block1/Relu_1_output_0'],
   ] as const;
   for (const [f, fc, b, bc] of cases) {
     it(`${f}:${fc} -> ${b}:${bc}`, async () => {
       const front = await load(f), back = await load(b);
       const adapter = new Adapter(front.sampleDims(fc), back.sampleDims(bc), { downsample: 'space-to-depth' });
-      expect(adapter.block).toBeGreaterThan(1);
-      const maps: { main: ReturnType<typeof linearMap>; cls?: ReturnType<typeof linearMap> } = { main: linearMap(...adapter.weightShapes.main, 5, 0.3) };
+      expect(adapter.block).toBe(f.startsWith('cnn') ? 28 / adapter.grid[0] : 1);
+      const maps: AdapterMaps = { main: linearMap(...adapter.weightShapes.main, 5, 0.3) };
       if (adapter.weightShapes.cls) maps.cls = linearMap(...adapter.weightShapes.cls, 6, 0.3);
+      const outputs = adapter.weightShapes.main[1];
+      maps.position = randomValues(adapter.positions * outputs, 7);
+      expect(() => adapter.checkMaps({ ...maps, position: new Float32Array(3) })).toThrow(/maps.position: expected a Float32Array of/);
       const net = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps, adapter: { downsample: 'space-to-depth' } });
       const x = randomTensor([3, 1, 28, 28], 4);
-      expect(relError(await ortRun(net.toOnnx(), x), await net.run(x))).toBeLessThan(1e-4);
+      const chained = await net.run(x);
+      expect(relError(await ortRun(net.toOnnx(), x), chained)).toBeLessThan(1e-4);
+      // The offset is really applied: without it the output differs.
+      const without = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps: { ...maps, position: undefined }, adapter: { downsample: 'space-to-depth' } });
+      expect(relError(await without.run(x), chained)).toBeGreaterThan(1e-3);
     });
   }
 });

@@ -17,6 +17,13 @@ export interface LinearStitch {
 export interface AdapterMaps {
   main: LinearStitch;
   cls?: LinearStitch;
+  /**
+   * Optional per-position offset added to the main map's output: positions x outputs (row p is
+   * added at position p of every sample: pixel p of the back's grid, or token p of the main rows).
+   * It carries what a shared map cannot produce from translation-equivariant CNN features, such
+   * as a Transformer's position embeddings.
+   */
+  position?: Float32Array;
 }
 
 export interface FitPair {
@@ -89,6 +96,12 @@ export class Adapter {
     return shapes;
   }
 
+  /** Rows of the main map per sample (its positions): the back's grid cells, or tokens. */
+  get positions(): number {
+    const [h, w] = this.grid;
+    return this.kind === 'vit-vit' && this.back.kind === 'vit' ? this.back.tokens : h * w;
+  }
+
   get needsClsMap(): boolean {
     return this.kind === 'cnn-vit' && this.back.kind === 'vit' && this.back.cls;
   }
@@ -147,6 +160,23 @@ export class Adapter {
         throw new RangeError(`maps.${key}: expected a ${expected[0]} x ${expected[1]} weight and ${expected[1]} biases, got ${map.weight.rows} x ${map.weight.cols} and ${map.bias.length}`);
       }
     }
+    if (maps.position !== undefined) {
+      const size = this.positions * shapes.main[1];
+      if (!(maps.position instanceof Float32Array) || maps.position.length !== size) {
+        throw new RangeError(`maps.position: expected a Float32Array of ${this.positions} positions x ${shapes.main[1]} outputs = ${size} values, got ${maps.position instanceof Float32Array ? maps.position.length : typeof maps.position}`);
+      }
+    }
+  }
+
+  /** The main map on per-position rows, plus the per-position offset when there is one. */
+  private applyMain(x: Matrix, maps: AdapterMaps): Matrix {
+    const y = maps.main.apply(x);
+    const e = maps.position;
+    if (e) {
+      const size = e.length;
+      for (let base = 0; base < y.data.length; base += size) for (let k = 0; k < size; k++) y.data[base + k]! += e[k]!;
+    }
+    return y;
   }
 
   /** Runs the adapter and its maps: the front activation as the back expects it. */
@@ -154,7 +184,7 @@ export class Adapter {
     this.checkMaps(maps);
     const n = front.dims[0]!;
     const x = this.inputs(front);
-    const y = maps.main.apply(x.main);
+    const y = this.applyMain(x.main, maps);
     const b = this.back;
     if (b.kind === 'cnn') return rowsToGrid(y, n, b.height, b.width);
     if (this.kind === 'vit-vit' || !b.cls) return { data: y.data, dims: [n, y.rows / n, b.dim] };

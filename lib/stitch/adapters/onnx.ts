@@ -62,11 +62,13 @@ class Builder {
     return out;
   }
 
-  /** x W + b on the last axis. */
-  linear(x: string, map: LinearStitch, output?: string): string {
+  /** x W + b on the last axis, plus a per-position offset of dims `positionDims` when given. */
+  linear(x: string, map: LinearStitch, output?: string, position?: { data: Float32Array; dims: number[] }): string {
     const w = this.floats(map.weight.data, [map.weight.rows, map.weight.cols]);
     const b = this.floats(map.bias, [map.bias.length]);
-    return this.op('Add', [this.op('MatMul', [x, w]), b], [], output);
+    if (!position) return this.op('Add', [this.op('MatMul', [x, w]), b], [], output);
+    const y = this.op('Add', [this.op('MatMul', [x, w]), b]);
+    return this.op('Add', [y, this.floats(position.data, position.dims, 'position')], [], output);
   }
 
   /**
@@ -113,7 +115,7 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
       : b.resample(options.input, front.height, front.width, gh, gw);
   } else if (back.kind === 'vit') {
     // Transformer -> Transformer: token by token, CLS included.
-    b.linear(options.input, maps.main, out);
+    b.linear(options.input, maps.main, out, maps.position && { data: maps.position, dims: [back.tokens, back.dim] });
     return { nodes: b.nodes, initializers: b.initializers };
   } else {
     const tokens = front.cls ? b.op('Slice', [options.input, b.ints([1]), b.ints([front.tokens]), b.ints([1])]) : options.input;
@@ -123,14 +125,15 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
   }
   const channelsLast = b.op('Transpose', [grid], [attribute('perm', [0, 2, 3, 1])]);
   if (back.kind === 'cnn') {
-    const mapped = b.linear(channelsLast, maps.main);
+    const mapped = b.linear(channelsLast, maps.main, undefined, maps.position && { data: maps.position, dims: [gh, gw, back.channels] });
     b.op('Transpose', [mapped], [attribute('perm', [0, 3, 1, 2])], out);
   } else {
     const rows = b.op('Reshape', [channelsLast, b.ints([0, gh * gw, -1])]);
+    const position = maps.position && { data: maps.position, dims: [gh * gw, back.dim] };
     if (!adapter.needsClsMap) {
-      b.linear(rows, maps.main, out);
+      b.linear(rows, maps.main, out, position);
     } else {
-      const tokens = b.linear(rows, maps.main);
+      const tokens = b.linear(rows, maps.main, undefined, position);
       const pooled = b.reduceMean(options.input, [2, 3]);
       const cls = b.op('Unsqueeze', [b.linear(pooled, maps.cls!), b.ints([1])]);
       b.op('Concat', [cls, tokens], [attribute('axis', 1)], out);
