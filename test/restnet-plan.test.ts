@@ -136,7 +136,9 @@ describe('analyze + fit', () => {
       expect(err).toBeLessThan(1e-3);
       expect(Math.max(...main.bias.map(Math.abs))).toBeLessThan(1e-3);
       expect(net.record(id).residual).toBeLessThan(1e-6);
-      expect(net.record(id).trainableParams).toBe(d * d + d);
+      const position = net.maps(id).position!;
+      expect(Math.max(...position.map(Math.abs))).toBeLessThan(1e-3);
+      expect(net.record(id).trainableParams).toBe(d * d + d + position.length);
       expect(relError(await net.runWith(id, x), reference)).toBeLessThan(1e-4);
     }
     await net.dispose();

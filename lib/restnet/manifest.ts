@@ -52,12 +52,14 @@ export interface ConfigRecord {
   choice: 'cka' | 'random';
   /** Parameters that fitting trained (the stitch only). */
   trainableParams: number;
-  /** Least-squares residual per element (mean squared error on the calibration rows). */
+  /** Least-squares residual per element (mean squared error on the calibration rows, per-position offset included). */
   residual: number;
   /** Seconds spent fitting this stitch (least squares + refinement; the shared captures are split evenly). */
   fitSeconds: number;
   /** Whether SGD refinement ran after least squares. */
   refined: boolean;
+  /** Whether the stitch adds a per-position offset (stored in the stitch file). */
+  positionBias?: boolean;
   /** How a CNN front's grid shrinks to the back's: 'average' or 'space-to-depth' (absent: 'average'). */
   downsample?: 'average' | 'space-to-depth';
   /** Median ms per batch of 32; null until evaluated. */

@@ -199,6 +199,7 @@ export class ReStNet {
     let stitchBytes = 0;
     for (const { maps } of this.entries.values()) {
       for (const m of [maps.main, maps.cls]) if (m) stitchBytes += 4 * (m.weight.data.length + m.bias.length);
+      stitchBytes += 4 * (maps.position?.length ?? 0);
     }
     return { anchorBytes, stitchBytes, totalModelBytes: anchorBytes + stitchBytes, configs: this.entries.size, sessions: this.sessionCount, rssBytes: process.memoryUsage().rss };
   }

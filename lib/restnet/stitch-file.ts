@@ -4,7 +4,8 @@
 //   u32 LE   header length H in bytes
 //   H bytes  UTF-8 JSON header: {id, front: {anchor, cut, dims}, back: {anchor, cut, dims},
 //            tensors: [{name, dims}]} (tensors in payload order: main.weight, main.bias, then
-//            cls.weight, cls.bias for CNN -> Transformer with CLS)
+//            cls.weight, cls.bias for CNN -> Transformer with CLS, then position [P, out] when
+//            the stitch has a per-position offset)
 //   0-3 bytes zero padding to a multiple of 4
 //   payload  the tensors as little-endian f32, nothing after them
 // The header names every shape so a reader can check the file against the anchors before
@@ -42,6 +43,10 @@ export function encodeStitch(header: Omit<StitchHeader, 'tensors'>, maps: Adapte
     if (!m) continue;
     parts.push({ name: `${key}.weight`, dims: [m.weight.rows, m.weight.cols], data: m.weight.data });
     parts.push({ name: `${key}.bias`, dims: [m.bias.length], data: m.bias });
+  }
+  if (maps.position) {
+    const outputs = maps.main.weight.cols;
+    parts.push({ name: 'position', dims: [maps.position.length / outputs, outputs], data: maps.position });
   }
   const json = new TextEncoder().encode(JSON.stringify({ ...header, tensors: parts.map(({ name, dims }) => ({ name, dims })) }));
   const headerEnd = 16 + json.length;
@@ -84,7 +89,8 @@ export function decodeStitch(bytes: Uint8Array, name = 'stitch file'): { header:
     if (!e || typeof e.anchor !== 'string' || typeof e.cut !== 'string' || !dimsOk(e.dims)) fail(`the header's ${end} needs {anchor, cut, dims}`);
   }
   const names = header.tensors.map((t) => t?.name);
-  const expectedNames = names.length === 4 ? ['main.weight', 'main.bias', 'cls.weight', 'cls.bias'] : ['main.weight', 'main.bias'];
+  const hasPosition = names[names.length - 1] === 'position';
+  const expectedNames = [...(names.length - (hasPosition ? 1 : 0) === 4 ? ['main.weight', 'main.bias', 'cls.weight', 'cls.bias'] : ['main.weight', 'main.bias']), ...(hasPosition ? ['position'] : [])];
   if (names.join() !== expectedNames.join()) fail(`expected tensors ${expectedNames.join(', ')}, got ${names.join(', ')}`);
   if (!header.tensors.every((t) => dimsOk(t.dims))) fail('every tensor needs positive integer dims');
   const payloadStart = Math.ceil((16 + length) / 4) * 4;
@@ -97,7 +103,8 @@ export function decodeStitch(bytes: Uint8Array, name = 'stitch file'): { header:
     return out;
   };
   const maps: Partial<AdapterMaps> = {};
-  for (let k = 0; k < header.tensors.length; k += 2) {
+  const pairs = header.tensors.length - (hasPosition ? 1 : 0);
+  for (let k = 0; k < pairs; k += 2) {
     const w = header.tensors[k]!, b = header.tensors[k + 1]!;
     if (w.dims.length !== 2 || b.dims.length !== 1 || b.dims[0] !== w.dims[1]) fail(`${w.name} [${w.dims}] and ${b.name} [${b.dims}] are not a weight (in x out) and its bias (out)`);
     const weight = { data: read(w.dims[0]! * w.dims[1]!), rows: w.dims[0]!, cols: w.dims[1]! };
@@ -105,6 +112,13 @@ export function decodeStitch(bytes: Uint8Array, name = 'stitch file'): { header:
     for (const v of weight.data) if (!Number.isFinite(v)) fail(`${w.name} holds a non-finite value`);
     for (const v of bias) if (!Number.isFinite(v)) fail(`${b.name} holds a non-finite value`);
     maps[w.name.startsWith('main') ? 'main' : 'cls'] = stitch(weight, bias);
+  }
+  if (hasPosition) {
+    const p = header.tensors[pairs]!;
+    if (p.dims.length !== 2 || p.dims[1] !== maps.main!.weight.cols) fail(`position [${p.dims}] must be positions x ${maps.main!.weight.cols} (the main map's outputs)`);
+    const position = read(p.dims[0]! * p.dims[1]!);
+    for (const v of position) if (!Number.isFinite(v)) fail('position holds a non-finite value');
+    maps.position = position;
   }
   return { header, maps: maps as AdapterMaps };
 }
