@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { FrozenModel } from '../lib/onnx/index.js';
-import { Adapter, spaceToDepth, type AdapterMaps } from '../lib/stitch/adapters/index.js';
+import { Adapter, depthToSpace, spaceToDepth, type AdapterMaps } from '../lib/stitch/adapters/index.js';
 import { StitchedModel } from '../lib/stitch/stitched-model.js';
 import { fixture, linearMap, ortRun, randomTensor, randomValues, relError } from './onnx-helpers.js';
 
@@ -28,6 +28,7 @@ describe('spaceToDepth', () => {
       expect(s.data[out]).toBe(t.data[((n * 3 + c) * 4 + y) * 6 + x]);
     }
     expect(() => spaceToDepth(t, 4)).toThrow(/divisible/);
+    expect(depthToSpace(s, 2)).toEqual(t);
   });
 
   it('adapter widths: C f^2 with space-to-depth, C with average pooling or a non-integer factor', () => {
@@ -36,32 +37,41 @@ describe('spaceToDepth', () => {
     expect(new Adapter([8, 14, 14], [17, 8], { downsample: 'space-to-depth' }).weightShapes).toEqual({ main: [8, 8], cls: [8, 8] });
     expect(new Adapter([8, 28, 28], [17, 8], { downsample: 'space-to-depth' }).weightShapes).toEqual({ main: [392, 8], cls: [8, 8] });
     expect(() => new Adapter([8, 28, 28], [4, 14, 14], { downsample: 'nearest' as never })).toThrow(/options.downsample/);
+    // Depth-to-space: the map runs on the front's grid and writes C f^2 values per cell.
+    const up = new Adapter([17, 16], [4, 28, 28], { upsample: 'depth-to-space' });
+    expect([up.upBlock, up.grid, up.weightShapes.main, up.positions]).toEqual([7, [4, 4], [16, 196], 16]);
+    expect(new Adapter([17, 16], [4, 28, 28]).weightShapes.main).toEqual([16, 4]);
   });
 });
 
-describe('space-to-depth and per-position offsets: chained run == fused ONNX', () => {
+describe('space-to-depth, depth-to-space and per-position offsets: chained run == fused ONNX', () => {
   const cases = [
     ['cnn-a', '/Relu_output_0', 'cnn-b', '/block1/Relu_1_output_0'],
     ['cnn-a', '/Relu_output_0', 'vit-b', '/Add_output_0'],
     ['vit-a', '/blocks/blocks.0/Add_1_output_0', 'vit-b', '/blocks/blocks.0/Add_1_output_0'],
     ['vit-a', '/blocks/blocks.0/Add_1_output_0', 'cnn-b', '/block1/Relu_1_output_0'],
+    ['vit-a', '/blocks/blocks.0/Add_1_output_0', 'cnn-b', '/Relu_output_0'],
+    ['cnn-a', '/block1/Relu_1_output_0', 'cnn-b', '/Relu_output_0'],
   ] as const;
+  const layout = { downsample: 'space-to-depth', upsample: 'depth-to-space' } as const;
   for (const [f, fc, b, bc] of cases) {
     it(`${f}:${fc} -> ${b}:${bc}`, async () => {
       const front = await load(f), back = await load(b);
-      const adapter = new Adapter(front.sampleDims(fc), back.sampleDims(bc), { downsample: 'space-to-depth' });
-      expect(adapter.block).toBe(f.startsWith('cnn') ? 28 / adapter.grid[0] : 1);
+      const adapter = new Adapter(front.sampleDims(fc), back.sampleDims(bc), layout);
+      const [fd, bd] = [front.sampleDims(fc), back.sampleDims(bc)];
+      if (fd.length === 3 && fd[1]! > bd[1]!) expect(adapter.block).toBe(fd[1]! / adapter.grid[0]);
+      if (bc === '/Relu_output_0') expect(adapter.upBlock).toBe(f === 'vit-a' ? 7 : 2);
       const maps: AdapterMaps = { main: linearMap(...adapter.weightShapes.main, 5, 0.3) };
       if (adapter.weightShapes.cls) maps.cls = linearMap(...adapter.weightShapes.cls, 6, 0.3);
       const outputs = adapter.weightShapes.main[1];
       maps.position = randomValues(adapter.positions * outputs, 7);
       expect(() => adapter.checkMaps({ ...maps, position: new Float32Array(3) })).toThrow(/maps.position: expected a Float32Array of/);
-      const net = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps, adapter: { downsample: 'space-to-depth' } });
+      const net = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps, adapter: layout });
       const x = randomTensor([3, 1, 28, 28], 4);
       const chained = await net.run(x);
       expect(relError(await ortRun(net.toOnnx(), x), chained)).toBeLessThan(1e-4);
       // The offset is really applied: without it the output differs.
-      const without = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps: { ...maps, position: undefined }, adapter: { downsample: 'space-to-depth' } });
+      const without = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps: { ...maps, position: undefined }, adapter: layout });
       expect(relError(await without.run(x), chained)).toBeGreaterThan(1e-3);
     });
   }

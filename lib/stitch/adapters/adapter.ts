@@ -3,7 +3,7 @@
 // positions, applies the stitch (and, CNN -> Transformer, a second map that makes the CLS token
 // from the mean-pooled feature map), and lays the result out as the back's input.
 import type { Matrix, Tensor } from '../../matrix.js';
-import { checkTensor, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows, spaceToDepth } from './layout.js';
+import { checkTensor, depthToSpace, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows, spaceToDepth } from './layout.js';
 import { activationShape, shapeDims, type ActivationShape } from './shapes.js';
 
 /** A linear map y = x W + b as fitStitch returns it. */
@@ -43,6 +43,12 @@ export interface AdapterOptions {
    * C f^2 values per cell: every front pixel, nothing averaged away; otherwise average).
    */
   downsample?: 'average' | 'space-to-depth';
+  /**
+   * How the front's grid grows to a CNN back's grid: 'bilinear' (the default), or
+   * 'depth-to-space' when both sides grow by the same integer factor f: the map runs on the
+   * front's grid and writes C f^2 values per cell, one per back pixel (ONNX DepthToSpace, DCR).
+   */
+  upsample?: 'bilinear' | 'depth-to-space';
 }
 
 export class Adapter {
@@ -51,6 +57,8 @@ export class Adapter {
   readonly back: ActivationShape;
   /** Space-to-depth block size applied to a CNN front before the map (1: none). */
   readonly block: number;
+  /** Depth-to-space block size applied after the map for a CNN back (1: none). */
+  readonly upBlock: number;
 
   /** An adapter from per-sample dims `front` ([C, H, W] or [T, D]) to `back`. */
   constructor(front: readonly number[], back: readonly number[], options: AdapterOptions = {}) {
@@ -62,6 +70,14 @@ export class Adapter {
     }
     const downsample = options.downsample ?? 'average';
     if (downsample !== 'average' && downsample !== 'space-to-depth') throw new RangeError(`options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`);
+    const upsample = options.upsample ?? 'bilinear';
+    if (upsample !== 'bilinear' && upsample !== 'depth-to-space') throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
+    this.upBlock = 1;
+    if (upsample === 'depth-to-space' && this.back.kind === 'cnn') {
+      const [fh, fw] = this.front.kind === 'cnn' ? [this.front.height, this.front.width] : [this.front.side, this.front.side];
+      const f = this.back.height / fh;
+      if (Number.isInteger(f) && f > 1 && this.back.width / fw === f) this.upBlock = f;
+    }
     let block = 1;
     if (downsample === 'space-to-depth' && this.front.kind === 'cnn') {
       const [h, w] = this.grid;
@@ -81,12 +97,13 @@ export class Adapter {
   }
 
   private get backWidth(): number {
-    return this.back.kind === 'cnn' ? this.back.channels : this.back.dim;
+    return this.back.kind === 'cnn' ? this.back.channels * this.upBlock * this.upBlock : this.back.dim;
   }
 
-  /** The grid (height, width) where the main map runs: the back's grid. */
+  /** The grid (height, width) where the main map runs: the back's grid (divided by upBlock). */
   get grid(): [number, number] {
-    return this.back.kind === 'cnn' ? [this.back.height, this.back.width] : [this.back.side, this.back.side];
+    const u = this.upBlock;
+    return this.back.kind === 'cnn' ? [this.back.height / u, this.back.width / u] : [this.back.side, this.back.side];
   }
 
   /** [rows, cols] of the main map's weight, and of the CLS map's when there is one. */
@@ -130,6 +147,7 @@ export class Adapter {
   /** The back activation as the maps' targets. */
   targets(back: Tensor): { main: Matrix; cls?: Matrix } {
     this.checkBatch(back, this.back, 'back');
+    if (this.upBlock > 1) return { main: positionRows(spaceToDepth(back, this.upBlock, 'back')) };
     if (this.kind !== 'cnn-vit') return { main: positionRows(back) };
     const b = this.back as Extract<ActivationShape, { kind: 'vit' }>;
     const main = dropTokens(back, b.cls ? 1 : 0);
@@ -186,7 +204,10 @@ export class Adapter {
     const x = this.inputs(front);
     const y = this.applyMain(x.main, maps);
     const b = this.back;
-    if (b.kind === 'cnn') return rowsToGrid(y, n, b.height, b.width);
+    if (b.kind === 'cnn') {
+      const [h, w] = this.grid;
+      return this.upBlock > 1 ? depthToSpace(rowsToGrid(y, n, h, w), this.upBlock) : rowsToGrid(y, n, h, w);
+    }
     if (this.kind === 'vit-vit' || !b.cls) return { data: y.data, dims: [n, y.rows / n, b.dim] };
     return prependCls(maps.cls!.apply(x.cls!), y, n);
   }

@@ -120,3 +120,27 @@ export function spaceToDepth(t: Tensor, f: number, name = 'activation'): Tensor 
   }
   return { data: out, dims: [n, oc, oh, ow] };
 }
+
+/** The inverse of spaceToDepth (ONNX DepthToSpace, mode DCR): [N, C f f, H, W] -> [N, C, H f, W f]. */
+export function depthToSpace(t: Tensor, f: number, name = 'activation'): Tensor {
+  checkTensor(t, name, 4);
+  const [n, cf, h, w] = t.dims as [number, number, number, number];
+  if (!Number.isInteger(f) || f < 1 || cf % (f * f) !== 0) throw new RangeError(`${name}: depth-to-space by ${f} needs channels divisible by ${f * f}, got dims ${text(t.dims)}`);
+  if (f === 1) return t;
+  const c = cf / (f * f), oh = h * f, ow = w * f;
+  const out = new Float32Array(t.data.length);
+  const src = t.data;
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const plane = (i * c + ch) * oh * ow;
+      for (let y = 0; y < oh; y++) {
+        const by = y % f, iy = (y - by) / f;
+        for (let x = 0; x < ow; x++) {
+          const bx = x % f, ix = (x - bx) / f;
+          out[plane + y * ow + x] = src[((i * cf + (by * f + bx) * c + ch) * h + iy) * w + ix]!;
+        }
+      }
+    }
+  }
+  return { data: out, dims: [n, c, oh, ow] };
+}

@@ -125,8 +125,14 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
   }
   const channelsLast = b.op('Transpose', [grid], [attribute('perm', [0, 2, 3, 1])]);
   if (back.kind === 'cnn') {
-    const mapped = b.linear(channelsLast, maps.main, undefined, maps.position && { data: maps.position, dims: [gh, gw, back.channels] });
-    b.op('Transpose', [mapped], [attribute('perm', [0, 3, 1, 2])], out);
+    const width = maps.main.weight.cols;
+    const mapped = b.linear(channelsLast, maps.main, undefined, maps.position && { data: maps.position, dims: [gh, gw, width] });
+    if (adapter.upBlock > 1) {
+      const nchw = b.op('Transpose', [mapped], [attribute('perm', [0, 3, 1, 2])]);
+      b.op('DepthToSpace', [nchw], [attribute('blocksize', adapter.upBlock), attribute('mode', 'DCR')], out);
+    } else {
+      b.op('Transpose', [mapped], [attribute('perm', [0, 3, 1, 2])], out);
+    }
   } else {
     const rows = b.op('Reshape', [channelsLast, b.ints([0, gh * gw, -1])]);
     const position = maps.position && { data: maps.position, dims: [gh * gw, back.dim] };
