@@ -62,6 +62,8 @@ export interface ConfigRecord {
   positionBias?: boolean;
   /** How a CNN front's grid shrinks to the back's: 'average' or 'space-to-depth' (absent: 'average'). */
   downsample?: 'average' | 'space-to-depth';
+  /** How the front's grid grows to a CNN back's: 'bilinear' or 'depth-to-space' (absent: 'bilinear'). */
+  upsample?: 'bilinear' | 'depth-to-space';
   /** Median ms per batch of 32; null until evaluated. */
   latencyBatch32Ms?: number | null;
   /** Bytes this configuration needs at batch 1: its f32 weights + its largest activation (see evaluate). */
@@ -122,6 +124,7 @@ export function validateManifest(json: unknown, where: string): RestnetManifest 
     if (!isStr(c.frontCut) || !isStr(c.backCut) || !isStr(c.stitch) || !/^[0-9a-f]{64}$/.test(String(c.stitchSha256))) fail(`${at} (${c.id}): expected frontCut, backCut, stitch and stitchSha256`);
     if (!isNum(c.macs) || !isNum(c.params) || !isNumOrNull(c.accuracy) || !isNumOrNull(c.latencyMs) || !(isNum(c.cka) || c.cka === null)) fail(`${at} (${c.id}): expected numbers cka, macs, params and accuracy, latencyMs (or null)`);
     if (c.onnx !== null && !isStr(c.onnx)) fail(`${at} (${c.id}): onnx must be a relative path or null`);
+    if (c.upsample !== undefined && c.upsample !== 'bilinear' && c.upsample !== 'depth-to-space') fail(`${at} (${c.id}): upsample must be 'bilinear' or 'depth-to-space', got ${JSON.stringify(c.upsample)}`);
     if (c.downsample !== undefined && c.downsample !== 'average' && c.downsample !== 'space-to-depth') fail(`${at} (${c.id}): downsample must be 'average' or 'space-to-depth', got ${JSON.stringify(c.downsample)}`);
   });
   return m;

@@ -27,9 +27,12 @@ export interface PlannedConfig {
   choice: 'cka' | 'random';
   /** How a CNN front's grid shrinks to the back's (see AdapterOptions.downsample). */
   downsample: Downsample;
+  /** How the front's grid grows to a CNN back's (see AdapterOptions.upsample). */
+  upsample: Upsample;
 }
 
 export type Downsample = 'average' | 'space-to-depth';
+export type Upsample = 'bilinear' | 'depth-to-space';
 
 export interface PlanOptions {
   /** Which stitching direction(s): 'large-front' (ReStNet's, default), 'small-front', or 'both'. */
@@ -45,6 +48,11 @@ export interface PlanOptions {
    * the stitch reads every front pixel of a back cell, C f^2 inputs) or 'average' pooling.
    */
   downsample?: Downsample;
+  /**
+   * How the front's grid grows to a larger CNN back grid: 'depth-to-space' (default: the map
+   * writes C f^2 values per front cell, one per back pixel) or 'bilinear' resampling.
+   */
+  upsample?: Upsample;
 }
 
 export interface Plan {
@@ -76,13 +84,13 @@ export function stitchMacs(adapter: Adapter): number {
 }
 
 /** The adapter between two cuts, or the reason there is none. */
-export function adapterFor(front: Anchor, frontCut: string, back: Anchor, backCut: string, downsample: Downsample = 'average'): Adapter | string {
+export function adapterFor(front: Anchor, frontCut: string, back: Anchor, backCut: string, layout: { downsample?: Downsample; upsample?: Upsample } = {}): Adapter | string {
   const fp = front.model.cutPoints(), bp = back.model.cutPoints();
   const fi = fp.findIndex((c) => c.name === frontCut), bi = bp.findIndex((c) => c.name === backCut);
   if (fi <= 0) return `front cut '${frontCut}' is the input or not a cut point`;
   if (bi < 0 || bi === bp.length - 1) return `back cut '${backCut}' is the output or not a cut point`;
   try {
-    return new Adapter(front.model.sampleDims(frontCut), back.model.sampleDims(backCut), { downsample });
+    return new Adapter(front.model.sampleDims(frontCut), back.model.sampleDims(backCut), layout);
   } catch (error) {
     return (error as Error).message;
   }
@@ -138,6 +146,8 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
   const costRange = options.costRange ?? 'anchors';
   const downsample = options.downsample ?? 'space-to-depth';
   if (downsample !== 'average' && downsample !== 'space-to-depth') throw new RangeError(`options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`);
+  const upsample = options.upsample ?? 'depth-to-space';
+  if (upsample !== 'bilinear' && upsample !== 'depth-to-space') throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
   const { a, b } = analysis;
   const [large, small] = bySize(a, b);
   const random = seededRandom(options.seed ?? 0);
@@ -153,7 +163,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       const [ca, cb] = front === a ? [f, k] : [k, f];
       return analysis.cka.data[analysis.cutsA.indexOf(ca) * analysis.cka.cols + analysis.cutsB.indexOf(cb)]!;
     };
-    const adapters = fronts.map((f) => backs.map((k) => adapterFor(front, f, back, k, downsample)));
+    const adapters = fronts.map((f) => backs.map((k) => adapterFor(front, f, back, k, { downsample, upsample })));
     const valid = (i: number, j: number): boolean => {
       const ad = adapters[i]![j]!;
       if (typeof ad === 'string') return false;
@@ -183,7 +193,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       }
       const k = backs[j]!;
       const ad = adapters[i]![j] as Adapter;
-      configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice, downsample });
+      configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice, downsample, upsample });
     });
   }
   return { analysis, anchors: [a, b], large: large.name, small: small.name, configs, skipped };

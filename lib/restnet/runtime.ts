@@ -88,7 +88,7 @@ export class ReStNet {
       const model = new StitchedModel({
         front: front.model, frontCut: record.frontCut, back: back.model, backCut: record.backCut, maps,
         frontCuts: [...bounds.get(record.front)!], backCuts: [...bounds.get(record.back)!],
-        adapter: { downsample: record.downsample ?? 'average' },
+        adapter: { downsample: record.downsample ?? 'average', upsample: record.upsample ?? 'bilinear' },
       });
       this.entries.set(record.id, { record, maps, model });
     }
@@ -271,6 +271,7 @@ export class ReStNet {
       front: { anchor: front.name, cut: e.record.frontCut, dims: front.model.sampleDims(e.record.frontCut) },
       back: { anchor: back.name, cut: e.record.backCut, dims: back.model.sampleDims(e.record.backCut) },
       downsample: e.record.downsample ?? 'average',
+      upsample: e.record.upsample ?? 'bilinear',
     }, e.maps);
   }
 
@@ -368,6 +369,7 @@ export class ReStNet {
       expect('front', front, rec.frontCut);
       expect('back', back, rec.backCut);
       if ((header.downsample ?? 'average') !== (rec.downsample ?? 'average')) throw new StitchFileError(`${file}: the stitch was fitted with downsample '${header.downsample ?? 'average'}', the manifest's '${rec.id}' says '${rec.downsample ?? 'average'}'`);
+      if ((header.upsample ?? 'bilinear') !== (rec.upsample ?? 'bilinear')) throw new StitchFileError(`${file}: the stitch was fitted with upsample '${header.upsample ?? 'bilinear'}', the manifest's '${rec.id}' says '${rec.upsample ?? 'bilinear'}'`);
       if (header.id !== rec.id) throw new StitchFileError(`${file}: holds the stitch of '${header.id}', the manifest expects '${rec.id}'`);
       configs.push({ record: rec, maps });
     }

@@ -29,6 +29,8 @@ export interface StitchHeader {
   back: StitchEnd;
   /** The adapter's grid shrink ('average' when absent). */
   downsample?: 'average' | 'space-to-depth';
+  /** The adapter's grid growth ('bilinear' when absent). */
+  upsample?: 'bilinear' | 'depth-to-space';
   tensors: { name: string; dims: number[] }[];
 }
 
