@@ -1,5 +1,5 @@
 // The ReStNet method on the zoo, measured: for each anchor pair present in zoo/ (cnn-l -> cnn-s,
-// vit-l -> vit-s, and the heterogeneous cnn-l -> vit-s, vit-l -> cnn-s), the CKA-planned
+// vit-l -> vit-s, and the heterogeneous cnn-l -> vit-s, vit-l -> cnn-s, cnn-s -> vit-s), the CKA-planned
 // large-front configurations fitted by least squares and evaluated on the shipped eval split
 // (accuracy, latency, MACs, params, memory, CKA, residual, fit time), against the anchors; then
 // the ablations in the same run: CKA-chosen vs randomly chosen back cuts, large-front vs
@@ -27,7 +27,7 @@ const REFINE = { epochs: 3, lr: 1e-4, rows: 20000, seed: 0 };
 
 const zoo = loadZooManifest();
 const present = new Set(zoo.anchors.filter((a) => existsSync(zooPath(a.file))).map((a) => a.name));
-const wanted = (process.env.BENCH_PAIRS ?? 'cnn-l:cnn-s,vit-l:vit-s,cnn-l:vit-s,vit-l:cnn-s').split(',').map((p) => p.split(':'));
+const wanted = (process.env.BENCH_PAIRS ?? 'cnn-l:cnn-s,vit-l:vit-s,cnn-l:vit-s,vit-l:cnn-s,cnn-s:vit-s').split(',').map((p) => p.split(':'));
 let pairs = wanted.filter(([a, b]) => present.has(a) && present.has(b));
 const missing = wanted.filter(([a, b]) => !(present.has(a) && present.has(b))).map((p) => p.join(' -> '));
 // With only one anchor trained, the pipeline still runs (self-stitching), so the bench never fails on a partial zoo.
