@@ -14,7 +14,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { analyze, capabilities, evaluate, fit, loadAnchor, loadZooManifest, loadZooSplit, plan, ReStNet, zooPath } from '../dist/index.js';
-import { fmt, machine, writeResults } from './harness.mjs';
+import { fmt, machine, median, writeResults } from './harness.mjs';
+
+/** Median ms per sample at batch 1 of a whole ONNX file in one onnxruntime session (the fused export, or an anchor's own file). */
+async function singleSessionMs(bytes, runs = 15) {
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: THREADS, interOpNumThreads: 1 });
+  const x = new ort.Tensor('float32', evalSplit.images.slice(0, 784), [1, 1, 28, 28]);
+  const feeds = { [session.inputNames[0]]: x };
+  await session.run(feeds);
+  const times = [];
+  for (let r = 0; r < runs; r++) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  await session.release();
+  return median(times);
+}
 
 const CAL = Number(process.env.BENCH_CAL ?? 1000);
 const EVAL = Number(process.env.BENCH_EVAL ?? 5000);
@@ -73,6 +90,11 @@ for (const [nameA, nameB] of pairs) {
     switchMs = Math.max(switchMs, performance.now() - s);
   }
   const memory = loaded.memory();
+  // The same configurations as one fused ONNX file each (one session per configuration: what a
+  // device that runs a single configuration would deploy), and the anchors' own files.
+  const fusedMs = new Map();
+  for (const id of loaded.ids) fusedMs.set(id, await singleSessionMs((await loaded.export(id)).bytes));
+  for (const x of new Set([a, b])) fusedMs.set(x.name, await singleSessionMs(x.bytes));
   const sessionsAfter = loaded.sessionCount;
   await loaded.dispose();
   rmSync(dir, { recursive: true, force: true });
@@ -110,11 +132,11 @@ for (const [nameA, nameB] of pairs) {
   summary.push({ pair: `${main.large} -> ${main.small}`, n: configs.length, checks, ckaMean, randomMean, smallMean, refinedMean, large, smallAnchor, trainable, fitAll, scratch, seconds: (performance.now() - t0) / 1000 });
 
   let md = `### ${main.large} -> ${main.small}\n\n`;
-  md += `Calibration: ${analysis.samples} images (CKA: ${analysis.batches} minibatches of 128, linear, flattened activations; least squares on every position). Eval: ${ev.samples} images of the shipped eval split. Latency: median of 15 runs at batch 1 (ms per sample) and of 5 runs at batch 32 (ms per batch), ${THREADS} onnxruntime threads.\n\n`;
-  md += '| configuration | cut (front -> back) | CKA | accuracy % | ms (b1) | ms (b32) | MMACs | params | memory KB | LS residual | fit s | stitch params |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
-  for (const r of main.large === main.small ? [large] : [large, smallAnchor]) md += `| **${r.name}** (anchor) | - | - | ${pct(r.accuracy)} | ${fmt(r.latencyMs, 3)} | ${fmt(r.latencyBatch32Ms, 2)} | ${mega(r.macs)} | ${r.params} | ${(r.memoryBytes / 1024).toFixed(0)} | - | - | - |\n`;
+  md += `Calibration: ${analysis.samples} images (CKA: ${analysis.batches} minibatches of 128, linear, flattened activations; least squares on every position). Eval: ${ev.samples} images of the shipped eval split. Latency: median of 15 runs at batch 1 (ms per sample) and of 5 runs at batch 32 (ms per batch), ${THREADS} onnxruntime threads, through the shared-segment runtime (an anchor too runs as its chain of segments); 'one file' is batch 1 of the fused export (or the anchor's own file) in a single session.\n\n`;
+  md += '| configuration | cut (front -> back) | CKA | accuracy % | ms (b1) | ms (b32) | ms (b1, one file) | MMACs | params | memory KB | LS residual | fit s | stitch params |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  for (const r of main.large === main.small ? [large] : [large, smallAnchor]) md += `| **${r.name}** (anchor) | - | - | ${pct(r.accuracy)} | ${fmt(r.latencyMs, 3)} | ${fmt(r.latencyBatch32Ms, 2)} | ${fmt(fusedMs.get(r.name), 3)} | ${mega(r.macs)} | ${r.params} | ${(r.memoryBytes / 1024).toFixed(0)} | - | - | - |\n`;
   for (const c of [...configs].sort((x, y) => x.macs - y.macs)) {
-    md += `| ${c.front} -> ${c.back} | ${short(c)} | ${fmt(c.cka, 3)} | ${pct(c.accuracy)} | ${fmt(c.latencyMs, 3)} | ${fmt(c.latencyBatch32Ms, 2)} | ${mega(c.macs)} | ${c.params} | ${(c.memoryBytes / 1024).toFixed(0)} | ${c.residual.toExponential(2)} | ${fmt(c.fitSeconds, 2)} | ${c.trainableParams} |\n`;
+    md += `| ${c.front} -> ${c.back} | ${short(c)} | ${fmt(c.cka, 3)} | ${pct(c.accuracy)} | ${fmt(c.latencyMs, 3)} | ${fmt(c.latencyBatch32Ms, 2)} | ${fmt(fusedMs.get(c.id), 3)} | ${mega(c.macs)} | ${c.params} | ${(c.memoryBytes / 1024).toFixed(0)} | ${c.residual.toExponential(2)} | ${fmt(c.fitSeconds, 2)} | ${c.trainableParams} |\n`;
   }
   md += `\nChecks: ${configs.length} configurations (>= 4: ${checks.count ? 'yes' : 'NO'}); cost between the anchors (${mega(lo)}-${mega(hi)} MMACs: ${checks.cost ? 'yes' : 'NO'}); none below the small anchor's accuracy - 3 points (${pct(floor)}%: ${checks.accuracy ? 'yes' : 'NO'}).`;
   if (main.skipped.length) md += ` Front cuts without a configuration: ${main.skipped.map((s) => `${s.frontCut} (${s.reason})`).join('; ')}.`;
