@@ -91,7 +91,8 @@ describe('cut points on known graphs', () => {
 async function checkAllCuts(m: FrozenModel, batch: number, tolerance: number): Promise<number> {
   const x = randomTensor(concrete(m.input.shape, batch), 11);
   const reference = await ortRun(encodeModel(m.proto), x);
-  expect(relError(await ortRun(m.extract(), x), reference)).toBe(0);
+  // The re-encoded whole model may be optimised by onnxruntime in another node order: float rounding.
+  expect(relError(await ortRun(m.extract(), x), reference)).toBeLessThan(1e-6);
   const cuts = m.cutPoints().slice(1, -1);
   let worst = 0;
   const captured = await m.capture(x, cuts.map((c) => c.name));

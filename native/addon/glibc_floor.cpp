@@ -3,10 +3,10 @@
 //
 // libstdc++ is linked statically (binding.gyp), so the binary does not need the build
 // machine's GLIBCXX; but the linker binds glibc symbols to the newest versions it sees:
-// pthread_* moved into libc in 2.34, exp/pow got new versions in 2.29. Here, hidden
+// pthread_* moved into libc in 2.34, exp/pow got new versions in 2.29, hypot in 2.35. Hidden
 // definitions of those names forward to the original versions (GLIBC_2.2.5 on x86-64,
 // GLIBC_2.17 on aarch64), and every reference in the addon, libstdc++'s included, binds to them
-// at link time. test/prebuild.test.ts checks the floor with objdump.
+// at link time. test/package.test.ts checks the floor of both prebuilds with readelf.
 #include <cstddef>  // defines __GLIBC__ through <features.h>
 #include <cstdint>
 
@@ -22,13 +22,15 @@
 
 #define RESTNET_HIDDEN extern "C" __attribute__((visibility("hidden")))
 
-// Declares restnet_base_<name> as a reference to <name>@<base version>, and defines <name>
-// (hidden, so only this binary sees it) to call it. Argument types are opaque on purpose:
-// C linkage does not encode them, and the real headers are not included so they cannot clash.
+// Declares restnet_base_<name> as a reference to <name>@<base version>, and defines a hidden
+// function whose symbol is <name> (an asm label, so it never clashes with the compiler's
+// built-in declarations of exp, pow or hypot) calling it. Argument types are opaque on
+// purpose: C linkage does not encode them, and the real headers are not included.
 #define RESTNET_FORWARD(ret, name, params, args)                                   \
   extern "C" ret restnet_base_##name params;                                       \
   __asm__(".symver restnet_base_" #name "," #name "@" RESTNET_GLIBC_BASE);         \
-  RESTNET_HIDDEN ret name params { return restnet_base_##name args; }
+  RESTNET_HIDDEN ret restnet_local_##name params __asm__(#name);                   \
+  ret restnet_local_##name params { return restnet_base_##name args; }
 
 using opaque = void*;
 using thread_id = unsigned long;
@@ -46,10 +48,13 @@ RESTNET_FORWARD(int, pthread_setspecific, (unsigned key, const void* value), (ke
 RESTNET_FORWARD(int, pthread_mutex_trylock, (opaque mutex), (mutex))
 RESTNET_FORWARD(double, exp, (double x), (x))
 RESTNET_FORWARD(double, pow, (double x, double y), (x, y))
+RESTNET_FORWARD(double, hypot, (double x, double y), (x, y))
 
 // glibc 2.32's flag that lets libstdc++ skip atomic reference counts in single-threaded
 // processes. Node is never single-threaded, so "no" is always the right answer.
-RESTNET_HIDDEN char __libc_single_threaded = 0;
+extern "C" {
+__attribute__((visibility("hidden"))) char __libc_single_threaded = 0;
+}
 
 // Only std::random_device needs arc4random (glibc 2.36), and restnet never constructs one; it
 // is linked in with libstdc++'s random.o. getrandom (glibc 2.25) gives the same contract.
