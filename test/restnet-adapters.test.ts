@@ -44,7 +44,7 @@ describe('spaceToDepth', () => {
   });
 });
 
-describe('space-to-depth, depth-to-space and per-position offsets: chained run == fused ONNX', () => {
+describe('space-to-depth, depth-to-space, CLS maps and per-position offsets: chained run == fused ONNX', () => {
   const cases = [
     ['cnn-a', '/Relu_output_0', 'cnn-b', '/block1/Relu_1_output_0'],
     ['cnn-a', '/Relu_output_0', 'vit-b', '/Add_output_0'],
@@ -53,7 +53,7 @@ describe('space-to-depth, depth-to-space and per-position offsets: chained run =
     ['vit-a', '/blocks/blocks.0/Add_1_output_0', 'cnn-b', '/Relu_output_0'],
     ['cnn-a', '/block1/Relu_1_output_0', 'cnn-b', '/Relu_output_0'],
   ] as const;
-  const layout = { downsample: 'space-to-depth', upsample: 'depth-to-space' } as const;
+  const layout = { downsample: 'space-to-depth', upsample: 'depth-to-space', clsMap: true } as const;
   for (const [f, fc, b, bc] of cases) {
     it(`${f}:${fc} -> ${b}:${bc}`, async () => {
       const front = await load(f), back = await load(b);
@@ -61,6 +61,7 @@ describe('space-to-depth, depth-to-space and per-position offsets: chained run =
       const [fd, bd] = [front.sampleDims(fc), back.sampleDims(bc)];
       if (fd.length === 3 && fd[1]! > bd[1]!) expect(adapter.block).toBe(fd[1]! / adapter.grid[0]);
       if (bc === '/Relu_output_0') expect(adapter.upBlock).toBe(f === 'vit-a' ? 7 : 2);
+      if (f === 'vit-a' && b === 'vit-b') expect([adapter.splitCls, adapter.positions, adapter.weightShapes]).toEqual([true, 16, { main: [16, 8], cls: [16, 8] }]);
       const maps: AdapterMaps = { main: linearMap(...adapter.weightShapes.main, 5, 0.3) };
       if (adapter.weightShapes.cls) maps.cls = linearMap(...adapter.weightShapes.cls, 6, 0.3);
       const outputs = adapter.weightShapes.main[1];

@@ -63,8 +63,7 @@ export class StitchedModel {
   /** Multiply-adds per sample: front segments + stitch + back segments. */
   get macs(): number {
     const shapes = this.adapter.weightShapes;
-    const [h, w] = this.adapter.grid;
-    const positions = this.adapter.kind === 'vit-vit' && this.adapter.back.kind === 'vit' ? this.adapter.back.tokens : h * w;
+    const positions = this.adapter.positions;
     const stitch = positions * shapes.main[0] * shapes.main[1] + (shapes.cls ? shapes.cls[0] * shapes.cls[1] : 0);
     const sum = (segments: Segment[]): number => segments.reduce((a, s) => a + s.macs, 0);
     return sum(this.frontSegments) + stitch + sum(this.backSegments);

@@ -49,6 +49,12 @@ export interface AdapterOptions {
    * front's grid and writes C f^2 values per cell, one per back pixel (ONNX DepthToSpace, DCR).
    */
   upsample?: 'bilinear' | 'depth-to-space';
+  /**
+   * Transformer -> Transformer with CLS on both sides: map the CLS token with its own map
+   * (maps.cls) and the patch tokens with the main map, instead of one map for every token. The
+   * CLS token is what the head reads, and it is not distributed like the patch tokens.
+   */
+  clsMap?: boolean;
 }
 
 export class Adapter {
@@ -59,6 +65,8 @@ export class Adapter {
   readonly block: number;
   /** Depth-to-space block size applied after the map for a CNN back (1: none). */
   readonly upBlock: number;
+  /** Transformer -> Transformer: CLS has its own map (options.clsMap with CLS on both sides). */
+  readonly splitCls: boolean;
 
   /** An adapter from per-sample dims `front` ([C, H, W] or [T, D]) to `back`. */
   constructor(front: readonly number[], back: readonly number[], options: AdapterOptions = {}) {
@@ -70,6 +78,7 @@ export class Adapter {
     }
     const downsample = options.downsample ?? 'average';
     if (downsample !== 'average' && downsample !== 'space-to-depth') throw new RangeError(`options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`);
+    this.splitCls = (options.clsMap ?? false) && this.front.kind === 'vit' && this.back.kind === 'vit' && this.front.cls && this.back.cls;
     const upsample = options.upsample ?? 'bilinear';
     if (upsample !== 'bilinear' && upsample !== 'depth-to-space') throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
     this.upBlock = 1;
@@ -116,11 +125,12 @@ export class Adapter {
   /** Rows of the main map per sample (its positions): the back's grid cells, or tokens. */
   get positions(): number {
     const [h, w] = this.grid;
-    return this.kind === 'vit-vit' && this.back.kind === 'vit' ? this.back.tokens : h * w;
+    if (this.kind === 'vit-vit' && this.back.kind === 'vit') return this.back.tokens - (this.splitCls ? 1 : 0);
+    return h * w;
   }
 
   get needsClsMap(): boolean {
-    return this.kind === 'cnn-vit' && this.back.kind === 'vit' && this.back.cls;
+    return (this.kind === 'cnn-vit' && this.back.kind === 'vit' && this.back.cls) || this.splitCls;
   }
 
   private checkBatch(t: Tensor, shape: ActivationShape, name: string): number {
@@ -139,6 +149,7 @@ export class Adapter {
     const f = this.front;
     let main: Matrix;
     if (f.kind === 'cnn') main = positionRows(this.block > 1 ? spaceToDepth(front, this.block, 'front') : resampleGrid(front, h, w, 'front'));
+    else if (this.splitCls) return { main: dropTokens(front, 1), cls: sampleRows(front, 'cls', 'front') };
     else if (this.back.kind === 'vit') main = positionRows(front);
     else main = positionRows(resampleGrid(rowsToGrid(positionRows(front), n, f.side, f.side, f.cls ? 1 : 0), h, w));
     return this.needsClsMap ? { main, cls: sampleRows(front, 'mean', 'front') } : { main };
@@ -148,7 +159,7 @@ export class Adapter {
   targets(back: Tensor): { main: Matrix; cls?: Matrix } {
     this.checkBatch(back, this.back, 'back');
     if (this.upBlock > 1) return { main: positionRows(spaceToDepth(back, this.upBlock, 'back')) };
-    if (this.kind !== 'cnn-vit') return { main: positionRows(back) };
+    if (this.kind !== 'cnn-vit' && !this.splitCls) return { main: positionRows(back) };
     const b = this.back as Extract<ActivationShape, { kind: 'vit' }>;
     const main = dropTokens(back, b.cls ? 1 : 0);
     return b.cls ? { main, cls: sampleRows(back, 'cls', 'back') } : { main };
@@ -208,7 +219,7 @@ export class Adapter {
       const [h, w] = this.grid;
       return this.upBlock > 1 ? depthToSpace(rowsToGrid(y, n, h, w), this.upBlock) : rowsToGrid(y, n, h, w);
     }
-    if (this.kind === 'vit-vit' || !b.cls) return { data: y.data, dims: [n, y.rows / n, b.dim] };
+    if ((this.kind === 'vit-vit' && !this.splitCls) || !b.cls) return { data: y.data, dims: [n, y.rows / n, b.dim] };
     return prependCls(maps.cls!.apply(x.cls!), y, n);
   }
 }

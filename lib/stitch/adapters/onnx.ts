@@ -113,6 +113,13 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
     grid = adapter.block > 1
       ? b.op('SpaceToDepth', [options.input], [attribute('blocksize', adapter.block)])
       : b.resample(options.input, front.height, front.width, gh, gw);
+  } else if (back.kind === 'vit' && adapter.splitCls) {
+    // Transformer -> Transformer, CLS by its own map: [N, 1, D] and [N, T - 1, D] mapped, then joined.
+    const cls = b.op('Slice', [options.input, b.ints([0]), b.ints([1]), b.ints([1])]);
+    const rest = b.op('Slice', [options.input, b.ints([1]), b.ints([front.tokens]), b.ints([1])]);
+    const tokens = b.linear(rest, maps.main, undefined, maps.position && { data: maps.position, dims: [back.tokens - 1, back.dim] });
+    b.op('Concat', [b.linear(cls, maps.cls!), tokens], [attribute('axis', 1)], out);
+    return { nodes: b.nodes, initializers: b.initializers };
   } else if (back.kind === 'vit') {
     // Transformer -> Transformer: token by token, CLS included.
     b.linear(options.input, maps.main, out, maps.position && { data: maps.position, dims: [back.tokens, back.dim] });
