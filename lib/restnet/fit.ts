@@ -129,7 +129,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   const byName = new Map(plan.anchors.map((a) => [a.name, a]));
   const work: Work[] = plan.configs.map((config) => {
     const front = byName.get(config.front)!, back = byName.get(config.back)!;
-    const adapter = adapterFor(front, config.frontCut, back, config.backCut, { downsample: config.downsample, upsample: config.upsample });
+    const adapter = adapterFor(front, config.frontCut, back, config.backCut, { downsample: config.downsample, upsample: config.upsample, clsMap: config.clsMap });
     if (typeof adapter === 'string') throw new RangeError(`plan: configuration '${config.id}' has no valid adapter (${adapter})`);
     const shapes = adapter.weightShapes;
     const w: Work = { config, front, back, adapter, main: new LeastSquaresAccumulator(...shapes.main), samples: { main: [], cls: [] }, seconds: 0, count: 0 };
@@ -226,7 +226,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
         cka: w.config.cka, accuracy: null, latencyMs: null, macs: w.config.macs, params, onnx: null,
         stitch: `${w.config.id}.stitch`, stitchSha256: '0'.repeat(64), order: w.config.order, choice: w.config.choice,
         trainableParams: trainable, residual: residualAfter, fitSeconds: w.seconds + captureSeconds / work.length, refined: refine !== undefined,
-        latencyBatch32Ms: null, memoryBytes: null, downsample: w.config.downsample, upsample: w.config.upsample, positionBias: maps.position !== undefined,
+        latencyBatch32Ms: null, memoryBytes: null, downsample: w.config.downsample, upsample: w.config.upsample, clsMap: w.config.clsMap, positionBias: maps.position !== undefined,
       },
     });
     report(options, 'solve', k + 1, work.length, `fitted ${w.config.id}`);

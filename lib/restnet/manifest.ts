@@ -64,6 +64,8 @@ export interface ConfigRecord {
   downsample?: 'average' | 'space-to-depth';
   /** How the front's grid grows to a CNN back's: 'bilinear' or 'depth-to-space' (absent: 'bilinear'). */
   upsample?: 'bilinear' | 'depth-to-space';
+  /** Transformer -> Transformer: whether CLS has its own map (absent: false). */
+  clsMap?: boolean;
   /** Median ms per batch of 32; null until evaluated. */
   latencyBatch32Ms?: number | null;
   /** Bytes this configuration needs at batch 1: its f32 weights + its largest activation (see evaluate). */

@@ -29,6 +29,8 @@ export interface PlannedConfig {
   downsample: Downsample;
   /** How the front's grid grows to a CNN back's (see AdapterOptions.upsample). */
   upsample: Upsample;
+  /** Transformer -> Transformer: CLS has its own map (see AdapterOptions.clsMap). */
+  clsMap: boolean;
 }
 
 export type Downsample = 'average' | 'space-to-depth';
@@ -53,6 +55,8 @@ export interface PlanOptions {
    * writes C f^2 values per front cell, one per back pixel) or 'bilinear' resampling.
    */
   upsample?: Upsample;
+  /** Transformer -> Transformer with CLS on both sides: a separate map for CLS (default true). */
+  clsMap?: boolean;
 }
 
 export interface Plan {
@@ -78,13 +82,12 @@ export function configId(front: string, frontCut: string, back: string, backCut:
 /** The stitch's multiply-adds per sample (as StitchedModel.macs counts them). */
 export function stitchMacs(adapter: Adapter): number {
   const shapes = adapter.weightShapes;
-  const [h, w] = adapter.grid;
-  const positions = adapter.kind === 'vit-vit' && adapter.back.kind === 'vit' ? adapter.back.tokens : h * w;
+  const positions = adapter.positions;
   return positions * shapes.main[0] * shapes.main[1] + (shapes.cls ? shapes.cls[0] * shapes.cls[1] : 0);
 }
 
 /** The adapter between two cuts, or the reason there is none. */
-export function adapterFor(front: Anchor, frontCut: string, back: Anchor, backCut: string, layout: { downsample?: Downsample; upsample?: Upsample } = {}): Adapter | string {
+export function adapterFor(front: Anchor, frontCut: string, back: Anchor, backCut: string, layout: { downsample?: Downsample; upsample?: Upsample; clsMap?: boolean } = {}): Adapter | string {
   const fp = front.model.cutPoints(), bp = back.model.cutPoints();
   const fi = fp.findIndex((c) => c.name === frontCut), bi = bp.findIndex((c) => c.name === backCut);
   if (fi <= 0) return `front cut '${frontCut}' is the input or not a cut point`;
@@ -147,6 +150,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
   const downsample = options.downsample ?? 'space-to-depth';
   if (downsample !== 'average' && downsample !== 'space-to-depth') throw new RangeError(`options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`);
   const upsample = options.upsample ?? 'depth-to-space';
+  const clsMap = options.clsMap ?? true;
   if (upsample !== 'bilinear' && upsample !== 'depth-to-space') throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
   const { a, b } = analysis;
   const [large, small] = bySize(a, b);
@@ -163,7 +167,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       const [ca, cb] = front === a ? [f, k] : [k, f];
       return analysis.cka.data[analysis.cutsA.indexOf(ca) * analysis.cka.cols + analysis.cutsB.indexOf(cb)]!;
     };
-    const adapters = fronts.map((f) => backs.map((k) => adapterFor(front, f, back, k, { downsample, upsample })));
+    const adapters = fronts.map((f) => backs.map((k) => adapterFor(front, f, back, k, { downsample, upsample, clsMap })));
     const valid = (i: number, j: number): boolean => {
       const ad = adapters[i]![j]!;
       if (typeof ad === 'string') return false;
@@ -193,7 +197,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       }
       const k = backs[j]!;
       const ad = adapters[i]![j] as Adapter;
-      configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice, downsample, upsample });
+      configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice, downsample, upsample, clsMap });
     });
   }
   return { analysis, anchors: [a, b], large: large.name, small: small.name, configs, skipped };

@@ -88,7 +88,7 @@ export class ReStNet {
       const model = new StitchedModel({
         front: front.model, frontCut: record.frontCut, back: back.model, backCut: record.backCut, maps,
         frontCuts: [...bounds.get(record.front)!], backCuts: [...bounds.get(record.back)!],
-        adapter: { downsample: record.downsample ?? 'average', upsample: record.upsample ?? 'bilinear' },
+        adapter: { downsample: record.downsample ?? 'average', upsample: record.upsample ?? 'bilinear', clsMap: record.clsMap ?? false },
       });
       this.entries.set(record.id, { record, maps, model });
     }
@@ -272,6 +272,7 @@ export class ReStNet {
       back: { anchor: back.name, cut: e.record.backCut, dims: back.model.sampleDims(e.record.backCut) },
       downsample: e.record.downsample ?? 'average',
       upsample: e.record.upsample ?? 'bilinear',
+      clsMap: e.record.clsMap ?? false,
     }, e.maps);
   }
 
@@ -370,6 +371,7 @@ export class ReStNet {
       expect('back', back, rec.backCut);
       if ((header.downsample ?? 'average') !== (rec.downsample ?? 'average')) throw new StitchFileError(`${file}: the stitch was fitted with downsample '${header.downsample ?? 'average'}', the manifest's '${rec.id}' says '${rec.downsample ?? 'average'}'`);
       if ((header.upsample ?? 'bilinear') !== (rec.upsample ?? 'bilinear')) throw new StitchFileError(`${file}: the stitch was fitted with upsample '${header.upsample ?? 'bilinear'}', the manifest's '${rec.id}' says '${rec.upsample ?? 'bilinear'}'`);
+      if ((header.clsMap ?? false) !== (rec.clsMap ?? false)) throw new StitchFileError(`${file}: the stitch was fitted with clsMap ${header.clsMap ?? false}, the manifest's '${rec.id}' says ${rec.clsMap ?? false}`);
       if (header.id !== rec.id) throw new StitchFileError(`${file}: holds the stitch of '${header.id}', the manifest expects '${rec.id}'`);
       configs.push({ record: rec, maps });
     }

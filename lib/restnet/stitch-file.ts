@@ -31,6 +31,8 @@ export interface StitchHeader {
   downsample?: 'average' | 'space-to-depth';
   /** The adapter's grid growth ('bilinear' when absent). */
   upsample?: 'bilinear' | 'depth-to-space';
+  /** Transformer -> Transformer: CLS has its own map (false when absent). */
+  clsMap?: boolean;
   tensors: { name: string; dims: number[] }[];
 }
 
