@@ -79,7 +79,8 @@ export function readSplits(ctx: CliContext, models: string[]): { data: string; c
   const args = ctx.args;
   const data = dataArg(ctx, models);
   const calibration = loadData(data, args.string('labels'));
-  const evalData = args.string('eval-data') ?? (data.startsWith('zoo') && args.string('data') === undefined ? 'zoo:eval' : undefined);
+  // The zoo's calibration split pairs with its eval split; other data hold out their last 20%.
+  const evalData = args.string('eval-data') ?? (/^zoo(:calibration)?$/.test(data) ? 'zoo:eval' : undefined);
   if (evalData === undefined) return { data, calibration };
   return { data, calibration, evaluation: loadData(evalData, args.string('eval-labels')) };
 }
