@@ -154,5 +154,5 @@ ANCHORS = {
     'vit-s': dict(family='vit', build=lambda: ViT(dim=64, depth=2, heads=4, mlp_ratio=2),
                   train=dict(epochs=8, lr=2e-3, weight_decay=0.05, batch=128, flip=True)),
     'vit-l': dict(family='vit', build=lambda: ViT(dim=96, depth=4, heads=4, mlp_ratio=2),
-                  train=dict(epochs=7, lr=1.5e-3, weight_decay=0.05, batch=128, flip=True)),
+                  train=dict(epochs=10, lr=1.5e-3, weight_decay=0.05, batch=128, flip=True)),
 }
