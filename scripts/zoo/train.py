@@ -41,7 +41,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--only', action='append', choices=list(ANCHORS), help='anchor(s) to build (default: all)')
     p.add_argument('--stage', choices=['all', 'data', 'train', 'export'], default='all')
-    p.add_argument('--epochs', type=int, help='override every recipe\'s epoch count (for quick trials)')
+    p.add_argument('--epochs', type=int, help='override every recipe\'s epoch count (for quick trials; pair with --zoo-dir elsewhere so the shipped files stay)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--zoo-dir', default=os.path.join(ROOT, 'zoo'))
