@@ -2,7 +2,7 @@
 // and the per-suite result files that run.mjs assembles into RESULTS.md.
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,6 +26,11 @@ export async function timeMs(fn, reps = 5) {
   return median(times);
 }
 
+// Debian's python3-torch calls whatever libblas.so.3 the system selects, by default the slow
+// reference BLAS. With libopenblas0-pthread installed, its directory goes first on the
+// library path so PyTorch peers run on OpenBLAS like numpy: a fair peer, not a strawman.
+export const OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
+
 /** Runs a peer script (python) with a JSON request on stdin; returns its JSON answer. */
 export function runPeer(python, script, request, threads) {
   const env = {
@@ -34,6 +39,7 @@ export function runPeer(python, script, request, threads) {
     OPENBLAS_NUM_THREADS: String(threads),
     MKL_NUM_THREADS: String(threads),
   };
+  if (existsSync(OPENBLAS_DIR)) env.LD_LIBRARY_PATH = [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   const out = execFileSync(python, [join(benchDir, 'peers', script)], {
     input: JSON.stringify(request),
     env,

@@ -2,12 +2,12 @@
 // 512 -> 256). Targets: fitStitch <= 0.4x numpy's f64 lstsq with a bias column, at the same
 // accuracy; one trainStitch epoch (Adam, batch 128, MSE) <= 0.5x a PyTorch CPU epoch of
 // nn.Linear(512, 256) + Adam.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { capabilities, fitStitch, stitch, trainStitch } from '../dist/index.js';
-import { fmt, machine, runPeer, timeMs, writeRaw, writeResults } from './harness.mjs';
+import { fmt, machine, OPENBLAS_DIR, runPeer, timeMs, writeRaw, writeResults } from './harness.mjs';
 
 const n = Number(process.env.BENCH_N ?? 20000);
 const d = Number(process.env.BENCH_D ?? 512);
@@ -71,8 +71,9 @@ md += `\nAccuracy of fitStitch against numpy's f64 solution: weight relative err
 md += `bias ${numpy.biasError.toExponential(2)}; residual sum of squares ${numpy.residual.toPrecision(10)} `;
 md += `(numpy ${numpy.residualReference.toPrecision(10)}, relative excess ${((numpy.residual - numpy.residualReference) / numpy.residualReference).toExponential(2)}). `;
 md += `Solve path: ${fit.method}, condition ${fmt(fit.condition)}.\n\n`;
-md += 'Note on the PyTorch peer: Debian\'s python3-torch is built with `BLAS_INFO=generic` (the reference ';
-md += 'BLAS, no MKL/OpenBLAS GEMM), so its epoch is dominated by slow matrix products; the ratio against a ';
-md += 'PyTorch wheel with MKL would be much closer to 1. The numpy peer uses OpenBLAS.\n';
+md += existsSync(OPENBLAS_DIR)
+  ? 'The PyTorch peer (Debian\'s python3-torch) ran on OpenBLAS (libopenblas0-pthread on its library path), like numpy.\n'
+  : 'Note on the PyTorch peer: Debian\'s python3-torch ran on the system\'s reference BLAS (libopenblas0-pthread is not ' +
+    'installed), so its epoch is dominated by slow matrix products; install libopenblas0-pthread for a fair peer.\n';
 writeResults('stitch', md);
 console.log(md);
