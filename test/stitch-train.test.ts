@@ -33,8 +33,10 @@ describeEachSimd('optimizer steps', () => {
       if (rule.loss === undefined) expect(history[0]!.trainLoss).toBeCloseTo(mse(init64, x, y), 5);
     });
 
-    // The low-level API takes dLoss/dOutput from the caller; MSE's is computed here.
-    it.skipIf(rule.loss !== undefined)(`forward / backward / step matches the same steps: ${JSON.stringify(rule)}`, () => {
+    // The low-level API takes dLoss/dOutput from the caller; MSE's is computed here, so the
+    // rules with another loss have no low-level twin.
+    if (rule.loss !== undefined) continue;
+    it(`forward / backward / step matches the same steps: ${JSON.stringify(rule)}`, () => {
       const t = new TrainableStitch(init, rule);
       for (let s = 0; s < 3; s++) {
         const out = t.forward(x);
