@@ -194,10 +194,10 @@ std::shared_ptr<restnet::CancelToken> token_arg(const Napi::Value& value) {
 }
 
 Napi::Object matrix64_value(Napi::Env env, restnet::Matrix64&& m) {
-  auto* storage = new std::vector<double>(std::move(m.data));
+  auto* storage = new restnet::DoubleBuffer(std::move(m.data));
   const std::size_t bytes = storage->size() * sizeof(double);
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
-      env, storage->data(), bytes, [](Napi::Env, void*, std::vector<double>* s) { delete s; }, storage);
+      env, storage->data(), bytes, [](Napi::Env, void*, restnet::DoubleBuffer* s) { delete s; }, storage);
   Napi::Object out = Napi::Object::New(env);
   out.Set("data", Napi::Float64Array::New(env, storage->size(), buffer, 0));
   out.Set("rows", Napi::Number::New(env, static_cast<double>(m.rows)));

@@ -19,7 +19,7 @@ MatrixView view(const ref::Data& d) { return MatrixView(d.values.data(), d.rows,
 
 restnet::Matrix64 to64(const ref::Mat& m, std::size_t n) {
   restnet::Matrix64 out(n, n);
-  out.data = m;
+  out.data.assign(m.begin(), m.end());
   return out;
 }
 

@@ -30,11 +30,11 @@ Kernel parse_kernel(const std::string& name) {
 
 Matrix64 linear_gram(MatrixView x) {
   const std::size_t n = x.rows;
-  Matrix64 k(n, n);
+  // Uninitialised: the product zeroes its blocks in parallel, and the mirror fills the rest.
+  Matrix64 k = Matrix64::uninitialized(n, n);
   const Operand op{x.data, x.stride, false};
   const Operand op_t{x.data, x.stride, true};
-  // k is freshly zeroed: accumulate into it rather than zeroing the n^2 doubles twice.
-  gemm(n, n, x.cols, op, op_t, k.data.data(), n, Part::Lower, /*accumulate=*/true);
+  gemm(n, n, x.cols, op, op_t, k.data.data(), n, Part::Lower);
   mirror_lower(k.data.data(), n, n);
   return k;
 }

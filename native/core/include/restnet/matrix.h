@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+#include <utility>
 #include <vector>
 
 namespace restnet {
@@ -21,14 +23,44 @@ struct MatrixView {
   const float* row(std::size_t i) const { return data + i * stride; }
 };
 
+// An allocator that leaves new elements uninitialised (value-initialisation only when asked),
+// so an n x n result that a parallel kernel overwrites anyway is not first zeroed serially.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+using DoubleBuffer = std::vector<double, DefaultInitAllocator<double>>;
+
 // An owned f64 matrix: the output of reductions (Grams, CKA tables) that accumulate in f64.
 struct Matrix64 {
-  std::vector<double> data;
+  DoubleBuffer data;
   std::size_t rows = 0;
   std::size_t cols = 0;
 
   Matrix64() = default;
+  // Zero-filled.
   Matrix64(std::size_t r, std::size_t c) : data(r * c, 0.0), rows(r), cols(c) {}
+  // Uninitialised: for results a kernel writes in full.
+  static Matrix64 uninitialized(std::size_t r, std::size_t c) {
+    Matrix64 m;
+    m.data.resize(r * c);
+    m.rows = r;
+    m.cols = c;
+    return m;
+  }
 
   double& at(std::size_t i, std::size_t j) { return data[i * cols + j]; }
   double at(std::size_t i, std::size_t j) const { return data[i * cols + j]; }
