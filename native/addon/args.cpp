@@ -97,6 +97,14 @@ restnet::Layers layers_of(const std::vector<MatrixArg>& list, const std::string&
   return restnet::Layers(std::move(views), name);
 }
 
+std::size_t positive_integer_arg(const Napi::Value& value, const std::string& name) {
+  const double d = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1.0;
+  if (!(d >= 1.0 && d <= 1e9) || d != std::floor(d)) {
+    throw restnet::RangeError(name + ": expected a positive integer, got " + value.ToString().Utf8Value());
+  }
+  return static_cast<std::size_t>(d);
+}
+
 restnet::Matrix64 square_matrix64_arg(const Napi::Value& value, const std::string& name) {
   const Shape s = shape_of(value, name, true);
   if (s.rows != s.cols) {

@@ -27,6 +27,9 @@ MatrixArg matrix_arg(const Napi::Value& value, const std::string& name);
 std::vector<MatrixArg> matrix_list_arg(const Napi::Value& value, const std::string& name);
 restnet::Layers layers_of(const std::vector<MatrixArg>& list, const std::string& name);
 
+// An integer count or width in [1, 1e9] (layer counts, stitch widths): RangeError otherwise.
+std::size_t positive_integer_arg(const Napi::Value& value, const std::string& name);
+
 // A square {data: Float32Array | Float64Array, rows, cols} Gram matrix, copied to f64.
 restnet::Matrix64 square_matrix64_arg(const Napi::Value& value, const std::string& name);
 

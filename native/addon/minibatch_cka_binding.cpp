@@ -8,14 +8,6 @@
 namespace restnet_addon {
 namespace {
 
-std::size_t count_arg(const Napi::Value& v, const char* name) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
-  if (!(d >= 1.0) || d != static_cast<double>(static_cast<std::size_t>(d))) {
-    throw restnet::RangeError(std::string(name) + ": expected a positive integer, got " + v.ToString().Utf8Value());
-  }
-  return static_cast<std::size_t>(d);
-}
-
 class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -29,8 +21,8 @@ class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka>
 
   explicit MinibatchCka(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
     guarded(info.Env(), [&] {
-      const std::size_t count_a = count_arg(info[0], "countA");
-      const std::size_t count_b = count_arg(info[1], "countB");
+      const std::size_t count_a = positive_integer_arg(info[0], "countA");
+      const std::size_t count_b = positive_integer_arg(info[1], "countB");
       const Napi::Object o = options_arg(info[2], "options", {"kernel", "threshold", "method"});
       restnet::CkaOptions options;
       options.kernel = restnet::parse_kernel(string_option(o, "kernel", "linear"));

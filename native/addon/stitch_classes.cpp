@@ -14,14 +14,6 @@
 namespace restnet_addon {
 namespace {
 
-std::size_t width_arg(const Napi::Value& v, const char* name) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
-  if (!(d >= 1.0 && d <= 1e9) || d != static_cast<double>(static_cast<std::size_t>(d))) {
-    throw restnet::RangeError(std::string(name) + ": expected a positive integer, got " + v.ToString().Utf8Value());
-  }
-  return static_cast<std::size_t>(d);
-}
-
 class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAccumulator> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -34,7 +26,7 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
 
   explicit Accumulator(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
     guarded(info.Env(), [&] {
-      create(width_arg(info[0], "inputs"), width_arg(info[1], "outputs"));
+      create(positive_integer_arg(info[0], "inputs"), positive_integer_arg(info[1], "outputs"));
       return 0;
     });
   }
