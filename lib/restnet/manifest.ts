@@ -4,6 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { rename, unlink, writeFile } from 'node:fs/promises';
 
+import type { PlannedConfig } from './plan.js';
+
 export const MANIFEST_FORMAT = 'restnet/1';
 
 /** Measured or counted numbers of an anchor; null until evaluate() measured them. */
@@ -25,22 +27,13 @@ export interface AnchorRecord {
   trainSeconds?: number | null;
 }
 
-/** One stitched configuration. */
-export interface ConfigRecord {
-  id: string;
-  /** Anchor names. */
-  front: string;
-  back: string;
-  frontCut: string;
-  backCut: string;
-  /** CKA between the two cuts (from the analysis). */
-  cka: number;
+/** One stitched configuration: its plan (ids, anchors, cuts, CKA, cost, order, choice) and what fitting and evaluation measured. */
+export interface ConfigRecord
+  extends Pick<PlannedConfig, 'id' | 'front' | 'back' | 'frontCut' | 'backCut' | 'cka' | 'macs' | 'order' | 'choice'> {
   /** Top-1 accuracy on the evaluation data; null until evaluated. */
   accuracy: number | null;
   /** Median ms per sample at batch 1; null until evaluated. */
   latencyMs: number | null;
-  /** Multiply-adds per sample (front prefix + stitch + back suffix). */
-  macs: number;
   /** Parameters of the stitched network (front prefix + stitch + back suffix). */
   params: number;
   /** The fused single-file ONNX, relative to the manifest (null until exported). */
@@ -48,8 +41,6 @@ export interface ConfigRecord {
   /** The stitch weights file, relative to the manifest, and its sha256. */
   stitch: string;
   stitchSha256: string;
-  order: 'large-front' | 'small-front';
-  choice: 'cka' | 'random';
   /** Parameters that fitting trained (the stitch only). */
   trainableParams: number;
   /** Least-squares residual per element (mean squared error on the calibration rows, per-position offset included). */

@@ -5,32 +5,9 @@ import { withAbort } from '../abort.js';
 import type { Matrix } from '../matrix.js';
 import { native } from '../native.js';
 import { stitch, type Stitch } from './fit.js';
-import type {
-  EpochRecord,
-  LossName,
-  NativeTrainableStitch,
-  OptimizerOptions,
-  ScheduleName,
-  StitchParameters,
-} from './types.js';
+import type { EpochRecord, NativeTrainableStitch, NativeTrainOptions, OptimizerOptions, StitchParameters } from './types.js';
 
-export interface TrainOptions extends OptimizerOptions {
-  /** The starting stitch, e.g. fitStitch's (default: zeros). Its shape must be x.cols -> y.cols. */
-  init?: StitchParameters;
-  /** 'constant' (default), 'cosine' (annealed to 0 over all steps) or 'step' (x0.1 at 1/2 and at 3/4 of the epochs). */
-  schedule?: ScheduleName;
-  /** Passes over the data, >= 1. Default 10. */
-  epochs?: number;
-  /** Rows per step, in [1, x.rows]. Default min(128, x.rows). */
-  batchSize?: number;
-  /** Seed of the per-epoch shuffles. Same seed and thread count: bit-identical results. Default 0. */
-  seed?: number;
-  /** Held-out rows: their loss is recorded per epoch, and the best epoch's stitch is returned. */
-  validation?: { x: Matrix; y: Matrix };
-  /** Stop after this many epochs without a validation improvement (needs validation). */
-  patience?: number;
-  /** 'mse' (default) or 'huber' (delta 1), both averaged over all elements. */
-  loss?: LossName;
+export interface TrainOptions extends NativeTrainOptions {
   /** Called on the main thread after each epoch, in order, before the promise settles. Throwing stops training. */
   onEpoch?: (record: EpochRecord) => void;
   /** Stops the native loop between batches; the promise rejects with the signal's reason. */

@@ -56,14 +56,23 @@ export interface EpochRecord {
   lr: number;
 }
 
+/** trainStitch's options as the native loop takes them (everything but the callbacks). */
 export interface NativeTrainOptions extends OptimizerOptions {
+  /** The starting stitch, e.g. fitStitch's (default: zeros). Its shape must be x.cols -> y.cols. */
   init?: StitchParameters;
+  /** 'constant' (default), 'cosine' (annealed to 0 over all steps) or 'step' (x0.1 at 1/2 and at 3/4 of the epochs). */
   schedule?: ScheduleName;
+  /** Passes over the data, >= 1. Default 10. */
   epochs?: number;
+  /** Rows per step, in [1, x.rows]. Default min(128, x.rows). */
   batchSize?: number;
+  /** Seed of the per-epoch shuffles. Same seed and thread count: bit-identical results. Default 0. */
   seed?: number;
+  /** Held-out rows: their loss is recorded per epoch, and the best epoch's stitch is returned. */
   validation?: { x: Matrix; y: Matrix };
+  /** Stop after this many epochs without a validation improvement (needs validation). */
   patience?: number;
+  /** 'mse' (default) or 'huber' (delta 1), both averaged over all elements. */
   loss?: LossName;
 }
 
