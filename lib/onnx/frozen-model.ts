@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 
 import type { Tensor } from '../matrix.js';
 import { extractModel, subGraph } from './extract.js';
+import { gradientModel, GRADIENT_IO } from './grad.js';
 import { GraphInfo } from './graph.js';
 import { macsOf, paramsOf } from './macs.js';
 import { decodeModel, encodeModel, valueInfoDims, DataType, type ModelProto } from './proto.js';
@@ -29,6 +30,21 @@ export interface CutPoint extends TensorInfo {
   index: number;
   /** Multiply-adds per sample of the prefix from the input up to this tensor. */
   macs: number;
+}
+
+/** The cross-entropy loss of the logits and its gradient with respect to a cut's activation. */
+export interface LossGradient {
+  /** Mean over the batch of -sum_k target_k log softmax(logits)_k. */
+  loss: number;
+  /** d loss / d activation, shaped like the activation. */
+  grad: Tensor;
+}
+
+/** The frozen rest of a model from a cut to its logits, differentiated (one cached session). */
+export interface GradientSegment {
+  readonly from: string;
+  /** Loss and gradient at activation `x` ([N, ...] at `from`) against target probabilities [N, K]. */
+  run(x: Tensor, target: Tensor): Promise<LossGradient>;
 }
 
 /** A sub-graph between two tensors, run by one cached onnxruntime session. */
@@ -203,7 +219,7 @@ export class FrozenModel {
     const unique = [...new Set(names)];
     const key = `capture:${JSON.stringify([...unique].sort())}`;
     const session = await this.sessions.get(key, () => this.withOutputs(unique));
-    const result = await runSession(session, this.info.input, input, unique);
+    const result = await runSession(session, { [this.info.input]: input }, unique);
     const out: Record<string, Tensor> = {};
     for (const n of unique) out[n] = { data: result[n]!.data as Float32Array, dims: result[n]!.dims };
     return out;
@@ -237,12 +253,38 @@ export class FrozenModel {
       async run(x: Tensor): Promise<Tensor> {
         self.checkInput(x, inDims, 'x');
         const session = await sessions.get(`segment:${key}`, () => self.extract(from, to));
-        const out = (await runSession(session, from, x, [outName]))[outName]!;
+        const out = (await runSession(session, { [from]: x }, [outName]))[outName]!;
         return { data: out.data as Float32Array, dims: out.dims };
       },
     };
     this.segmentCache.set(key, seg);
     return seg;
+  }
+
+  /**
+   * The segment from `from` to the output (the logits, [N, K]) extended with a cross-entropy
+   * loss and its gradient with respect to `from`: how a stitch in front of this segment is
+   * trained on the task while the model stays frozen.
+   */
+  gradient(from: string): GradientSegment {
+    const inDims = this.dims(from), outDims = this.dims(this.info.output);
+    const key = `gradient:${from}`;
+    const bytes = (): Uint8Array => encodeModel(gradientModel(this.info, this.shapes, from, this.info.output, { batchName: this.batchName, name: `gradient of '${from}'` }));
+    // Built once here, so an op that cannot be differentiated is reported by this call.
+    const model = bytes();
+    return {
+      from,
+      run: async (x: Tensor, target: Tensor): Promise<LossGradient> => {
+        this.checkInput(x, inDims, 'x');
+        const n = x.dims[0]!;
+        this.checkInput(target, outDims, 'target');
+        if (target.dims[0] !== n) throw new RangeError(`target: expected ${n} rows like x, got ${target.dims[0]}`);
+        const session = await this.sessions.get(key, () => model);
+        const out = await runSession(session, { [from]: x, [GRADIENT_IO.target]: target }, [GRADIENT_IO.loss, GRADIENT_IO.grad]);
+        const grad = out[GRADIENT_IO.grad]!;
+        return { loss: (out[GRADIENT_IO.loss]!.data as Float32Array)[0]!, grad: { data: grad.data as Float32Array, dims: grad.dims } };
+      },
+    };
   }
 
   /** The model split at an ordered list of cut points: consecutive segments whose chain is the model. */

@@ -163,3 +163,14 @@ export function intAttr(n: NodeProto, name: string, fallback: number): number {
 export function tensorSize(t: TensorProto): number {
   return t.dims.reduce<number>((p, d) => p * int(d), 1);
 }
+
+/** The integer values of an INT64 or INT32 tensor (raw or typed storage). */
+export function tensorInts(t: TensorProto): number[] {
+  if (t.raw_data && t.raw_data.byteLength > 0) {
+    const bytes = new Uint8Array(t.raw_data);
+    if (t.data_type === DataType.INT64) return Array.from(new BigInt64Array(bytes.buffer), Number);
+    if (t.data_type === DataType.INT32) return Array.from(new Int32Array(bytes.buffer));
+  } else if (t.data_type === DataType.INT64) return (t.int64_data ?? []).map(int);
+  else if (t.data_type === DataType.INT32) return [...(t.int32_data ?? [])];
+  throw new TypeError(`tensor '${t.name ?? ''}': expected INT64 or INT32 values, got ONNX element type ${t.data_type}`);
+}

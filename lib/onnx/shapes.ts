@@ -54,7 +54,7 @@ export async function probeShapes(info: GraphInfo, inputDims: number[], batchAxi
     const data = new Float32Array(size);
     // A fixed, varied probe input (the values only need to be ordinary).
     for (let i = 0; i < size; i++) data[i] = Math.sin(i * 0.7) * 0.5;
-    return runSession(session, info.input, { data, dims }, exposed);
+    return runSession(session, { [info.input]: { data, dims } }, exposed);
   };
   try {
     const one = await runAt(1);

@@ -3,34 +3,18 @@
 // configuration's adapter turns (front activation, back activation) into per-position rows
 // (alignment first: resampling, token <-> grid, CLS) that stream into a native
 // LeastSquaresAccumulator, so memory stays at one batch of activations whatever the calibration
-// size. Optional SGD/Adam refinement (trainStitch) starts from the least-squares stitch on a
-// seeded sample of those rows (at most `refine.rows` per map; default 20,000).
+// size. Optional refinement (refine.ts) then trains the maps on the task: the cross-entropy of
+// the stitched network's logits, differentiated through the frozen back.
 import type { Matrix } from '../matrix.js';
-import type { AdapterMaps, FitPair } from '../stitch/adapters/adapter.js';
+import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import { LeastSquaresAccumulator, type Stitch } from '../stitch/fit.js';
-import { trainStitch } from '../stitch/train.js';
-import type { OptimizerName, LossName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
-import { batches, checkLimit, report, sampleCount, seededRandom, type ImageInput, type LongTaskOptions } from './inputs.js';
+import { batches, checkLimit, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
 import type { ConfigRecord } from './manifest.js';
 import { adapterFor, type Plan, type PlannedConfig } from './plan.js';
+import { refineOnTask, refineSettings, type RefineOptions } from './refine.js';
 import { ReStNet } from './runtime.js';
-
-export interface RefineOptions {
-  /** Passes over the sampled rows (default 3). */
-  epochs?: number;
-  /** Learning rate (default 1e-4: a small step away from the least-squares optimum). */
-  lr?: number;
-  optimizer?: OptimizerName;
-  loss?: LossName;
-  /** Rows per step (default 256). */
-  batchSize?: number;
-  /** Per-position rows kept per map for refinement, sampled evenly across batches (default 20,000). */
-  rows?: number;
-  /** Seed of the row sampling and the shuffles (default 0). */
-  seed?: number;
-}
 
 export interface FitPipelineOptions extends LongTaskOptions {
   /** Use at most this many calibration images (default 1000). */
@@ -39,7 +23,10 @@ export interface FitPipelineOptions extends LongTaskOptions {
   batchSize?: number;
   /** Ridge penalty per accumulated row (absolute penalty = ridge x rows; default 1e-4). */
   ridge?: number;
-  /** SGD/Adam refinement after least squares: false (default), true (defaults) or options. */
+  /**
+   * Task refinement after least squares (refine.ts): false (default), true (defaults) or options.
+   * It needs labels on the data and trains the maps on the stitched network's cross-entropy.
+   */
   refine?: boolean | RefineOptions;
   /**
    * Add a per-position offset to each stitch (default true): the mean residual of the shared
@@ -57,7 +44,6 @@ interface Work {
   adapter: Exclude<ReturnType<typeof adapterFor>, string>;
   main: LeastSquaresAccumulator;
   cls?: LeastSquaresAccumulator;
-  samples: { main: FitPair[]; cls: FitPair[] };
   seconds: number;
   /** Per-position sums of the main rows' inputs and targets (positionBias). */
   sumX?: Float64Array;
@@ -89,33 +75,6 @@ function positionOffsets(w: Work, main: Stitch): Float32Array {
   return e;
 }
 
-function takeRows(pair: FitPair, count: number, random: () => number): FitPair {
-  const n = pair.x.rows;
-  if (count >= n) return pair;
-  const pick = (m: Matrix, rows: number[]): Matrix => {
-    const out = new Float32Array(rows.length * m.cols);
-    rows.forEach((r, k) => out.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), k * m.cols));
-    return { data: out, rows: rows.length, cols: m.cols };
-  };
-  const rows = Array.from({ length: count }, () => Math.floor(random() * n)).sort((a, b) => a - b);
-  return { x: pick(pair.x, rows), y: pick(pair.y, rows) };
-}
-
-function concat(pairs: FitPair[]): FitPair {
-  const cat = (ms: Matrix[]): Matrix => {
-    const cols = ms[0]!.cols;
-    const rows = ms.reduce((a, m) => a + m.rows, 0);
-    const data = new Float32Array(rows * cols);
-    let off = 0;
-    for (const m of ms) {
-      data.set(m.data.subarray(0, m.rows * cols), off);
-      off += m.rows * cols;
-    }
-    return { data, rows, cols };
-  };
-  return { x: cat(pairs.map((p) => p.x)), y: cat(pairs.map((p) => p.y)) };
-}
-
 /** Fits every configuration of a plan; returns the runtime with one entry per configuration. */
 export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOptions = {}): Promise<ReStNet> {
   const limit = options.calibrationLimit === undefined ? 1000 : checkLimit(options.calibrationLimit, 'options.calibrationLimit');
@@ -124,7 +83,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   const ridge = options.ridge ?? 1e-4;
   if (!(ridge >= 0)) throw new RangeError(`options.ridge: expected a number >= 0, got ${ridge}`);
   const positionBias = options.positionBias ?? true;
-  const refine: RefineOptions | undefined = options.refine === true ? {} : options.refine === false || options.refine === undefined ? undefined : options.refine;
+  const refine = options.refine === true ? refineSettings({}) : options.refine === false || options.refine === undefined ? undefined : refineSettings(options.refine);
   if (plan.configs.length === 0) throw new RangeError(`plan: no configurations to fit (skipped: ${plan.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ') || 'none'})`);
   const byName = new Map(plan.anchors.map((a) => [a.name, a]));
   const work: Work[] = plan.configs.map((config) => {
@@ -132,7 +91,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
     const adapter = adapterFor(front, config.frontCut, back, config.backCut, { downsample: config.downsample, upsample: config.upsample, clsMap: config.clsMap });
     if (typeof adapter === 'string') throw new RangeError(`plan: configuration '${config.id}' has no valid adapter (${adapter})`);
     const shapes = adapter.weightShapes;
-    const w: Work = { config, front, back, adapter, main: new LeastSquaresAccumulator(...shapes.main), samples: { main: [], cls: [] }, seconds: 0, count: 0 };
+    const w: Work = { config, front, back, adapter, main: new LeastSquaresAccumulator(...shapes.main), seconds: 0, count: 0 };
     if (positionBias) {
       w.sumX = new Float64Array(adapter.positions * shapes.main[0]);
       w.sumY = new Float64Array(adapter.positions * shapes.main[1]);
@@ -146,8 +105,6 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
     (cutsOf.get(w.back.name) ?? cutsOf.set(w.back.name, new Set()).get(w.back.name)!).add(w.config.backCut);
   }
   const total = sampleCount(data, limit);
-  const rowsWanted = refine?.rows ?? 20_000;
-  const random = seededRandom(refine?.seed ?? 0);
   let done = 0;
   let captureSeconds = 0;
   for (const { x } of batches(data, plan.anchors[0].model.input.shape, batchSize, limit)) {
@@ -168,12 +125,6 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
         addPositionSums(w.sumY!, pairs.main.y, w.adapter.positions);
         w.count += x.dims[0]!;
       }
-      if (refine) {
-        // Rows kept in proportion to the batch, so the sample spreads over the whole calibration set.
-        const share = x.dims[0]! / total;
-        w.samples.main.push(takeRows(pairs.main, Math.ceil(rowsWanted * share), random));
-        if (pairs.cls) w.samples.cls.push(takeRows(pairs.cls, Math.ceil(rowsWanted * share), random));
-      }
       w.seconds += (performance.now() - t1) / 1000;
     }
     done += x.dims[0]!;
@@ -190,31 +141,20 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
     const cls = w.cls ? solve(w.cls) : undefined;
     const elements = w.main.rows * main.weight.cols + (w.cls ? w.cls.rows * cls!.weight.cols : 0);
     const residual = (main.residual + (cls?.residual ?? 0)) / elements;
-    const maps: AdapterMaps = { main };
+    let maps: AdapterMaps = { main };
     if (cls) maps.cls = cls;
-    if (refine) {
-      report(options, 'refine', k, work.length, w.config.id);
-      const train = async (pairs: FitPair[], init: Stitch): Promise<Stitch> => {
-        const { x, y } = concat(pairs);
-        const opts: Parameters<typeof trainStitch>[2] = {
-          init, epochs: refine.epochs ?? 3, lr: refine.lr ?? 1e-4, optimizer: refine.optimizer ?? 'adam', loss: refine.loss ?? 'mse',
-          batchSize: Math.min(refine.batchSize ?? 256, x.rows), seed: refine.seed ?? 0,
-        };
-        if (options.signal) opts.signal = options.signal;
-        return (await trainStitch(x, y, opts)).stitch;
-      };
-      maps.main = await train(w.samples.main, main);
-      if (cls) maps.cls = await train(w.samples.cls, cls);
-      w.samples = { main: [], cls: [] };
-    }
     let residualAfter = residual;
     if (w.sumX) {
       maps.position = positionOffsets(w, maps.main);
       // Subtracting each position's mean residual lowers the squared error by count x |e_p|^2
-      // (exact for the least-squares map; an estimate after refinement).
+      // (exact for the least-squares map).
       let drop = 0;
       for (const v of maps.position) drop += v * v;
       residualAfter = Math.max(0, (main.residual + (cls?.residual ?? 0) - w.count * drop) / elements);
+    }
+    if (refine) {
+      const job = { front: w.front, frontCut: w.config.frontCut, back: w.back, backCut: w.config.backCut, adapter: w.adapter, maps, id: w.config.id };
+      maps = (await refineOnTask(job, data, refine, options)).maps;
     }
     w.seconds += (performance.now() - t1) / 1000;
     const trainable = [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) + (maps.position?.length ?? 0);

@@ -197,29 +197,36 @@ export class Adapter {
     }
   }
 
-  /** The main map on per-position rows, plus the per-position offset when there is one. */
-  private applyMain(x: Matrix, maps: AdapterMaps): Matrix {
-    const y = maps.main.apply(x);
-    const e = maps.position;
-    if (e) {
-      const size = e.length;
-      for (let base = 0; base < y.data.length; base += size) for (let k = 0; k < size; k++) y.data[base + k]! += e[k]!;
+  /**
+   * The maps' outputs laid out as the back's input, for a batch of n samples: main rows (one per
+   * position) and, when the back has a CLS token made by a map, the CLS rows. targets() is its
+   * inverse, so it also carries a gradient at the back's input back to the maps' outputs.
+   */
+  assemble(main: Matrix, cls: Matrix | undefined, n: number): Tensor {
+    const b = this.back;
+    if (b.kind === 'cnn') {
+      const [h, w] = this.grid;
+      return this.upBlock > 1 ? depthToSpace(rowsToGrid(main, n, h, w), this.upBlock) : rowsToGrid(main, n, h, w);
     }
-    return y;
+    if ((this.kind === 'vit-vit' && !this.splitCls) || !b.cls) return { data: main.data, dims: [n, main.rows / n, b.dim] };
+    if (!cls) throw new TypeError('cls: expected the CLS map\'s output rows (this adapter makes a CLS token)');
+    return prependCls(cls, main, n);
   }
 
   /** Runs the adapter and its maps: the front activation as the back expects it. */
   run(front: Tensor, maps: AdapterMaps): Tensor {
     this.checkMaps(maps);
-    const n = front.dims[0]!;
     const x = this.inputs(front);
-    const y = this.applyMain(x.main, maps);
-    const b = this.back;
-    if (b.kind === 'cnn') {
-      const [h, w] = this.grid;
-      return this.upBlock > 1 ? depthToSpace(rowsToGrid(y, n, h, w), this.upBlock) : rowsToGrid(y, n, h, w);
-    }
-    if ((this.kind === 'vit-vit' && !this.splitCls) || !b.cls) return { data: y.data, dims: [n, y.rows / n, b.dim] };
-    return prependCls(maps.cls!.apply(x.cls!), y, n);
+    const y = addPositionOffsets(maps.main.apply(x.main), maps.position);
+    return this.assemble(y, x.cls && maps.cls ? maps.cls.apply(x.cls) : undefined, front.dims[0]!);
   }
+}
+
+/** y with row p of `position` (positions x outputs) added at position p of every sample, in place. */
+export function addPositionOffsets(y: Matrix, position: Float32Array | undefined): Matrix {
+  if (position) {
+    const size = position.length;
+    for (let base = 0; base < y.data.length; base += size) for (let k = 0; k < size; k++) y.data[base + k]! += position[k]!;
+  }
+  return y;
 }
