@@ -13,7 +13,7 @@ import { reshapeFor } from './analyze.js';
 import { batches, checkLimit, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
 import type { ConfigRecord } from './manifest.js';
 import { adapterFor, type Plan, type PlannedConfig } from './plan.js';
-import { refineOnTask, refineSettings, type RefineOptions } from './refine.js';
+import { refineOnTask, refineSettings, refineTargets, type RefineOptions } from './refine.js';
 import { ReStNet } from './runtime.js';
 
 export interface FitPipelineOptions extends LongTaskOptions {
@@ -132,6 +132,8 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   }
   if (done === 0) throw new RangeError('data: expected at least one calibration image');
 
+  // Refinement targets per teacher anchor, shared by every configuration it teaches.
+  const targets = new Map<string, Promise<Float32Array>>();
   const configs: { record: ConfigRecord; maps: AdapterMaps }[] = [];
   for (const [k, w] of work.entries()) {
     options.signal?.throwIfAborted();
@@ -153,8 +155,10 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
       residualAfter = Math.max(0, (main.residual + (cls?.residual ?? 0) - w.count * drop) / elements);
     }
     if (refine) {
+      const teacher = refine.teacher === 'front' ? w.front : w.back;
+      if (!targets.has(teacher.name)) targets.set(teacher.name, refineTargets(teacher, data, refine, options));
       const job = { front: w.front, frontCut: w.config.frontCut, back: w.back, backCut: w.config.backCut, adapter: w.adapter, maps, id: w.config.id };
-      maps = (await refineOnTask(job, data, refine, options)).maps;
+      maps = (await refineOnTask(job, data, await targets.get(teacher.name)!, refine, options)).maps;
     }
     w.seconds += (performance.now() - t1) / 1000;
     const trainable = [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) + (maps.position?.length ?? 0);

@@ -1,25 +1,36 @@
 // Task refinement of a fitted stitch, as ReStNet fine-tunes its stitching layers: the stitched
-// network runs on labelled calibration images, the cross-entropy of its logits is differentiated
-// through the frozen back (an ONNX gradient graph, lib/onnx/grad.ts) down to the stitch's output,
-// and only the stitch's maps take optimizer steps. Least squares matches activations; this
-// matches what the back does with them, which is what mid-depth stitches lack.
+// network runs on calibration images, the cross-entropy of its logits against soft targets is
+// differentiated through the frozen back (an ONNX gradient graph, lib/onnx/grad.ts) down to the
+// stitch's output, and only the stitch (its maps and per-position offsets) takes optimizer steps.
+// Least squares matches activations; this matches what the back does with them, which is what
+// mid-depth stitches lack. The targets mix the labels with a teacher anchor's probabilities
+// (knowledge distillation): a few thousand calibration images are little data for a stitch of
+// 10-40 thousand parameters, and the teacher's full distributions carry more of it.
 import { addPositionOffsets, type Adapter, type AdapterMaps } from '../stitch/adapters/adapter.js';
 import { TrainableStitch } from '../stitch/train.js';
 import type { OptimizerName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';
-import { imageRows, sampleInputDims, seededRandom, type ImageInput, type LongTaskOptions } from './inputs.js';
+import { reshapeFor } from './analyze.js';
+import { batches, imageRows, sampleInputDims, seededRandom, type ImageInput, type LongTaskOptions } from './inputs.js';
 
 export interface RefineOptions {
-  /** Passes over the images (default 2). */
+  /** Passes over the images (default 4). */
   epochs?: number;
-  /** Learning rate (default 1e-3). */
+  /** Peak learning rate, annealed to 0 by a cosine over all steps (default 1e-3). */
   lr?: number;
   /** 'adam' (default) or 'sgd'. */
   optimizer?: OptimizerName;
-  /** Images per step (default 64). */
+  /** Images per step (default 32). */
   batchSize?: number;
   /** Train on at most this many images of the data (default: all of them). */
   images?: number;
+  /**
+   * Weight of the teacher's probabilities in the targets, in [0, 1]; the labels get the rest
+   * (default 0.5). 1 needs no labels: the stitch learns from the teacher alone.
+   */
+  distill?: number;
+  /** The teacher: the configuration's 'front' anchor (default) or its 'back' anchor. */
+  teacher?: 'front' | 'back';
   /** Seed of the per-epoch shuffles (default 0). */
   seed?: number;
 }
@@ -27,7 +38,7 @@ export interface RefineOptions {
 export interface RefineEpoch {
   /** 1-based. */
   epoch: number;
-  /** Mean cross-entropy of the epoch's batches, each measured before its step. */
+  /** Mean cross-entropy against the targets over the epoch's batches, each measured before its step. */
   loss: number;
 }
 
@@ -37,28 +48,74 @@ export interface RefineJob {
   back: Anchor;
   backCut: string;
   adapter: Adapter;
-  /** The least-squares maps to start from; the position offsets stay as they are. */
+  /** The least-squares maps to start from. */
   maps: AdapterMaps;
-  /** A name for progress and errors. */
+  /** A name for progress. */
   id: string;
 }
 
-function positive(value: number | undefined, fallback: number, arg: string, integer: boolean): number {
+function checked(value: number | undefined, fallback: number, arg: string, ok: (v: number) => boolean, expected: string): number {
   const v = value ?? fallback;
-  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new RangeError(`${arg}: expected a positive ${integer ? 'integer' : 'number'}, got ${v}`);
+  if (typeof v !== 'number' || !ok(v)) throw new RangeError(`options.refine.${arg}: expected ${expected}, got ${v}`);
   return v;
 }
 
-/** Resolved refinement settings, checked once for every job. */
+const positiveInteger = (v: number): boolean => Number.isInteger(v) && v > 0;
+
+/** Refinement settings with defaults filled in, checked once for every job. */
 export function refineSettings(options: RefineOptions): Required<RefineOptions> {
+  const known = new Set(['epochs', 'lr', 'optimizer', 'batchSize', 'images', 'distill', 'teacher', 'seed']);
+  for (const key of Object.keys(options)) if (!known.has(key)) throw new TypeError(`options.refine.${key}: unknown option (expected one of ${[...known].join(', ')})`);
+  const teacher = options.teacher ?? 'front';
+  if (teacher !== 'front' && teacher !== 'back') throw new RangeError(`options.refine.teacher: expected 'front' or 'back', got ${JSON.stringify(teacher)}`);
+  const optimizer = options.optimizer ?? 'adam';
+  if (optimizer !== 'adam' && optimizer !== 'sgd') throw new RangeError(`options.refine.optimizer: expected 'adam' or 'sgd', got ${JSON.stringify(optimizer)}`);
   return {
-    epochs: positive(options.epochs, 2, 'options.refine.epochs', true),
-    lr: positive(options.lr, 1e-3, 'options.refine.lr', false),
-    optimizer: options.optimizer ?? 'adam',
-    batchSize: positive(options.batchSize, 64, 'options.refine.batchSize', true),
-    images: options.images === undefined || options.images === Infinity ? Infinity : positive(options.images, 1, 'options.refine.images', true),
-    seed: options.seed ?? 0,
+    epochs: checked(options.epochs, 4, 'epochs', positiveInteger, 'a positive integer'),
+    lr: checked(options.lr, 1e-3, 'lr', (v) => Number.isFinite(v) && v > 0, 'a finite number > 0'),
+    optimizer,
+    batchSize: checked(options.batchSize, 32, 'batchSize', positiveInteger, 'a positive integer'),
+    images: checked(options.images, Infinity, 'images', (v) => v === Infinity || positiveInteger(v), 'a positive integer'),
+    distill: checked(options.distill, 0.5, 'distill', (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
+    teacher,
+    seed: checked(options.seed, 0, 'seed', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
   };
+}
+
+/**
+ * The refinement targets of the first `count` images: (1 - distill) one-hot labels + distill
+ * softmax(teacher logits), count x K. Computed once per teacher and shared by its jobs.
+ */
+export async function refineTargets(teacher: Anchor, data: ImageInput, settings: Required<RefineOptions>, options: LongTaskOptions = {}): Promise<Float32Array> {
+  const { count: available, labels } = imageRows(data);
+  const count = Math.min(available, settings.images);
+  const [k] = teacher.model.sampleDims(teacher.model.output.name);
+  if (k === undefined || teacher.model.sampleDims(teacher.model.output.name).length !== 1) {
+    throw new RangeError(`${teacher.name}: expected logits [N, K] to refine against, the output is [N, ${teacher.model.sampleDims(teacher.model.output.name).join(', ')}]`);
+  }
+  const w = settings.distill;
+  if (w < 1 && !labels) throw new RangeError('data.labels: refining on the task needs labelled calibration images, or options.refine.distill = 1 to learn from the teacher alone');
+  const targets = new Float32Array(count * k);
+  for (let i = 0; w < 1 && i < count; i++) {
+    const label = labels![i]!;
+    if (label >= k) throw new RangeError(`data.labels[${i}]: expected a class below ${k} (${teacher.name} has ${k} logits), got ${label}`);
+    targets[i * k + label] = 1 - w;
+  }
+  if (w > 0) {
+    for (const { x, start } of batches(data, teacher.model.input.shape, 256, count)) {
+      options.signal?.throwIfAborted();
+      const logits = (await teacher.model.run(reshapeFor(x, teacher))).data;
+      for (let i = 0; i < x.dims[0]!; i++) {
+        const row = logits.subarray(i * k, (i + 1) * k);
+        let max = -Infinity;
+        for (const v of row) max = Math.max(max, v);
+        let z = 0;
+        for (const v of row) z += Math.exp(v - max);
+        for (let c = 0; c < k; c++) targets[(start + i) * k + c]! += (w * Math.exp(row[c]! - max)) / z;
+      }
+    }
+  }
+  return targets;
 }
 
 /** A seeded Fisher-Yates permutation of 0..n-1. */
@@ -72,27 +129,32 @@ function permutation(n: number, random: () => number): Uint32Array {
 }
 
 /**
- * Trains the job's maps on the cross-entropy of the stitched network's logits against the
- * labels; the anchors and the position offsets stay fixed. Returns the trained maps and the
- * loss per epoch.
+ * Trains the job's maps and per-position offsets on the cross-entropy of the stitched network's
+ * logits against `targets` (refineTargets); the anchors stay frozen. Returns the trained maps
+ * and the loss per epoch.
  */
-export async function refineOnTask(job: RefineJob, data: ImageInput, settings: Required<RefineOptions>, options: LongTaskOptions = {}): Promise<{ maps: AdapterMaps; history: RefineEpoch[] }> {
-  const { data: images, count: available, size, labels } = imageRows(data);
-  if (!labels) throw new RangeError('data.labels: refining a stitch on the task needs labelled calibration images');
+export async function refineOnTask(job: RefineJob, data: ImageInput, targets: Float32Array, settings: Required<RefineOptions>, options: LongTaskOptions = {}): Promise<{ maps: AdapterMaps; history: RefineEpoch[] }> {
+  const { data: images, count: available, size } = imageRows(data);
   const count = Math.min(available, settings.images);
   const inputDims = sampleInputDims(job.front.model.input.shape, `${job.front.name} input`);
-  const classes = job.back.model.sampleDims(job.back.model.output.name);
-  if (classes.length !== 1) throw new RangeError(`${job.back.name}: expected logits [N, K] to refine against labels, the output has dims [N, ${classes.join(', ')}]`);
-  const k = classes[0]!;
-  const bad = labels.subarray(0, count).findIndex((l) => l >= k);
-  if (bad >= 0) throw new RangeError(`data.labels[${bad}]: expected a class below ${k} (${job.back.name} has ${k} logits), got ${labels[bad]}`);
+  const k = targets.length / count;
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`targets: expected ${count} rows of class probabilities, got ${targets.length} values`);
 
   const front = job.front.model.segment(job.front.model.input.name, job.frontCut);
   const back = job.back.model.gradient(job.backCut);
   const optimizer = { optimizer: settings.optimizer, lr: settings.lr };
   const main = new TrainableStitch(job.maps.main, optimizer);
   const cls = job.maps.cls ? new TrainableStitch(job.maps.cls, optimizer) : undefined;
+  // The offsets e (positions x outputs) train as a 1 -> e.length stitch read at x = 1, so
+  // e = W + b. W and b get the same gradient, hence (SGD or Adam) the same step, and e moves by
+  // twice it: at half the learning rate, e takes exactly the optimizer's step.
+  const e0 = job.maps.position;
+  const offsets = e0 ? new TrainableStitch({ weight: { data: e0.slice(), rows: 1, cols: e0.length }, bias: new Float32Array(e0.length) }, optimizer) : undefined;
+  const one = { data: new Float32Array([1]), rows: 1, cols: 1 };
+
   const random = seededRandom(settings.seed);
+  const steps = settings.epochs * Math.ceil(count / settings.batchSize);
+  let step = 0;
   const history: RefineEpoch[] = [];
   for (let epoch = 1; epoch <= settings.epochs; epoch++) {
     const order = permutation(count, random);
@@ -105,17 +167,22 @@ export async function refineOnTask(job: RefineJob, data: ImageInput, settings: R
       for (let i = 0; i < m; i++) {
         const s = order[start + i]!;
         x.set(images.subarray(s * size, (s + 1) * size), i * size);
-        target[i * k + labels[s]!] = 1;
+        target.set(targets.subarray(s * k, (s + 1) * k), i * k);
       }
       const inputs = job.adapter.inputs(await front.run({ data: x, dims: [m, ...inputDims] }));
-      const y = addPositionOffsets(main.forward(inputs.main), job.maps.position);
+      const y = addPositionOffsets(main.forward(inputs.main), offsets?.forward(one).data);
       const { loss, grad } = await back.run(job.adapter.assemble(y, cls && inputs.cls ? cls.forward(inputs.cls) : undefined, m), { data: target, dims: [m, k] });
       const dOut = job.adapter.targets(grad);
+      const lr = settings.lr * 0.5 * (1 + Math.cos((Math.PI * step++) / steps));
       main.backward(inputs.main, dOut.main);
-      main.step();
+      main.step(lr);
       if (cls) {
         cls.backward(inputs.cls!, dOut.cls!);
-        cls.step();
+        cls.step(lr);
+      }
+      if (offsets) {
+        offsets.backward({ data: new Float32Array(m).fill(1), rows: m, cols: 1 }, { data: dOut.main.data, rows: m, cols: e0!.length });
+        offsets.step(lr / 2);
       }
       lossSum += loss * m;
       options.onProgress?.({ stage: 'refine', done: (epoch - 1) * count + start + m, total: settings.epochs * count, detail: job.id });
@@ -124,6 +191,9 @@ export async function refineOnTask(job: RefineJob, data: ImageInput, settings: R
   }
   const maps: AdapterMaps = { main: main.stitch() };
   if (cls) maps.cls = cls.stitch();
-  if (job.maps.position) maps.position = job.maps.position;
+  if (offsets) {
+    const { weight, bias } = offsets.stitch();
+    maps.position = weight.data.map((v, i) => v + bias[i]!);
+  }
   return { maps, history };
 }
