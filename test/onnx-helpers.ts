@@ -61,16 +61,16 @@ export function relError(a: Tensor, b: Tensor): number {
   return err / scale;
 }
 
-const i64 = (name: string, values: number[], dims = [values.length]): TensorProto => tensorProto(name, dims, values, DataType.INT64);
-const f32 = (name: string, dims: number[], seed: number, scale = 0.5): TensorProto =>
+export const i64 = (name: string, values: number[], dims = [values.length]): TensorProto => tensorProto(name, dims, values, DataType.INT64);
+export const f32 = (name: string, dims: number[], seed: number, scale = 0.5): TensorProto =>
   tensorProto(name, dims, randomValues(dims.reduce((a, b) => a * b, 1), seed, scale));
-const ints = (name: string, v: number[]): AttributeProto => ({ name, type: 7, ints: v });
-const int = (name: string, v: number): AttributeProto => ({ name, type: 2, i: v });
+export const ints = (name: string, v: number[]): AttributeProto => ({ name, type: 7, ints: v });
+export const int = (name: string, v: number): AttributeProto => ({ name, type: 2, i: v });
 
-function model(nodes: NodeProto[], inits: TensorProto[], input: [string, (number | string)[]], output: [string, (number | string)[]], extraInputs: string[] = []): Uint8Array {
+export function model(nodes: NodeProto[], inits: TensorProto[], input: [string, (number | string)[]], output: [string, (number | string)[]], extraInputs: string[] = [], opset = 13): Uint8Array {
   return encodeModel({
-    ir_version: 7,
-    opset_import: [{ domain: '', version: 13 }],
+    ir_version: opset >= 17 ? 8 : 7,
+    opset_import: [{ domain: '', version: opset }],
     producer_name: 'restnet-tests',
     graph: {
       name: 'g',

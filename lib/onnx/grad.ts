@@ -19,7 +19,7 @@ export const GRADIENT_IO = { target: 'restnet_target', loss: 'restnet_loss', gra
 export const DIFFERENTIABLE_OPS = [
   'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Relu', 'Sigmoid', 'Tanh', 'Erf', 'Exp', 'Sqrt', 'Identity', 'Dropout',
   'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Expand', 'MatMul', 'Gemm', 'Conv',
-  'GlobalAveragePool', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'Gather', 'Slice', 'Concat',
+  'GlobalAveragePool', 'AveragePool', 'MaxPool', 'BatchNormalization', 'Clip', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'Gather', 'Slice', 'Concat',
 ] as const;
 
 const sameDim = (a: Dim | undefined, b: Dim | undefined): boolean =>
@@ -173,6 +173,37 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
     return d;
   };
 
+  const intsAttr = (nd: NodeProto, name: string, fallback: number[]): number[] => {
+    const a = nd.attribute.find((t) => t.name === name);
+    return a?.ints?.length ? a.ints.map(int) : fallback;
+  };
+  /**
+   * A convolution's or pooling's window and the ConvTranspose attributes that send an output
+   * gradient back over it: its output is stride (in - 1) + output_padding + (k - 1) d + 1 - pads,
+   * and the output padding restores the rows a strided window dropped.
+   */
+  const window = (nd: NodeProto, kernel: number[]) => {
+    const x = nd.input[0]!, y = nd.output[0]!;
+    const spatial = rankOf(x) - 2;
+    const strides = intsAttr(nd, 'strides', new Array<number>(spatial).fill(1));
+    const dilations = intsAttr(nd, 'dilations', new Array<number>(spatial).fill(1));
+    const inSize = dims(x).slice(2) as number[], outSize = dims(y).slice(2) as number[];
+    if (intAttr(nd, 'ceil_mode', 0) !== 0) throw new Error(`${options.name}: ${nd.op_type} '${nd.name}' has ceil_mode 1; only floor mode can be differentiated`);
+    const autoPad = new TextDecoder().decode(nd.attribute.find((a) => a.name === 'auto_pad')?.s ?? new Uint8Array()) || 'NOTSET';
+    let pads = intsAttr(nd, 'pads', new Array<number>(2 * spatial).fill(0));
+    if (autoPad === 'VALID') pads = new Array<number>(2 * spatial).fill(0);
+    else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      const total = inSize.map((s, i) => Math.max(0, (outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - s));
+      const small = total.map((t) => Math.floor(t / 2)), large = total.map((t, i) => t - small[i]!);
+      pads = autoPad === 'SAME_UPPER' ? [...small, ...large] : [...large, ...small];
+    } else if (autoPad !== 'NOTSET') throw new Error(`${options.name}: ${nd.op_type} '${nd.name}' has auto_pad '${autoPad}'`);
+    const outputPadding = inSize.map((s, i) => s - ((outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - pads[i]! - pads[i + spatial]!));
+    return {
+      kernel, strides, dilations, pads,
+      transposeAttributes: [attribute('kernel_shape', kernel), attribute('strides', strides), attribute('pads', pads), attribute('dilations', dilations), attribute('output_padding', outputPadding)],
+    };
+  };
+
   for (let k = local.order.length - 1; k >= 0; k--) {
     const nd = local.node(local.order[k]!);
     const y = nd.output[0]!;
@@ -273,32 +304,53 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
       }
       case 'Conv': {
         paramOnly(x1, x2);
-        const spatial = rankOf(x0) - 2;
-        const ints = (name: string, fallback: number[]): number[] => {
-          const a = nd.attribute.find((t) => t.name === name);
-          return a?.ints?.length ? a.ints.map(int) : fallback;
-        };
-        const kernel = dims(x1).slice(2) as number[];
-        const strides = ints('strides', new Array<number>(spatial).fill(1));
-        const dilations = ints('dilations', new Array<number>(spatial).fill(1));
-        const inSize = dims(x0).slice(2) as number[], outSize = dims(y).slice(2) as number[];
-        const autoPad = new TextDecoder().decode(nd.attribute.find((a) => a.name === 'auto_pad')?.s ?? new Uint8Array()) || 'NOTSET';
-        let pads = ints('pads', new Array<number>(2 * spatial).fill(0));
-        if (autoPad === 'VALID') pads = new Array<number>(2 * spatial).fill(0);
-        else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-          const totalPad = inSize.map((s, i) => Math.max(0, (outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - s));
-          const small = totalPad.map((t) => Math.floor(t / 2)), large = totalPad.map((t, i) => t - small[i]!);
-          pads = autoPad === 'SAME_UPPER' ? [...small, ...large] : [...large, ...small];
-        } else if (autoPad !== 'NOTSET') throw new Error(`${options.name}: Conv '${nd.name}' has auto_pad '${autoPad}'`);
-        // ConvTranspose's output is stride (in - 1) + output_padding + (k - 1) d + 1 - pads; the
-        // output padding restores the rows a strided convolution dropped.
-        const outputPadding = inSize.map((s, i) => s - ((outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - pads[i]! - pads[i + spatial]!));
-        add(x0, b.op('ConvTranspose', [g, x1], [
-          attribute('strides', strides), attribute('pads', pads), attribute('dilations', dilations),
-          attribute('group', intAttr(nd, 'group', 1)), attribute('output_padding', outputPadding),
-        ]));
+        const w = window(nd, dims(x1).slice(2) as number[]);
+        add(x0, b.op('ConvTranspose', [g, x1], [...w.transposeAttributes, attribute('group', intAttr(nd, 'group', 1))]));
         break;
       }
+      case 'AveragePool': {
+        const w = window(nd, intsAttr(nd, 'kernel_shape', []));
+        if (w.pads.some((p) => p > 0) && intAttr(nd, 'count_include_pad', 0) === 0) {
+          throw new Error(`${options.name}: AveragePool '${nd.name}' pads without counting the padding, so its border divisors vary; only count_include_pad = 1 or no padding can be differentiated`);
+        }
+        // A depthwise transposed convolution with weights 1 / (window size) spreads each output's gradient over its window.
+        const channels = staticDim(x0, 1, nd);
+        const size = w.kernel.reduce((p, k) => p * k, 1);
+        const weight = b.name('pool_w');
+        b.inits.push(tensorProto(weight, [channels, 1, ...w.kernel], new Float32Array(channels * size).fill(1 / size)));
+        add(x0, b.op('ConvTranspose', [g, weight], [...w.transposeAttributes, attribute('group', channels)]));
+        break;
+      }
+      case 'MaxPool': {
+        if (nd.output[1] && grads.has(nd.output[1])) throw new Error(`${options.name}: MaxPool '${nd.name}': its indices output cannot be differentiated`);
+        const w = window(nd, intsAttr(nd, 'kernel_shape', []));
+        if (intAttr(nd, 'storage_order', 0) !== 0) throw new Error(`${options.name}: MaxPool '${nd.name}' has storage_order 1; only row-major indices can be differentiated`);
+        // Each output's gradient goes to the input element it took (MaxPool's flat indices over
+        // the whole tensor); overlapping windows add up, which needs ScatterElements' reduction.
+        const overlapping = w.kernel.some((k, i) => k * w.dilations[i]! > w.strides[i]!);
+        if (overlapping && opset < 16) throw new Error(`${options.name}: MaxPool '${nd.name}' has overlapping windows, whose gradient needs ScatterElements with reduction (opset 16 or later, the model imports ${opset})`);
+        const indices = b.name('pool_idx');
+        b.nodes.push(node('MaxPool', [x0], [b.name('pool_y'), indices], nd.attribute));
+        const flat = b.ints([-1]);
+        const zeros = b.op('ConstantOfShape', [b.op('Reshape', [b.op('Size', [x0]), flat])], [attribute('value', tensorProto(b.name('zero'), [1], [0]))]);
+        const scatter = b.op('ScatterElements', [zeros, b.op('Reshape', [indices, flat]), b.op('Reshape', [g, flat])], overlapping ? [attribute('axis', 0), attribute('reduction', 'add')] : [attribute('axis', 0)]);
+        add(x0, b.op('Reshape', [scatter, b.op('Shape', [x0])]));
+        break;
+      }
+      case 'BatchNormalization': {
+        paramOnly(...nd.input.slice(1));
+        if (intAttr(nd, 'training_mode', 0) !== 0) throw new Error(`${options.name}: BatchNormalization '${nd.name}' runs in training mode; only inference mode can be differentiated`);
+        const eps = nd.attribute.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+        // dx = g scale / sqrt(var + eps), per channel (axis 1).
+        const factor = b.op('Div', [x1, b.op('Sqrt', [b.op('Add', [nd.input[4]!, b.float(eps)])])]);
+        const shape = b.ints([-1, ...new Array<number>(rankOf(x0) - 2).fill(1)]);
+        add(x0, b.op('Mul', [g, b.op('Reshape', [factor, shape])]));
+        break;
+      }
+      case 'Clip':
+        // The gradient passes where the value was not clipped (y == x).
+        add(x0, b.op('Mul', [g, b.op('Cast', [b.op('Equal', [x0, y])], [attribute('to', DataType.FLOAT)])]));
+        break;
       case 'GlobalAveragePool': {
         const cells = (dims(x0).slice(2) as number[]).reduce((p, d) => p * d, 1);
         add(x0, b.op('Expand', [b.op('Mul', [g, b.float(1 / cells)]), b.op('Shape', [x0])]));
