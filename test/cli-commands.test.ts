@@ -155,7 +155,7 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
   let stdout = '';
 
   beforeAll(() => {
-    const r = restnet('stitch', A, B, '--calibration', '128', '--eval', '200', '--cost-range', 'any', '--out', out, '--quiet');
+    const r = restnet('stitch', A, B, '--calibration', '128', '--no-refine', '--eval', '200', '--cost-range', 'any', '--out', out, '--quiet');
     if (r.status !== 0) throw new Error(`stitch failed (${r.status}): ${r.stderr}`);
     stdout = r.stdout;
     manifest = validateManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')), 'manifest.json');
@@ -165,6 +165,7 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
     expect(manifest.configs.length).toBeGreaterThan(0);
     for (const c of manifest.configs) {
       expect(c.accuracy).toBeGreaterThan(0.5);
+      expect(c.refined).toBe(false);
       expect(c.latencyMs).toBeGreaterThan(0);
       expect(existsSync(join(out, c.stitch))).toBe(true);
       expect(existsSync(join(out, c.onnx!))).toBe(true);

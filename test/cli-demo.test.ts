@@ -31,7 +31,7 @@ describe(`restnet demo (${complete ? 'the three zoo pairs' : `${pairs.map((p) =>
   let manifest: RestnetManifest;
 
   beforeAll(() => {
-    const r = spawnSync(process.execPath, [cli, 'demo', '--out', out, '--calibration', '64', '--eval', '100', '--latency-runs', '2', '--quiet', ...pairArgs], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [cli, 'demo', '--out', out, '--calibration', '64', '--refine-images', '64', '--refine-epochs', '1', '--eval', '100', '--latency-runs', '2', '--quiet', ...pairArgs], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`demo failed (${r.status}): ${r.stderr}`);
     stdout = r.stdout;
     manifest = validateManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')), 'manifest.json');
@@ -49,6 +49,8 @@ describe(`restnet demo (${complete ? 'the three zoo pairs' : `${pairs.map((p) =>
       expect(c).toMatchObject({ id: expect.any(String), front: expect.any(String), back: expect.any(String), frontCut: expect.any(String), backCut: expect.any(String), cka: expect.any(Number), accuracy: expect.any(Number), latencyMs: expect.any(Number), macs: expect.any(Number), params: expect.any(Number), onnx: expect.any(String) });
       expect(existsSync(join(out, c.onnx!))).toBe(true);
       expect(existsSync(join(out, c.stitch))).toBe(true);
+      // The CLI refines on the task by default.
+      expect(c.refined).toBe(true);
     }
   });
 

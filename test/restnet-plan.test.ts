@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadZooSplit } from '../lib/data/index.js';
 import { Adapter } from '../lib/stitch/adapters/index.js';
 import { analyze, fit, loadAnchor, monotoneAssignment, plan, type Analysis, type Anchor } from '../lib/restnet/index.js';
+import { refineSettings, refineTargets } from '../lib/restnet/refine.js';
 import { fixture, relError } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
@@ -144,21 +145,61 @@ describe('analyze + fit', () => {
     await net.dispose();
   });
 
-  it('SGD refinement starts from least squares and stays close to it; signal aborts', async () => {
+  it('task refinement lowers the stitched networks\' cross-entropy from least squares; signal aborts', async () => {
     const big = await anchor('cnn-a'), small = await anchor('cnn-b');
     const analysis = await analyze(big, small, calibration, { calibrationLimit: 128, batchSize: 64 });
     const p = plan(analysis);
+    const images = 256;
     const ls = await fit(p, calibration, { calibrationLimit: 128 });
-    const refined = await fit(p, calibration, { calibrationLimit: 128, refine: { epochs: 2, rows: 2000, seed: 3 } });
+    const events: string[] = [];
+    const refined = await fit(p, calibration, { calibrationLimit: 128, refine: { epochs: 2, images, distill: 0, seed: 3 }, onProgress: (e) => events.push(e.stage) });
+    expect(events).toContain('refine');
+    const x = { data: calibration.images.subarray(0, images * 784), dims: [images, 1, 28, 28] };
+    /** Mean cross-entropy of the logits against the labels, in f64. */
+    const crossEntropy = (logits: Float32Array): number => {
+      const k = logits.length / images;
+      let sum = 0;
+      for (let i = 0; i < images; i++) {
+        const row = Array.from(logits.subarray(i * k, (i + 1) * k));
+        const max = Math.max(...row);
+        sum += max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0)) - row[calibration.labels![i]!]!;
+      }
+      return sum / images;
+    };
     for (const id of ls.ids) {
       expect(refined.record(id).refined).toBe(true);
-      const a = ls.maps(id).main.weight.data, b = refined.maps(id).main.weight.data;
-      expect(relError({ data: b, dims: [b.length] }, { data: a, dims: [a.length] })).toBeLessThan(0.2);
+      const before = crossEntropy((await ls.runWith(id, x)).data), after = crossEntropy((await refined.runWith(id, x)).data);
+      expect(after, id).toBeLessThan(before);
+      // Offsets train with the maps.
+      expect(refined.maps(id).position).not.toEqual(ls.maps(id).position);
     }
     const controller = new AbortController();
     controller.abort(new Error('stop'));
     await expect(fit(p, calibration, { calibrationLimit: 128, signal: controller.signal })).rejects.toThrow('stop');
     await expect(analyze(big, small, calibration, { calibrationLimit: 128, signal: controller.signal })).rejects.toThrow('stop');
+    const late = new AbortController();
+    const stopped = fit(p, calibration, { calibrationLimit: 128, refine: { images }, signal: late.signal, onProgress: (e) => e.stage === 'refine' && late.abort(new Error('late stop')) });
+    await expect(stopped).rejects.toThrow('late stop');
+  });
+
+  it('refinement targets mix the labels with the teacher\'s probabilities; bad options are named', async () => {
+    const teacher = await anchor('cnn-b');
+    const n = 20;
+    const data = { images: calibration.images.subarray(0, n * 784), labels: calibration.labels!.subarray(0, n), rows: n, cols: 784 };
+    const t = await refineTargets(teacher, data, refineSettings({ distill: 0.25 }));
+    const logits = (await teacher.model.run({ data: data.images, dims: [n, 1, 28, 28] })).data;
+    const k = logits.length / n;
+    for (let i = 0; i < n; i++) {
+      const row = Array.from(logits.subarray(i * k, (i + 1) * k), Number);
+      const z = row.reduce((s, v) => s + Math.exp(v), 0);
+      for (let c = 0; c < k; c++) expect(t[i * k + c]).toBeCloseTo((c === data.labels[i] ? 0.75 : 0) + (0.25 * Math.exp(row[c]!)) / z, 6);
+    }
+    const unlabelled = { images: data.images, rows: n, cols: 784 };
+    await expect(refineTargets(teacher, unlabelled, refineSettings({}))).rejects.toThrow(/data.labels: refining on the task needs labelled calibration images, or options.refine.distill = 1/);
+    expect((await refineTargets(teacher, unlabelled, refineSettings({ distill: 1 }))).length).toBe(n * k);
+    expect(() => refineSettings({ rows: 5 } as never)).toThrow(/options.refine.rows: unknown option/);
+    expect(() => refineSettings({ teacher: 'big' as never })).toThrow(/options.refine.teacher: expected 'front' or 'back', got "big"/);
+    expect(() => refineSettings({ distill: 2 })).toThrow(/options.refine.distill: expected a number in \[0, 1\], got 2/);
   });
 
   it('clear errors for images that do not fit the anchors', async () => {

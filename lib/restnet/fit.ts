@@ -10,7 +10,7 @@ import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import { LeastSquaresAccumulator, type Stitch } from '../stitch/fit.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
-import { batches, checkLimit, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
+import { batches, checkLimit, imageRows, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
 import type { ConfigRecord } from './manifest.js';
 import { adapterFor, type Plan, type PlannedConfig } from './plan.js';
 import { refineOnTask, refineSettings, refineTargets, type RefineOptions } from './refine.js';
@@ -25,7 +25,9 @@ export interface FitPipelineOptions extends LongTaskOptions {
   ridge?: number;
   /**
    * Task refinement after least squares (refine.ts): false (default), true (defaults) or options.
-   * It needs labels on the data and trains the maps on the stitched network's cross-entropy.
+   * It trains the maps on the stitched network's cross-entropy against labels mixed with a
+   * teacher's probabilities (the teacher's alone when the data have no labels), on every image
+   * of the data (refine.images limits it; calibrationLimit does not).
    */
   refine?: boolean | RefineOptions;
   /**
@@ -83,7 +85,10 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   const ridge = options.ridge ?? 1e-4;
   if (!(ridge >= 0)) throw new RangeError(`options.ridge: expected a number >= 0, got ${ridge}`);
   const positionBias = options.positionBias ?? true;
-  const refine = options.refine === true ? refineSettings({}) : options.refine === false || options.refine === undefined ? undefined : refineSettings(options.refine);
+  // Without labels the stitches learn from the teacher alone unless told otherwise.
+  const labelled = imageRows(data).labels !== undefined;
+  const refineOptions = options.refine === true ? {} : options.refine === false || options.refine === undefined ? undefined : options.refine;
+  const refine = refineOptions === undefined ? undefined : refineSettings(labelled || refineOptions.distill !== undefined ? refineOptions : { ...refineOptions, distill: 1 });
   if (plan.configs.length === 0) throw new RangeError(`plan: no configurations to fit (skipped: ${plan.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ') || 'none'})`);
   const byName = new Map(plan.anchors.map((a) => [a.name, a]));
   const work: Work[] = plan.configs.map((config) => {

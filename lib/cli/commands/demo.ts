@@ -63,7 +63,8 @@ export const demo: Command = {
       ctx.progress.note(`\n== ${nameA} / ${nameB} (${k + 1} of ${pairs.length}) ==`);
       const a = await loadModelArg(nameA, ctx, cache);
       const b = await loadModelArg(nameB, ctx, cache);
-      const calibration = loadDataArg('zoo:calibration', undefined, a, ctx.args.number('calibration', 1000));
+      // Every calibration image: --calibration limits the CKA and least squares, refinement trains on all.
+      const calibration = loadDataArg('zoo:calibration', undefined, a);
       const evaluation = loadDataArg('zoo:eval', undefined, a, ctx.args.number('eval', 1000));
       const dir = k === 0 ? out : ensureOutDir(join(out, `${nameA}-${nameB}`));
       // Plots of every pair go to the top directory.

@@ -19,7 +19,9 @@ export const FIT_FLAGS: FlagSpec[] = [
   { name: 'eval', type: 'integer', value: 'N', min: 1, help: 'evaluation images for accuracy', defaultText: '1000' },
   { name: 'order', type: 'string', value: 'ORDER', choices: ['large-front', 'small-front', 'both'], help: "stitching direction (ReStNet's: the larger model's front)", defaultText: 'large-front' },
   { name: 'cost-range', type: 'string', value: 'RANGE', choices: ['anchors', 'any'], help: "keep configurations between the anchors' MACs, or all", defaultText: 'anchors' },
-  { name: 'refine', type: 'boolean', help: 'refine each stitch with Adam after least squares' },
+  { name: 'no-refine', type: 'boolean', help: 'least squares only: skip training the stitches on the task (cross-entropy through the frozen back)' },
+  { name: 'refine-epochs', type: 'integer', value: 'N', min: 1, help: 'passes over the calibration images when refining', defaultText: '4' },
+  { name: 'refine-images', type: 'integer', value: 'N', min: 1, help: 'calibration images to refine on', defaultText: 'all' },
   { name: 'ridge', type: 'number', value: 'R', min: 0, help: 'ridge penalty per row of the least squares', defaultText: '1e-4' },
   { name: 'no-export', type: 'boolean', help: 'do not write the fused .onnx files (export later with restnet export)' },
 ];
@@ -51,10 +53,15 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   }
   ctx.progress.note(`plan: ${planned.configs.length} configurations, front ${planned.configs[0]!.front}, back ${planned.configs[0]!.back}${planned.skipped.length ? ` (${planned.skipped.length} front cuts skipped)` : ''}`);
 
-  ctx.progress.step(`fitting ${planned.configs.length} stitches (capture + least squares${args.bool('refine') ? ' + Adam' : ''})`);
+  const refine = !args.bool('no-refine');
+  ctx.progress.step(`fitting ${planned.configs.length} stitches (capture + least squares${refine ? ' + refinement on the task' : ''})`);
   const fitOptions: FitPipelineOptions = { signal: ctx.signal, onProgress: onProgress(ctx), calibrationLimit };
   if (args.has('ridge')) fitOptions.ridge = args.number('ridge')!;
-  if (args.bool('refine')) fitOptions.refine = true;
+  if (refine) {
+    fitOptions.refine = {};
+    if (args.has('refine-epochs')) fitOptions.refine.epochs = args.number('refine-epochs')!;
+    if (args.has('refine-images')) fitOptions.refine.images = args.number('refine-images')!;
+  }
   const net = await fit(planned, calibration, fitOptions);
   ctx.progress.end();
 
