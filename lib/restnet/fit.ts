@@ -62,19 +62,12 @@ function addPositionSums(sum: Float64Array, m: Matrix, positions: number): void 
   }
 }
 
-/** e_p = mean y_p - mean x_p W - b: the mean residual of the shared map at each position. */
+/** e_p = mean y_p - (mean x_p W + b): the mean residual of the shared map at each position. */
 function positionOffsets(w: Work, main: Stitch): Float32Array {
-  const positions = w.adapter.positions, inputs = main.weight.rows, outputs = main.weight.cols;
-  const e = new Float32Array(positions * outputs);
-  const W = main.weight.data;
-  for (let p = 0; p < positions; p++) {
-    for (let j = 0; j < outputs; j++) {
-      let v = w.sumY![p * outputs + j]! / w.count - main.bias[j]!;
-      for (let i = 0; i < inputs; i++) v -= (w.sumX![p * inputs + i]! / w.count) * W[i * outputs + j]!;
-      e[p * outputs + j] = v;
-    }
-  }
-  return e;
+  const positions = w.adapter.positions;
+  const meanX = Float32Array.from(w.sumX!, (v) => v / w.count);
+  const fitted = main.apply({ data: meanX, rows: positions, cols: main.weight.rows }).data;
+  return Float32Array.from(fitted, (v, k) => w.sumY![k]! / w.count - v);
 }
 
 /** Fits every configuration of a plan; returns the runtime with one entry per configuration. */
