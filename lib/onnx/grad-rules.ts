@@ -1,0 +1,284 @@
+// The reverse-mode rule of each differentiable ONNX op (grad.ts runs them from the logits back
+// to the cut): given g, the gradient of a node's first output, a rule emits the nodes that add
+// each data input's share of it. Only data inputs get gradients: the anchors' weights stay frozen.
+import type { Emitter } from './grad-emit.js';
+import { attribute, DataType, int, intAttr, node, tensorProto, type NodeProto } from './proto.js';
+import type { Dim } from './shapes.js';
+
+/** Where a rule applies: the node, the gradient of its output y, and its inputs ('' when absent). */
+export interface Site {
+  nd: NodeProto;
+  g: string;
+  y: string;
+  x0: string;
+  x1: string;
+  x2: string;
+}
+
+/** What the rules read of the graph and how they record gradients. */
+export interface RuleContext {
+  emit: Emitter;
+  opset: number;
+  /** The model's name for error messages. */
+  name: string;
+  /** Whether a tensor depends on the cut (only those carry gradients). */
+  isData(t: string): boolean;
+  dims(t: string): Dim[];
+  rankOf(t: string): number;
+  /** A dimension that must not be the batch's. */
+  staticDim(t: string, axis: number, at: NodeProto): number;
+  /** g (dims `out`, those of `outName` by default) summed over the axes `input` was broadcast along. */
+  unbroadcast(g: string, outName: string, input: string, out?: Dim[]): string;
+  /** Adds a contribution to t's gradient. */
+  add(t: string, g: string): void;
+  hasGradient(t: string): boolean;
+  /** The integer values of a constant input (a Constant node or an initializer). */
+  constInts(t: string, what: string, at: NodeProto): number[];
+  /** Throws when one of `names` carries data: the rule differentiates the first input only. */
+  paramOnly(at: NodeProto, ...names: string[]): void;
+}
+
+export type Rule = (c: RuleContext, site: Site) => void;
+
+/** A convolution's or pooling's window, and the ConvTranspose attributes that undo it. */
+export interface Window {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  pads: number[];
+  transposeAttributes: NodeProto['attribute'];
+}
+
+export function intsAttr(nd: NodeProto, name: string, fallback: number[]): number[] {
+  const a = nd.attribute.find((t) => t.name === name);
+  return a?.ints?.length ? a.ints.map(int) : fallback;
+}
+
+/**
+ * A convolution's or pooling's window and the ConvTranspose attributes that send an output
+ * gradient back over it: its output is stride (in - 1) + output_padding + (k - 1) d + 1 - pads,
+ * and the output padding restores the rows a strided window dropped.
+ */
+export function windowOf(c: RuleContext, nd: NodeProto, kernel: number[]): Window {
+  const x = nd.input[0]!, y = nd.output[0]!;
+  const spatial = c.rankOf(x) - 2;
+  const strides = intsAttr(nd, 'strides', new Array<number>(spatial).fill(1));
+  const dilations = intsAttr(nd, 'dilations', new Array<number>(spatial).fill(1));
+  const inSize = c.dims(x).slice(2) as number[], outSize = c.dims(y).slice(2) as number[];
+  if (intAttr(nd, 'ceil_mode', 0) !== 0) throw new Error(`${c.name}: ${nd.op_type} '${nd.name}' has ceil_mode 1; only floor mode can be differentiated`);
+  const autoPad = new TextDecoder().decode(nd.attribute.find((a) => a.name === 'auto_pad')?.s ?? new Uint8Array()) || 'NOTSET';
+  let pads = intsAttr(nd, 'pads', new Array<number>(2 * spatial).fill(0));
+  if (autoPad === 'VALID') pads = new Array<number>(2 * spatial).fill(0);
+  else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    const total = inSize.map((s, i) => Math.max(0, (outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - s));
+    const small = total.map((t) => Math.floor(t / 2)), large = total.map((t, i) => t - small[i]!);
+    pads = autoPad === 'SAME_UPPER' ? [...small, ...large] : [...large, ...small];
+  } else if (autoPad !== 'NOTSET') throw new Error(`${c.name}: ${nd.op_type} '${nd.name}' has auto_pad '${autoPad}'`);
+  const outputPadding = inSize.map((s, i) => s - ((outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - pads[i]! - pads[i + spatial]!));
+  return {
+    kernel, strides, dilations, pads,
+    transposeAttributes: [attribute('kernel_shape', kernel), attribute('strides', strides), attribute('pads', pads), attribute('dilations', dilations), attribute('output_padding', outputPadding)],
+  };
+}
+
+export const RULES: Record<string, Rule> = {
+  Identity: (c, { g, x0 }) => {
+    c.add(x0, g);
+  },
+  Dropout: (c, site) => RULES.Identity!(c, site),
+  Add: (c, { g, y, x0, x1 }) => {
+    if (c.isData(x0)) c.add(x0, c.unbroadcast(g, y, x0));
+    if (c.isData(x1)) c.add(x1, c.unbroadcast(g, y, x1));
+  },
+  Sub: (c, { g, y, x0, x1 }) => {
+    if (c.isData(x0)) c.add(x0, c.unbroadcast(g, y, x0));
+    if (c.isData(x1)) c.add(x1, c.unbroadcast(c.emit.op('Neg', [g]), y, x1));
+  },
+  Mul: (c, { g, y, x0, x1 }) => {
+    if (c.isData(x0)) c.add(x0, c.unbroadcast(c.emit.op('Mul', [g, x1]), y, x0));
+    if (c.isData(x1)) c.add(x1, c.unbroadcast(c.emit.op('Mul', [g, x0]), y, x1));
+  },
+  Div: (c, { g, y, x0, x1 }) => {
+    if (c.isData(x0)) c.add(x0, c.unbroadcast(c.emit.op('Div', [g, x1]), y, x0));
+    // d(a / b)/db = -(a / b) / b
+    if (c.isData(x1)) c.add(x1, c.unbroadcast(c.emit.op('Neg', [c.emit.op('Div', [c.emit.op('Mul', [g, y]), x1])]), y, x1));
+  },
+  Neg: (c, { g, x0 }) => {
+    c.add(x0, c.emit.op('Neg', [g]));
+  },
+  Relu: (c, { g, y, x0 }) => {
+    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Cast', [c.emit.op('Greater', [y, c.emit.float(0)])], [attribute('to', DataType.FLOAT)])]));
+  },
+  Sigmoid: (c, { g, y, x0 }) => {
+    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Mul', [y, c.emit.op('Sub', [c.emit.float(1), y])])]));
+  },
+  Tanh: (c, { g, y, x0 }) => {
+    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Sub', [c.emit.float(1), c.emit.op('Mul', [y, y])])]));
+  },
+  Erf: (c, { g, x0 }) => {
+    // d erf(x)/dx = 2 / sqrt(pi) exp(-x^2)
+    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Mul', [c.emit.float(2 / Math.sqrt(Math.PI)), c.emit.op('Exp', [c.emit.op('Neg', [c.emit.op('Mul', [x0, x0])])])])]));
+  },
+  Exp: (c, { g, y, x0 }) => {
+    c.add(x0, c.emit.op('Mul', [g, y]));
+  },
+  Sqrt: (c, { g, y, x0 }) => {
+    c.add(x0, c.emit.op('Div', [g, c.emit.op('Mul', [c.emit.float(2), y])]));
+  },
+  Reshape: (c, { g, x0 }) => {
+    c.add(x0, c.emit.op('Reshape', [g, c.emit.op('Shape', [x0])]));
+  },
+  Flatten: (c, site) => RULES.Reshape!(c, site),
+  Squeeze: (c, site) => RULES.Reshape!(c, site),
+  Unsqueeze: (c, site) => RULES.Reshape!(c, site),
+  Expand: (c, { g, y, x0 }) => {
+    c.add(x0, c.unbroadcast(g, y, x0));
+  },
+  Transpose: (c, { nd, g, x0 }) => {
+    const rank = c.rankOf(x0);
+    const a = nd.attribute.find((t) => t.name === 'perm');
+    const perm = a?.ints?.length ? a.ints.map(int) : Array.from({ length: rank }, (_, i) => rank - 1 - i);
+    const inverse = new Array<number>(rank);
+    perm.forEach((p, i) => (inverse[p] = i));
+    c.add(x0, c.emit.op('Transpose', [g], [attribute('perm', inverse)]));
+  },
+  MatMul: (c, { nd, g, y, x0, x1 }) => {
+    if (c.rankOf(x0) < 2 || c.rankOf(x1) < 2) throw new Error(`${c.name}: MatMul '${nd.name}' multiplies a vector; only matrices (rank >= 2) can be differentiated`);
+    // The products have the output's leading (batch) dims and the operand's last two.
+    const lead = c.dims(y).slice(0, -2);
+    if (c.isData(x0)) c.add(x0, c.unbroadcast(c.emit.op('MatMul', [g, c.emit.swapLast(x1, c.rankOf(x1))]), y, x0, [...lead, ...c.dims(x0).slice(-2)]));
+    if (c.isData(x1)) c.add(x1, c.unbroadcast(c.emit.op('MatMul', [c.emit.swapLast(x0, c.rankOf(x0)), g]), y, x1, [...lead, ...c.dims(x1).slice(-2)]));
+  },
+  Gemm: (c, { nd, g, y, x0, x1, x2 }) => {
+    const alpha = nd.attribute.find((a) => a.name === 'alpha')?.f ?? 1;
+    const beta = nd.attribute.find((a) => a.name === 'beta')?.f ?? 1;
+    const transA = intAttr(nd, 'transA', 0), transB = intAttr(nd, 'transB', 0);
+    if (c.isData(x0)) {
+      // d op(A) = alpha g op(B)^T; Gemm(g, B, transB = !transB) is g op(B)^T.
+      const dOpA = c.emit.op('Gemm', [g, x1], [attribute('alpha', alpha, 'float'), attribute('transB', transB ? 0 : 1)]);
+      c.add(x0, transA ? c.emit.op('Transpose', [dOpA], [attribute('perm', [1, 0])]) : dOpA);
+    }
+    if (c.isData(x1)) {
+      const dOpB = c.emit.op('Gemm', [x0, g], [attribute('alpha', alpha, 'float'), attribute('transA', transA ? 0 : 1)]);
+      c.add(x1, transB ? c.emit.op('Transpose', [dOpB], [attribute('perm', [1, 0])]) : dOpB);
+    }
+    if (c.isData(x2)) c.add(x2, c.unbroadcast(c.emit.op('Mul', [g, c.emit.float(beta)]), y, x2));
+  },
+  Conv: (c, { nd, g, x0, x1, x2 }) => {
+    c.paramOnly(nd, x1, x2);
+    const w = windowOf(c, nd, c.dims(x1).slice(2) as number[]);
+    c.add(x0, c.emit.op('ConvTranspose', [g, x1], [...w.transposeAttributes, attribute('group', intAttr(nd, 'group', 1))]));
+  },
+  AveragePool: (c, { nd, g, x0 }) => {
+    const w = windowOf(c, nd, intsAttr(nd, 'kernel_shape', []));
+    if (w.pads.some((p) => p > 0) && intAttr(nd, 'count_include_pad', 0) === 0) {
+      throw new Error(`${c.name}: AveragePool '${nd.name}' pads without counting the padding, so its border divisors vary; only count_include_pad = 1 or no padding can be differentiated`);
+    }
+    // A depthwise transposed convolution with weights 1 / (window size) spreads each output's gradient over its window.
+    const channels = c.staticDim(x0, 1, nd);
+    const size = w.kernel.reduce((p, k) => p * k, 1);
+    const weight = c.emit.name('pool_w');
+    c.emit.inits.push(tensorProto(weight, [channels, 1, ...w.kernel], new Float32Array(channels * size).fill(1 / size)));
+    c.add(x0, c.emit.op('ConvTranspose', [g, weight], [...w.transposeAttributes, attribute('group', channels)]));
+  },
+  MaxPool: (c, { nd, g, x0 }) => {
+    if (nd.output[1] && c.hasGradient(nd.output[1])) throw new Error(`${c.name}: MaxPool '${nd.name}': its indices output cannot be differentiated`);
+    const w = windowOf(c, nd, intsAttr(nd, 'kernel_shape', []));
+    if (intAttr(nd, 'storage_order', 0) !== 0) throw new Error(`${c.name}: MaxPool '${nd.name}' has storage_order 1; only row-major indices can be differentiated`);
+    // Each output's gradient goes to the input element it took (MaxPool's flat indices over
+    // the whole tensor); overlapping windows add up, which needs ScatterElements' reduction.
+    const overlapping = w.kernel.some((k, i) => k * w.dilations[i]! > w.strides[i]!);
+    if (overlapping && c.opset < 16) throw new Error(`${c.name}: MaxPool '${nd.name}' has overlapping windows, whose gradient needs ScatterElements with reduction (opset 16 or later, the model imports ${c.opset})`);
+    const indices = c.emit.name('pool_idx');
+    c.emit.nodes.push(node('MaxPool', [x0], [c.emit.name('pool_y'), indices], nd.attribute));
+    const flat = c.emit.ints([-1]);
+    const zeros = c.emit.op('ConstantOfShape', [c.emit.op('Reshape', [c.emit.op('Size', [x0]), flat])], [attribute('value', tensorProto(c.emit.name('zero'), [1], [0]))]);
+    const scatter = c.emit.op('ScatterElements', [zeros, c.emit.op('Reshape', [indices, flat]), c.emit.op('Reshape', [g, flat])], overlapping ? [attribute('axis', 0), attribute('reduction', 'add')] : [attribute('axis', 0)]);
+    c.add(x0, c.emit.op('Reshape', [scatter, c.emit.op('Shape', [x0])]));
+  },
+  BatchNormalization: (c, { nd, g, x0, x1 }) => {
+    c.paramOnly(nd, ...nd.input.slice(1));
+    if (intAttr(nd, 'training_mode', 0) !== 0) throw new Error(`${c.name}: BatchNormalization '${nd.name}' runs in training mode; only inference mode can be differentiated`);
+    const eps = nd.attribute.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    // dx = g scale / sqrt(var + eps), per channel (axis 1).
+    const factor = c.emit.op('Div', [x1, c.emit.op('Sqrt', [c.emit.op('Add', [nd.input[4]!, c.emit.float(eps)])])]);
+    const shape = c.emit.ints([-1, ...new Array<number>(c.rankOf(x0) - 2).fill(1)]);
+    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Reshape', [factor, shape])]));
+  },
+  Clip: (c, { g, y, x0 }) => {
+    // The gradient passes where the value was not clipped (y == x).
+    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Cast', [c.emit.op('Equal', [x0, y])], [attribute('to', DataType.FLOAT)])]));
+  },
+  GlobalAveragePool: (c, { g, x0 }) => {
+    const cells = (c.dims(x0).slice(2) as number[]).reduce((p, d) => p * d, 1);
+    c.add(x0, c.emit.op('Expand', [c.emit.op('Mul', [g, c.emit.float(1 / cells)]), c.emit.op('Shape', [x0])]));
+  },
+  Softmax: (c, { nd, g, y, x0 }) => {
+    const rank = c.rankOf(x0);
+    const axis = intAttr(nd, 'axis', -1);
+    if ((axis + rank) % rank !== rank - 1) throw new Error(`${c.name}: ${nd.op_type} '${nd.name}' runs along axis ${axis}; only the last axis can be differentiated`);
+    if (nd.op_type === 'Softmax') {
+      // y (g - sum(g y))
+      c.add(x0, c.emit.op('Mul', [y, c.emit.op('Sub', [g, c.emit.reduce('ReduceSum', c.emit.op('Mul', [g, y]), [rank - 1], true)])]));
+    } else {
+      // g - exp(y) sum(g)
+      c.add(x0, c.emit.op('Sub', [g, c.emit.op('Mul', [c.emit.op('Exp', [y]), c.emit.reduce('ReduceSum', g, [rank - 1], true)])]));
+    }
+  },
+  LogSoftmax: (c, site) => RULES.Softmax!(c, site),
+  LayerNormalization: (c, { nd, g, x0, x1, x2 }) => {
+    c.paramOnly(nd, x1, x2);
+    if (nd.output.slice(1).some((o) => o && c.hasGradient(o))) throw new Error(`${c.name}: LayerNormalization '${nd.name}': its mean and inverse standard deviation outputs cannot be differentiated`);
+    const rank = c.rankOf(x0);
+    const axis = (intAttr(nd, 'axis', -1) + rank) % rank;
+    const eps = nd.attribute.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
+    // dx = inv (gs - mean(gs) - xh mean(gs xh)), gs = g scale, xh = (x - mean) inv.
+    const xc = c.emit.op('Sub', [x0, c.emit.reduce('ReduceMean', x0, axes, true)]);
+    const inv = c.emit.op('Reciprocal', [c.emit.op('Sqrt', [c.emit.op('Add', [c.emit.reduce('ReduceMean', c.emit.op('Mul', [xc, xc]), axes, true), c.emit.float(eps)])])]);
+    const xh = c.emit.op('Mul', [xc, inv]);
+    const gs = c.emit.op('Mul', [g, x1]);
+    const inner = c.emit.op('Sub', [c.emit.op('Sub', [gs, c.emit.reduce('ReduceMean', gs, axes, true)]), c.emit.op('Mul', [xh, c.emit.reduce('ReduceMean', c.emit.op('Mul', [gs, xh]), axes, true)])]);
+    c.add(x0, c.emit.op('Mul', [inv, inner]));
+  },
+  Gather: (c, { nd, g, x0, x1 }) => {
+    c.paramOnly(nd, x1);
+    const rank = c.rankOf(x0);
+    const axis = (intAttr(nd, 'axis', 0) + rank) % rank;
+    const size = c.staticDim(x0, axis, nd);
+    const indices = c.constInts(x1, 'indices', nd).map((i) => (i < 0 ? i + size : i));
+    const scalar = c.dims(x1).length === 0;
+    const first = indices[0]!;
+    if (indices.some((i, k) => i !== first + k)) throw new Error(`${c.name}: Gather '${nd.name}' picks indices [${indices.join(', ')}]; only a scalar or a contiguous ascending range can be differentiated`);
+    const before = new Array<number>(rank).fill(0), after = new Array<number>(rank).fill(0);
+    before[axis] = first;
+    after[axis] = size - first - indices.length;
+    c.add(x0, c.emit.pad(scalar ? c.emit.unsqueeze(g, [axis]) : g, before, after));
+  },
+  Slice: (c, { nd, g, x0, x1, x2 }) => {
+    const rank = c.rankOf(x0);
+    const starts = c.constInts(x1, 'starts', nd), ends = c.constInts(x2, 'ends', nd);
+    const axes = nd.input[3] ? c.constInts(nd.input[3], 'axes', nd).map((a) => (a + rank) % rank) : starts.map((_, i) => i);
+    const steps = nd.input[4] ? c.constInts(nd.input[4], 'steps', nd) : starts.map(() => 1);
+    const before = new Array<number>(rank).fill(0), after = new Array<number>(rank).fill(0);
+    axes.forEach((a, i) => {
+      if (steps[i] !== 1) throw new Error(`${c.name}: Slice '${nd.name}' steps by ${steps[i]}; only step 1 can be differentiated`);
+      const size = c.staticDim(x0, a, nd);
+      const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
+      const s = clamp(starts[i]!), e = Math.max(s, clamp(ends[i]!));
+      before[a] = s;
+      after[a] = size - e;
+    });
+    c.add(x0, c.emit.pad(g, before, after));
+  },
+  Concat: (c, { nd, g, y }) => {
+    const rank = c.rankOf(y);
+    const axis = (intAttr(nd, 'axis', 0) + rank) % rank;
+    let offset = 0;
+    for (const t of nd.input) {
+      const size = c.staticDim(t, axis, nd);
+      if (c.isData(t)) c.add(t, c.emit.op('Slice', [g, c.emit.ints([offset]), c.emit.ints([offset + size]), c.emit.ints([axis])]));
+      offset += size;
+    }
+  },
+};
