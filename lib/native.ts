@@ -72,6 +72,12 @@ export interface NativeAddon {
   // Stitch adapters (issue #5): layout changes and grid resampling of NCHW activations.
   nchwToRows(data: Float32Array, dims: number[]): Float32Array;
   rowsToNchw(rows: Float32Array, dims: number[], skip: number): Float32Array;
+  spaceToDepth(data: Float32Array, dims: number[], f: number): Float32Array;
+  depthToSpace(data: Float32Array, dims: number[], f: number): Float32Array;
+  /** sum (positions x x.cols) += x's rows, row r into position r % positions; in place. */
+  addPositionSums(x: Matrix, positions: number, sum: Float64Array): void;
+  /** y row r += offsets row r % positions; in place. */
+  addPositionOffsets(y: Matrix, offsets: Float32Array, positions: number): void;
   resample2d(data: Float32Array, dims: number[], outH: number, outW: number): Float32Array;
   fitStitch(x: Matrix, y: Matrix, options?: FitOptions): NativeFitResult;
   fitStitchAsync(x: Matrix, y: Matrix, options: FitOptions | undefined, token?: NativeCancelToken): Promise<NativeFitResult>;

@@ -5,7 +5,7 @@
 // LeastSquaresAccumulator, so memory stays at one batch of activations whatever the calibration
 // size. Optional refinement (refine.ts) then trains the maps on the task: the cross-entropy of
 // the stitched network's logits, differentiated through the frozen back.
-import type { Matrix } from '../matrix.js';
+import { addPositionSums } from '../stitch/adapters/layout.js';
 import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import { LeastSquaresAccumulator, type Stitch } from '../stitch/fit.js';
 import type { Anchor } from './anchor.js';
@@ -51,15 +51,6 @@ interface Work {
   sumX?: Float64Array;
   sumY?: Float64Array;
   count: number;
-}
-
-/** Adds rows (position r % P of each sample) to per-position sums. */
-function addPositionSums(sum: Float64Array, m: Matrix, positions: number): void {
-  const cols = m.cols, d = m.data;
-  for (let r = 0; r < m.rows; r++) {
-    const base = (r % positions) * cols, row = r * cols;
-    for (let j = 0; j < cols; j++) sum[base + j]! += d[row + j]!;
-  }
 }
 
 /** e_p = mean y_p - (mean x_p W + b): the mean residual of the shared map at each position. */

@@ -6,7 +6,8 @@
 // mid-depth stitches lack. The targets mix the labels with a teacher anchor's probabilities
 // (knowledge distillation): a few thousand calibration images are little data for a stitch of
 // 10-40 thousand parameters, and the teacher's full distributions carry more of it.
-import { addPositionOffsets, type Adapter, type AdapterMaps } from '../stitch/adapters/adapter.js';
+import type { Adapter, AdapterMaps } from '../stitch/adapters/adapter.js';
+import { addPositionOffsets } from '../stitch/adapters/layout.js';
 import { TrainableStitch } from '../stitch/train.js';
 import type { OptimizerName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';

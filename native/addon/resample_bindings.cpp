@@ -1,11 +1,13 @@
-// nchwToRows, rowsToNchw, resample2d: argument checks around the core's layout and resampling
-// loops; each returns a new Float32Array.
+// nchwToRows, rowsToNchw, resample2d, spaceToDepth, depthToSpace: argument checks around the core's layout and resampling
+// loops; each returns a new Float32Array. addPositionSums and addPositionOffsets work in place on
+// per-position rows.
 #include <string>
 #include <vector>
 
 #include "addon.h"
 #include "args.h"
 #include "restnet/errors.h"
+#include "restnet/positions.h"
 #include "restnet/resample.h"
 
 namespace restnet_addon {
@@ -95,12 +97,67 @@ Napi::Value Resample2d(const Napi::CallbackInfo& info) {
   });
 }
 
+// spaceToDepth(data, [n, c, h, w], f) -> [n, c f f, h / f, w / f] and depthToSpace(data,
+// [n, c f f, h, w], f) -> [n, c, h f, w f]: the same checks around either permutation.
+using Rearrangement = void (*)(const float*, restnet::Nchw, std::size_t, float*, const char*);
+
+template <Rearrangement rearrange>
+Napi::Value Rearrange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const Napi::Float32Array x = float32_arg(info[0], "data");
+    const restnet::Nchw s = nchw_arg(info[1], "dims");
+    require_length(x, s.size(), "data", "dims " + dims_text(s));
+    const std::size_t f = count_arg(info[2], "f", false);
+    Napi::Float32Array out = Napi::Float32Array::New(env, s.size());
+    rearrange(x.Data(), s, f, out.Data(), "data");
+    return out;
+  });
+}
+
+// addPositionSums(x: Matrix, positions, sum: Float64Array of positions x x.cols), in place.
+Napi::Value AddPositionSums(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const MatrixArg x = matrix_arg(info[0], "x");
+    const std::size_t positions = positive_integer_arg(info[1], "positions");
+    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+      throw restnet::TypeError("sum: expected a Float64Array");
+    }
+    Napi::Float64Array sum = info[2].As<Napi::Float64Array>();
+    if (sum.ElementLength() != positions * x.view.cols) {
+      throw restnet::RangeError("sum: expected positions x x.cols = " + std::to_string(positions * x.view.cols) +
+                                " elements, got " + std::to_string(sum.ElementLength()));
+    }
+    restnet::add_position_sums(x.view, positions, sum.Data(), "x");
+    return env.Undefined();
+  });
+}
+
+// addPositionOffsets(y: Matrix, offsets: Float32Array of positions x y.cols, positions), in place.
+Napi::Value AddPositionOffsets(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const MatrixArg y = matrix_arg(info[0], "y");
+    const Napi::Float32Array offsets = float32_arg(info[1], "offsets");
+    const std::size_t positions = positive_integer_arg(info[2], "positions");
+    require_length(offsets, positions * y.view.cols, "offsets", "positions x y.cols");
+    // The view is read-only by type; the typed array behind it belongs to the caller, who asked for the update.
+    restnet::add_position_offsets(const_cast<float*>(y.view.data), y.view.rows, y.view.cols, offsets.Data(), positions, "y");
+    return env.Undefined();
+  });
+}
+
 }  // namespace
 
 void init_resample(Napi::Env env, Napi::Object exports) {
   exports.Set("nchwToRows", Napi::Function::New<NchwToRows>(env, "nchwToRows"));
   exports.Set("rowsToNchw", Napi::Function::New<RowsToNchw>(env, "rowsToNchw"));
   exports.Set("resample2d", Napi::Function::New<Resample2d>(env, "resample2d"));
+  exports.Set("spaceToDepth", Napi::Function::New<Rearrange<restnet::space_to_depth>>(env, "spaceToDepth"));
+  exports.Set("depthToSpace", Napi::Function::New<Rearrange<restnet::depth_to_space>>(env, "depthToSpace"));
+  exports.Set("addPositionSums", Napi::Function::New<AddPositionSums>(env, "addPositionSums"));
+  exports.Set("addPositionOffsets", Napi::Function::New<AddPositionOffsets>(env, "addPositionOffsets"));
 }
 
 }  // namespace restnet_addon

@@ -76,3 +76,21 @@ TEST(resample_rejects_zero_sizes) {
   CHECK_THROWS(restnet::axis_resample(0, 3, "h"), restnet::RangeError);
   CHECK_THROWS(restnet::axis_resample(3, 0, "h"), restnet::RangeError);
 }
+
+TEST(space_to_depth_is_onnx_order_and_depth_to_space_inverts_it) {
+  const Nchw s{2, 3, 6, 4};
+  const std::size_t f = 2, oh = 3, ow = 2, oc = 12;
+  const std::vector<float> x = ramp(s.size());
+  std::vector<float> packed(s.size()), back(s.size());
+  restnet::space_to_depth(x.data(), s, f, packed.data(), "x");
+  for (std::size_t i = 0; i < s.n; ++i)
+    for (std::size_t c = 0; c < s.c; ++c)
+      for (std::size_t y = 0; y < s.h; ++y)
+        for (std::size_t xx = 0; xx < s.w; ++xx)
+          CHECK(packed[((i * oc + ((y % f) * f + xx % f) * s.c + c) * oh + y / f) * ow + xx / f] ==
+                x[((i * s.c + c) * s.h + y) * s.w + xx]);
+  restnet::depth_to_space(packed.data(), Nchw{s.n, oc, oh, ow}, f, back.data(), "x");
+  CHECK(back == x);
+  CHECK_THROWS(restnet::space_to_depth(x.data(), Nchw{2, 3, 6, 4}, 4, packed.data(), "x"), restnet::RangeError);
+  CHECK_THROWS(restnet::depth_to_space(x.data(), Nchw{2, 6, 6, 2}, 2, back.data(), "x"), restnet::RangeError);
+}

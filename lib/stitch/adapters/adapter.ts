@@ -3,7 +3,7 @@
 // positions, applies the stitch (and, CNN -> Transformer, a second map that makes the CLS token
 // from the mean-pooled feature map), and lays the result out as the back's input.
 import type { Matrix, Tensor } from '../../matrix.js';
-import { checkTensor, depthToSpace, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows, spaceToDepth } from './layout.js';
+import { addPositionOffsets, checkTensor, depthToSpace, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows, spaceToDepth } from './layout.js';
 import { activationShape, shapeDims, type ActivationShape } from './shapes.js';
 
 /** A linear map y = x W + b as fitStitch returns it. */
@@ -220,13 +220,4 @@ export class Adapter {
     const y = addPositionOffsets(maps.main.apply(x.main), maps.position);
     return this.assemble(y, x.cls && maps.cls ? maps.cls.apply(x.cls) : undefined, front.dims[0]!);
   }
-}
-
-/** y with row p of `position` (positions x outputs) added at position p of every sample, in place. */
-export function addPositionOffsets(y: Matrix, position: Float32Array | undefined): Matrix {
-  if (position) {
-    const size = position.length;
-    for (let base = 0; base < y.data.length; base += size) for (let k = 0; k < size; k++) y.data[base + k]! += position[k]!;
-  }
-  return y;
 }

@@ -96,29 +96,14 @@ export function prependCls(cls: Matrix, tokens: Matrix, n: number): Tensor {
 /**
  * [N, C, H, W] -> [N, C f f, H / f, W / f] in ONNX SpaceToDepth's order (output channel
  * (bh f + bw) C + c holds input (c, y f + bh, x f + bw)): a lossless grid shrink, so a stitch
- * sees every front pixel of a back cell instead of their average. A permutation, no arithmetic.
+ * sees every front pixel of a back cell instead of their average. A permutation (native).
  */
 export function spaceToDepth(t: Tensor, f: number, name = 'activation'): Tensor {
   checkTensor(t, name, 4);
   const [n, c, h, w] = t.dims as [number, number, number, number];
   if (!Number.isInteger(f) || f < 1 || h % f !== 0 || w % f !== 0) throw new RangeError(`${name}: space-to-depth by ${f} needs H and W divisible by it, got dims ${text(t.dims)}`);
   if (f === 1) return t;
-  const oh = h / f, ow = w / f, oc = c * f * f;
-  const out = new Float32Array(t.data.length);
-  const src = t.data;
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
-      const plane = (i * c + ch) * h * w;
-      for (let y = 0; y < h; y++) {
-        const by = y % f, oy = (y - by) / f;
-        for (let x = 0; x < w; x++) {
-          const bx = x % f, ox = (x - bx) / f;
-          out[((i * oc + (by * f + bx) * c + ch) * oh + oy) * ow + ox] = src[plane + y * w + x]!;
-        }
-      }
-    }
-  }
-  return { data: out, dims: [n, oc, oh, ow] };
+  return { data: native.spaceToDepth(t.data, t.dims, f), dims: [n, c * f * f, h / f, w / f] };
 }
 
 /** The inverse of spaceToDepth (ONNX DepthToSpace, mode DCR): [N, C f f, H, W] -> [N, C, H f, W f]. */
@@ -127,20 +112,16 @@ export function depthToSpace(t: Tensor, f: number, name = 'activation'): Tensor 
   const [n, cf, h, w] = t.dims as [number, number, number, number];
   if (!Number.isInteger(f) || f < 1 || cf % (f * f) !== 0) throw new RangeError(`${name}: depth-to-space by ${f} needs channels divisible by ${f * f}, got dims ${text(t.dims)}`);
   if (f === 1) return t;
-  const c = cf / (f * f), oh = h * f, ow = w * f;
-  const out = new Float32Array(t.data.length);
-  const src = t.data;
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
-      const plane = (i * c + ch) * oh * ow;
-      for (let y = 0; y < oh; y++) {
-        const by = y % f, iy = (y - by) / f;
-        for (let x = 0; x < ow; x++) {
-          const bx = x % f, ix = (x - bx) / f;
-          out[plane + y * ow + x] = src[((i * cf + (by * f + bx) * c + ch) * h + iy) * w + ix]!;
-        }
-      }
-    }
-  }
-  return { data: out, dims: [n, c, oh, ow] };
+  return { data: native.depthToSpace(t.data, t.dims, f), dims: [n, cf / (f * f), h * f, w * f] };
+}
+
+/** sum (positions x m.cols, f64) += m's rows, row r into position r % positions (native, in place). */
+export function addPositionSums(sum: Float64Array, m: Matrix, positions: number): void {
+  native.addPositionSums(m, positions, sum);
+}
+
+/** y with row p of `position` (positions x y.cols) added at position p of every sample (native, in place). */
+export function addPositionOffsets(y: Matrix, position: Float32Array | undefined): Matrix {
+  if (position) native.addPositionOffsets(y, position, position.length / y.cols);
+  return y;
 }

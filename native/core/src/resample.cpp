@@ -126,4 +126,44 @@ void resample(const float* x, Nchw s, std::size_t oh, std::size_t ow, float* out
   });
 }
 
+void space_to_depth(const float* x, Nchw shape, std::size_t f, float* out, const char* name) {
+  const auto [n, c, h, w] = shape;
+  if (f == 0 || h % f != 0 || w % f != 0) {
+    throw RangeError(std::string(name) + ": space-to-depth by " + std::to_string(f) + " needs H and W divisible by it, got " +
+                     std::to_string(h) + " x " + std::to_string(w));
+  }
+  const std::size_t oh = h / f, ow = w / f, oc = c * f * f;
+  parallel_for(n * c, [&](std::size_t plane) {
+    const std::size_t i = plane / c, ch = plane % c;
+    const float* src = x + plane * h * w;
+    for (std::size_t y = 0; y < h; ++y) {
+      const std::size_t by = y % f, oy = y / f;
+      for (std::size_t xx = 0; xx < w; ++xx) {
+        const std::size_t bx = xx % f;
+        out[((i * oc + (by * f + bx) * c + ch) * oh + oy) * ow + xx / f] = src[y * w + xx];
+      }
+    }
+  });
+}
+
+void depth_to_space(const float* x, Nchw shape, std::size_t f, float* out, const char* name) {
+  const auto [n, cf, h, w] = shape;
+  if (f == 0 || cf % (f * f) != 0) {
+    throw RangeError(std::string(name) + ": depth-to-space by " + std::to_string(f) + " needs channels divisible by " +
+                     std::to_string(f * f) + ", got " + std::to_string(cf));
+  }
+  const std::size_t c = cf / (f * f), oh = h * f, ow = w * f;
+  parallel_for(n * c, [&](std::size_t plane) {
+    const std::size_t i = plane / c, ch = plane % c;
+    float* dst = out + plane * oh * ow;
+    for (std::size_t y = 0; y < oh; ++y) {
+      const std::size_t by = y % f, iy = y / f;
+      for (std::size_t xx = 0; xx < ow; ++xx) {
+        const std::size_t bx = xx % f;
+        dst[y * ow + xx] = x[((i * cf + (by * f + bx) * c + ch) * h + iy) * w + xx / f];
+      }
+    }
+  });
+}
+
 }  // namespace restnet

@@ -35,4 +35,13 @@ AxisResample axis_resample(std::size_t in, std::size_t out, const char* name);
 // axis_resample says.
 void resample(const float* x, Nchw shape, std::size_t oh, std::size_t ow, float* out);
 
+// x [n, c, h, w] -> out [n, c f f, h / f, w / f] in ONNX SpaceToDepth's order: output channel
+// (by f + bx) c + ch holds input (ch, y f + by, x f + bx). A permutation; h and w must be
+// multiples of f (RangeError naming `name`).
+void space_to_depth(const float* x, Nchw shape, std::size_t f, float* out, const char* name);
+
+// The inverse (ONNX DepthToSpace, mode DCR): x [n, c f f, h, w] -> out [n, c, h f, w f]; the
+// channels must be a multiple of f^2 (RangeError naming `name`).
+void depth_to_space(const float* x, Nchw shape, std::size_t f, float* out, const char* name);
+
 }  // namespace restnet
