@@ -17,7 +17,7 @@ import { refineOnTask, refineSettings, refineTargets, type RefineOptions } from 
 import { ReStNet } from './runtime.js';
 
 export interface FitPipelineOptions extends LongTaskOptions {
-  /** Use at most this many calibration images (default 1000). */
+  /** Least squares uses at most this many calibration images (default 1000); refinement has refine.images. */
   calibrationLimit?: number;
   /** Images per capture batch (default 100). */
   batchSize?: number;

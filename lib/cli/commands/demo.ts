@@ -33,7 +33,8 @@ export const demo: Command = {
       '  manifest.json + anchors, stitches and fused <id>.onnx of the first pair (the runtime format:',
       '  restnet select / export DIR, ReStNet.load(DIR)); the other pairs in DIR/<front>-<back>/;',
       '  cka-<A>-<B>.svg/.json and pareto-<front>-<back>.svg per pair; demo.json, a summary.',
-      'Takes a few minutes on 2 cores with the defaults; --calibration and --eval make it quicker.',
+      'Takes about 5 minutes on 2 cores with the defaults, most of it training the stitches on the',
+      'task; --refine-images, --refine-epochs, --no-refine, --calibration and --eval make it quicker.',
     ].join('\n'),
     positionals: [],
     flags: [
