@@ -173,6 +173,12 @@ describe('analyze + fit', () => {
       // Offsets train with the maps.
       expect(refined.maps(id).position).not.toEqual(ls.maps(id).position);
     }
+    // Front activations kept in memory (the default here) or recomputed every step: the same training.
+    const uncached = await fit(p, calibration, { calibrationLimit: 128, refine: { epochs: 2, images, distill: 0, seed: 3, cacheBytes: 0 } });
+    for (const id of ls.ids) {
+      const a = refined.maps(id).main.weight.data, b = uncached.maps(id).main.weight.data;
+      expect(relError({ data: b, dims: [b.length] }, { data: a, dims: [a.length] })).toBeLessThan(1e-4);
+    }
     const controller = new AbortController();
     controller.abort(new Error('stop'));
     await expect(fit(p, calibration, { calibrationLimit: 128, signal: controller.signal })).rejects.toThrow('stop');

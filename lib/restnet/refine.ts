@@ -9,6 +9,7 @@
 import type { Adapter, AdapterMaps } from '../stitch/adapters/adapter.js';
 import { addPositionOffsets } from '../stitch/adapters/layout.js';
 import { TrainableStitch } from '../stitch/train.js';
+import type { Tensor } from '../matrix.js';
 import type { OptimizerName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
@@ -34,6 +35,12 @@ export interface RefineOptions {
   teacher?: 'front' | 'back';
   /** Seed of the per-epoch shuffles (default 0). */
   seed?: number;
+  /**
+   * Keep the front's activations of every image when they take at most this many bytes
+   * (default 128 MiB); otherwise the front runs again at every step. Deep cuts, whose prefix is
+   * the expensive part, have the smallest activations.
+   */
+  cacheBytes?: number;
 }
 
 export interface RefineEpoch {
@@ -65,7 +72,7 @@ const positiveInteger = (v: number): boolean => Number.isInteger(v) && v > 0;
 
 /** Refinement settings with defaults filled in, checked once for every job. */
 export function refineSettings(options: RefineOptions): Required<RefineOptions> {
-  const known = new Set(['epochs', 'lr', 'optimizer', 'batchSize', 'images', 'distill', 'teacher', 'seed']);
+  const known = new Set(['epochs', 'lr', 'optimizer', 'batchSize', 'images', 'distill', 'teacher', 'seed', 'cacheBytes']);
   for (const key of Object.keys(options)) if (!known.has(key)) throw new TypeError(`options.refine.${key}: unknown option (expected one of ${[...known].join(', ')})`);
   const teacher = options.teacher ?? 'front';
   if (teacher !== 'front' && teacher !== 'back') throw new RangeError(`options.refine.teacher: expected 'front' or 'back', got ${JSON.stringify(teacher)}`);
@@ -80,6 +87,7 @@ export function refineSettings(options: RefineOptions): Required<RefineOptions> 
     distill: checked(options.distill, 0.5, 'distill', (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
     teacher,
     seed: checked(options.seed, 0, 'seed', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
+    cacheBytes: checked(options.cacheBytes, 128 * 2 ** 20, 'cacheBytes', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
   };
 }
 
@@ -119,6 +127,32 @@ export async function refineTargets(teacher: Anchor, data: ImageInput, settings:
   return targets;
 }
 
+/**
+ * The front segment's activations of images by index: computed once and kept when all of them
+ * fit in `cacheBytes`, else computed per batch.
+ */
+async function frontActivations(job: RefineJob, data: ImageInput, count: number, cacheBytes: number, options: LongTaskOptions): Promise<(indices: ArrayLike<number>) => Promise<Tensor>> {
+  const { data: images, size } = imageRows(data);
+  const inputDims = sampleInputDims(job.front.model.input.shape, `${job.front.name} input`);
+  const front = job.front.model.segment(job.front.model.input.name, job.frontCut);
+  const dims = job.front.model.sampleDims(job.frontCut);
+  const per = dims.reduce((a, b) => a * b, 1);
+  const gather = (source: Float32Array, width: number, indices: ArrayLike<number>): Float32Array => {
+    const out = new Float32Array(indices.length * width);
+    for (let i = 0; i < indices.length; i++) out.set(source.subarray(indices[i]! * width, (indices[i]! + 1) * width), i * width);
+    return out;
+  };
+  const run = (indices: ArrayLike<number>): Promise<Tensor> => front.run({ data: gather(images, size, indices), dims: [indices.length, ...inputDims] });
+  if (count * per * 4 > cacheBytes) return run;
+  const cache = new Float32Array(count * per);
+  for (let start = 0; start < count; start += 256) {
+    options.signal?.throwIfAborted();
+    const indices = Array.from({ length: Math.min(256, count - start) }, (_, i) => start + i);
+    cache.set((await run(indices)).data, start * per);
+  }
+  return async (indices) => ({ data: gather(cache, per, indices), dims: [indices.length, ...dims] });
+}
+
 /** A seeded Fisher-Yates permutation of 0..n-1. */
 function permutation(n: number, random: () => number): Uint32Array {
   const p = Uint32Array.from({ length: n }, (_, i) => i);
@@ -135,14 +169,12 @@ function permutation(n: number, random: () => number): Uint32Array {
  * and the loss per epoch.
  */
 export async function refineOnTask(job: RefineJob, data: ImageInput, targets: Float32Array, settings: Required<RefineOptions>, options: LongTaskOptions = {}): Promise<{ maps: AdapterMaps; history: RefineEpoch[] }> {
-  const { data: images, count: available, size } = imageRows(data);
-  const count = Math.min(available, settings.images);
-  const inputDims = sampleInputDims(job.front.model.input.shape, `${job.front.name} input`);
+  const count = Math.min(imageRows(data).count, settings.images);
   const k = targets.length / count;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`targets: expected ${count} rows of class probabilities, got ${targets.length} values`);
 
-  const front = job.front.model.segment(job.front.model.input.name, job.frontCut);
   const back = job.back.model.gradient(job.backCut);
+  const front = await frontActivations(job, data, count, settings.cacheBytes, options);
   const optimizer = { optimizer: settings.optimizer, lr: settings.lr };
   const main = new TrainableStitch(job.maps.main, optimizer);
   const cls = job.maps.cls ? new TrainableStitch(job.maps.cls, optimizer) : undefined;
@@ -163,14 +195,10 @@ export async function refineOnTask(job: RefineJob, data: ImageInput, targets: Fl
     for (let start = 0; start < count; start += settings.batchSize) {
       options.signal?.throwIfAborted();
       const m = Math.min(settings.batchSize, count - start);
-      const x = new Float32Array(m * size);
+      const batch = order.subarray(start, start + m);
       const target = new Float32Array(m * k);
-      for (let i = 0; i < m; i++) {
-        const s = order[start + i]!;
-        x.set(images.subarray(s * size, (s + 1) * size), i * size);
-        target.set(targets.subarray(s * k, (s + 1) * k), i * k);
-      }
-      const inputs = job.adapter.inputs(await front.run({ data: x, dims: [m, ...inputDims] }));
+      batch.forEach((s, i) => target.set(targets.subarray(s * k, (s + 1) * k), i * k));
+      const inputs = job.adapter.inputs(await front(batch));
       const y = addPositionOffsets(main.forward(inputs.main), offsets?.forward(one).data);
       const { loss, grad } = await back.run(job.adapter.assemble(y, cls && inputs.cls ? cls.forward(inputs.cls) : undefined, m), { data: target, dims: [m, k] });
       const dOut = job.adapter.targets(grad);
