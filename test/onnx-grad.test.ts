@@ -154,7 +154,34 @@ function transformerModel(): Uint8Array {
   return model(nodes, inits, ['x', ['N', 5, 4]], ['logits', ['N', 3]], [], 17);
 }
 
+/**
+ * LayerNorm as older exporters write it (opset 13): ReduceMean (axes attribute), Sub, Pow 2,
+ * ReduceMean, Add eps, Sqrt, Div; then ReduceSum over the tokens (axes input, keepdims 0) and a
+ * MatMul head: x [N, 3, 4] -> logits [N, 3].
+ */
+function decomposedNormModel(): Uint8Array {
+  const nodes = [
+    node('ReduceMean', ['x'], ['m'], [ints('axes', [-1])]),
+    node('Sub', ['x', 'm'], ['d']),
+    node('Pow', ['d', 'two'], ['p']),
+    node('ReduceMean', ['p'], ['v'], [ints('axes', [-1])]),
+    node('Add', ['v', 'eps'], ['ve']),
+    node('Sqrt', ['ve'], ['sd']),
+    node('Div', ['d', 'sd'], ['n']),
+    node('ReduceSum', ['n', 'axes1'], ['r'], [int('keepdims', 0)]),
+    node('MatMul', ['r', 'W'], ['logits']),
+  ];
+  const inits = [f32('W', [4, 3], 1, 1), f32('two', [], 2), f32('eps', [], 3), i64('axes1', [1])];
+  for (const [name, v] of [['two', 2], ['eps', 1e-3]] as const) inits.find((t) => t.name === name)!.raw_data = new Uint8Array(Float32Array.of(v).buffer);
+  return model(nodes, inits, ['x', ['N', 3, 4]], ['logits', ['N', 3]]);
+}
+
 describe('gradient graphs against finite differences', () => {
+  it('a LayerNorm decomposed into ReduceMean / Pow / Sqrt / Div, and ReduceSum', async () => {
+    const m = await load(decomposedNormModel());
+    expect(await directionalError(m.gradient('x'), randomTensor([3, 3, 4], 17), targets(3, 3, 18), 1e-2)).toBeLessThan(5e-3);
+  });
+
   it('convolutions (strided, padded, grouped), smooth activations, pooling, Gemm', async () => {
     const m = await load(convModel());
     const worst = await directionalError(m.gradient('x'), randomTensor([3, 2, 6, 6], 11), targets(3, 3, 12), 1e-2);

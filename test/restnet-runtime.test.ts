@@ -220,3 +220,31 @@ describe('save / load / export', () => {
     await expect(ReStNet.load(dir)).rejects.toThrow(/not valid JSON/);
   });
 });
+
+describe('refine on a loaded family', () => {
+  it('trains one configuration on unlabelled images from the teacher, clears its accuracy, and saves the new stitch', async () => {
+    const loaded = await saveAndLoad(net);
+    const id = loaded.ids[0]!;
+    const before = loaded.maps(id).main.weight.data.slice();
+    const other = loaded.ids[1]!;
+    const otherBefore = loaded.maps(other).main.weight.data.slice();
+    const unlabelled = { images: calibration.images.subarray(0, 96 * 784), rows: 96, cols: 784 };
+    const stages = new Set<string>();
+    const history = await loaded.refine(id, unlabelled, { epochs: 2, onProgress: (e) => stages.add(e.stage) });
+    expect(history.map((h) => h.epoch)).toEqual([1, 2]);
+    // Learning from the teacher alone lowers the cross-entropy against its probabilities.
+    expect(history[1]!.loss).toBeLessThan(history[0]!.loss);
+    expect(stages).toEqual(new Set(['refine']));
+    expect(loaded.maps(id).main.weight.data).not.toEqual(before);
+    expect(loaded.maps(other).main.weight.data).toEqual(otherBefore);
+    expect(loaded.record(id)).toMatchObject({ refined: true, accuracy: null });
+    expect(() => loaded.select()).toThrow(new RegExp(`${id} not measured yet`));
+    // run() uses the refined stitch from the next call on, and save / load keep it.
+    loaded.use(id);
+    const out = await loaded.run(x8);
+    const again = await saveAndLoad(loaded);
+    expect(again.maps(id).main.weight.data).toEqual(loaded.maps(id).main.weight.data);
+    expect(relError(await again.runWith(id, x8), out)).toBeLessThan(1e-5);
+    await expect(loaded.refine('nope', unlabelled)).rejects.toThrow(/id: expected one of/);
+  });
+});

@@ -81,6 +81,26 @@ export function windowOf(c: RuleContext, nd: NodeProto, kernel: number[]): Windo
   };
 }
 
+/** ReduceMean / ReduceSum: g spread back over the reduced axes (divided by their size for the mean). */
+function reduceRule(c: RuleContext, { nd, g, x0, x1 }: Site): void {
+  const rank = c.rankOf(x0);
+  // Axes: an attribute before opset 13 (ReduceSum) / 18 (ReduceMean), an input after; none = all.
+  const given = x1 ? c.constInts(x1, 'axes', nd) : intsAttr(nd, 'axes', []);
+  if (given.length === 0 && intAttr(nd, 'noop_with_empty_axes', 0) === 1) {
+    c.add(x0, g);
+    return;
+  }
+  const axes = (given.length > 0 ? given : Array.from({ length: rank }, (_, i) => i)).map((a) => (a + rank) % rank).sort((a, b) => a - b);
+  const kept = intAttr(nd, 'keepdims', 1) === 1 ? g : c.emit.unsqueeze(g, axes);
+  const spread = c.emit.op('Expand', [kept, c.emit.op('Shape', [x0])]);
+  if (nd.op_type === 'ReduceSum') {
+    c.add(x0, spread);
+    return;
+  }
+  const count = axes.reduce((p, a) => p * c.staticDim(x0, a, nd), 1);
+  c.add(x0, c.emit.op('Mul', [spread, c.emit.float(1 / count)]));
+}
+
 export const RULES: Record<string, Rule> = {
   Identity: (c, { g, x0 }) => {
     c.add(x0, g);
@@ -119,6 +139,14 @@ export const RULES: Record<string, Rule> = {
     // d erf(x)/dx = 2 / sqrt(pi) exp(-x^2)
     c.add(x0, c.emit.op('Mul', [g, c.emit.op('Mul', [c.emit.float(2 / Math.sqrt(Math.PI)), c.emit.op('Exp', [c.emit.op('Neg', [c.emit.op('Mul', [x0, x0])])])])]));
   },
+  Pow: (c, { nd, g, x0, x1 }) => {
+    c.paramOnly(nd, x1);
+    // d x^p / dx = p x^(p - 1); the exponent may be an integer tensor.
+    const p = c.emit.op('Cast', [x1], [attribute('to', DataType.FLOAT)]);
+    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Mul', [p, c.emit.op('Pow', [x0, c.emit.op('Sub', [p, c.emit.float(1)])])])]));
+  },
+  ReduceMean: reduceRule,
+  ReduceSum: reduceRule,
   Exp: (c, { g, y, x0 }) => {
     c.add(x0, c.emit.op('Mul', [g, y]));
   },

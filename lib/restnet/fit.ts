@@ -10,10 +10,10 @@ import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import { LeastSquaresAccumulator, type Stitch } from '../stitch/fit.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
-import { batches, checkLimit, imageRows, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
+import { batches, checkLimit, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
 import type { ConfigRecord } from './manifest.js';
 import { adapterFor, type Plan, type PlannedConfig } from './plan.js';
-import { refineOnTask, refineSettings, refineTargets, type RefineOptions } from './refine.js';
+import { refineOnTask, refineSettingsFor, refineTargets, type RefineOptions } from './refine.js';
 import { ReStNet } from './runtime.js';
 
 export interface FitPipelineOptions extends LongTaskOptions {
@@ -69,10 +69,8 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   const ridge = options.ridge ?? 1e-4;
   if (!(ridge >= 0)) throw new RangeError(`options.ridge: expected a number >= 0, got ${ridge}`);
   const positionBias = options.positionBias ?? true;
-  // Without labels the stitches learn from the teacher alone unless told otherwise.
-  const labelled = imageRows(data).labels !== undefined;
   const refineOptions = options.refine === true ? {} : options.refine === false || options.refine === undefined ? undefined : options.refine;
-  const refine = refineOptions === undefined ? undefined : refineSettings(labelled || refineOptions.distill !== undefined ? refineOptions : { ...refineOptions, distill: 1 });
+  const refine = refineOptions === undefined ? undefined : refineSettingsFor(data, refineOptions);
   if (plan.configs.length === 0) throw new RangeError(`plan: no configurations to fit (skipped: ${plan.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ') || 'none'})`);
   const byName = new Map(plan.anchors.map((a) => [a.name, a]));
   const work: Work[] = plan.configs.map((config) => {

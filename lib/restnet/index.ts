@@ -7,7 +7,7 @@ export { plan, configId, cutLabel, bySize, monotoneAssignment } from './plan.js'
 export type { Plan, PlanOptions, PlannedConfig, StitchOrder } from './plan.js';
 export { fit } from './fit.js';
 export type { FitPipelineOptions } from './fit.js';
-export { refineOnTask, refineSettings, refineTargets } from './refine.js';
+export { refineOnTask, refineSettings, refineSettingsFor, refineTargets } from './refine.js';
 export type { RefineEpoch, RefineJob, RefineOptions } from './refine.js';
 export { evaluate } from './evaluate.js';
 export type { Evaluation, EvaluateOptions } from './evaluate.js';

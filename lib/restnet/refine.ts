@@ -70,6 +70,11 @@ function checked(value: number | undefined, fallback: number, arg: string, ok: (
 
 const positiveInteger = (v: number): boolean => Number.isInteger(v) && v > 0;
 
+/** Refinement settings for `data`: without labels, the teacher alone (distill 1) unless options say otherwise. */
+export function refineSettingsFor(data: ImageInput, options: RefineOptions): Required<RefineOptions> {
+  return refineSettings(imageRows(data).labels !== undefined || options.distill !== undefined ? options : { ...options, distill: 1 });
+}
+
 /** Refinement settings with defaults filled in, checked once for every job. */
 export function refineSettings(options: RefineOptions): Required<RefineOptions> {
   const known = new Set(['epochs', 'lr', 'optimizer', 'batchSize', 'images', 'distill', 'teacher', 'seed', 'cacheBytes']);

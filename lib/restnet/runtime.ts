@@ -13,7 +13,9 @@ import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import { StitchedModel } from '../stitch/stitched-model.js';
 import { loadAnchor, sha256, type Anchor, type AnchorOptions } from './anchor.js';
 import { reshapeFor } from './analyze.js';
+import type { ImageInput, LongTaskOptions } from './inputs.js';
 import { ManifestError, MANIFEST_FORMAT, validateManifest, writeFileAtomic, type AnchorRecord, type ConfigRecord, type RestnetManifest } from './manifest.js';
+import { refineOnTask, refineSettingsFor, refineTargets, type RefineEpoch, type RefineOptions } from './refine.js';
 import { decodeStitch, encodeStitch, StitchFileError } from './stitch-file.js';
 
 export interface Budget {
@@ -62,6 +64,8 @@ export class ReStNet {
   readonly anchorRecords: AnchorRecord[];
   private readonly entries = new Map<string, Entry>();
   private readonly anchorRunners = new Map<string, Runner>();
+  /** Per anchor, every cut its configurations use: where its shared segments split. */
+  private readonly bounds: Map<string, Set<string>>;
   private active: Runner;
   /** The directory of the manifest after save() or ReStNet.load(). */
   dir: string | undefined;
@@ -77,6 +81,7 @@ export class ReStNet {
     this.anchors = anchors;
     const byName = new Map(anchors.map((a) => [a.name, a]));
     const bounds = new Map<string, Set<string>>(anchors.map((a) => [a.name, new Set<string>()]));
+    this.bounds = bounds;
     for (const { record } of configs) {
       if (!byName.has(record.front) || !byName.has(record.back)) throw new RangeError(`configs: '${record.id}' joins '${record.front}' to '${record.back}', expected anchors ${[...byName.keys()].join(', ')}`);
       bounds.get(record.front)!.add(record.frontCut);
@@ -84,13 +89,7 @@ export class ReStNet {
     }
     for (const { record, maps } of configs) {
       if (this.entries.has(record.id)) throw new RangeError(`configs: duplicate id '${record.id}'`);
-      const front = byName.get(record.front)!, back = byName.get(record.back)!;
-      const model = new StitchedModel({
-        front: front.model, frontCut: record.frontCut, back: back.model, backCut: record.backCut, maps,
-        frontCuts: [...bounds.get(record.front)!], backCuts: [...bounds.get(record.back)!],
-        adapter: { downsample: record.downsample ?? 'average', upsample: record.upsample ?? 'bilinear', clsMap: record.clsMap ?? false },
-      });
-      this.entries.set(record.id, { record, maps, model });
+      this.entries.set(record.id, { record, maps, model: this.stitched(record, maps) });
     }
     for (const a of anchors) {
       if (this.anchorRunners.has(a.name)) continue;
@@ -112,6 +111,43 @@ export class ReStNet {
     }));
     const first = configs[0]?.record.id;
     this.active = first !== undefined ? this.runnerOf(first) : this.anchorRunners.get(anchors[0].name)!;
+  }
+
+  /** A configuration's stitched model on the shared segments. */
+  private stitched(record: ConfigRecord, maps: AdapterMaps): StitchedModel {
+    return new StitchedModel({
+      front: this.anchor(record.front).model, frontCut: record.frontCut, back: this.anchor(record.back).model, backCut: record.backCut, maps,
+      frontCuts: [...this.bounds.get(record.front)!], backCuts: [...this.bounds.get(record.back)!],
+      adapter: { downsample: record.downsample ?? 'average', upsample: record.upsample ?? 'bilinear', clsMap: record.clsMap ?? false },
+    });
+  }
+
+  private anchor(name: string): Anchor {
+    return this.anchors.find((a) => a.name === name)!;
+  }
+
+  /**
+   * Trains configuration `id`'s stitch further on the task (refine.ts) with the anchors as
+   * loaded: on a device, with its own images (labelled, or learning from the teacher alone). The
+   * trained maps replace the old ones (calls already running finish with those); the accuracy
+   * record is cleared until evaluate() measures it again, and save() writes the new stitch.
+   */
+  async refine(id: string, data: ImageInput, options: RefineOptions & LongTaskOptions = {}): Promise<RefineEpoch[]> {
+    const e = this.entries.get(id);
+    if (!e) throw new RangeError(`id: expected one of ${this.ids.join(', ')}, got ${JSON.stringify(id)}`);
+    const { onProgress, signal, ...rest } = options;
+    const settings = refineSettingsFor(data, rest);
+    const long: LongTaskOptions = {};
+    if (onProgress) long.onProgress = onProgress;
+    if (signal) long.signal = signal;
+    const started = performance.now();
+    const front = this.anchor(e.record.front), back = this.anchor(e.record.back);
+    const targets = await refineTargets(settings.teacher === 'front' ? front : back, data, settings, long);
+    const job = { front, frontCut: e.record.frontCut, back, backCut: e.record.backCut, adapter: e.model.adapter, maps: e.maps, id };
+    const { maps, history } = await refineOnTask(job, data, targets, settings, long);
+    const record: ConfigRecord = { ...e.record, refined: true, accuracy: null, fitSeconds: e.record.fitSeconds + (performance.now() - started) / 1000 };
+    this.entries.set(id, { record, maps, model: this.stitched(record, maps) });
+    return history;
   }
 
   /** Ids of the stitched configurations, in the order they were planned. */
@@ -153,8 +189,8 @@ export class ReStNet {
   }
 
   private runnerOf(id: string): Runner {
-    const e = this.entries.get(id);
-    if (e) return { id, run: (x) => e.model.run(x) };
+    // Looked up at each call, so a refined configuration takes over from the next call on.
+    if (this.entries.has(id)) return { id, run: (x) => this.entries.get(id)!.model.run(x) };
     const a = this.anchorRunners.get(id);
     if (a) return a;
     throw new RangeError(`id: expected a configuration (${this.ids.join(', ')}) or an anchor (${[...this.anchorRunners.keys()].join(', ')}), got ${JSON.stringify(id)}`);
