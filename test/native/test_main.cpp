@@ -36,6 +36,8 @@ int main() {
         fail(__FILE__, __LINE__, std::string("uncaught exception: ") + e.what());
       }
       std::printf("  %s %s\n", failures == 0 ? "ok  " : "FAIL", c.name);
+      // Flushed per test, so a run that hangs or crashes shows where.
+      std::fflush(stdout);
       total_failures += failures;
     }
   }

@@ -40,7 +40,12 @@ class Pool {
     const std::size_t helpers = std::min(threads(), tasks) - 1;
     ensure_workers(helpers);
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::unique_lock<std::mutex> lock(mutex_);
+      // A worker that woke for the previous job after it had finished may still be in work(),
+      // reading that job's counters without the lock. Resetting them under it would let it claim
+      // a task of this job a second time (and pending_ wrap, so the wait below never ends): wait
+      // until it has left.
+      done_.wait(lock, [&] { return busy_ == 0; });
       fn_ = &fn;
       tasks_ = tasks;
       next_.store(0);
