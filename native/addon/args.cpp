@@ -80,6 +80,13 @@ MatrixArg matrix_arg(const Napi::Value& value, const std::string& name) {
   return MatrixArg{restnet::MatrixView(data.Data(), s.rows, s.cols), Napi::Persistent(Napi::Value(data))};
 }
 
+std::vector<MatrixArg> xy_args(const Napi::CallbackInfo& info) {
+  std::vector<MatrixArg> keep;
+  keep.push_back(matrix_arg(info[0], "x"));
+  keep.push_back(matrix_arg(info[1], "y"));
+  return keep;
+}
+
 std::vector<MatrixArg> matrix_list_arg(const Napi::Value& value, const std::string& name) {
   if (!value.IsArray()) throw restnet::TypeError(name + ": expected an array of matrices, got " + describe(value));
   const Napi::Array array = value.As<Napi::Array>();

@@ -25,6 +25,8 @@ struct MatrixArg {
 
 MatrixArg matrix_arg(const Napi::Value& value, const std::string& name);
 std::vector<MatrixArg> matrix_list_arg(const Napi::Value& value, const std::string& name);
+// The (x, y) pair of an async call, info[0] and info[1], kept alive in that order.
+std::vector<MatrixArg> xy_args(const Napi::CallbackInfo& info);
 restnet::Layers layers_of(const std::vector<MatrixArg>& list, const std::string& name);
 
 // An integer count or width in [1, 1e9] (layer counts, stitch widths): RangeError otherwise.

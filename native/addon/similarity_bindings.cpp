@@ -69,9 +69,7 @@ Napi::Value Cka(const Napi::CallbackInfo& info) {
 Napi::Value CkaAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    std::vector<MatrixArg> keep;
-    keep.push_back(matrix_arg(info[0], "x"));
-    keep.push_back(matrix_arg(info[1], "y"));
+    std::vector<MatrixArg> keep = xy_args(info);
     const restnet::CkaOptions options = cka_options(info[2]);
     const restnet::MatrixView x = keep[0].view, y = keep[1].view;
     return PromiseWorker<double>::Start(

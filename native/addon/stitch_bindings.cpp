@@ -26,9 +26,7 @@ Napi::Value FitStitch(const Napi::CallbackInfo& info) {
 Napi::Value FitStitchAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    std::vector<MatrixArg> keep;
-    keep.push_back(matrix_arg(info[0], "x"));
-    keep.push_back(matrix_arg(info[1], "y"));
+    std::vector<MatrixArg> keep = xy_args(info);
     const restnet::LstsqOptions options = lstsq_options(info[2]);
     const restnet::MatrixView x = keep[0].view, y = keep[1].view;
     return PromiseWorker<restnet::LstsqResult>::Start(
@@ -87,9 +85,7 @@ Napi::Value epoch_relay(Napi::Env env, const Napi::Value& on_epoch, const std::s
 Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    std::vector<MatrixArg> keep;
-    keep.push_back(matrix_arg(info[0], "x"));
-    keep.push_back(matrix_arg(info[1], "y"));
+    std::vector<MatrixArg> keep = xy_args(info);
     const restnet::MatrixView x = keep[0].view, y = keep[1].view;
     const Napi::Object o =
         options_arg(info[2], "options",

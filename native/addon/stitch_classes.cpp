@@ -44,9 +44,7 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
   Napi::Value UpdateAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      std::vector<MatrixArg> keep;
-      keep.push_back(matrix_arg(info[0], "x"));
-      keep.push_back(matrix_arg(info[1], "y"));
+      std::vector<MatrixArg> keep = xy_args(info);
       const restnet::MatrixView x = keep[0].view, y = keep[1].view;
       return queue_update(env, std::move(keep), info[2],
                           [x, y](restnet::LeastSquaresAccumulator& acc, const restnet::Control& control) {
