@@ -71,6 +71,7 @@ export class FrozenModel {
   readonly output: TensorInfo;
   private readonly sessions: SessionCache;
   private readonly segmentCache = new Map<string, Segment>();
+  private readonly gradientCache = new Map<string, GradientSegment>();
   private cutList?: CutPoint[];
 
   private constructor(
@@ -267,12 +268,13 @@ export class FrozenModel {
    * trained on the task while the model stays frozen.
    */
   gradient(from: string): GradientSegment {
+    const cached = this.gradientCache.get(from);
+    if (cached) return cached;
     const inDims = this.dims(from), outDims = this.dims(this.info.output);
     const key = `gradient:${from}`;
-    const bytes = (): Uint8Array => encodeModel(gradientModel(this.info, this.shapes, from, this.info.output, { batchName: this.batchName, name: `gradient of '${from}'` }));
-    // Built once here, so an op that cannot be differentiated is reported by this call.
-    const model = bytes();
-    return {
+    // Built here, so an op that cannot be differentiated is reported by this call.
+    const model = encodeModel(gradientModel(this.info, this.shapes, from, this.info.output, { batchName: this.batchName, name: `gradient of '${from}'` }));
+    const segment: GradientSegment = {
       from,
       run: async (x: Tensor, target: Tensor): Promise<LossGradient> => {
         this.checkInput(x, inDims, 'x');
@@ -285,6 +287,8 @@ export class FrozenModel {
         return { loss: (out[GRADIENT_IO.loss]!.data as Float32Array)[0]!, grad: { data: grad.data as Float32Array, dims: grad.dims } };
       },
     };
+    this.gradientCache.set(from, segment);
+    return segment;
   }
 
   /** The model split at an ordered list of cut points: consecutive segments whose chain is the model. */

@@ -21,8 +21,8 @@ export class Emitter {
     return n;
   }
 
-  op(type: string, inputs: string[], attributes: NodeProto['attribute'] = [], hint = type): string {
-    const out = this.name(hint);
+  op(type: string, inputs: string[], attributes: NodeProto['attribute'] = []): string {
+    const out = this.name(type);
     this.nodes.push(node(type, inputs, [out], attributes));
     return out;
   }

@@ -103,10 +103,9 @@ export function refineSettings(options: RefineOptions): Required<RefineOptions> 
 export async function refineTargets(teacher: Anchor, data: ImageInput, settings: Required<RefineOptions>, options: LongTaskOptions = {}): Promise<Float32Array> {
   const { count: available, labels } = imageRows(data);
   const count = Math.min(available, settings.images);
-  const [k] = teacher.model.sampleDims(teacher.model.output.name);
-  if (k === undefined || teacher.model.sampleDims(teacher.model.output.name).length !== 1) {
-    throw new RangeError(`${teacher.name}: expected logits [N, K] to refine against, the output is [N, ${teacher.model.sampleDims(teacher.model.output.name).join(', ')}]`);
-  }
+  const outputDims = teacher.model.sampleDims(teacher.model.output.name);
+  const k = outputDims[0];
+  if (k === undefined || outputDims.length !== 1) throw new RangeError(`${teacher.name}: expected logits [N, K] to refine against, the output is [N, ${outputDims.join(', ')}]`);
   const w = settings.distill;
   if (w < 1 && !labels) throw new RangeError('data.labels: refining on the task needs labelled calibration images, or options.refine.distill = 1 to learn from the teacher alone');
   const targets = new Float32Array(count * k);

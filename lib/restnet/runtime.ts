@@ -135,16 +135,14 @@ export class ReStNet {
   async refine(id: string, data: ImageInput, options: RefineOptions & LongTaskOptions = {}): Promise<RefineEpoch[]> {
     const e = this.entries.get(id);
     if (!e) throw new RangeError(`id: expected one of ${this.ids.join(', ')}, got ${JSON.stringify(id)}`);
-    const { onProgress, signal, ...rest } = options;
+    // refineSettings rejects unknown keys, so it gets the options without the long-task ones.
+    const { onProgress: _progress, signal: _signal, ...rest } = options;
     const settings = refineSettingsFor(data, rest);
-    const long: LongTaskOptions = {};
-    if (onProgress) long.onProgress = onProgress;
-    if (signal) long.signal = signal;
     const started = performance.now();
     const front = this.anchor(e.record.front), back = this.anchor(e.record.back);
-    const targets = await refineTargets(settings.teacher === 'front' ? front : back, data, settings, long);
+    const targets = await refineTargets(settings.teacher === 'front' ? front : back, data, settings, options);
     const job = { front, frontCut: e.record.frontCut, back, backCut: e.record.backCut, adapter: e.model.adapter, maps: e.maps, id };
-    const { maps, history } = await refineOnTask(job, data, targets, settings, long);
+    const { maps, history } = await refineOnTask(job, data, targets, settings, options);
     const record: ConfigRecord = { ...e.record, refined: true, accuracy: null, fitSeconds: e.record.fitSeconds + (performance.now() - started) / 1000 };
     this.entries.set(id, { record, maps, model: this.stitched(record, maps) });
     return history;
