@@ -25,6 +25,10 @@ export interface AnchorRecord {
   memoryBytes?: number | null;
   /** From the zoo: seconds it took to train this anchor from scratch. */
   trainSeconds?: number | null;
+  /** How many evaluation images `accuracy` was measured on. */
+  evalImages?: number | null;
+  /** 95% Wilson score interval of `accuracy` over `evalImages`: [lo, hi]. */
+  accuracyInterval?: [number, number] | null;
 }
 
 /** One stitched configuration: its plan (ids, anchors, cuts, CKA, cost, order, choice) and what fitting and evaluation measured. */
@@ -61,6 +65,18 @@ export interface ConfigRecord
   latencyBatch32Ms?: number | null;
   /** Bytes this configuration needs at batch 1: its f32 weights + its largest activation (see evaluate). */
   memoryBytes?: number | null;
+  /** How many evaluation images `accuracy` was measured on. */
+  evalImages?: number | null;
+  /** 95% Wilson score interval of `accuracy` over `evalImages`: [lo, hi]. */
+  accuracyInterval?: [number, number] | null;
+  /**
+   * Whether the configuration is worth offering: false when another configuration or an anchor
+   * dominates it on the validation split (accuracy not lower at MACs not higher). select() never
+   * returns a record with `pareto: false` unless asked (`includeDominated`). Absent: offered.
+   */
+  pareto?: boolean;
+  /** Why `pareto` is false (which record dominates it, with the validation figures). */
+  reason?: string;
 }
 
 export interface RestnetManifest {
