@@ -5,11 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+source scripts/aarch64-tools.sh
+
 npx prebuildify --napi --strip --tag-libc
 
-CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ AR=aarch64-linux-gnu-ar \
-PREBUILD_STRIP_BIN=aarch64-linux-gnu-strip \
-  npx prebuildify --napi --strip --tag-libc --arch arm64
+missing="$(aarch64_missing cross)"
+if [ -z "$missing" ]; then
+  CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ AR=aarch64-linux-gnu-ar \
+  PREBUILD_STRIP_BIN=aarch64-linux-gnu-strip \
+    npx prebuildify --napi --strip --tag-libc --arch arm64
+else
+  aarch64_skip "the linux-arm64 prebuild" "$missing"
+fi
 
 # prebuildify leaves build/ holding the last (arm64) binary; rebuild the host addon so that
 # development and tests keep loading a native one.
