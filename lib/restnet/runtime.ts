@@ -16,10 +16,10 @@ import type { ImageInput, LongTaskOptions } from './inputs.js';
 import { ManifestError, writeFileAtomic, type AnchorRecord, type ConfigRecord } from './manifest.js';
 import type { RefineEpoch, RefineOptions } from './refine.js';
 import { refineLoaded } from './refine-loaded.js';
-import { candidatesOf, selectFrom, type Budget, type Selection, type SelectOptions } from './selection.js';
+import { candidatesOf, ladderOf, selectFrom, type Budget, type Rung, type Selection, type SelectOptions } from './selection.js';
 import { unknownId } from './unknown-id.js';
 
-export type { Budget, Selection, SelectOptions } from './selection.js';
+export type { Budget, Rung, Selection, SelectOptions } from './selection.js';
 
 interface Entry {
   record: ConfigRecord;
@@ -178,10 +178,16 @@ export class ReStNet {
 
   /**
    * The most accurate candidate that fits the budget (ties: the faster), from the numbers that
-   * evaluate() measured. Throws a RangeError naming the tightest budget that something meets.
+   * evaluate() measured. Configurations marked `pareto: false` are left out unless
+   * `includeDominated`. Throws a RangeError naming the tightest budget that something meets.
    */
   select(budget: Budget = {}, options: SelectOptions = {}): Selection {
     return selectFrom(candidatesOf(this.configs, this.anchorRecords, options), budget);
+  }
+
+  /** Offered configurations and anchors, cheapest first: by this device's profile latency (batch 1) when a profile for this device is loaded, else by MACs; pareto:false records left out unless includeDominated. */
+  ladder(options: { includeDominated?: boolean } = {}): Rung[] {
+    return ladderOf(candidatesOf(this.configs, this.anchorRecords, { includeDominated: options.includeDominated ?? false }));
   }
 
   /** Writes manifest.json, the anchors, the stitch files and (default) every fused ONNX into dir. */

@@ -16,6 +16,23 @@ export type Selection = (ConfigRecord & { kind: 'stitched' }) | (AnchorRecord & 
 export interface SelectOptions {
   /** Whether the two anchors themselves are candidates (default true). */
   includeAnchors?: boolean;
+  /** Whether configurations marked `pareto: false` (dominated on the validation split) are candidates (default false). */
+  includeDominated?: boolean;
+}
+
+/** One step of the ladder of offered configurations and anchors. */
+export interface Rung {
+  id: string;
+  kind: 'anchor' | 'stitched';
+  accuracy: number | null;
+  macs: number;
+  latencyMs: number | null;
+  /**
+   * Where latencyMs comes from: this device's profile (batch 1), or the manifest's figure (measured
+   * where the family was built); 'macs' when neither has one. The ladder is ordered by the profile
+   * when one is loaded, else by MACs.
+   */
+  source: 'profile' | 'manifest' | 'macs';
 }
 
 const BUDGET_KEYS = ['maxLatencyMs', 'maxMacs', 'maxParams', 'maxMemoryBytes', 'minAccuracy'] as const;
@@ -30,7 +47,8 @@ function checkBudget(budget: Budget): void {
 
 /** The candidates of a family as selections. */
 export function candidatesOf(configs: ConfigRecord[], anchors: AnchorRecord[], options: SelectOptions = {}): Selection[] {
-  const candidates: Selection[] = configs.map((r) => ({ ...r, kind: 'stitched' as const }));
+  const offered = options.includeDominated ? configs : configs.filter((r) => r.pareto !== false);
+  const candidates: Selection[] = offered.map((r) => ({ ...r, kind: 'stitched' as const }));
   if (options.includeAnchors ?? true) for (const a of anchors) candidates.push({ ...a, id: a.name, kind: 'anchor' });
   return candidates;
 }
@@ -41,7 +59,7 @@ export function candidatesOf(configs: ConfigRecord[], anchors: AnchorRecord[], o
  */
 export function selectFrom(candidates: Selection[], budget: Budget): Selection {
   checkBudget(budget);
-  if (candidates.length === 0) throw new RangeError('select: no candidates (no stitched configuration, and includeAnchors is false)');
+  if (candidates.length === 0) throw new RangeError('select: no candidates (no offered stitched configuration, and includeAnchors is false)');
   const unmeasured = candidates.filter((c) => c.accuracy === null || c.latencyMs === null);
   if (unmeasured.length > 0) throw new Error(`select: ${unmeasured.map((c) => c.id).join(', ')} not measured yet; run evaluate(net, data, labels) first`);
   const value = {
@@ -67,6 +85,20 @@ export function selectFrom(candidates: Selection[], budget: Budget): Selection {
   const closest = [...candidates].sort((x, y) => stretch(x) - stretch(y))[0]!;
   const needs = given.map((k) => `${k}: ${fmt(value[k](closest))}`).join(', ');
   throw new RangeError(`select: nothing fits ${JSON.stringify(budget)}. Each limit alone is met from ${tightest.join('; ')}. The tightest feasible budget for all of them is {${needs}} (${closest.id})`);
+}
+
+/**
+ * The candidates cheapest first: by `profileMs` (this device's batch-1 latency) when given, else by
+ * MACs (ties: fewer MACs, then the id).
+ */
+export function ladderOf(candidates: Selection[], profileMs?: (id: string) => number): Rung[] {
+  const rungs: Rung[] = candidates.map((c) => {
+    const measured = profileMs?.(c.id);
+    const [latencyMs, source] = measured !== undefined ? [measured, 'profile' as const] : c.latencyMs !== null ? [c.latencyMs, 'manifest' as const] : [null, 'macs' as const];
+    return { id: c.id, kind: c.kind, accuracy: c.accuracy, macs: c.macs, latencyMs, source };
+  });
+  const key = (r: Rung): number => (profileMs ? r.latencyMs! : r.macs);
+  return rungs.sort((x, y) => key(x) - key(y) || x.macs - y.macs || (x.id < y.id ? -1 : 1));
 }
 
 function fmt(v: number): string {

@@ -54,6 +54,7 @@ export const select: Command = {
       { name: 'max-memory-bytes', type: 'number', value: 'X', min: 0, help: 'weights + largest activation at batch 1, in bytes' },
       { name: 'min-accuracy', type: 'number', value: 'X', min: 0, help: 'accuracy as a fraction (0.9) or a percentage (90)' },
       { name: 'no-anchors', type: 'boolean', help: 'choose among the stitched configurations only' },
+      { name: 'include-dominated', type: 'boolean', help: 'also consider configurations marked pareto: false (dominated on the validation split)' },
     ],
     examples: ['restnet select restnet-out --max-latency-ms 0.5', 'restnet select restnet-out --max-macs 20e6 --json'],
   },
@@ -70,7 +71,7 @@ export const select: Command = {
     const net = await loadNet(dir, ctx);
     let chosen: Selection;
     try {
-      chosen = net.select(budget, { includeAnchors: !ctx.args.bool('no-anchors') });
+      chosen = net.select(budget, { includeAnchors: !ctx.args.bool('no-anchors'), includeDominated: ctx.args.bool('include-dominated') });
     } catch (error) {
       throw new CliError((error as Error).message);
     } finally {
