@@ -1,11 +1,11 @@
 // Reading a saved family: manifest.json, the anchors' ONNX files and the stitch files, each
 // checked against the manifest (hashes, cost counts, stitch headers against the anchors) before
 // anything runs. What does not match is a ManifestError / StitchFileError naming the file.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 
 import type { AdapterMaps } from '../stitch/adapters/adapter.js';
-import { loadAnchor, sha256, type Anchor, type AnchorOptions } from './anchor.js';
+import { loadAnchor, sha256, type Anchor } from './anchor.js';
 import { layoutOf } from './layout.js';
 import { ManifestError, validateManifest, type AnchorRecord, type ConfigRecord, type RestnetManifest } from './manifest.js';
 import { decodeStitch, StitchFileError } from './stitch-file.js';
@@ -17,7 +17,17 @@ export interface LoadedFamily {
   anchors: [Anchor, Anchor];
   /** One record per distinct anchor. */
   anchorRecords: AnchorRecord[];
-  configs: { record: ConfigRecord; maps: AdapterMaps }[];
+  /** Per configuration: its record, maps, and its saved fused ONNX file (null when none was saved). */
+  configs: { record: ConfigRecord; maps: AdapterMaps; file: string | null }[];
+  /** The intra-op thread count the anchors' sessions were loaded with. */
+  threads: number;
+}
+
+export interface ReadFamilyOptions {
+  /** At most this many candidate cuts when an anchor's cuts come from its graph. */
+  maxCuts?: number;
+  /** The intra-op thread count for every session, or how to choose it from the largest anchor's file (verified, before any session exists). */
+  threads: number | ((largest: { bytes: Uint8Array; sha256: string }) => Promise<number>);
 }
 
 export async function readManifest(dir: string): Promise<RestnetManifest> {
@@ -44,14 +54,13 @@ function inside(dir: string, rel: string, what: string): string {
   return p;
 }
 
-async function readAnchors(dir: string, manifest: RestnetManifest, options: AnchorOptions): Promise<Anchor[]> {
+async function readAnchors(dir: string, manifest: RestnetManifest, options: ReadFamilyOptions): Promise<{ anchors: Anchor[]; threads: number }> {
   const path = join(dir, 'manifest.json');
-  const anchors: Anchor[] = [];
+  const files = new Map<string, Uint8Array>();
   for (const rec of manifest.anchors) {
-    const existing = anchors.find((a) => a.name === rec.name);
-    if (existing) {
-      if (existing.sha256 !== rec.sha256) throw new ManifestError(`${path}: two anchors named '${rec.name}' with different hashes`);
-      anchors.push(existing);
+    const seen = manifest.anchors.find((a) => a.name === rec.name)!;
+    if (seen !== rec) {
+      if (seen.sha256 !== rec.sha256) throw new ManifestError(`${path}: two anchors named '${rec.name}' with different hashes`);
       continue;
     }
     const file = inside(dir, rec.file, `anchor ${rec.name}'s file`);
@@ -63,11 +72,25 @@ async function readAnchors(dir: string, manifest: RestnetManifest, options: Anch
     }
     const hash = sha256(bytes);
     if (hash !== rec.sha256) throw new ManifestError(`${path}: anchor '${rec.name}': ${file} has sha256 ${hash}, the manifest expects ${rec.sha256} (the file was changed or replaced)`);
-    const anchor = await loadAnchor({ name: rec.name, model: bytes, cuts: rec.cuts }, options);
-    if (anchor.macs !== rec.macs || anchor.params !== rec.params) throw new ManifestError(`${path}: anchor '${rec.name}' has ${anchor.macs} MACs and ${anchor.params} params, the manifest says ${rec.macs} and ${rec.params}`);
-    anchors.push(anchor);
+    files.set(rec.name, bytes);
   }
-  return anchors;
+  const largest = [...manifest.anchors].sort((x, y) => files.get(y.name)!.length - files.get(x.name)!.length)[0]!;
+  const threads = typeof options.threads === 'number' ? options.threads : await options.threads({ bytes: files.get(largest.name)!, sha256: largest.sha256 });
+  const loaded = new Map<string, Anchor>();
+  for (const rec of manifest.anchors) {
+    if (loaded.has(rec.name)) continue;
+    const anchor = await loadAnchor({ name: rec.name, model: files.get(rec.name)!, cuts: rec.cuts }, { threads, ...(options.maxCuts === undefined ? {} : { maxCuts: options.maxCuts }) });
+    if (anchor.macs !== rec.macs || anchor.params !== rec.params) throw new ManifestError(`${path}: anchor '${rec.name}' has ${anchor.macs} MACs and ${anchor.params} params, the manifest says ${rec.macs} and ${rec.params}`);
+    loaded.set(rec.name, anchor);
+  }
+  return { anchors: manifest.anchors.map((r) => loaded.get(r.name)!), threads };
+}
+
+/** The saved fused ONNX of a configuration, when the manifest names one and it is there. */
+async function fusedFile(dir: string, rec: ConfigRecord): Promise<string | null> {
+  if (rec.onnx === null) return null;
+  const file = inside(dir, rec.onnx, `config ${rec.id}'s fused ONNX`);
+  return (await stat(file).catch(() => undefined))?.isFile() ? file : null;
 }
 
 /** Reads one configuration's stitch file and checks its header against the record and the anchors. */
@@ -105,11 +128,11 @@ async function readStitch(dir: string, rec: ConfigRecord, anchors: Anchor[]): Pr
 }
 
 /** Reads and verifies the family saved in `dir`. */
-export async function readFamily(dir: string, options: AnchorOptions = {}): Promise<LoadedFamily> {
+export async function readFamily(dir: string, options: ReadFamilyOptions): Promise<LoadedFamily> {
   const manifest = await readManifest(dir);
-  const anchors = await readAnchors(dir, manifest, options);
+  const { anchors, threads } = await readAnchors(dir, manifest, options);
   const configs: LoadedFamily['configs'] = [];
-  for (const record of manifest.configs) configs.push({ record, maps: await readStitch(dir, record, anchors) });
+  for (const record of manifest.configs) configs.push({ record, maps: await readStitch(dir, record, anchors), file: await fusedFile(dir, record) });
   const [a0, a1] = manifest.anchors as [AnchorRecord, AnchorRecord];
-  return { manifest, anchors: [anchors[0]!, anchors[1]!], anchorRecords: a0.name === a1.name ? [a0] : [a0, a1], configs };
+  return { manifest, anchors: [anchors[0]!, anchors[1]!], anchorRecords: a0.name === a1.name ? [a0] : [a0, a1], configs, threads };
 }

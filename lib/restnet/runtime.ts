@@ -2,14 +2,15 @@
 // run-time selection of the one that fits a device budget. The jobs live in their own files:
 // family-load.ts / family-save.ts (persistence), selection.ts, execution.ts (running),
 // refine-loaded.ts (training a stitch further on a device).
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Tensor } from '../matrix.js';
 import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import type { StitchedModel } from '../stitch/stitched-model.js';
-import type { Anchor, AnchorOptions } from './anchor.js';
+import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
-import { SharedSegments, uniqueAnchors, type Runner } from './execution.js';
+import { checkExecutionOptions, Execution, SharedSegments, uniqueAnchors, type ExecutionMemory, type ExecutionOptions, type Runner } from './execution.js';
 import { readFamily } from './family-load.js';
 import { writeFamily, writeManifest } from './family-save.js';
 import type { ImageInput, LongTaskOptions } from './inputs.js';
@@ -17,17 +18,31 @@ import { ManifestError, writeFileAtomic, type AnchorRecord, type ConfigRecord } 
 import type { RefineEpoch, RefineOptions } from './refine.js';
 import { refineLoaded } from './refine-loaded.js';
 import { candidatesOf, ladderOf, selectFrom, type Budget, type Rung, type Selection, type SelectOptions } from './selection.js';
+import { fastestThreads } from './threads.js';
 import { unknownId } from './unknown-id.js';
 
 export type { Budget, Rung, Selection, SelectOptions } from './selection.js';
+export type { ExecutionMemory, ExecutionOptions, RunMode } from './execution.js';
 
 interface Entry {
   record: ConfigRecord;
   maps: AdapterMaps;
   model: StitchedModel;
+  /** The saved fused ONNX of exactly these maps (its session is built from it), or null: built in memory. */
+  file: string | null;
 }
 
-export interface MemoryReport {
+export interface LoadOptions extends ExecutionOptions {
+  /**
+   * What to build before load() returns: 'all' (default) every configuration's and anchor's fused
+   * session (within the budget; the shared segments of what does not fit), 'none', or these ids.
+   */
+  warm?: 'all' | 'none' | string[];
+  /** At most this many candidate cuts when an anchor's cuts come from its graph. */
+  maxCuts?: number;
+}
+
+export interface MemoryReport extends ExecutionMemory {
   /** Bytes of the two anchors' ONNX files (their weights dominate what the sessions hold). */
   anchorBytes: number;
   /** Bytes of every stitch's f32 weights and biases. */
@@ -35,7 +50,7 @@ export interface MemoryReport {
   /** anchorBytes + stitchBytes: the model memory of the whole family, however many configurations. */
   totalModelBytes: number;
   configs: number;
-  /** onnxruntime sessions alive (both anchors). */
+  /** onnxruntime sessions alive (fused and shared). */
   sessions: number;
   /** Resident set size of the process now. */
   rssBytes: number;
@@ -46,24 +61,28 @@ export class ReStNet {
   readonly anchorRecords: AnchorRecord[];
   private readonly entries = new Map<string, Entry>();
   private readonly shared: SharedSegments;
+  private readonly execution: Execution;
   private active: Runner;
   /** The directory of the manifest after save() or ReStNet.load(). */
   dir: string | undefined;
 
   /**
-   * Builds the runtime from anchors and fitted stitches. `configs` need records and maps;
-   * the segments of each anchor are split at every cut its configurations use.
+   * Builds the runtime from anchors and fitted stitches. `configs` need records and maps (and
+   * may name the saved fused file of those maps); the segments of each anchor are split at every
+   * cut its configurations use. Nothing is built until used (see warmup()).
    */
-  constructor(anchors: [Anchor, Anchor], configs: { record: ConfigRecord; maps: AdapterMaps }[], anchorRecords?: AnchorRecord[]) {
+  constructor(anchors: [Anchor, Anchor], configs: { record: ConfigRecord; maps: AdapterMaps; file?: string | null }[], anchorRecords?: AnchorRecord[], options: ExecutionOptions = {}) {
     if (anchors[0].name === anchors[1].name && anchors[0].sha256 !== anchors[1].sha256) throw new RangeError(`anchors: two different models are both named '${anchors[0].name}'`);
     // One model object per distinct anchor, so a self-stitch (A to A) shares A's sessions too.
     if (anchors[0].name === anchors[1].name) anchors = [anchors[0], anchors[0]];
     this.anchors = anchors;
     this.shared = new SharedSegments(anchors, configs.map((c) => c.record));
-    for (const { record, maps } of configs) {
+    for (const { record, maps, file } of configs) {
       if (this.entries.has(record.id)) throw new RangeError(`configs: duplicate id '${record.id}'`);
-      this.entries.set(record.id, { record, maps, model: this.shared.stitched(record, maps) });
+      this.entries.set(record.id, { record, maps, model: this.shared.stitched(record, maps), file: file ?? null });
     }
+    const largest = uniqueAnchors(anchors).sort((x, y) => y.bytes.length - x.bytes.length)[0]!;
+    this.execution = new Execution(this.shared, anchors, (id) => this.fusedBytes(id), () => fastestThreads(largest.bytes, largest.sha256), options);
     this.anchorRecords = anchorRecords ?? uniqueAnchors(anchors).map((a) => ({
       name: a.name, file: `${a.name}.onnx`, sha256: a.sha256, accuracy: null, latencyMs: null, macs: a.macs, params: a.params, cuts: [...a.cuts],
       trainSeconds: a.zoo?.trainSeconds ?? null,
@@ -86,7 +105,8 @@ export class ReStNet {
    */
   async refine(id: string, data: ImageInput, options: RefineOptions & LongTaskOptions = {}): Promise<RefineEpoch[]> {
     const { record, maps, history } = await refineLoaded(this.anchors, this.entry(id), data, options);
-    this.entries.set(id, { record, maps, model: this.shared.stitched(record, maps) });
+    this.entries.set(id, { record, maps, model: this.shared.stitched(record, maps), file: null });
+    this.execution.invalidate(id);
     return history;
   }
 
@@ -124,12 +144,28 @@ export class ReStNet {
     return r;
   }
 
-  private runnerOf(id: string): Runner {
-    // Looked up at each call, so a refined configuration takes over from the next call on.
-    if (this.entries.has(id)) return { id, run: (x) => this.entries.get(id)!.model.run(x) };
+  /** The fused ONNX of a configuration (its saved file, or built in memory) or of an anchor. */
+  private async fusedBytes(id: string): Promise<Uint8Array> {
+    const e = this.entries.get(id);
+    if (!e) return this.anchor(id).bytes;
+    return e.file !== null ? readFile(e.file) : e.model.toOnnx();
+  }
+
+  private anchor(name: string): Anchor {
+    return this.anchors.find((a) => a.name === name)!;
+  }
+
+  /** How `id` runs on the shared segments (looked up at each call: a refined configuration takes over from the next call on). */
+  private segmentsOf(id: string): (x: Tensor) => Promise<Tensor> {
+    if (this.entries.has(id)) return (x) => this.entries.get(id)!.model.run(x);
     const a = this.shared.anchorRunner(id);
-    if (a) return a;
+    if (a) return (x) => a.run(x);
     throw unknownId(id, this.ids, this.shared.anchorNames);
+  }
+
+  private runnerOf(id: string): Runner {
+    const segments = this.segmentsOf(id);
+    return { id, run: (x) => this.execution.run(id, x, segments) };
   }
 
   /**
@@ -154,16 +190,23 @@ export class ReStNet {
     return this.runnerOf(id).run(reshapeFor(input, this.anchors[0]));
   }
 
-  /** Runs every configuration and anchor once (one zero sample) so all sessions exist before use() is timed. */
-  async warmup(): Promise<void> {
-    const dims = this.anchors[0].model.input.shape.slice(1) as number[];
-    const x = { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims: [1, ...dims] };
-    for (const id of [...this.entries.keys(), ...this.shared.anchorNames]) await this.runnerOf(id).run(x);
+  /**
+   * Builds what `ids` (default: every configuration and anchor) run on before they are used: their
+   * fused sessions within the budget, the shared segments of the rest (or of all, in 'shared' mode).
+   */
+  async warmup(ids: string[] = [...this.entries.keys(), ...this.shared.anchorNames]): Promise<void> {
+    for (const id of ids) this.segmentsOf(id);
+    await this.execution.warm(ids, (id) => this.segmentsOf(id));
   }
 
-  /** onnxruntime sessions alive across both anchors. */
+  /** Resolves when no fused session is being built (background builds included). */
+  async ready(): Promise<void> {
+    await this.execution.ready();
+  }
+
+  /** onnxruntime sessions alive: fused ones and the anchors' shared segments. */
   get sessionCount(): number {
-    return this.shared.sessionCount;
+    return this.execution.sessionCount;
   }
 
   memory(): MemoryReport {
@@ -173,7 +216,7 @@ export class ReStNet {
       for (const m of [maps.main, maps.cls]) if (m) stitchBytes += 4 * (m.weight.data.length + m.bias.length);
       stitchBytes += 4 * (maps.position?.length ?? 0);
     }
-    return { anchorBytes, stitchBytes, totalModelBytes: anchorBytes + stitchBytes, configs: this.entries.size, sessions: this.sessionCount, rssBytes: process.memoryUsage().rss };
+    return { anchorBytes, stitchBytes, totalModelBytes: anchorBytes + stitchBytes, configs: this.entries.size, sessions: this.sessionCount, rssBytes: process.memoryUsage().rss, ...this.execution.memory() };
   }
 
   /**
@@ -208,6 +251,7 @@ export class ReStNet {
     e.record.onnx = `${id}.onnx`;
     const path = join(this.dir, e.record.onnx);
     await writeFileAtomic(path, bytes);
+    e.file = path;
     await writeManifest(this.dir, this.anchorRecords, this.configs);
     return { bytes, path };
   }
@@ -216,22 +260,31 @@ export class ReStNet {
    * Loads a saved ReStNet. Verifies each anchor file's sha256, each stitch file's sha256 and its
    * header (anchors, cuts, activation dims, weight shapes) against the anchors; anything that
    * does not match is a ManifestError / StitchFileError naming the file and the mismatch.
+   * One intra-op thread count serves every session of the family: `threads`, or the fastest at
+   * batch 1 on this machine (measured on the larger anchor).
    */
-  static async load(dir: string, options: AnchorOptions & { warmup?: boolean } = {}): Promise<ReStNet> {
-    const family = await readFamily(dir, options);
+  static async load(dir: string, options: LoadOptions = {}): Promise<ReStNet> {
+    const { warm = 'all', maxCuts, ...execution } = options;
+    checkExecutionOptions(execution);
+    if (warm !== 'all' && warm !== 'none' && !(Array.isArray(warm) && warm.every((w) => typeof w === 'string'))) throw new TypeError(`options.warm: expected 'all', 'none' or an array of ids, got ${JSON.stringify(warm)}`);
+    const family = await readFamily(dir, {
+      ...(maxCuts === undefined ? {} : { maxCuts }),
+      threads: execution.threads ?? ((largest) => fastestThreads(largest.bytes, largest.sha256)),
+    });
     let net: ReStNet;
     try {
-      net = new ReStNet(family.anchors, family.configs, family.anchorRecords);
+      net = new ReStNet(family.anchors, family.configs, family.anchorRecords, { ...execution, threads: family.threads });
     } catch (cause) {
       throw new ManifestError(`${join(dir, 'manifest.json')}: the stitches do not match the anchors (${(cause as Error).message})`, { cause });
     }
     net.dir = dir;
-    if (options.warmup ?? true) await net.warmup();
+    if (warm !== 'none') await net.warmup(warm === 'all' ? undefined : warm);
     return net;
   }
 
-  /** Releases every onnxruntime session of both anchors. */
+  /** Releases every onnxruntime session (fused and shared). */
   async dispose(): Promise<void> {
-    await this.shared.dispose();
+    await this.execution.ready();
+    await this.execution.dispose();
   }
 }
