@@ -2,7 +2,7 @@
 // usage errors (exit 2), failures (exit 1, one line, a stack only with --verbose), Ctrl-C
 // (exit 130, no manifest), and stitch -> select -> export on zoo anchors.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -216,6 +216,18 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
     const text = restnet('select', out, '--max-latency-ms', '1000');
     expect(text.status).toBe(0);
     expect(text.stdout).toMatch(/accuracy \d+\.\d\d%, latency \d+\.\d{3} ms/);
+  });
+
+  it('select leaves out pareto: false configurations unless --include-dominated', () => {
+    const copy = join(tmp, 'hybrid-dominated');
+    cpSync(out, copy, { recursive: true });
+    const ranked = [...manifest.configs].sort((x, y) => y.accuracy! - x.accuracy! || x.latencyMs! - y.latencyMs!);
+    const top = ranked[0]!;
+    const marked = { ...manifest, configs: manifest.configs.map((c) => (c.id === top.id ? { ...c, pareto: false, reason: 'marked by the test' } : c)) };
+    writeFileSync(join(copy, 'manifest.json'), JSON.stringify(marked));
+    const pick = (...extra: string[]) => JSON.parse(restnet('select', copy, '--max-macs', '1e12', '--no-anchors', '--json', ...extra).stdout).id;
+    if (ranked.length > 1) expect(pick()).toBe(ranked[1]!.id);
+    expect(pick('--include-dominated')).toBe(top.id);
   });
 
   it('export writes one fused ONNX file, and names the ids when the id is wrong', async () => {

@@ -85,6 +85,27 @@ describe('select', () => {
     expect(() => handMade.select({ maxLatency: 3 } as never)).toThrow(/budget.maxLatency: unknown/);
   });
 
+  it('pareto: false records are left out unless includeDominated; ladder() orders the offered ones by MACs', () => {
+    const top = best(() => true);
+    const dominated = handMade.configs.find((c) => c.id === top) ?? handMade.configs.at(-1)!;
+    dominated.pareto = false;
+    dominated.reason = 'test: marked dominated by hand';
+    try {
+      const offered = Object.entries(table).filter(([id]) => id !== dominated.id);
+      const bestOffered = offered.sort((a, b) => b[1][0] - a[1][0])[0]![0];
+      expect(handMade.select({}).id).toBe(bestOffered);
+      expect(handMade.select({}, { includeDominated: true }).id).toBe(top);
+      const ladder = handMade.ladder();
+      expect(ladder.map((r) => r.id)).toEqual(offered.sort((a, b) => a[1][2] - b[1][2]).map(([id]) => id));
+      expect(ladder.every((r) => r.source === 'manifest' && r.latencyMs === table[r.id]![1] && r.macs === table[r.id]![2])).toBe(true);
+      expect(handMade.ladder({ includeDominated: true }).map((r) => r.id)).toContain(dominated.id);
+      expect(ladder.find((r) => handMade.anchorRecords.some((a) => a.name === r.id))?.kind).toBe('anchor');
+    } finally {
+      delete dominated.pareto;
+      delete dominated.reason;
+    }
+  });
+
   it('an unmeasured net refuses to select', async () => {
     const fresh = await fit(plan(await analyze(net.anchors[0], net.anchors[1], calibration, { calibrationLimit: 64 }), { costRange: 'any' }), calibration, { calibrationLimit: 64 });
     expect(() => fresh.select({})).toThrow(/not measured yet; run evaluate/);

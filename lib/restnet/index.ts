@@ -12,7 +12,7 @@ export type { RefineEpoch, RefineJob, RefineOptions } from './refine.js';
 export { evaluate } from './evaluate.js';
 export type { Evaluation, EvaluateOptions } from './evaluate.js';
 export { ReStNet } from './runtime.js';
-export type { Budget, MemoryReport, Selection, SelectOptions } from './runtime.js';
+export type { Budget, ExecutionMemory, ExecutionOptions, LoadOptions, MemoryReport, Rung, RunMode, Selection, SelectOptions } from './runtime.js';
 export { ManifestError, MANIFEST_FORMAT, validateManifest } from './manifest.js';
 export type { AnchorRecord, ConfigRecord, RestnetManifest } from './manifest.js';
 export { decodeStitch, encodeStitch, StitchFileError } from './stitch-file.js';

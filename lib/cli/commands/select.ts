@@ -8,7 +8,7 @@ import { CliError, UsageError } from '../args.js';
 import type { Command, CliContext } from '../context.js';
 import { si } from '../output.js';
 
-/** Loads a saved ReStNet (manifest.json in dir) without warming it up. */
+/** Loads a saved ReStNet (manifest.json in dir) without building any session. */
 export async function loadNet(dir: string, ctx: CliContext): Promise<ReStNet> {
   const st = statSync(dir, { throwIfNoEntry: false });
   if (!st) throw new CliError(`'${dir}' does not exist (expected a directory written by restnet stitch or restnet demo)`);
@@ -16,7 +16,8 @@ export async function loadNet(dir: string, ctx: CliContext): Promise<ReStNet> {
   if (!statSync(join(dir, 'manifest.json'), { throwIfNoEntry: false })) throw new CliError(`'${dir}' has no manifest.json (write one with restnet stitch or restnet demo)`);
   const { ReStNet } = await import('../../restnet/runtime.js');
   ctx.progress.step(`loading ${join(dir, 'manifest.json')}`);
-  const net = await ReStNet.load(resolve(dir), { warmup: false });
+  // select and export run nothing: no sessions built, no thread count measured.
+  const net = await ReStNet.load(resolve(dir), { warm: 'none', threads: 1 });
   ctx.progress.end(`${net.ids.length} configurations`);
   return net;
 }
@@ -54,6 +55,7 @@ export const select: Command = {
       { name: 'max-memory-bytes', type: 'number', value: 'X', min: 0, help: 'weights + largest activation at batch 1, in bytes' },
       { name: 'min-accuracy', type: 'number', value: 'X', min: 0, help: 'accuracy as a fraction (0.9) or a percentage (90)' },
       { name: 'no-anchors', type: 'boolean', help: 'choose among the stitched configurations only' },
+      { name: 'include-dominated', type: 'boolean', help: 'also consider configurations marked pareto: false (dominated on the validation split)' },
     ],
     examples: ['restnet select restnet-out --max-latency-ms 0.5', 'restnet select restnet-out --max-macs 20e6 --json'],
   },
@@ -70,7 +72,7 @@ export const select: Command = {
     const net = await loadNet(dir, ctx);
     let chosen: Selection;
     try {
-      chosen = net.select(budget, { includeAnchors: !ctx.args.bool('no-anchors') });
+      chosen = net.select(budget, { includeAnchors: !ctx.args.bool('no-anchors'), includeDominated: ctx.args.bool('include-dominated') });
     } catch (error) {
       throw new CliError((error as Error).message);
     } finally {

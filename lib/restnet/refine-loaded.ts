@@ -1,0 +1,30 @@
+// Refinement of one configuration of a family as loaded (on a device, with its own images): the
+// glue between the runtime's records and refine.ts.
+import type { AdapterMaps } from '../stitch/adapters/adapter.js';
+import type { StitchedModel } from '../stitch/stitched-model.js';
+import type { Anchor } from './anchor.js';
+import type { ImageInput, LongTaskOptions } from './inputs.js';
+import type { ConfigRecord } from './manifest.js';
+import { refineOnTask, refineSettingsFor, refineTargets, type RefineEpoch, type RefineOptions } from './refine.js';
+
+/**
+ * Trains the stitch of `entry` further on the task. Returns the new maps and a record marked
+ * refined with its accuracy cleared (evaluate() measures it again); the entry is not changed.
+ */
+export async function refineLoaded(
+  anchors: readonly Anchor[],
+  entry: { record: ConfigRecord; maps: AdapterMaps; model: StitchedModel },
+  data: ImageInput,
+  options: RefineOptions & LongTaskOptions,
+): Promise<{ record: ConfigRecord; maps: AdapterMaps; history: RefineEpoch[] }> {
+  // refineSettings rejects unknown keys, so it gets the options without the long-task ones.
+  const { onProgress: _progress, signal: _signal, ...rest } = options;
+  const settings = refineSettingsFor(data, rest);
+  const started = performance.now();
+  const { record } = entry;
+  const front = anchors.find((a) => a.name === record.front)!, back = anchors.find((a) => a.name === record.back)!;
+  const targets = await refineTargets(settings.teacher === 'front' ? front : back, data, settings, options);
+  const job = { front, frontCut: record.frontCut, back, backCut: record.backCut, adapter: entry.model.adapter, maps: entry.maps, id: record.id };
+  const { maps, history } = await refineOnTask(job, data, targets, settings, options);
+  return { record: { ...record, refined: true, accuracy: null, fitSeconds: record.fitSeconds + (performance.now() - started) / 1000 }, maps, history };
+}
