@@ -64,7 +64,9 @@ describe('the output cap', () => {
 
   it('rejects results whose size is known from the arguments', () => {
     expect(() => new MinibatchCKA(1e5, 1e5)).toThrow(/result: expected a result of at most 4294967296 bytes/);
-    expect(() => new LeastSquaresAccumulator(1e9, 1e9)).toThrow(/weight: expected a result of at most 4294967296 bytes/);
+    expect(() => new LeastSquaresAccumulator(1e9, 1e9)).toThrow(/the accumulator's inputs x \(inputs \+ outputs\) sums: expected a result of at most 4294967296 bytes/);
+    // One input and 1e9 outputs: 8 GB of sums from two numbers, refused.
+    expect(() => new LeastSquaresAccumulator(1, 1e9)).toThrow(/got 1000000001 values of 8 bytes/);
     // A stitch from 2^16 to 2^15 columns: a 8 GiB weight, refused before the 1 x 1 solve.
     const a = { data: new Float32Array(2 ** 16), rows: 1, cols: 2 ** 16 };
     const b = { data: new Float32Array(2 ** 15), rows: 1, cols: 2 ** 15 };

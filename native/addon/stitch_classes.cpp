@@ -27,7 +27,10 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
   explicit Accumulator(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
     guarded(info.Env(), [&] {
       const std::size_t inputs = positive_integer_arg(info[0], "inputs"), outputs = positive_integer_arg(info[1], "outputs");
-      check_output_size(checked_product({inputs, outputs}, "inputs x outputs"), sizeof(float), "weight");
+      // Its state, inputs x (inputs + outputs) doubles, is allocated (zero-filled) now, from two numbers alone.
+      // Both are at most 1e9, so their sum cannot wrap.
+      const std::size_t state = checked_product({inputs, inputs + outputs}, "inputs x (inputs + outputs)");
+      check_output_size(state, sizeof(double), "the accumulator's inputs x (inputs + outputs) sums");
       create(inputs, outputs);
       return 0;
     });
