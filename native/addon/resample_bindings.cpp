@@ -79,9 +79,10 @@ Napi::Value RowsToNchw(const Napi::CallbackInfo& info) {
     const restnet::Nchw s = nchw_arg(info[1], "dims");
     const std::size_t skip = count_arg(info[2], "skip", true);
     // The output check first: with N and C >= 1 it bounds H*W, so skip + H*W cannot wrap.
-    Napi::Float32Array out = float32_output(env, s.size(), "grid");
+    check_output_size(s.size(), sizeof(float), "grid");
     require_length(rows, checked_product({s.n, skip + s.h * s.w, s.c}, "N x (skip + H*W) x C"), "rows",
                    "N x (skip + H*W) x C for dims " + dims_text(s) + " and skip " + std::to_string(skip));
+    Napi::Float32Array out = float32_output(env, s.size(), "grid");
     restnet::rows_to_nchw(rows.Data(), s, skip, out.Data());
     return out;
   });
