@@ -1,9 +1,12 @@
 // Malformed, truncated or unsuitable models: a clear Error naming the argument, never a crash.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { FrozenModel } from '../lib/onnx/index.js';
+import * as ort from 'onnxruntime-node';
+
+import { FrozenModel, OnnxModelError } from '../lib/onnx/index.js';
 import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
 import { fixture, residualModel } from './onnx-helpers.js';
 
@@ -58,3 +61,47 @@ describe('FrozenModel.load rejects bad input with a clear Error', () => {
     await expect(FrozenModel.load(broken)).rejects.toThrow(/node '\/Relu' reads '\/stem\/Conv_output_0', which is no input, initializer or node output/);
   });
 });
+
+describe('FrozenModel errors are OnnxModelErrors naming the file and the reason', () => {
+  const bytes = readFileSync(fixture('cnn-b'));
+
+  it('unreadable, non-ONNX and truncated files', async () => {
+    const missing = FrozenModel.load('/nonexistent/model.onnx');
+    await expect(missing).rejects.toBeInstanceOf(OnnxModelError);
+    await expect(missing).rejects.toThrow(/^pathOrBytes: cannot read the ONNX file '\/nonexistent\/model.onnx' \(ENOENT/);
+    const readme = fileURLToPath(new URL('../README.md', import.meta.url));
+    const text = FrozenModel.load(readme);
+    await expect(text).rejects.toBeInstanceOf(OnnxModelError);
+    await expect(text).rejects.toThrow(/^model '.*README\.md': expected (ONNX ModelProto bytes|an ONNX model with a graph)/);
+    for (const cut of [1, 100, bytes.length - 3]) {
+      await expect(FrozenModel.load(bytes.subarray(0, cut))).rejects.toBeInstanceOf(OnnxModelError);
+    }
+    await expect(FrozenModel.load(residualModel(['extra']))).rejects.toBeInstanceOf(OnnxModelError);
+  });
+
+  it('argument errors keep their classes', async () => {
+    await expect(FrozenModel.load(42 as unknown as string)).rejects.toBeInstanceOf(TypeError);
+    await expect(FrozenModel.load(bytes, { output: 'nope' })).rejects.toBeInstanceOf(RangeError);
+  });
+});
+
+describe('cutPoints and extract agree at the ends', () => {
+  it('extract(undefined, input) and extract(output) are identity models that run', async () => {
+    const m = await FrozenModel.load(readFileSync(fixture('cnn-b')));
+    const cuts = m.cutPoints();
+    expect(cuts[0]!.name).toBe(m.input.name);
+    expect(cuts.at(-1)!.name).toBe(m.output.name);
+    for (const [from, to] of [[undefined, m.input.name], [m.output.name, undefined]] as const) {
+      const session = await ort.InferenceSession.create(m.extract(from, to));
+      const name = from ?? to!;
+      expect([session.inputNames, session.outputNames]).toEqual([[name], [name]]);
+      const dims = m.dims(name).map((d) => (typeof d === 'number' ? d : 2 * d.batch));
+      const data = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i));
+      const out = await session.run({ [name]: new ort.Tensor('float32', data, dims) });
+      expect(Array.from(out[name]!.data as Float32Array)).toEqual(Array.from(data));
+      await session.release();
+    }
+    await m.dispose();
+  });
+});
+

@@ -6,7 +6,8 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -32,24 +33,66 @@ const TYPES: Record<number, { dtype: IdxDtype; bytes: number }> = {
   0x0e: { dtype: 'float64', bytes: 8 },
 };
 
+const MAX_LENGTH = bufferConstants.MAX_LENGTH;
+const MAX_DEFLATE_RATIO = 1032;
+
 const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 
 function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
+// The compressed prefix read for the header: a few KB inflate to at most a few MB, and a gzip
+// header with a file name longer than the last prefix is not IDX as written by any tool.
+const HEADER_PREFIXES = [1024, 16384, 65536];
+
+function inflateError(label: string, err: unknown): IdxFormatError {
+  // zlib says "unexpected end of file" for a cut-off stream; keep its words, add the file.
+  return new IdxFormatError(`${label}: corrupt or truncated gzip stream (${(err as Error).message})`);
+}
+
+/**
+ * Inflates a gzip stream without trusting it: first the IDX header from a prefix of the stream,
+ * then the whole stream capped at the size that header implies (plus one byte, so a longer stream
+ * is seen as such). A small file claiming more data is then a size error, not gigabytes inflated.
+ */
 function gunzip(bytes: Uint8Array, label: string): Uint8Array {
+  let head = new Uint8Array(0);
+  for (const prefix of HEADER_PREFIXES) {
+    try {
+      head = gunzipSync(bytes.subarray(0, prefix), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch (err) {
+      throw inflateError(label, err);
+    }
+    if (prefix >= bytes.length || (head.length >= 4 && head.length >= 4 + 4 * head[3]!)) break;
+  }
+  const { type, dims, headerBytes, expected } = readHeader(head, label);
+  const need = `header dims [${dims.join(', ')}] of ${type.dtype} need ${expected} bytes`;
+  // Deflate expands at most 1032:1, so a header claiming more than that is a truncated file.
+  const most = bytes.length * MAX_DEFLATE_RATIO;
+  if (headerBytes + expected > most) {
+    throw new RangeError(`${label}: truncated IDX data: ${need}, a gzip stream of ${bytes.length} bytes holds at most ${most}`);
+  }
   try {
-    return gunzipSync(bytes);
+    return gunzipSync(bytes, { maxOutputLength: Math.min(headerBytes + expected + 1, MAX_LENGTH) });
   } catch (err) {
-    // zlib says "unexpected end of file" for a cut-off stream; keep its words, add the file.
-    throw new IdxFormatError(`${label}: corrupt or truncated gzip stream (${(err as Error).message})`);
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new RangeError(`${label}: IDX data longer than its header says: ${need}, the gzip stream inflates to more`);
+    }
+    throw inflateError(label, err);
   }
 }
 
-/** Parses IDX bytes (gzip-compressed or raw). `label` names the source in error messages. */
-export function parseIdx(input: Uint8Array, label = '<bytes>'): IdxArray {
-  const bytes = isGzip(input) ? gunzip(input, label) : input;
+interface IdxHeader {
+  type: { dtype: IdxDtype; bytes: number };
+  dims: number[];
+  headerBytes: number;
+  /** Data bytes the dims imply. */
+  expected: number;
+}
+
+/** The magic and dims of (the start of) an IDX file; `bytes` may end anywhere after the header. */
+function readHeader(bytes: Uint8Array, label: string): IdxHeader {
   if (bytes.length < 4) {
     throw new RangeError(`${label}: truncated IDX header: expected at least 4 bytes of magic number, got ${bytes.length}`);
   }
@@ -70,8 +113,14 @@ export function parseIdx(input: Uint8Array, label = '<bytes>'): IdxArray {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i, false));
-  const count = dims.reduce((a, b) => a * b, 1);
-  const expected = count * type.bytes;
+  return { type, dims, headerBytes, expected: dims.reduce((a, b) => a * b, 1) * type.bytes };
+}
+
+/** Parses IDX bytes (gzip-compressed or raw). `label` names the source in error messages. */
+export function parseIdx(input: Uint8Array, label = '<bytes>'): IdxArray {
+  const bytes = isGzip(input) ? gunzip(input, label) : input;
+  const { type, dims, headerBytes, expected } = readHeader(bytes, label);
+  const count = expected / type.bytes;
   const actual = bytes.length - headerBytes;
   if (actual !== expected) {
     const what = actual < expected ? 'truncated IDX data' : 'IDX data longer than its header says';
@@ -79,6 +128,7 @@ export function parseIdx(input: Uint8Array, label = '<bytes>'): IdxArray {
       `${label}: ${what}: header dims [${dims.join(', ')}] of ${type.dtype} need ${expected} bytes, got ${actual}`,
     );
   }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { dims, dtype: type.dtype, data: decode(view, headerBytes, count, type.dtype) };
 }
 

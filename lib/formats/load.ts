@@ -14,13 +14,12 @@ import pngjs from 'pngjs';
 
 import { IdxFormatError, parseIdx } from '../data/idx.js';
 import { loadZooSplit } from '../data/zoo.js';
+import { DataFormatError } from './errors.js';
 import { guessLayout, type SampleSet } from './images.js';
 import { NpyFormatError, parseNpy } from './npy.js';
+import { checkPngData, checkPngSize, readPngHeader } from './png-header.js';
 
-/** A data file or folder that cannot be read as any supported format: a one-line message. */
-export class DataFormatError extends Error {
-  override name = 'DataFormatError';
-}
+export { DataFormatError };
 
 const isGzip = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 const isNpy = (b: Uint8Array): boolean => b.length >= 6 && b[0] === 0x93 && String.fromCharCode(...b.subarray(1, 6)) === 'NUMPY';
@@ -78,9 +77,21 @@ export function loadLabels(path: string, files?: string[]): Uint8Array {
   }), path);
 }
 
-function decodePng(path: string): { data: Float32Array; h: number; w: number; c: number } {
+/**
+ * Decodes one image of a folder. The header is read first: an implausible size, or (given the
+ * folder's first image) a size other than the first one's, is refused before any decoding.
+ */
+function decodePng(path: string, first?: { file: string; h: number; w: number }): { data: Float32Array; h: number; w: number; c: number } {
   const bytes = readBytes(path, 'image');
-  if (!isPng(bytes)) throw new DataFormatError(`${path}: not a PNG file`);
+  const header = readPngHeader(bytes, path);
+  if (first && (header.height !== first.h || header.width !== first.w)) {
+    throw new DataFormatError(
+      `${path}: ${header.width}x${header.height} pixels, but ${basename(first.file)} has ${first.w}x${first.h}; the images of a folder must have one size`,
+    );
+  }
+  if (!first) checkPngSize(header, path); // the others have the first one's size
+
+  checkPngData(bytes, header, path);
   let png: pngjs.PNGWithMetadata;
   try {
     png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { skipRescale: false });
@@ -136,10 +147,7 @@ export function loadPngFolder(dir: string, labelsPath?: string): SampleSet {
   const c = first.c;
   const data = new Float32Array(files.length * h * w * c);
   for (const [i, file] of files.entries()) {
-    const img = i === 0 ? first : decodePng(file);
-    if (img.h !== h || img.w !== w) {
-      throw new DataFormatError(`${file}: ${img.w}x${img.h} pixels, but ${basename(files[0]!)} has ${w}x${h}; the images of a folder must have one size`);
-    }
+    const img = i === 0 ? first : decodePng(file, { file: files[0]!, h, w });
     if (img.c === c) data.set(img.data, i * h * w * c);
     else {
       // Mixed colour types: widen to the first image's channels (grey -> RGB, add opaque alpha) or narrow by luma.

@@ -42,8 +42,9 @@ export function parseNpy(bytes: Uint8Array, label = '<bytes>'): NpyArray {
   const major = bytes[6]!;
   if (major < 1 || major > 3) throw new NpyFormatError(`${label}: .npy format version ${major}.${bytes[7]} is not supported (1.0, 2.0, 3.0 are)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
+  if (bytes.length < start) throw new RangeError(`${label}: truncated .npy header: expected at least ${start} bytes, got ${bytes.length}`);
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   if (bytes.length < start + headerLen) throw new RangeError(`${label}: truncated .npy header: expected ${headerLen} header bytes, got ${bytes.length - start}`);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
 

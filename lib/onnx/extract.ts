@@ -28,7 +28,6 @@ export function subGraph(info: GraphInfo, from: string, to: string): SubGraph {
     if (kind === undefined) throw new Error(`${arg}: no tensor named '${t}' in the model`);
     if (kind !== 'data') throw new Error(`${arg}: expected a data tensor (one that depends on the input's values), '${t}' is a ${kind === 'param' ? 'parameter' : 'shape'} tensor`);
   }
-  if (from === to) throw new Error(`to: expected a tensor after from ('${from}'), got the same tensor`);
   const available = new Set<string>([from]);
   const replaced = new Set<number>();
   const isAvailable = (t: string): boolean => !t || available.has(t) || info.kind.get(t) === 'param';

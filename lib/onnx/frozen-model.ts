@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 
 import type { Tensor } from '../matrix.js';
+import { OnnxModelError } from './errors.js';
 import { extractModel, subGraph } from './extract.js';
 import { gradientModel, GRADIENT_IO } from './grad.js';
 import { GraphInfo } from './graph.js';
@@ -98,7 +99,7 @@ export class FrozenModel {
       try {
         bytes = await readFile(pathOrBytes);
       } catch (cause) {
-        throw new Error(`pathOrBytes: cannot read the ONNX file '${pathOrBytes}' (${(cause as Error).message})`, { cause });
+        throw new OnnxModelError(`pathOrBytes: cannot read the ONNX file '${pathOrBytes}' (${(cause as Error).message})`, { cause });
       }
     } else if (pathOrBytes instanceof Uint8Array) {
       name = 'pathOrBytes';
@@ -109,24 +110,24 @@ export class FrozenModel {
     const model = decodeModel(bytes, name);
     const external = model.graph!.initializer.filter((t) => t.data_location === 1).length;
     if (external > 0) {
-      throw new Error(`${name}: ${external} initializers keep their values in external data files; save the model with its weights inside (onnx.save(model, path, save_as_external_data=False))`);
+      throw new OnnxModelError(`${name}: ${external} initializers keep their values in external data files; save the model with its weights inside (onnx.save(model, path, save_as_external_data=False))`);
     }
     const info = new GraphInfo(model, name, output);
     const inputInfo = model.graph!.input.find((i) => i.name === info.input)!;
     const elemType = inputInfo.type?.tensor_type?.elem_type;
-    if (elemType !== DataType.FLOAT) throw new Error(`${name}: expected a float32 input, '${info.input}' has ONNX element type ${elemType}`);
+    if (elemType !== DataType.FLOAT) throw new OnnxModelError(`${name}: expected a float32 input, '${info.input}' has ONNX element type ${elemType}`);
     const dims = valueInfoDims(inputInfo);
-    if (!dims) throw new Error(`${name}: the input '${info.input}' has no shape`);
+    if (!dims) throw new OnnxModelError(`${name}: the input '${info.input}' has no shape`);
     const batchAxis = dims.findIndex((d) => typeof d !== 'number');
     if (dims.some((d, k) => k !== batchAxis && typeof d !== 'number')) {
-      throw new Error(`${name}: expected one dynamic (batch) dimension in the input '${info.input}', got ${shapeText(dims.map((d) => d ?? '?'))}`);
+      throw new OnnxModelError(`${name}: expected one dynamic (batch) dimension in the input '${info.input}', got ${shapeText(dims.map((d) => d ?? '?'))}`);
     }
     const batchName = batchAxis >= 0 && typeof dims[batchAxis] === 'string' ? (dims[batchAxis] as string) : 'N';
     let shapes: Map<string, TensorMeta>;
     try {
       shapes = await probeShapes(info, dims.map((d) => (typeof d === 'number' ? d : 1)), batchAxis >= 0 ? batchAxis : undefined, threads);
     } catch (cause) {
-      throw new Error(`${name}: onnxruntime could not run the model (${(cause as Error).message})`, { cause });
+      throw new OnnxModelError(`${name}: onnxruntime could not run the model (${(cause as Error).message})`, { cause });
     }
     return new FrozenModel(info, shapes, batchName, threads);
   }

@@ -3,6 +3,7 @@
 // alone), which carry only shape information (Shape outputs and what is computed from them and
 // parameters), which carry data; a topological order; and the cut points, the data tensors
 // through which every data path from the input to the output passes.
+import { OnnxModelError } from './errors.js';
 import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto } from './proto.js';
 
 export type TensorKind = 'param' | 'meta' | 'data';
@@ -48,15 +49,15 @@ export class GraphInfo {
     for (const t of graph.initializer) if (t.name) this.initializers.set(t.name, t);
     const dataInputs = graph.input.map((i) => i.name).filter((n) => !this.initializers.has(n));
     if (dataInputs.length !== 1) {
-      throw new Error(`${name}: expected a model with one data input, got ${dataInputs.length} (${dataInputs.join(', ') || 'none'})`);
+      throw new OnnxModelError(`${name}: expected a model with one data input, got ${dataInputs.length} (${dataInputs.join(', ') || 'none'})`);
     }
     this.input = dataInputs[0]!;
     const outputs = graph.output.map((o) => o.name);
     if (output !== undefined) {
-      if (!outputs.includes(output)) throw new Error(`output: expected one of the model outputs (${outputs.join(', ')}), got '${output}'`);
+      if (!outputs.includes(output)) throw new RangeError(`output: expected one of the model outputs (${outputs.join(', ')}), got '${output}'`);
       this.output = output;
     } else if (outputs.length !== 1) {
-      throw new Error(`${name}: the model has ${outputs.length} outputs (${outputs.join(', ')}); pick one with the 'output' option`);
+      throw new OnnxModelError(`${name}: the model has ${outputs.length} outputs (${outputs.join(', ')}); pick one with the 'output' option`);
     } else {
       this.output = outputs[0]!;
     }
@@ -70,7 +71,7 @@ export class GraphInfo {
     this.order = this.topologicalOrder(name);
     this.classify();
     if (this.kind.get(this.output) !== 'data') {
-      throw new Error(`${name}: the output '${this.output}' does not depend on the input '${this.input}'`);
+      throw new OnnxModelError(`${name}: the output '${this.output}' does not depend on the input '${this.input}'`);
     }
   }
 
@@ -92,7 +93,7 @@ export class GraphInfo {
       let count = 0;
       for (const t of new Set(this.inputsOf(i))) {
         if (!t || known.has(t)) continue;
-        if (!this.producer.has(t)) throw new Error(`${name}: node '${n.name || n.op_type}' reads '${t}', which is no input, initializer or node output`);
+        if (!this.producer.has(t)) throw new OnnxModelError(`${name}: node '${n.name || n.op_type}' reads '${t}', which is no input, initializer or node output`);
         count++;
         const list = waiting.get(t) ?? [];
         list.push(i);
@@ -109,7 +110,7 @@ export class GraphInfo {
         for (const j of waiting.get(o) ?? []) if (--missing[j]! === 0) ready.push(j);
       }
     }
-    if (order.length !== nodes.length) throw new Error(`${name}: the graph has a cycle through ${nodes.length - order.length} nodes`);
+    if (order.length !== nodes.length) throw new OnnxModelError(`${name}: the graph has a cycle through ${nodes.length - order.length} nodes`);
     return order;
   }
 

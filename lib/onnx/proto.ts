@@ -5,6 +5,8 @@ import protobuf from 'protobufjs';
 
 import { ONNX_PROTO } from './schema.js';
 
+import { OnnxModelError } from './errors.js';
+
 /** protobufjs decodes int64 as Long; values we build ourselves are plain numbers. */
 export type Int64 = number | { toNumber(): number };
 
@@ -102,11 +104,11 @@ export function decodeModel(bytes: Uint8Array, name: string): ModelProto {
   try {
     model = schema().decode(bytes) as unknown as ModelProto;
   } catch (cause) {
-    throw new Error(`${name}: expected ONNX ModelProto bytes, but they do not decode (${(cause as Error).message})`, { cause });
+    throw new OnnxModelError(`${name}: expected ONNX ModelProto bytes, but they do not decode (${(cause as Error).message})`, { cause });
   }
   const graph = model.graph;
   if (!graph || graph.node.length === 0 || graph.output.length === 0) {
-    throw new Error(`${name}: expected an ONNX model with a graph of nodes and outputs, got ${graph ? `a graph with ${graph.node.length} nodes and ${graph.output.length} outputs` : 'no graph'}`);
+    throw new OnnxModelError(`${name}: expected an ONNX model with a graph of nodes and outputs, got ${graph ? `a graph with ${graph.node.length} nodes and ${graph.output.length} outputs` : 'no graph'}`);
   }
   return model;
 }

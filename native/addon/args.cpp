@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "addon.h"
@@ -60,9 +61,10 @@ Shape shape_of(const Napi::Value& value, const std::string& name, bool allow_f64
   }
   Shape s{data.As<Napi::TypedArray>(), dimension(obj, "rows", name), dimension(obj, "cols", name)};
   const std::size_t length = s.data.ElementLength();
-  if (length != s.rows * s.cols) {
+  const std::size_t elements = checked_product({s.rows, s.cols}, name + ".rows x " + name + ".cols");
+  if (length != elements) {
     throw restnet::RangeError(name + ".data: expected rows x cols = " + std::to_string(s.rows) + " x " +
-                              std::to_string(s.cols) + " = " + std::to_string(s.rows * s.cols) +
+                              std::to_string(s.cols) + " = " + std::to_string(elements) +
                               " elements, got " + std::to_string(length));
   }
   if (s.rows == 0 || s.cols == 0) {
@@ -73,6 +75,36 @@ Shape shape_of(const Napi::Value& value, const std::string& name, bool allow_f64
 }
 
 }  // namespace
+
+std::size_t checked_product(std::initializer_list<std::size_t> factors, const std::string& what) {
+  // A zero factor makes the product 0 even where a partial product of the others would wrap.
+  if (std::find(factors.begin(), factors.end(), std::size_t{0}) != factors.end()) return 0;
+  std::size_t product = 1;
+  bool overflow = false;
+  std::string text;
+  for (std::size_t f : factors) {
+    overflow = __builtin_mul_overflow(product, f, &product) || overflow;
+    text += (text.empty() ? "" : " x ") + std::to_string(f);
+  }
+  if (overflow) {
+    throw restnet::RangeError(what + ": expected a product below 2^" + std::to_string(8 * sizeof(std::size_t)) +
+                              ", got " + text);
+  }
+  return product;
+}
+
+void check_output_size(std::size_t elements, std::size_t element_bytes, const std::string& name) {
+  if (elements > kMaxOutputBytes / element_bytes) {
+    throw restnet::RangeError(name + ": expected a result of at most " + std::to_string(kMaxOutputBytes) +
+                              " bytes (4 GiB), got " + std::to_string(elements) + " values of " +
+                              std::to_string(element_bytes) + " bytes");
+  }
+}
+
+Napi::Float32Array float32_output(Napi::Env env, std::size_t elements, const std::string& name) {
+  check_output_size(elements, sizeof(float), name);
+  return Napi::Float32Array::New(env, elements);
+}
 
 MatrixArg matrix_arg(const Napi::Value& value, const std::string& name) {
   const Shape s = shape_of(value, name, false);
@@ -209,14 +241,14 @@ std::shared_ptr<restnet::CancelToken> token_arg(const Napi::Value& value) {
 }
 
 Napi::Object matrix64_value(Napi::Env env, restnet::Matrix64&& m) {
-  auto* storage = new restnet::DoubleBuffer(std::move(m.data));
-  const std::size_t bytes = storage->size() * sizeof(double);
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
-      env, storage->data(), bytes, [](Napi::Env, void*, restnet::DoubleBuffer* s) { delete s; }, storage);
+  const restnet::Matrix64 owned = std::move(m);  // freed when this returns, not when the event loop turns
+  check_output_size(owned.data.size(), sizeof(double), "result");
+  Napi::Float64Array data = Napi::Float64Array::New(env, owned.data.size());
+  std::copy(owned.data.begin(), owned.data.end(), data.Data());
   Napi::Object out = Napi::Object::New(env);
-  out.Set("data", Napi::Float64Array::New(env, storage->size(), buffer, 0));
-  out.Set("rows", Napi::Number::New(env, static_cast<double>(m.rows)));
-  out.Set("cols", Napi::Number::New(env, static_cast<double>(m.cols)));
+  out.Set("data", data);
+  out.Set("rows", Napi::Number::New(env, static_cast<double>(owned.rows)));
+  out.Set("cols", Napi::Number::New(env, static_cast<double>(owned.cols)));
   return out;
 }
 

@@ -29,6 +29,24 @@ std::vector<MatrixArg> matrix_list_arg(const Napi::Value& value, const std::stri
 std::vector<MatrixArg> xy_args(const Napi::CallbackInfo& info);
 restnet::Layers layers_of(const std::vector<MatrixArg>& list, const std::string& name);
 
+// The most bytes one result array may take: 4 GiB (2^32), within the typed-array limit of every
+// Node.js version the package supports. A larger result is a RangeError naming it, checked before
+// anything is allocated, instead of V8's fatal "ArrayBuffer allocation failed".
+constexpr std::size_t kMaxOutputBytes = std::size_t{1} << 32;
+
+// The product of shape factors (rows x cols, N x C x H x W, ...), or a RangeError naming `what`
+// with the factors when it does not fit in size_t. Every product of caller-given sizes goes
+// through here, so no check compares against a wrapped-around product.
+std::size_t checked_product(std::initializer_list<std::size_t> factors, const std::string& what);
+
+// RangeError naming the result `name` when `elements` values of `element_bytes` each exceed
+// kMaxOutputBytes. Call before the work that produces the result.
+void check_output_size(std::size_t elements, std::size_t element_bytes, const std::string& name);
+
+// A new Float32Array of `elements` for the result `name`, owned by V8 (so V8 counts it and
+// frees it in any garbage collection), after check_output_size.
+Napi::Float32Array float32_output(Napi::Env env, std::size_t elements, const std::string& name);
+
 // An integer count or width in [1, 1e9] (layer counts, stitch widths): RangeError otherwise.
 std::size_t positive_integer_arg(const Napi::Value& value, const std::string& name);
 
@@ -49,7 +67,8 @@ restnet::GramOptions gram_options(const Napi::Value& value);
 // The cancel token an async call was given (a native CancelToken object), or null.
 std::shared_ptr<restnet::CancelToken> token_arg(const Napi::Value& value);
 
-// {data: Float64Array, rows, cols}, handing the vector's storage to the ArrayBuffer.
+// {data: Float64Array, rows, cols} in a V8-owned buffer (copied from m, whose storage is freed at
+// once): V8 sees the memory and reclaims it without waiting for the event loop to turn.
 Napi::Object matrix64_value(Napi::Env env, restnet::Matrix64&& m);
 
 // Runs fn and converts core exceptions into JavaScript TypeError / RangeError / Error.

@@ -23,6 +23,7 @@ class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka>
     guarded(info.Env(), [&] {
       const std::size_t count_a = positive_integer_arg(info[0], "countA");
       const std::size_t count_b = positive_integer_arg(info[1], "countB");
+      check_output_size(checked_product({count_a, count_b}, "countA x countB"), sizeof(double), "result");
       const Napi::Object o = options_arg(info[2], "options", {"kernel", "threshold", "method"});
       restnet::CkaOptions options;
       options.kernel = restnet::parse_kernel(string_option(o, "kernel", "linear"));
@@ -61,7 +62,9 @@ class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka>
   }
 
   Napi::Value Result(const Napi::CallbackInfo& info) {
-    return matrix64_value(info.Env(), locked([](restnet::MinibatchCka& acc) { return acc.result(); }));
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      return matrix64_value(info.Env(), locked([](restnet::MinibatchCka& acc) { return acc.result(); }));
+    });
   }
 
   Napi::Value Batches(const Napi::CallbackInfo& info) {

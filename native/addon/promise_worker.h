@@ -75,6 +75,8 @@ class PromiseWorker : public Napi::AsyncWorker {
       deferred_.Resolve(convert_(env, result_));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
+    } catch (...) {
+      deferred_.Reject(js_error(env, std::current_exception()).Value());  // a result over the output cap
     }
   }
 

@@ -1,6 +1,7 @@
 // nchwToRows, rowsToNchw, resample2d, spaceToDepth, depthToSpace: argument checks around the core's layout and resampling
 // loops; each returns a new Float32Array. addPositionSums and addPositionOffsets work in place on
 // per-position rows.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -20,14 +21,18 @@ Napi::Float32Array float32_arg(const Napi::Value& value, const std::string& name
   return value.As<Napi::Float32Array>();
 }
 
+// A count below 2^53 (exact in a JavaScript number); products of counts go through checked_product.
 std::size_t count_arg(const Napi::Value& value, const std::string& name, bool allow_zero) {
-  const double v = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
-  if (!(v >= (allow_zero ? 0 : 1)) || v != static_cast<double>(static_cast<std::size_t>(v)) || v > 1e12) {
-    throw restnet::TypeError(name + ": expected a " + (allow_zero ? "non-negative" : "positive") + " integer");
+  if (!value.IsNumber()) throw restnet::TypeError(name + ": expected a number, got another value");
+  const double v = value.As<Napi::Number>().DoubleValue();
+  if (!(v >= (allow_zero ? 0 : 1)) || v != std::floor(v) || v > 9007199254740991.0) {
+    throw restnet::RangeError(name + ": expected a " + (allow_zero ? "non-negative" : "positive") + " integer, got " +
+                              value.ToString().Utf8Value());
   }
   return static_cast<std::size_t>(v);
 }
 
+// [N, C, H, W] whose element count fits in size_t, so Nchw::size() is exact from here on.
 restnet::Nchw nchw_arg(const Napi::Value& value, const std::string& name) {
   if (!value.IsArray() || value.As<Napi::Array>().Length() != 4) {
     throw restnet::TypeError(name + ": expected dims [N, C, H, W]");
@@ -38,6 +43,7 @@ restnet::Nchw nchw_arg(const Napi::Value& value, const std::string& name) {
   s.c = count_arg(a.Get(1u), name + "[1]", false);
   s.h = count_arg(a.Get(2u), name + "[2]", false);
   s.w = count_arg(a.Get(3u), name + "[3]", false);
+  checked_product({s.n, s.c, s.h, s.w}, name + " N x C x H x W");
   return s;
 }
 
@@ -59,7 +65,7 @@ Napi::Value NchwToRows(const Napi::CallbackInfo& info) {
     const Napi::Float32Array x = float32_arg(info[0], "data");
     const restnet::Nchw s = nchw_arg(info[1], "dims");
     require_length(x, s.size(), "data", "dims " + dims_text(s));
-    Napi::Float32Array out = Napi::Float32Array::New(env, s.size());
+    Napi::Float32Array out = float32_output(env, s.size(), "rows");
     restnet::nchw_to_rows(x.Data(), s, out.Data());
     return out;
   });
@@ -72,9 +78,11 @@ Napi::Value RowsToNchw(const Napi::CallbackInfo& info) {
     const Napi::Float32Array rows = float32_arg(info[0], "rows");
     const restnet::Nchw s = nchw_arg(info[1], "dims");
     const std::size_t skip = count_arg(info[2], "skip", true);
-    require_length(rows, s.n * (skip + s.h * s.w) * s.c, "rows",
+    // The output check first: with N and C >= 1 it bounds H*W, so skip + H*W cannot wrap.
+    check_output_size(s.size(), sizeof(float), "grid");
+    require_length(rows, checked_product({s.n, skip + s.h * s.w, s.c}, "N x (skip + H*W) x C"), "rows",
                    "N x (skip + H*W) x C for dims " + dims_text(s) + " and skip " + std::to_string(skip));
-    Napi::Float32Array out = Napi::Float32Array::New(env, s.size());
+    Napi::Float32Array out = float32_output(env, s.size(), "grid");
     restnet::rows_to_nchw(rows.Data(), s, skip, out.Data());
     return out;
   });
@@ -91,7 +99,7 @@ Napi::Value Resample2d(const Napi::CallbackInfo& info) {
     const std::size_t ow = count_arg(info[3], "outW", false);
     restnet::axis_resample(s.h, oh, "outH");
     restnet::axis_resample(s.w, ow, "outW");
-    Napi::Float32Array out = Napi::Float32Array::New(env, s.n * s.c * oh * ow);
+    Napi::Float32Array out = float32_output(env, checked_product({s.n, s.c, oh, ow}, "N x C x outH x outW"), "resampled grid");
     restnet::resample(x.Data(), s, oh, ow, out.Data());
     return out;
   });
@@ -109,7 +117,7 @@ Napi::Value Rearrange(const Napi::CallbackInfo& info) {
     const restnet::Nchw s = nchw_arg(info[1], "dims");
     require_length(x, s.size(), "data", "dims " + dims_text(s));
     const std::size_t f = count_arg(info[2], "f", false);
-    Napi::Float32Array out = Napi::Float32Array::New(env, s.size());
+    Napi::Float32Array out = float32_output(env, s.size(), "rearranged grid");
     rearrange(x.Data(), s, f, out.Data(), "data");
     return out;
   });
@@ -125,8 +133,9 @@ Napi::Value AddPositionSums(const Napi::CallbackInfo& info) {
       throw restnet::TypeError("sum: expected a Float64Array");
     }
     Napi::Float64Array sum = info[2].As<Napi::Float64Array>();
-    if (sum.ElementLength() != positions * x.view.cols) {
-      throw restnet::RangeError("sum: expected positions x x.cols = " + std::to_string(positions * x.view.cols) +
+    const std::size_t expected = checked_product({positions, x.view.cols}, "positions x x.cols");
+    if (sum.ElementLength() != expected) {
+      throw restnet::RangeError("sum: expected positions x x.cols = " + std::to_string(expected) +
                                 " elements, got " + std::to_string(sum.ElementLength()));
     }
     restnet::add_position_sums(x.view, positions, sum.Data(), "x");
@@ -141,7 +150,7 @@ Napi::Value AddPositionOffsets(const Napi::CallbackInfo& info) {
     const MatrixArg y = matrix_arg(info[0], "y");
     const Napi::Float32Array offsets = float32_arg(info[1], "offsets");
     const std::size_t positions = positive_integer_arg(info[2], "positions");
-    require_length(offsets, positions * y.view.cols, "offsets", "positions x y.cols");
+    require_length(offsets, checked_product({positions, y.view.cols}, "positions x y.cols"), "offsets", "positions x y.cols");
     // The view is read-only by type; the typed array behind it belongs to the caller, who asked for the update.
     restnet::add_position_offsets(const_cast<float*>(y.view.data), y.view.rows, y.view.cols, offsets.Data(), positions, "y");
     return env.Undefined();

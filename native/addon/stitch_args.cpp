@@ -29,7 +29,7 @@ restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& n
 }
 
 Napi::Object matrix_value(Napi::Env env, const std::vector<float>& data, std::size_t rows, std::size_t cols) {
-  Napi::Float32Array a = Napi::Float32Array::New(env, data.size());
+  Napi::Float32Array a = float32_output(env, data.size(), "result");
   std::memcpy(a.Data(), data.data(), data.size() * sizeof(float));
   Napi::Object out = Napi::Object::New(env);
   out.Set("data", a);
@@ -39,9 +39,9 @@ Napi::Object matrix_value(Napi::Env env, const std::vector<float>& data, std::si
 }
 
 Napi::Object linear_map_value(Napi::Env env, const restnet::LinearMap& map) {
-  Napi::Float32Array w = Napi::Float32Array::New(env, map.weight.size());
+  Napi::Float32Array w = float32_output(env, map.weight.size(), "weight");
   std::memcpy(w.Data(), map.weight.data(), map.weight.size() * sizeof(float));
-  Napi::Float32Array b = Napi::Float32Array::New(env, map.bias.size());
+  Napi::Float32Array b = float32_output(env, map.bias.size(), "bias");
   std::memcpy(b.Data(), map.bias.data(), map.bias.size() * sizeof(float));
   Napi::Object weight = Napi::Object::New(env);
   weight.Set("data", w);
@@ -51,6 +51,10 @@ Napi::Object linear_map_value(Napi::Env env, const restnet::LinearMap& map) {
   out.Set("weight", weight);
   out.Set("bias", b);
   return out;
+}
+
+void check_stitch_size(const restnet::MatrixView& x, const restnet::MatrixView& y) {
+  check_output_size(checked_product({x.cols, y.cols}, "x.cols x y.cols"), sizeof(float), "weight");
 }
 
 restnet::LstsqOptions lstsq_options(const Napi::Value& value) {

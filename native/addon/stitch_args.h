@@ -21,6 +21,10 @@ Napi::Object linear_map_value(Napi::Env env, const restnet::LinearMap& map);
 // {data: Float32Array, rows, cols}, copied from `data`.
 Napi::Object matrix_value(Napi::Env env, const std::vector<float>& data, std::size_t rows, std::size_t cols);
 
+// RangeError before any work when the x.cols x y.cols weight of a stitch from x to y would
+// overflow or exceed the output cap.
+void check_stitch_size(const restnet::MatrixView& x, const restnet::MatrixView& y);
+
 restnet::LstsqOptions lstsq_options(const Napi::Value& value);
 Napi::Object lstsq_result_value(Napi::Env env, const restnet::LstsqResult& result);
 

@@ -18,6 +18,7 @@ Napi::Value FitStitch(const Napi::CallbackInfo& info) {
     const MatrixArg x = matrix_arg(info[0], "x");
     const MatrixArg y = matrix_arg(info[1], "y");
     const restnet::LstsqOptions options = lstsq_options(info[2]);
+    check_stitch_size(x.view, y.view);
     return lstsq_result_value(env, restnet::fit_least_squares(x.view, y.view, options));
   });
 }
@@ -29,6 +30,7 @@ Napi::Value FitStitchAsync(const Napi::CallbackInfo& info) {
     std::vector<MatrixArg> keep = xy_args(info);
     const restnet::LstsqOptions options = lstsq_options(info[2]);
     const restnet::MatrixView x = keep[0].view, y = keep[1].view;
+    check_stitch_size(x, y);
     return PromiseWorker<restnet::LstsqResult>::Start(
         env,
         [x, y, options](const restnet::Control& control) { return restnet::fit_least_squares(x, y, options, control); },
@@ -45,6 +47,7 @@ Napi::Value ApplyStitch(const Napi::CallbackInfo& info) {
     const MatrixArg x = matrix_arg(info[1], "x");
     restnet::check_input(map, x.view, "x");
     restnet::check_finite(x.view, "x");
+    check_output_size(checked_product({x.view.rows, map.out}, "x.rows x stitch.weight.cols"), sizeof(float), "result");
     return matrix_value(env, restnet::apply(map, x.view), x.view.rows, map.out);
   });
 }
@@ -87,6 +90,7 @@ Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     std::vector<MatrixArg> keep = xy_args(info);
     const restnet::MatrixView x = keep[0].view, y = keep[1].view;
+    check_stitch_size(x, y);
     const Napi::Object o =
         options_arg(info[2], "options",
                     {"init", "optimizer", "lr", "momentum", "nesterov", "weightDecay", "schedule", "epochs",

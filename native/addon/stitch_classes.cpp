@@ -26,7 +26,12 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
 
   explicit Accumulator(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
     guarded(info.Env(), [&] {
-      create(positive_integer_arg(info[0], "inputs"), positive_integer_arg(info[1], "outputs"));
+      const std::size_t inputs = positive_integer_arg(info[0], "inputs"), outputs = positive_integer_arg(info[1], "outputs");
+      // Its state, inputs x (inputs + outputs) doubles, is allocated (zero-filled) now, from two numbers alone.
+      // Both are at most 1e9, so their sum cannot wrap.
+      const std::size_t state = checked_product({inputs, inputs + outputs}, "inputs x (inputs + outputs)");
+      check_output_size(state, sizeof(double), "the accumulator's inputs x (inputs + outputs) sums");
+      create(inputs, outputs);
       return 0;
     });
   }
@@ -95,6 +100,7 @@ class Trainable : public Napi::ObjectWrap<Trainable> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const MatrixArg x = matrix_arg(info[0], "x");
       restnet::check_finite(x.view, "x");
+      check_output_size(checked_product({x.view.rows, stitch_->map().out}, "x.rows x outputs"), sizeof(float), "forward");
       return matrix_value(info.Env(), stitch_->forward(x.view), x.view.rows, stitch_->map().out);
     });
   }
@@ -125,7 +131,9 @@ class Trainable : public Napi::ObjectWrap<Trainable> {
     });
   }
 
-  Napi::Value Stitch(const Napi::CallbackInfo& info) { return linear_map_value(info.Env(), stitch_->map()); }
+  Napi::Value Stitch(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value { return linear_map_value(info.Env(), stitch_->map()); });
+  }
 
   Napi::Value Steps(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(stitch_->steps()));

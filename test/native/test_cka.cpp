@@ -126,6 +126,13 @@ TEST(minibatch_cka_averages_unbiased_hsic_and_merges) {
   CHECK_CLOSE(all.result().at(0, 0), expected, 1e-6);
   CHECK_CLOSE(first.result().at(0, 0), all.result().at(0, 0), 1e-12);
   CHECK(first.batches() == 4);
+  // A layer whose width changes between batches is rejected, and so is merging such a layer.
+  const ref::Data wider = ref::random_matrix(n, 6, 70);
+  CHECK_THROWS(all.update(restnet::Layers(view(wider), "a"), restnet::Layers(view(ys[0]), "b")), restnet::RangeError);
+  CHECK(all.batches() == 4);
+  restnet::MinibatchCka other(1, 1, o);
+  other.update(restnet::Layers(view(wider), "a"), restnet::Layers(view(ys[0]), "b"));
+  CHECK_THROWS(all.merge(other), restnet::RangeError);
 }
 
 TEST(bad_input_is_rejected_and_constant_input_is_nan) {

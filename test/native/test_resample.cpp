@@ -93,4 +93,7 @@ TEST(space_to_depth_is_onnx_order_and_depth_to_space_inverts_it) {
   CHECK(back == x);
   CHECK_THROWS(restnet::space_to_depth(x.data(), Nchw{2, 3, 6, 4}, 4, packed.data(), "x"), restnet::RangeError);
   CHECK_THROWS(restnet::depth_to_space(x.data(), Nchw{2, 6, 6, 2}, 2, back.data(), "x"), restnet::RangeError);
+  // f * f wraps to 0 for f = 2^32: rejected, not a division by zero.
+  CHECK_THROWS(restnet::depth_to_space(x.data(), Nchw{1, 4, 1, 1}, std::size_t{1} << 32, back.data(), "x"),
+               restnet::RangeError);
 }

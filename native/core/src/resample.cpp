@@ -148,9 +148,10 @@ void space_to_depth(const float* x, Nchw shape, std::size_t f, float* out, const
 
 void depth_to_space(const float* x, Nchw shape, std::size_t f, float* out, const char* name) {
   const auto [n, cf, h, w] = shape;
-  if (f == 0 || cf % (f * f) != 0) {
+  // f > cf / f first: then f * f <= cf cannot wrap (a huge f must not make f * f zero).
+  if (f == 0 || f > cf / f || cf % (f * f) != 0) {
     throw RangeError(std::string(name) + ": depth-to-space by " + std::to_string(f) + " needs channels divisible by " +
-                     std::to_string(f * f) + ", got " + std::to_string(cf));
+                     (f > cf / f ? std::to_string(f) + "^2" : std::to_string(f * f)) + ", got " + std::to_string(cf));
   }
   const std::size_t c = cf / (f * f), oh = h * f, ow = w * f;
   parallel_for(n * c, [&](std::size_t plane) {

@@ -15,9 +15,10 @@ class MinibatchCka {
   // estimator is always the unbiased one, as in the paper.
   MinibatchCka(std::size_t count_a, std::size_t count_b, const CkaOptions& options);
 
-  // One minibatch: a matrix per layer, all with the same rows (>= 4).
+  // One minibatch: a matrix per layer, all with the same rows (>= 4), each layer with the columns
+  // it had in the first batch (RangeError naming the layer otherwise).
   void update(const Layers& a, const Layers& b, const Control& control = {});
-  // Adds another accumulator's statistics (same layer counts and options).
+  // Adds another accumulator's statistics (same layer counts, options and layer widths).
   void merge(const MinibatchCka& other);
   Matrix64 result() const;
 
@@ -31,6 +32,8 @@ class MinibatchCka {
   CkaOptions options_;
   std::size_t batches_ = 0;
   HsicTable sums_;
+  // Each layer's columns, fixed by the first batch (empty before it).
+  std::vector<std::size_t> cols_a_, cols_b_;
 };
 
 }  // namespace restnet
