@@ -18,7 +18,7 @@ const restnet = (...args: string[]) => spawnSync(process.execPath, [cli, ...args
 const tmp = mkdtempSync(join(tmpdir(), 'restnet-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const COMMANDS = ['demo', 'analyze', 'stitch', 'select', 'export', 'bench'];
+const COMMANDS = ['demo', 'analyze', 'stitch', 'select', 'export', 'profile', 'bench'];
 
 describe('restnet --help', () => {
   it('lists every command, and each command has --help with exit code 0', () => {
@@ -240,5 +240,19 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
     const bad = restnet('export', out, '--config', 'nope', '-o', file);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`restnet: export: no configuration 'nope' in ${out}; expected one of ${manifest.configs[0]!.id}`);
+  });
+
+  it('profile writes this device\'s latencies next to the manifest, and select then says it used them', () => {
+    const r = restnet('profile', out, '--runs', '2', '--batch', '1,2', '--json', '--quiet');
+    expect(r.status, r.stderr).toBe(0);
+    const written = JSON.parse(r.stdout);
+    expect(existsSync(written.path)).toBe(true);
+    expect(written.entries).toHaveLength(manifest.configs.length + new Set(manifest.anchors.map((a) => a.name)).size);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toEqual(manifest);
+    const chosen = JSON.parse(restnet('select', out, '--max-latency-ms', '1000', '--json').stdout);
+    expect(chosen.latencySource).toBe('profile');
+    expect(chosen.latencyMs).toBe(written.entries.find((e: { id: string }) => e.id === chosen.id).batches['1'].medianMs);
+    expect(restnet('select', out, '--max-latency-ms', '1000').stdout).toMatch(/latency \d+\.\d{3} ms \(this device's profile\)/);
+    expect(restnet('profile', out, '--batch', '1,x').stderr).toMatch(/^restnet: --batch: expected positive integers separated by commas/);
   });
 });

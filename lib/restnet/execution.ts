@@ -129,7 +129,8 @@ export interface ExecutionMemory {
 export class Execution {
   readonly mode: RunMode;
   private readonly fused: FusedSessions;
-  private threadCount: number | null = null;
+  private threadCount: number | null;
+  private readonly resolveThreads: () => Promise<number>;
   /** Background builds scheduled and not finished. */
   private readonly scheduled = new Set<Promise<unknown>>();
 
@@ -146,7 +147,19 @@ export class Execution {
   ) {
     checkExecutionOptions(options);
     this.mode = options.mode ?? 'auto';
-    this.fused = new FusedSessions(async () => (this.threadCount = options.threads ?? (await threads())), options.memoryBudgetBytes ?? Infinity);
+    this.threadCount = options.threads ?? null;
+    this.resolveThreads = async () => (this.threadCount ??= await threads());
+    this.fused = new FusedSessions(this.resolveThreads, options.memoryBudgetBytes ?? Infinity);
+  }
+
+  /** The intra-op thread count of the fused sessions (measured now if it was not yet). */
+  threads(): Promise<number> {
+    return this.resolveThreads();
+  }
+
+  /** Whether a call on `id` now would run on a fused session. */
+  isFused(id: string): boolean {
+    return this.mode !== 'shared' && this.fused.held().ids.includes(id);
   }
 
   /** Runs `x` for `id`: on its fused session when there is one, else on `segments`. */

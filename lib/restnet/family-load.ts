@@ -27,7 +27,7 @@ export interface ReadFamilyOptions {
   /** At most this many candidate cuts when an anchor's cuts come from its graph. */
   maxCuts?: number;
   /** The intra-op thread count for every session, or how to choose it from the largest anchor's file (verified, before any session exists). */
-  threads: number | ((largest: { bytes: Uint8Array; sha256: string }) => Promise<number>);
+  threads: number | ((largest: { bytes: Uint8Array; sha256: string }, manifest: RestnetManifest) => Promise<number>);
 }
 
 export async function readManifest(dir: string): Promise<RestnetManifest> {
@@ -75,7 +75,7 @@ async function readAnchors(dir: string, manifest: RestnetManifest, options: Read
     files.set(rec.name, bytes);
   }
   const largest = [...manifest.anchors].sort((x, y) => files.get(y.name)!.length - files.get(x.name)!.length)[0]!;
-  const threads = typeof options.threads === 'number' ? options.threads : await options.threads({ bytes: files.get(largest.name)!, sha256: largest.sha256 });
+  const threads = typeof options.threads === 'number' ? options.threads : await options.threads({ bytes: files.get(largest.name)!, sha256: largest.sha256 }, manifest);
   const loaded = new Map<string, Anchor>();
   for (const rec of manifest.anchors) {
     if (loaded.has(rec.name)) continue;

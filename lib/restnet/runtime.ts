@@ -17,12 +17,30 @@ import type { ImageInput, LongTaskOptions } from './inputs.js';
 import { ManifestError, writeFileAtomic, type AnchorRecord, type ConfigRecord } from './manifest.js';
 import type { RefineEpoch, RefineOptions } from './refine.js';
 import { refineLoaded } from './refine-loaded.js';
-import { candidatesOf, ladderOf, selectFrom, type Budget, type Rung, type Selection, type SelectOptions } from './selection.js';
+import { candidatesOf, ladderOf, selectFrom, type Budget, type DeviceLatency, type Rung, type Selection, type SelectOptions } from './selection.js';
+import { checkProfileOptions, measureProfile, type ProfileOptions } from './profile-measure.js';
+import { PROFILE_FORMAT, profileFileName, profileMismatch, readDeviceProfile, thisDevice, type DeviceProfile } from './profile-file.js';
 import { fastestThreads } from './threads.js';
 import { unknownId } from './unknown-id.js';
 
 export type { Budget, Rung, Selection, SelectOptions } from './selection.js';
 export type { ExecutionMemory, ExecutionOptions, RunMode } from './execution.js';
+export type { ProfileOptions } from './profile-measure.js';
+
+/** A device profile found next to the manifest, and why it does not stand for this family (null: it does, and select() uses it). */
+export interface LoadedProfile {
+  path: string;
+  profile: DeviceProfile;
+  mismatch: string | null;
+}
+
+/** What a profile entry is keyed by: configurations by their stitch file, anchors by their ONNX file. */
+function profileKeys(configs: ConfigRecord[], anchors: AnchorRecord[]): { id: string; kind: 'stitched' | 'anchor'; sha256: string }[] {
+  return [
+    ...configs.map((c) => ({ id: c.id, kind: 'stitched' as const, sha256: c.stitchSha256 })),
+    ...anchors.map((a) => ({ id: a.name, kind: 'anchor' as const, sha256: a.sha256 })),
+  ];
+}
 
 interface Entry {
   record: ConfigRecord;
@@ -65,6 +83,8 @@ export class ReStNet {
   private active: Runner;
   /** The directory of the manifest after save() or ReStNet.load(). */
   dir: string | undefined;
+  /** This device's profile (profile-<platform>-<arch>-<cpu>.json next to the manifest), or null. */
+  deviceProfile: LoadedProfile | null = null;
 
   /**
    * Builds the runtime from anchors and fitted stitches. `configs` need records and maps (and
@@ -225,12 +245,46 @@ export class ReStNet {
    * `includeDominated`. Throws a RangeError naming the tightest budget that something meets.
    */
   select(budget: Budget = {}, options: SelectOptions = {}): Selection {
-    return selectFrom(candidatesOf(this.configs, this.anchorRecords, options), budget);
+    return selectFrom(candidatesOf(this.configs, this.anchorRecords, options, this.profileMs()), budget);
   }
 
   /** Offered configurations and anchors, cheapest first: by this device's profile latency (batch 1) when a profile for this device is loaded, else by MACs; pareto:false records left out unless includeDominated. */
   ladder(options: { includeDominated?: boolean } = {}): Rung[] {
-    return ladderOf(candidatesOf(this.configs, this.anchorRecords, { includeDominated: options.includeDominated ?? false }));
+    return ladderOf(candidatesOf(this.configs, this.anchorRecords, { includeDominated: options.includeDominated ?? false }, this.profileMs()));
+  }
+
+  /** Latencies by id from this device's profile, when one matching the family is loaded. */
+  private profileMs(): DeviceLatency | undefined {
+    const p = this.deviceProfile;
+    if (!p) return undefined;
+    p.mismatch = profileMismatch(p.profile, profileKeys(this.configs, this.anchorRecords));
+    if (p.mismatch !== null) return undefined;
+    const byId = new Map(p.profile.entries.map((e) => {
+      const b32 = e.batches['32']?.medianMs;
+      return [e.id, { latencyMs: e.batches['1']!.medianMs, ...(b32 === undefined ? {} : { latencyBatch32Ms: b32 }) }];
+    }));
+    return (id) => byId.get(id)!;
+  }
+
+  /**
+   * Measures every configuration and anchor on this device (median and p95 per call at each batch
+   * size, interleaved, after building what they run on) and, after save() or load(), writes
+   * profile-<platform>-<arch>-<cpu>.json next to the manifest (atomically; the manifest is not
+   * touched). select() and ladder() use it from then on.
+   */
+  async profile(options: ProfileOptions = {}): Promise<{ path: string | null; profile: DeviceProfile }> {
+    checkProfileOptions(options);
+    const targets = profileKeys(this.configs, this.anchorRecords);
+    await this.warmup();
+    await this.ready();
+    const sample = this.anchors[0].model.input.shape.slice(1) as number[];
+    const entries = await measureProfile(targets, sample, (id, x) => this.runWith(id, x), (id) => this.execution.isFused(id), options);
+    const profile: DeviceProfile = { format: PROFILE_FORMAT, device: thisDevice(), threads: await this.execution.threads(), mode: this.execution.mode, createdAt: new Date().toISOString(), entries };
+    if (this.dir === undefined) return { path: null, profile };
+    const path = join(this.dir, profileFileName(profile.device));
+    await writeFileAtomic(path, `${JSON.stringify(profile, null, 2)}\n`);
+    this.deviceProfile = { path, profile, mismatch: null };
+    return { path, profile };
   }
 
   /** Writes manifest.json, the anchors, the stitch files and (default) every fused ONNX into dir. */
@@ -267,9 +321,16 @@ export class ReStNet {
     const { warm = 'all', maxCuts, ...execution } = options;
     checkExecutionOptions(execution);
     if (warm !== 'all' && warm !== 'none' && !(Array.isArray(warm) && warm.every((w) => typeof w === 'string'))) throw new TypeError(`options.warm: expected 'all', 'none' or an array of ids, got ${JSON.stringify(warm)}`);
+    const found = await readDeviceProfile(dir);
     const family = await readFamily(dir, {
       ...(maxCuts === undefined ? {} : { maxCuts }),
-      threads: execution.threads ?? ((largest) => fastestThreads(largest.bytes, largest.sha256)),
+      // A profile of this family on this device already names the thread count it measured with.
+      threads: execution.threads ?? (async (largest, manifest) => {
+        const [a0, a1] = manifest.anchors;
+        const anchors = a0!.name === a1!.name ? [a0!] : [a0!, a1!];
+        if (found && profileMismatch(found.profile, profileKeys(manifest.configs, anchors)) === null) return found.profile.threads;
+        return fastestThreads(largest.bytes, largest.sha256);
+      }),
     });
     let net: ReStNet;
     try {
@@ -278,6 +339,7 @@ export class ReStNet {
       throw new ManifestError(`${join(dir, 'manifest.json')}: the stitches do not match the anchors (${(cause as Error).message})`, { cause });
     }
     net.dir = dir;
+    if (found) net.deviceProfile = { ...found, mismatch: profileMismatch(found.profile, profileKeys(net.configs, net.anchorRecords)) };
     if (warm !== 'none') await net.warmup(warm === 'all' ? undefined : warm);
     return net;
   }

@@ -10,8 +10,12 @@ export interface Budget {
   minAccuracy?: number;
 }
 
-/** What select() returns: a stitched configuration's record, or an anchor's (kind 'anchor'). */
-export type Selection = (ConfigRecord & { kind: 'stitched' }) | (AnchorRecord & { id: string; kind: 'anchor' });
+/**
+ * What select() returns: a stitched configuration's record, or an anchor's (kind 'anchor'), with
+ * `latencyMs` from this device's profile when one is loaded (`latencySource: 'profile'`), else the
+ * manifest's figure (`'manifest'`).
+ */
+export type Selection = ((ConfigRecord & { kind: 'stitched' }) | (AnchorRecord & { id: string; kind: 'anchor' })) & { latencySource: 'profile' | 'manifest' };
 
 export interface SelectOptions {
   /** Whether the two anchors themselves are candidates (default true). */
@@ -45,11 +49,15 @@ function checkBudget(budget: Budget): void {
   }
 }
 
-/** The candidates of a family as selections. */
-export function candidatesOf(configs: ConfigRecord[], anchors: AnchorRecord[], options: SelectOptions = {}): Selection[] {
+/** Latencies of one id measured on this device (a profile): batch 1, and batch 32 when measured. */
+export type DeviceLatency = (id: string) => { latencyMs: number; latencyBatch32Ms?: number };
+
+/** The candidates of a family as selections, with this device's latencies when `profile` is given. */
+export function candidatesOf(configs: ConfigRecord[], anchors: AnchorRecord[], options: SelectOptions = {}, profile?: DeviceLatency): Selection[] {
   const offered = options.includeDominated ? configs : configs.filter((r) => r.pareto !== false);
-  const candidates: Selection[] = offered.map((r) => ({ ...r, kind: 'stitched' as const }));
-  if (options.includeAnchors ?? true) for (const a of anchors) candidates.push({ ...a, id: a.name, kind: 'anchor' });
+  const latency = (id: string) => (profile ? { ...profile(id), latencySource: 'profile' as const } : { latencySource: 'manifest' as const });
+  const candidates: Selection[] = offered.map((r) => ({ ...r, kind: 'stitched' as const, ...latency(r.id) }));
+  if (options.includeAnchors ?? true) for (const a of anchors) candidates.push({ ...a, id: a.name, kind: 'anchor', ...latency(a.name) });
   return candidates;
 }
 
@@ -88,16 +96,15 @@ export function selectFrom(candidates: Selection[], budget: Budget): Selection {
 }
 
 /**
- * The candidates cheapest first: by `profileMs` (this device's batch-1 latency) when given, else by
- * MACs (ties: fewer MACs, then the id).
+ * The candidates cheapest first: by their profile latency when they come from a device profile,
+ * else by MACs (ties: fewer MACs, then the id).
  */
-export function ladderOf(candidates: Selection[], profileMs?: (id: string) => number): Rung[] {
-  const rungs: Rung[] = candidates.map((c) => {
-    const measured = profileMs?.(c.id);
-    const [latencyMs, source] = measured !== undefined ? [measured, 'profile' as const] : c.latencyMs !== null ? [c.latencyMs, 'manifest' as const] : [null, 'macs' as const];
-    return { id: c.id, kind: c.kind, accuracy: c.accuracy, macs: c.macs, latencyMs, source };
-  });
-  const key = (r: Rung): number => (profileMs ? r.latencyMs! : r.macs);
+export function ladderOf(candidates: Selection[]): Rung[] {
+  const rungs: Rung[] = candidates.map((c) => ({
+    id: c.id, kind: c.kind, accuracy: c.accuracy, macs: c.macs, latencyMs: c.latencyMs,
+    source: c.latencySource === 'profile' ? 'profile' : c.latencyMs !== null ? 'manifest' : 'macs',
+  }));
+  const key = (r: Rung): number => (r.source === 'profile' ? r.latencyMs! : r.macs);
   return rungs.sort((x, y) => key(x) - key(y) || x.macs - y.macs || (x.id < y.id ? -1 : 1));
 }
 

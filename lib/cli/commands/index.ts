@@ -4,7 +4,8 @@ import { analyze } from './analyze.js';
 import { bench } from './bench.js';
 import { demo } from './demo.js';
 import { exportCommand } from './export.js';
+import { profile } from './profile.js';
 import { select } from './select.js';
 import { stitch } from './stitch.js';
 
-export const commands: Command[] = [demo, analyze, stitch, select, exportCommand, bench];
+export const commands: Command[] = [demo, analyze, stitch, select, exportCommand, profile, bench];

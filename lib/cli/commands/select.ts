@@ -8,12 +8,17 @@ import { CliError, UsageError } from '../args.js';
 import type { Command, CliContext } from '../context.js';
 import { si } from '../output.js';
 
-/** Loads a saved ReStNet (manifest.json in dir) without building any session. */
-export async function loadNet(dir: string, ctx: CliContext): Promise<ReStNet> {
+/** Checks that dir is a directory with a manifest.json; a CliError says what is wrong. */
+export function checkFamilyDir(dir: string): void {
   const st = statSync(dir, { throwIfNoEntry: false });
   if (!st) throw new CliError(`'${dir}' does not exist (expected a directory written by restnet stitch or restnet demo)`);
   if (!st.isDirectory()) throw new CliError(`'${dir}' is not a directory (expected a directory with manifest.json)`);
   if (!statSync(join(dir, 'manifest.json'), { throwIfNoEntry: false })) throw new CliError(`'${dir}' has no manifest.json (write one with restnet stitch or restnet demo)`);
+}
+
+/** Loads a saved ReStNet (manifest.json in dir) without building any session. */
+export async function loadNet(dir: string, ctx: CliContext): Promise<ReStNet> {
+  checkFamilyDir(dir);
   const { ReStNet } = await import('../../restnet/runtime.js');
   ctx.progress.step(`loading ${join(dir, 'manifest.json')}`);
   // select and export run nothing: no sessions built, no thread count measured.
@@ -32,7 +37,7 @@ const BUDGET_FLAGS = [
 
 export function describeSelection(s: Selection, dir: string): string {
   const acc = s.accuracy === null ? '-' : `${(s.accuracy * 100).toFixed(2)}%`;
-  const lat = s.latencyMs === null ? '-' : `${s.latencyMs.toFixed(3)} ms`;
+  const lat = s.latencyMs === null ? '-' : `${s.latencyMs.toFixed(3)} ms (${s.latencySource === 'profile' ? "this device's profile" : 'manifest'})`;
   const head = `${s.id} (${s.kind === 'anchor' ? 'anchor' : 'stitched'}): accuracy ${acc}, latency ${lat}, ${si(s.macs)} MACs, ${si(s.params)} params`;
   if (s.kind === 'anchor') return `${head}\nfile: ${join(dir, s.file)}`;
   return `${head}\ncuts: ${s.front} up to ${s.frontCut} -> stitch -> ${s.back} after ${s.backCut} (CKA ${s.cka.toFixed(3)})${s.onnx ? `\nfused ONNX: ${join(dir, s.onnx)}` : `\nexport it: restnet export ${dir} --config ${s.id} -o ${s.id}.onnx`}`;
@@ -45,7 +50,9 @@ export const select: Command = {
     description: [
       'Among the stitched configurations and the two anchors of DIR/manifest.json, picks the most',
       'accurate one whose measured latency, MACs, params (and memory) fit every limit given; ties go',
-      'to the faster. When nothing fits, says which budget would (exit code 1).',
+      'to the faster. When nothing fits, says which budget would (exit code 1). Latencies come from',
+      "this device's profile (restnet profile DIR) when DIR has one, else from the manifest; the",
+      'output says which (latencySource in --json).',
     ].join('\n'),
     positionals: [{ name: 'DIR', help: 'a directory written by restnet stitch or restnet demo' }],
     flags: [
