@@ -1,12 +1,21 @@
 // One onnxruntime session per configuration (or anchor) of its whole fused graph, kept in a
 // least-recently-used cache bounded by a byte budget. A session's cost is its ONNX file's size:
 // the weights, which dominate what onnxruntime holds for these models. Sessions are built on
-// request (ahead of time or in the background); an evicted session is released once no call is
-// still running on it.
+// request (ahead of time or in the background) and run once on zeros before any call uses them;
+// an evicted session is released once no call is still running on it.
 import type { InferenceSession } from 'onnxruntime-node';
 
 import type { Tensor } from '../matrix.js';
 import { loadOrt, runSession } from '../onnx/session-cache.js';
+
+type Ort = Awaited<ReturnType<typeof loadOrt>>;
+
+/** One sample of zeros for a session's first input (symbolic dims as 1): feeds for a warm-up or timing run. */
+export function zeroFeeds(ort: Ort, session: InferenceSession): InferenceSession.FeedsType {
+  const meta = session.inputMetadata[0]!;
+  const dims = meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [1];
+  return { [session.inputNames[0]!]: new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims) };
+}
 
 interface Slot {
   bytes: number;
@@ -77,6 +86,8 @@ export class FusedSessions {
         this.makeRoom(id, bytes.length);
         const [ort, threads] = await Promise.all([loadOrt(), this.threads()]);
         const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+        // onnxruntime plans and allocates its buffers on the first run: do that here, not in a caller's call.
+        await session.run(zeroFeeds(ort, session));
         if (next.evicted) {
           await session.release();
           return undefined;

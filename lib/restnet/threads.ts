@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 
 import { loadOrt } from '../onnx/session-cache.js';
+import { zeroFeeds } from './fused-sessions.js';
 
 /** 1, 2, 4, ... up to the cores this process may use. */
 export function threadCandidates(cores = availableParallelism()): number[] {
@@ -32,10 +33,7 @@ async function measure(bytes: Uint8Array, candidates: number[], runs: number): P
   const ort = await loadOrt();
   const sessions = await Promise.all(candidates.map((t) => ort.InferenceSession.create(bytes, { intraOpNumThreads: t, interOpNumThreads: 1 })));
   try {
-    const meta = sessions[0]!.inputMetadata[0]!;
-    const dims = meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [1];
-    const x = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
-    const feeds = { [sessions[0]!.inputNames[0]!]: x };
+    const feeds = zeroFeeds(ort, sessions[0]!);
     const times = candidates.map(() => [] as number[]);
     for (let r = -2; r < runs; r++) {
       for (const [k, s] of sessions.entries()) {
