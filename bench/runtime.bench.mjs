@@ -12,13 +12,14 @@
 // (timed rounds, default 200).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { capabilities, loadZooSplit, ReStNet } from '../dist/index.js';
 import { benchDir, fmt, machine, median, writeResults } from './harness.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
+const load0 = loadavg()[0];
 const log = (...a) => console.error(`[runtime bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const ort = await import('onnxruntime-node');
 
@@ -166,7 +167,7 @@ const m = machine(capabilities());
 const us = (ms) => `${fmt(ms * 1000, 1)} µs`;
 let md = '## Runtime: net.run against one fused file\n\n';
 md += `Written by \`bench/runtime.bench.mjs\` on ${new Date().toISOString().slice(0, 10)}: ${m.cpu}, ${m.cores} cores, Node ${m.node}, onnxruntime-node ${ort.env.versions?.common ?? ''}. `;
-md += 'The machine was busy (shared with other jobs while this ran): every figure is a median of interleaved runs, read the ratios rather than the milliseconds.\n\n';
+md += `The machine was busy (shared with other jobs; load average ${fmt(load0, 1)} on ${m.cores} cores when this started): every figure is a median of interleaved runs, read the ratios rather than the milliseconds.\n\n`;
 md += `Family: \`restnet demo --pairs cnn-l/cnn-s --calibration 64 --refine-images 64 --refine-epochs 1 --eval 100\`, loaded with \`ReStNet.load(dir)\` defaults (mode auto, warm all, ${threads} intra-op thread(s) as measured at load; load took ${fmt(loadMs / 1000, 2)} s). `;
 md += `Batch 1, ${RUNS} rounds; each round runs every model once through \`net.use(id); net.run(x)\` and once through its own \`<id>.onnx\` in a plain onnxruntime session (same threads), alternating which goes first.\n\n`;
 md += '| id | MMACs | `net.run` ms | one file ms | ratio |\n|---|---:|---:|---:|---:|\n';
