@@ -1,7 +1,7 @@
 // Glue between the CLI and the ReStNet pipeline (lib/restnet): anchors and data from command-line
 // arguments, progress events to the reporter, the analysis and Pareto files, tables, and saving
 // a ReStNet so that an interrupt never leaves a manifest pointing at missing or half-written files.
-import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadZooManifest, zooPath } from '../data/zoo.js';
@@ -12,6 +12,7 @@ import type { Anchor } from '../restnet/anchor.js';
 import { loadAnchor } from '../restnet/anchor.js';
 import { analysisToJson, type Analysis } from '../restnet/analyze.js';
 import type { ProgressEvent } from '../restnet/inputs.js';
+import { ManifestError } from '../restnet/manifest.js';
 import type { Plan } from '../restnet/plan.js';
 import type { ReStNet } from '../restnet/runtime.js';
 import { CliError } from './args.js';
@@ -163,21 +164,15 @@ export function resultsTable(net: ReStNet): string {
 }
 
 /**
- * Saves the net into `dir` through a staging folder inside it: every file is written there
- * first, then moved into place, manifest.json last. An interrupt before the end leaves the old
- * manifest (if any) and never a manifest naming files that are not there.
+ * Saves the net into `dir` atomically (ReStNet.save: the new family is written beside the folder
+ * and swapped in with directory renames), so an interrupt or a crash leaves the old family or
+ * the new one. A folder holding a family of other anchors needs `force`.
  */
-export async function saveNet(net: ReStNet, dir: string, options: { exportOnnx?: boolean; signal?: AbortSignal } = {}): Promise<string> {
-  const staging = mkdtempSync(join(dir, '.restnet-staging-'));
+export async function saveNet(net: ReStNet, dir: string, options: { exportOnnx?: boolean; force?: boolean; signal?: AbortSignal } = {}): Promise<string> {
   try {
-    await net.save(staging, { exportOnnx: options.exportOnnx ?? true });
-    options.signal?.throwIfAborted();
-    const files = readdirSync(staging).filter((f) => f !== 'manifest.json');
-    for (const f of files) renameSync(join(staging, f), join(dir, f));
-    renameSync(join(staging, 'manifest.json'), join(dir, 'manifest.json'));
-    net.dir = dir;
-    return join(dir, 'manifest.json');
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
+    return await net.save(dir, { exportOnnx: options.exportOnnx ?? true, force: options.force ?? false, ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (error) {
+    if (error instanceof ManifestError) throw new CliError(error.message);
+    throw error;
   }
 }

@@ -1,13 +1,17 @@
-// Reading a saved family: manifest.json, the anchors' ONNX files and the stitch files, each
-// checked against the manifest (hashes, cost counts, stitch headers against the anchors) before
-// anything runs. What does not match is a ManifestError / StitchFileError naming the file.
-import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, normalize, relative, sep } from 'node:path';
+// Reading a saved family: manifest.json, the anchors' ONNX files, the stitch files and the fused
+// <id>.onnx files, each checked before anything runs: every file a name inside the folder
+// (family-files.ts), every hash, the anchors' and the configurations' MACs and params counted
+// again from the graphs, the stitch headers against the anchors. What does not match is a
+// ManifestError / StitchFileError naming the file.
+import { join } from 'node:path';
 
 import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import { loadAnchor, sha256, type Anchor } from './anchor.js';
+import { FILE_LIMITS, readInside } from './family-files.js';
+import { recoverInterruptedSave } from './family-save.js';
 import { layoutOf } from './layout.js';
 import { ManifestError, validateManifest, type AnchorRecord, type ConfigRecord, type RestnetManifest } from './manifest.js';
+import { adapterFor, configMacs } from './plan.js';
 import { decodeStitch, StitchFileError } from './stitch-file.js';
 
 /** A family as read from disk, every file verified. */
@@ -17,7 +21,7 @@ export interface LoadedFamily {
   anchors: [Anchor, Anchor];
   /** One record per distinct anchor. */
   anchorRecords: AnchorRecord[];
-  /** Per configuration: its record, maps, and its saved fused ONNX file (null when none was saved). */
+  /** Per configuration: its record, maps, and its verified fused ONNX file (null when none is recorded with a hash). */
   configs: { record: ConfigRecord; maps: AdapterMaps; file: string | null }[];
   /** The intra-op thread count the anchors' sessions were loaded with. */
   threads: number;
@@ -30,48 +34,40 @@ export interface ReadFamilyOptions {
   threads: number | ((largest: { bytes: Uint8Array; sha256: string }, manifest: RestnetManifest) => Promise<number>);
 }
 
+const manifestError = (dir: string) => (why: string) => new ManifestError(`${join(dir, 'manifest.json')}: ${why}`);
+
 export async function readManifest(dir: string): Promise<RestnetManifest> {
   const path = join(dir, 'manifest.json');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new ManifestError(`${path}: cannot read the manifest (${(cause as Error).message})`, { cause });
-  }
+  const bytes = await readInside(dir, 'manifest.json', FILE_LIMITS.manifest, (why) => new ManifestError(`${path}: cannot read the manifest (${why})`));
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (cause) {
     throw new ManifestError(`${path}: not valid JSON (${(cause as Error).message})`, { cause });
   }
   return validateManifest(json, path);
 }
 
-/** The path of a file the manifest names, which must stay inside the family's folder. */
-function inside(dir: string, rel: string, what: string): string {
-  const p = normalize(join(dir, rel));
-  if (isAbsolute(rel) || relative(dir, p).startsWith(`..${sep}`) || relative(dir, p) === '..') throw new ManifestError(`${join(dir, 'manifest.json')}: ${what} '${rel}' is outside the manifest's directory`);
-  return p;
+/**
+ * The verified bytes of a configuration's fused ONNX (its hash must match the record), or the
+ * error. Used at load and again whenever a session is built from the file.
+ */
+export async function readFusedFile(dir: string, record: ConfigRecord): Promise<Uint8Array> {
+  const fail = manifestError(dir);
+  const bytes = await readInside(dir, record.onnx!, FILE_LIMITS.onnx, (why) => fail(`config ${record.id}'s fused ONNX: ${why}`));
+  const hash = sha256(bytes);
+  if (hash !== record.onnxSha256) throw fail(`config ${record.id}'s fused ONNX '${record.onnx}' has sha256 ${hash}, the manifest expects ${record.onnxSha256} (the file was changed or replaced)`);
+  return bytes;
 }
 
 async function readAnchors(dir: string, manifest: RestnetManifest, options: ReadFamilyOptions): Promise<{ anchors: Anchor[]; threads: number }> {
-  const path = join(dir, 'manifest.json');
+  const fail = manifestError(dir);
   const files = new Map<string, Uint8Array>();
   for (const rec of manifest.anchors) {
-    const seen = manifest.anchors.find((a) => a.name === rec.name)!;
-    if (seen !== rec) {
-      if (seen.sha256 !== rec.sha256) throw new ManifestError(`${path}: two anchors named '${rec.name}' with different hashes`);
-      continue;
-    }
-    const file = inside(dir, rec.file, `anchor ${rec.name}'s file`);
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(file);
-    } catch (cause) {
-      throw new ManifestError(`${path}: anchor '${rec.name}': cannot read ${file} (${(cause as Error).message})`, { cause });
-    }
+    if (files.has(rec.name)) continue;
+    const bytes = await readInside(dir, rec.file, FILE_LIMITS.onnx, (why) => fail(`anchor '${rec.name}': ${why}`));
     const hash = sha256(bytes);
-    if (hash !== rec.sha256) throw new ManifestError(`${path}: anchor '${rec.name}': ${file} has sha256 ${hash}, the manifest expects ${rec.sha256} (the file was changed or replaced)`);
+    if (hash !== rec.sha256) throw fail(`anchor '${rec.name}': ${join(dir, rec.file)} has sha256 ${hash}, the manifest expects ${rec.sha256} (the file was changed or replaced)`);
     files.set(rec.name, bytes);
   }
   const largest = [...manifest.anchors].sort((x, y) => files.get(y.name)!.length - files.get(x.name)!.length)[0]!;
@@ -80,28 +76,16 @@ async function readAnchors(dir: string, manifest: RestnetManifest, options: Read
   for (const rec of manifest.anchors) {
     if (loaded.has(rec.name)) continue;
     const anchor = await loadAnchor({ name: rec.name, model: files.get(rec.name)!, cuts: rec.cuts }, { threads, ...(options.maxCuts === undefined ? {} : { maxCuts: options.maxCuts }) });
-    if (anchor.macs !== rec.macs || anchor.params !== rec.params) throw new ManifestError(`${path}: anchor '${rec.name}' has ${anchor.macs} MACs and ${anchor.params} params, the manifest says ${rec.macs} and ${rec.params}`);
+    if (anchor.macs !== rec.macs || anchor.params !== rec.params) throw fail(`anchor '${rec.name}' has ${anchor.macs} MACs and ${anchor.params} params, the manifest says ${rec.macs} and ${rec.params}`);
     loaded.set(rec.name, anchor);
   }
   return { anchors: manifest.anchors.map((r) => loaded.get(r.name)!), threads };
 }
 
-/** The saved fused ONNX of a configuration, when the manifest names one and it is there. */
-async function fusedFile(dir: string, rec: ConfigRecord): Promise<string | null> {
-  if (rec.onnx === null) return null;
-  const file = inside(dir, rec.onnx, `config ${rec.id}'s fused ONNX`);
-  return (await stat(file).catch(() => undefined))?.isFile() ? file : null;
-}
-
 /** Reads one configuration's stitch file and checks its header against the record and the anchors. */
 async function readStitch(dir: string, rec: ConfigRecord, anchors: Anchor[]): Promise<AdapterMaps> {
-  const file = inside(dir, rec.stitch, `config ${rec.id}'s stitch`);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(file);
-  } catch (cause) {
-    throw new StitchFileError(`${file}: cannot read the stitch of '${rec.id}' (${(cause as Error).message})`, { cause });
-  }
+  const file = join(dir, rec.stitch);
+  const bytes = await readInside(dir, rec.stitch, FILE_LIMITS.stitch, (why) => new StitchFileError(`${join(dir, 'manifest.json')}: config ${rec.id}'s stitch: ${why}`));
   const hash = sha256(bytes);
   if (hash !== rec.stitchSha256) throw new StitchFileError(`${file}: sha256 ${hash}, the manifest expects ${rec.stitchSha256} for '${rec.id}' (corrupt or replaced)`);
   const { header, maps } = decodeStitch(bytes, file);
@@ -127,12 +111,47 @@ async function readStitch(dir: string, rec: ConfigRecord, anchors: Anchor[]): Pr
   return maps;
 }
 
-/** Reads and verifies the family saved in `dir`. */
+/** Parameters the stitch trained: its maps' weights and biases and the per-position offsets. */
+export function trainableParams(maps: AdapterMaps): number {
+  return [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) + (maps.position?.length ?? 0);
+}
+
+/** A configuration's MACs, params and trained params counted again from the graphs and the maps, against its record. */
+function checkCounts(dir: string, rec: ConfigRecord, maps: AdapterMaps, anchors: Anchor[]): void {
+  const front = anchors.find((a) => a.name === rec.front)!, back = anchors.find((a) => a.name === rec.back)!;
+  const adapter = adapterFor(front, rec.frontCut, back, rec.backCut, layoutOf(rec));
+  if (typeof adapter === 'string') throw manifestError(dir)(`config ${rec.id}: ${adapter}`);
+  const trainable = trainableParams(maps);
+  const counted = {
+    macs: configMacs(front, rec.frontCut, back, rec.backCut, adapter),
+    params: front.model.segment(front.model.input.name, rec.frontCut).params + trainable + back.model.segment(rec.backCut, back.model.output.name).params,
+    trainableParams: trainable,
+  };
+  for (const k of ['macs', 'params', 'trainableParams'] as const) {
+    if (counted[k] !== rec[k]) throw manifestError(dir)(`config ${rec.id}: ${k} ${rec[k]} in the manifest, ${counted[k]} counted from the graphs and the stitch`);
+  }
+}
+
+/**
+ * Reads and verifies the family saved in `dir` (after renaming back a family that a killed save
+ * left beside its folder).
+ */
 export async function readFamily(dir: string, options: ReadFamilyOptions): Promise<LoadedFamily> {
+  await recoverInterruptedSave(dir);
   const manifest = await readManifest(dir);
   const { anchors, threads } = await readAnchors(dir, manifest, options);
   const configs: LoadedFamily['configs'] = [];
-  for (const record of manifest.configs) configs.push({ record, maps: await readStitch(dir, record, anchors), file: await fusedFile(dir, record) });
+  for (const record of manifest.configs) {
+    const maps = await readStitch(dir, record, anchors);
+    checkCounts(dir, record, maps, anchors);
+    // A fused file without a recorded hash (a family saved before hashes were recorded) is not run.
+    let file: string | null = null;
+    if (record.onnx !== null && record.onnxSha256) {
+      await readFusedFile(dir, record);
+      file = join(dir, record.onnx);
+    }
+    configs.push({ record, maps, file });
+  }
   const [a0, a1] = manifest.anchors as [AnchorRecord, AnchorRecord];
   return { manifest, anchors: [anchors[0]!, anchors[1]!], anchorRecords: a0.name === a1.name ? [a0] : [a0, a1], configs, threads };
 }

@@ -42,6 +42,8 @@ export interface ConfigRecord
   params: number;
   /** The fused single-file ONNX, relative to the manifest (null until exported). */
   onnx: string | null;
+  /** sha256 of the fused ONNX file, checked before it is run (absent in families saved before it was recorded: the file is then not used). */
+  onnxSha256?: string | null;
   /** The stitch weights file, relative to the manifest, and its sha256. */
   stitch: string;
   stitchSha256: string;
@@ -101,40 +103,5 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
-const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isNumOrNull = (v: unknown): boolean => v === null || isNum(v);
-
-/** Checks the shape of a parsed manifest; `where` names the file in errors. */
-export function validateManifest(json: unknown, where: string): RestnetManifest {
-  const fail = (why: string): never => {
-    throw new ManifestError(`${where}: ${why}`);
-  };
-  if (typeof json !== 'object' || json === null) fail('expected a JSON object');
-  const m = json as RestnetManifest;
-  if (m.format !== MANIFEST_FORMAT) fail(`expected format "${MANIFEST_FORMAT}", got ${JSON.stringify(m.format)}`);
-  if (!Array.isArray(m.anchors) || m.anchors.length !== 2) fail(`expected two anchors, got ${Array.isArray(m.anchors) ? m.anchors.length : typeof m.anchors}`);
-  if (!Array.isArray(m.configs)) fail('expected a configs list');
-  m.anchors.forEach((a, k) => {
-    const at = `anchors[${k}]`;
-    if (!isStr(a?.name) || !isStr(a.file) || !/^[0-9a-f]{64}$/.test(String(a.sha256))) fail(`${at}: expected {name, file, sha256 (64 hex digits)}`);
-    if (!isNum(a.macs) || !isNum(a.params) || !isNumOrNull(a.accuracy) || !isNumOrNull(a.latencyMs)) fail(`${at} (${a.name}): expected numbers macs, params and accuracy, latencyMs (or null)`);
-    if (!Array.isArray(a.cuts) || !a.cuts.every(isStr)) fail(`${at} (${a.name}): expected cuts: string[]`);
-  });
-  if (m.anchors[0]!.name === m.anchors[1]!.name && m.anchors[0]!.file !== m.anchors[1]!.file) fail(`two anchors are named '${m.anchors[0]!.name}'`);
-  const names = new Set(m.anchors.map((a) => a.name));
-  const ids = new Set<string>();
-  m.configs.forEach((c, k) => {
-    const at = `configs[${k}]`;
-    if (!isStr(c?.id) || !/^[A-Za-z0-9._~-]+$/.test(c.id)) fail(`${at}: expected an id of letters, digits and . _ ~ -, got ${JSON.stringify(c?.id)}`);
-    if (ids.has(c.id)) fail(`${at}: duplicate id '${c.id}'`);
-    ids.add(c.id);
-    if (!names.has(c.front) || !names.has(c.back)) fail(`${at} (${c.id}): front '${c.front}' and back '${c.back}' must name anchors (${[...names].join(', ')})`);
-    if (!isStr(c.frontCut) || !isStr(c.backCut) || !isStr(c.stitch) || !/^[0-9a-f]{64}$/.test(String(c.stitchSha256))) fail(`${at} (${c.id}): expected frontCut, backCut, stitch and stitchSha256`);
-    if (!isNum(c.macs) || !isNum(c.params) || !isNumOrNull(c.accuracy) || !isNumOrNull(c.latencyMs) || !(isNum(c.cka) || c.cka === null)) fail(`${at} (${c.id}): expected numbers cka, macs, params and accuracy, latencyMs (or null)`);
-    if (c.onnx !== null && !isStr(c.onnx)) fail(`${at} (${c.id}): onnx must be a relative path or null`);
-    if (c.upsample !== undefined && c.upsample !== 'bilinear' && c.upsample !== 'depth-to-space') fail(`${at} (${c.id}): upsample must be 'bilinear' or 'depth-to-space', got ${JSON.stringify(c.upsample)}`);
-    if (c.downsample !== undefined && c.downsample !== 'average' && c.downsample !== 'space-to-depth') fail(`${at} (${c.id}): downsample must be 'average' or 'space-to-depth', got ${JSON.stringify(c.downsample)}`);
-  });
-  return m;
-}
+// The field-by-field check lives in manifest-validate.ts.
+export { validateManifest } from './manifest-validate.js';

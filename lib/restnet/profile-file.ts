@@ -1,9 +1,11 @@
 // profile-<platform>-<arch>-<cpu>.json: latencies of every configuration and anchor of a family
 // measured on one kind of device (restnet profile / net.profile()). It sits next to the manifest,
 // never changes it, and names each entry's file hash so a profile of an older family is not used.
-import { readFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
+
+import { FILE_LIMITS, readInside } from './family-files.js';
 
 export const PROFILE_FORMAT = 'restnet-profile/1';
 
@@ -87,17 +89,13 @@ export function validateProfile(json: unknown, where: string): DeviceProfile {
 
 /** The profile of this device in `dir`, or null when there is none. */
 export async function readDeviceProfile(dir: string, device: DeviceInfo = thisDevice()): Promise<{ path: string; profile: DeviceProfile } | null> {
-  const path = join(dir, profileFileName(device));
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new ProfileError(`${path}: cannot read the device profile (${(cause as Error).message})`, { cause });
-  }
+  const name = profileFileName(device);
+  const path = join(dir, name);
+  if (!(await lstat(path).catch(() => undefined))) return null;
+  const bytes = await readInside(dir, name, FILE_LIMITS.profile, (why) => new ProfileError(`${path}: cannot read the device profile (${why})`));
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (cause) {
     throw new ProfileError(`${path}: not valid JSON (${(cause as Error).message})`, { cause });
   }

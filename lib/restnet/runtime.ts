@@ -2,7 +2,6 @@
 // run-time selection of the one that fits a device budget. The jobs live in their own files:
 // family-load.ts / family-save.ts (persistence), selection.ts, execution.ts (running),
 // refine-loaded.ts (training a stitch further on a device).
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Tensor } from '../matrix.js';
@@ -11,8 +10,8 @@ import type { StitchedModel } from '../stitch/stitched-model.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
 import { checkExecutionOptions, Execution, SharedSegments, uniqueAnchors, type ExecutionMemory, type ExecutionOptions, type Runner } from './execution.js';
-import { readFamily } from './family-load.js';
-import { writeFamily, writeManifest } from './family-save.js';
+import { readFamily, readFusedFile } from './family-load.js';
+import { writeFamily, type SaveOptions } from './family-save.js';
 import type { ImageInput, LongTaskOptions } from './inputs.js';
 import { ManifestError, writeFileAtomic, type AnchorRecord, type ConfigRecord } from './manifest.js';
 import type { RefineEpoch, RefineOptions } from './refine.js';
@@ -46,8 +45,8 @@ interface Entry {
   record: ConfigRecord;
   maps: AdapterMaps;
   model: StitchedModel;
-  /** The saved fused ONNX of exactly these maps (its session is built from it), or null: built in memory. */
-  file: string | null;
+  /** Whether the fused ONNX saved in `dir` (hash recorded) is of exactly these maps: sessions are built from it, else in memory. */
+  saved: boolean;
 }
 
 export interface LoadOptions extends ExecutionOptions {
@@ -99,7 +98,7 @@ export class ReStNet {
     this.shared = new SharedSegments(anchors, configs.map((c) => c.record));
     for (const { record, maps, file } of configs) {
       if (this.entries.has(record.id)) throw new RangeError(`configs: duplicate id '${record.id}'`);
-      this.entries.set(record.id, { record, maps, model: this.shared.stitched(record, maps), file: file ?? null });
+      this.entries.set(record.id, { record, maps, model: this.shared.stitched(record, maps), saved: (file ?? null) !== null });
     }
     const largest = uniqueAnchors(anchors).sort((x, y) => y.bytes.length - x.bytes.length)[0]!;
     this.execution = new Execution(this.shared, anchors, (id) => this.fusedBytes(id), () => fastestThreads(largest.bytes, largest.sha256), options);
@@ -125,7 +124,7 @@ export class ReStNet {
    */
   async refine(id: string, data: ImageInput, options: RefineOptions & LongTaskOptions = {}): Promise<RefineEpoch[]> {
     const { record, maps, history } = await refineLoaded(this.anchors, this.entry(id), data, options);
-    this.entries.set(id, { record, maps, model: this.shared.stitched(record, maps), file: null });
+    this.entries.set(id, { record, maps, model: this.shared.stitched(record, maps), saved: false });
     this.execution.invalidate(id);
     return history;
   }
@@ -168,7 +167,8 @@ export class ReStNet {
   private async fusedBytes(id: string): Promise<Uint8Array> {
     const e = this.entries.get(id);
     if (!e) return this.anchor(id).bytes;
-    return e.file !== null ? readFile(e.file) : e.model.toOnnx();
+    // The saved file is read again and its hash checked: it may have changed since load.
+    return e.saved && this.dir !== undefined ? readFusedFile(this.dir, e.record) : e.model.toOnnx();
   }
 
   private anchor(name: string): Anchor {
@@ -287,27 +287,28 @@ export class ReStNet {
     return { path, profile };
   }
 
-  /** Writes manifest.json, the anchors, the stitch files and (default) every fused ONNX into dir. */
-  async save(dir: string, options: { exportOnnx?: boolean } = {}): Promise<string> {
+  /**
+   * Writes the family into dir: manifest.json, the anchors, the stitch files and (default) every
+   * fused ONNX with its sha256, atomically as a whole (written beside, swapped in with directory
+   * renames; see family-save.ts). A folder holding a family of other anchors needs `force`.
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<string> {
     const path = await writeFamily(dir, { anchors: uniqueAnchors(this.anchors), anchorRecords: this.anchorRecords, configs: [...this.entries.values()] }, options);
     this.dir = dir;
+    for (const e of this.entries.values()) e.saved = e.record.onnx !== null;
     return path;
   }
 
   /**
-   * The fused single-file ONNX of a configuration. After save()/load() it is also written next
-   * to the manifest as `<id>.onnx` and recorded in the manifest.
+   * The fused single-file ONNX of a configuration. After save()/load() the family is also saved
+   * again in its folder, atomically like save(), with every fused `<id>.onnx` and its sha256.
    */
   async export(id: string): Promise<{ bytes: Uint8Array; path: string | null }> {
     const e = this.entry(id);
     const bytes = e.model.toOnnx();
     if (this.dir === undefined) return { bytes, path: null };
-    e.record.onnx = `${id}.onnx`;
-    const path = join(this.dir, e.record.onnx);
-    await writeFileAtomic(path, bytes);
-    e.file = path;
-    await writeManifest(this.dir, this.anchorRecords, this.configs);
-    return { bytes, path };
+    await this.save(this.dir);
+    return { bytes, path: join(this.dir, e.record.onnx!) };
   }
 
   /**

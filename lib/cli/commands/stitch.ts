@@ -24,6 +24,7 @@ export const FIT_FLAGS: FlagSpec[] = [
   { name: 'refine-images', type: 'integer', value: 'N', min: 1, help: 'calibration images to refine on', defaultText: 'all' },
   { name: 'ridge', type: 'number', value: 'R', min: 0, help: 'ridge penalty per row of the least squares', defaultText: '1e-4' },
   { name: 'no-export', type: 'boolean', help: 'do not write the fused .onnx files (export later with restnet export)' },
+  { name: 'force', type: 'boolean', help: 'replace a family of other anchors already in the output directory' },
 ];
 
 export interface PairResult {
@@ -76,7 +77,7 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   ctx.signal.throwIfAborted();
   ctx.progress.step(`saving to ${out}`);
   const pareto = writePareto(plots, net, planned.configs[0]!.front, planned.configs[0]!.back);
-  const manifest = await saveNet(net, out, { exportOnnx: !args.bool('no-export'), signal: ctx.signal });
+  const manifest = await saveNet(net, out, { exportOnnx: !args.bool('no-export'), force: args.bool('force'), signal: ctx.signal });
   ctx.progress.end();
   return { net, files: { manifest, cka, pareto }, analysis: analysisJson(analysis, planned), skipped: planned.skipped.map(({ frontCut, reason }) => ({ frontCut, reason })) };
 }
