@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import { loadAnchor, sha256, type Anchor } from './anchor.js';
 import { FILE_LIMITS, readInside } from './family-files.js';
-import { recoverInterruptedSave } from './family-save.js';
 import { layoutOf } from './layout.js';
 import { ManifestError, validateManifest, type AnchorRecord, type ConfigRecord, type RestnetManifest } from './manifest.js';
 import { adapterFor, configMacs } from './plan.js';
@@ -132,12 +131,8 @@ function checkCounts(dir: string, rec: ConfigRecord, maps: AdapterMaps, anchors:
   }
 }
 
-/**
- * Reads and verifies the family saved in `dir` (after renaming back a family that a killed save
- * left beside its folder).
- */
+/** Reads and verifies the family saved in `dir` (see recoverInterruptedSave for a folder a killed save left aside). */
 export async function readFamily(dir: string, options: ReadFamilyOptions): Promise<LoadedFamily> {
-  await recoverInterruptedSave(dir);
   const manifest = await readManifest(dir);
   const { anchors, threads } = await readAnchors(dir, manifest, options);
   const configs: LoadedFamily['configs'] = [];

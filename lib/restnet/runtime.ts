@@ -11,7 +11,7 @@ import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
 import { checkExecutionOptions, Execution, SharedSegments, uniqueAnchors, type ExecutionMemory, type ExecutionOptions, type Runner } from './execution.js';
 import { readFamily, readFusedFile } from './family-load.js';
-import { writeFamily, type SaveOptions } from './family-save.js';
+import { recoverInterruptedSave, writeFamily, type SaveOptions } from './family-save.js';
 import type { ImageInput, LongTaskOptions } from './inputs.js';
 import { ManifestError, writeFileAtomic, type AnchorRecord, type ConfigRecord } from './manifest.js';
 import type { RefineEpoch, RefineOptions } from './refine.js';
@@ -322,6 +322,8 @@ export class ReStNet {
     const { warm = 'all', maxCuts, ...execution } = options;
     checkExecutionOptions(execution);
     if (warm !== 'all' && warm !== 'none' && !(Array.isArray(warm) && warm.every((w) => typeof w === 'string'))) throw new TypeError(`options.warm: expected 'all', 'none' or an array of ids, got ${JSON.stringify(warm)}`);
+    // A save killed between its two renames left the family beside its folder: put it back first.
+    await recoverInterruptedSave(dir);
     const found = await readDeviceProfile(dir);
     const family = await readFamily(dir, {
       ...(maxCuts === undefined ? {} : { maxCuts }),
