@@ -100,8 +100,12 @@ describe('MinibatchCKA layer widths', () => {
   });
 });
 
+// Under AddressSanitizer (npm run test:asan) freed memory sits in ASan's quarantine by design,
+// so RSS says nothing about when V8 released it.
+const underAsan = (process.env.LD_PRELOAD ?? '').includes('libasan');
+
 describe('result memory', () => {
-  it('is reclaimed within a synchronous loop of 20,000 gram calls', () => {
+  it.skipIf(underAsan)('is reclaimed within a synchronous loop of 20,000 gram calls', () => {
     // 32 x 32 doubles = 8 KB a result, 160 MB in all: held until the event loop turned when the
     // results were external buffers V8 did not count; V8-owned buffers are collected in the loop.
     const x = randomMatrix(32, 8, 1);
