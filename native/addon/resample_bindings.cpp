@@ -100,6 +100,9 @@ Napi::Value Resample2d(const Napi::CallbackInfo& info) {
     restnet::axis_resample(s.h, oh, "outH");
     restnet::axis_resample(s.w, ow, "outW");
     Napi::Float32Array out = float32_output(env, checked_product({s.n, s.c, oh, ow}, "N x C x outH x outW"), "resampled grid");
+    // An empty batch has nothing to resample; the core's per-axis tables would still take time
+    // and memory in proportion to H, W, outH and outW, which nothing bounds when N = 0.
+    if (s.n == 0) return out;
     restnet::resample(x.Data(), s, oh, ow, out.Data());
     return out;
   });

@@ -36,7 +36,10 @@ export function superviseFuzz(run: FuzzRun): FuzzResult {
   try {
     const args = ['--import', here('./register.mjs'), here('./run.ts'), '--target', run.target, '--seconds', String(run.seconds), '--seed', String(run.seed), '--journal', journal];
     if (run.case !== undefined) args.push('--case', String(run.case));
-    const child = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: (run.seconds + 60) * 1000, maxBuffer: 64 * 2 ** 20 });
+    const limit = run.seconds + 60;
+    const started = Date.now();
+    const child = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: limit * 1000, maxBuffer: 64 * 2 ** 20 });
+    const timedOut = child.signal === 'SIGKILL' && Date.now() - started >= limit * 1000;
     const stdout = child.stdout ?? '';
     const last = stdout.trim().split('\n').at(-1) ?? '';
     if (child.status === 0 && last.startsWith('{')) {
@@ -50,7 +53,9 @@ export function superviseFuzz(run: FuzzRun): FuzzResult {
       current = '(no case started)';
     }
     const index = /case (\d+)/.exec(current)?.[1] ?? '?';
-    const how = child.error ? `did not finish (${child.error.message})` : child.signal ? `died of ${child.signal}` : `exited with code ${child.status}`;
+    const how = timedOut
+      ? `was still running after ${limit} s (a case that does not return)`
+      : child.error ? `did not run (${child.error.message})` : child.signal ? `died of ${child.signal}` : `exited with code ${child.status}`;
     const stderr = (child.stderr ?? '').trim().split('\n').slice(-15).join('\n');
     return {
       ok: false,
