@@ -33,7 +33,7 @@ export interface AdaptTarget {
 }
 
 export interface AdaptOptions {
-  /** The latency the percentile must stay under, in ms (queueing + inference). */
+  /** The latency the percentile must stay under, in ms (queueing + inference); Infinity holds the top rung. */
   targetMs: number;
   /** Which percentile of the window is held under the target (default 95). */
   percentile?: number;
@@ -85,9 +85,9 @@ interface Sample {
   ms: number;
 }
 
-const positive = (name: string, v: unknown): number => {
+const positive = (name: string, v: unknown, infinite = false): number => {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name}: expected a number, got ${String(v)}`);
-  if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`${name}: expected a finite number > 0, got ${v}`);
+  if (!(v > 0) || (!infinite && !Number.isFinite(v))) throw new RangeError(`${name}: expected a${infinite ? '' : ' finite'} number > 0, got ${v}`);
   return v;
 };
 
@@ -121,7 +121,7 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
     if (!options || typeof options !== 'object') throw new TypeError('options: expected an object with targetMs');
     const known = ['targetMs', 'percentile', 'windowMs', 'cooldownMs', 'hysteresis', 'minAccuracy', 'ladder', 'minSamples', 'clock'];
     for (const k of Object.keys(options)) if (!known.includes(k)) throw new TypeError(`options.${k}: unknown; expected ${known.join(', ')}`);
-    this.targetMs = positive('options.targetMs', options.targetMs);
+    this.targetMs = positive('options.targetMs', options.targetMs, true);
     this.percentile = positive('options.percentile', options.percentile ?? 95);
     if (this.percentile > 100) throw new RangeError(`options.percentile: expected a number in (0, 100], got ${this.percentile}`);
     this.windowMs = positive('options.windowMs', options.windowMs ?? 2000);

@@ -5,6 +5,7 @@ import { bench } from './bench.js';
 import { demo } from './demo.js';
 import { exportCommand } from './export.js';
 import { select } from './select.js';
+import { serve } from './serve.js';
 import { stitch } from './stitch.js';
 
-export const commands: Command[] = [demo, analyze, stitch, select, exportCommand, bench];
+export const commands: Command[] = [demo, analyze, stitch, select, exportCommand, bench, serve];
