@@ -182,6 +182,12 @@ describe('AdaptiveController', () => {
     expect(c.stats()).toMatchObject({ stopped: true, switches: 1, samples: 0 });
   });
 
+  it('an infinite target holds the most accurate rung whatever the latency', () => {
+    const { events, c } = simulate({ targetMs: Infinity }, () => 50, 30_000);
+    expect(events).toEqual([]);
+    expect(c.current).toBe('big');
+  });
+
   it('uses the net ladder() when no ladder is given, and rejects bad options by name', () => {
     const net = { ...simNet(), ladder: () => LADDER };
     expect(new AdaptiveController(net, { targetMs: 5 }).current).toBe('big');

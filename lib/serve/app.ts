@@ -2,7 +2,7 @@
 // batching queue, the adaptive controller that moves the family along its ladder, and the
 // Prometheus metrics. close() stops taking connections, lets the requests in flight finish (the
 // queue drains), then stops the controller.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 
 import { AdaptiveController, type Rung } from '../restnet/adapt.js';
 import type { ReStNet } from '../restnet/runtime.js';
@@ -47,7 +47,7 @@ export interface Service {
 
 export async function createService(net: ReStNet, options: ServeOptions = {}): Promise<Service> {
   // No per-request log lines: the service logs switches and a periodic summary.
-  const app = Fastify({ logger: { level: options.logLevel ?? 'info' }, disableRequestLogging: true, bodyLimit: options.bodyLimit ?? 1 << 20 });
+  const app = Fastify({ logger: { level: options.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: options.bodyLimit ?? 1 << 20 });
   const shape = net.anchors[0].model.input.shape;
   const input: InputSpec = { name: net.anchors[0].model.input.name, sampleDims: shape.slice(1) as number[] };
   const ladder: Rung[] = temporaryLadder(net);
@@ -107,6 +107,15 @@ export async function createService(net: ReStNet, options: ServeOptions = {}): P
       answered = 0;
     }, every).unref()
     : undefined;
+  // While closing, answers end their keep-alive connection: server.close() only reaps sockets
+  // idle at that moment, and a client's kept-alive socket would hold the process open.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   app.addHook('onClose', async () => {
     clearInterval(summary);
     await queue.drain();

@@ -44,11 +44,11 @@ export class ServeMetrics {
     });
     new Gauge({
       name: 'restnet_observed_latency_seconds',
-      help: "The adaptive controller's sliding-window latency percentile (NaN until the window has enough requests)",
+      help: "The adaptive controller's sliding-window latency percentile (0 while the window has too few requests to tell)",
       registers,
       collect() {
-        const ms = sources.observedMs();
-        this.set(ms === null ? Number.NaN : ms / 1000);
+        // Not NaN: prom-client writes it as 'Nan', which Prometheus parsers reject.
+        this.set((sources.observedMs() ?? 0) / 1000);
       },
     });
   }
