@@ -1,12 +1,14 @@
 // The adaptive controller: holds a latency percentile target by moving a net along its ladder of
-// offered configurations (cheapest first). It observes every run (queueing + inference), keeps a
-// sliding window of latencies, steps one rung down as soon as the window's percentile exceeds
-// the target, and one rung up once the window has stayed below target x (1 - hysteresis) for
-// cooldownMs. Two guards keep a steady load from oscillating: a step up is taken only when the
-// window's percentile scaled by the two rungs' cost ratio still meets the target, and a step up
-// that has to be undone within its cooldown doubles the cooldown of that rung (reset once a step
-// up to it holds). Time comes from an injectable clock so the policy is testable on simulated
-// time.
+// offered configurations (cheapest first). It observes every run (queueing + inference) and keeps
+// a sliding window of latencies. As soon as the window's percentile exceeds the target it steps
+// down; once the window has stayed below target x (1 - hysteresis) for cooldownMs it steps up.
+// Either way it goes to the most accurate rung whose predicted percentile (the window's, scaled
+// by the rungs' cost ratio: profile latency, else MACs) meets the target, so a busy device drops
+// in one step and a free one climbs back in one; down, at least one rung (the cheapest when
+// nothing is predicted to fit). Two guards keep a steady load from oscillating: no step up to a
+// rung predicted to break the target, and a step up that has to be undone within its cooldown
+// doubles that rung's cooldown (reset once a step up to it holds). Time comes from an injectable
+// clock so the policy is testable on simulated time.
 import { EventEmitter } from 'node:events';
 
 import type { Tensor } from '../matrix.js';
@@ -180,7 +182,8 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
       this.belowSince = null;
       if (this.probation?.rung === this.rung && now <= this.probation.until) this.backoff[this.rung] = Math.min(64, this.backoff[this.rung]! * 2);
       this.probation = null;
-      if (this.rung > 0) this.move(this.rung - 1, 'over-target', observed, now);
+      // Down to the most accurate cheaper rung predicted to meet the target (else the cheapest).
+      if (this.rung > 0) this.move(Math.max(0, this.bestFit(observed, 0, this.rung - 1, () => true)), 'over-target', observed, now);
       return;
     }
     if (this.probation && now > this.probation.until) {
@@ -192,12 +195,21 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
       return;
     }
     this.belowSince ??= now;
-    const up = this.rung + 1;
-    if (now - this.belowSince < this.cooldownMs * this.backoff[up]!) return;
-    // Predicted percentile on the rung above: this one's scaled by their cost ratio.
-    if (observed * this.costRatio(this.rung, up) > this.targetMs) return;
+    const below = now - this.belowSince;
+    // Up to the most accurate rung predicted to meet the target whose (backed-off) cooldown has passed.
+    const up = this.bestFit(observed, this.rung + 1, this.ladder.length - 1, (r) => below >= this.cooldownMs * this.backoff[r]!);
+    if (up < 0) return;
     this.probation = { rung: up, until: now + this.cooldownMs };
     this.move(up, 'under-target', observed, now);
+  }
+
+  /**
+   * The highest rung in [lo, hi] that `eligible` accepts and whose predicted percentile (the
+   * window's, scaled by the cost ratio to the current rung) meets the target; -1 when none.
+   */
+  private bestFit(observed: number, lo: number, hi: number, eligible: (rung: number) => boolean): number {
+    for (let r = hi; r >= lo; r--) if (eligible(r) && observed * this.costRatio(this.rung!, r) <= this.targetMs) return r;
+    return -1;
   }
 
   /** Runs the net's configuration in use and observes the call's time. */

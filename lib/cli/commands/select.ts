@@ -3,21 +3,21 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import type { Budget, ReStNet, Selection } from '../../restnet/runtime.js';
+import type { Budget, LoadOptions, ReStNet, Selection } from '../../restnet/runtime.js';
 import { CliError, UsageError } from '../args.js';
 import type { Command, CliContext } from '../context.js';
 import { si } from '../output.js';
 
-/** Loads a saved ReStNet (manifest.json in dir) without building any session. */
-export async function loadNet(dir: string, ctx: CliContext): Promise<ReStNet> {
+/** Loads a saved ReStNet (manifest.json in dir); by default without building any session. */
+export async function loadNet(dir: string, ctx: CliContext, options: LoadOptions = {}): Promise<ReStNet> {
   const st = statSync(dir, { throwIfNoEntry: false });
   if (!st) throw new CliError(`'${dir}' does not exist (expected a directory written by restnet stitch or restnet demo)`);
   if (!st.isDirectory()) throw new CliError(`'${dir}' is not a directory (expected a directory with manifest.json)`);
   if (!statSync(join(dir, 'manifest.json'), { throwIfNoEntry: false })) throw new CliError(`'${dir}' has no manifest.json (write one with restnet stitch or restnet demo)`);
   const { ReStNet } = await import('../../restnet/runtime.js');
   ctx.progress.step(`loading ${join(dir, 'manifest.json')}`);
-  // select and export run nothing: no sessions built, no thread count measured.
-  const net = await ReStNet.load(resolve(dir), { warm: 'none', threads: 1 });
+  // select and export run nothing: no sessions built, no thread count measured (serve overrides).
+  const net = await ReStNet.load(resolve(dir), { warm: 'none', threads: 1, ...options });
   ctx.progress.end(`${net.ids.length} configurations`);
   return net;
 }

@@ -39,6 +39,7 @@ export const serve: Command = {
       { name: 'max-queue', type: 'integer', value: 'N', min: 1, help: 'requests waiting at most; more get 503', defaultText: '256' },
       { name: 'body-limit', type: 'integer', value: 'BYTES', min: 1, help: 'largest request body; larger get 413', defaultText: '1048576' },
       { name: 'pin', type: 'string', value: 'ID', help: 'start pinned to this configuration or anchor (PUT /v1/config {"id": null} releases it)' },
+      { name: 'threads', type: 'integer', value: 'N', min: 1, help: 'onnxruntime threads per session (more help big batches on an idle device)', defaultText: '1' },
       { name: 'log-level', type: 'string', value: 'L', choices: LOG_LEVELS, help: 'log level', defaultText: 'info' },
     ],
     examples: [
@@ -58,12 +59,24 @@ export const serve: Command = {
       bodyLimit: number('body-limit'), pin: a.string('pin'), logLevel: a.string('log-level', 'info'),
     };
     for (const k of Object.keys(options) as (keyof ServeOptions)[]) if (options[k] === undefined) delete options[k];
-    const net = await loadNet(dir, ctx);
+    // One thread by default: onnxruntime's spinning thread pool starves on a busy device (10x
+    // less throughput measured at load average 10 on 2 cores), and the service's own work (HTTP,
+    // batching) needs a core too.
+    const net = await loadNet(dir, ctx, { threads: a.number('threads', 1) });
     const { createService } = await import('../../serve/app.js');
     let service;
     try {
-      ctx.progress.step('warming up every configuration');
+      // Every configuration once at each batch size up to --max-batch: onnxruntime sets up buffers
+      // per input shape, and the first batches of a new size after a switch would otherwise look
+      // like load to the controller.
+      const maxBatch = a.number('max-batch', 32);
+      ctx.progress.step(`warming up every configuration at batch sizes 1-${maxBatch}`);
       await net.warmup();
+      const sample = net.anchors[0].model.input.shape.slice(1) as number[];
+      const size = sample.reduce((p, d) => p * d, 1);
+      for (const id of [...net.ids, ...net.anchorRecords.map((r) => r.name)]) {
+        for (let n = 1; n <= maxBatch; n++) await net.runWith(id, { data: new Float32Array(n * size), dims: [n, ...sample] });
+      }
       ctx.progress.end();
       service = await createService(net, options);
     } catch (error) {
