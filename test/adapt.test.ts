@@ -4,7 +4,8 @@
 // misleading rung costs), pinning, minAccuracy, stale observations, and option errors.
 import { describe, expect, it } from 'vitest';
 
-import { AdaptiveController, type AdaptOptions, type Rung, type SwitchEvent } from '../lib/restnet/adapt.js';
+import { AdaptiveController, type AdaptOptions, type SwitchEvent } from '../lib/restnet/adapt.js';
+import type { Rung } from '../lib/restnet/index.js';
 
 const base: Record<string, number> = { tiny: 2, small: 4, mid: 8, big: 16 };
 const accuracy: Record<string, number> = { tiny: 0.7, small: 0.8, mid: 0.85, big: 0.9 };

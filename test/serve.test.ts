@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadZooSplit } from '../lib/data/index.js';
 import type { Tensor } from '../lib/matrix.js';
+import { AdaptiveController } from '../lib/restnet/adapt.js';
 import { ReStNet } from '../lib/restnet/runtime.js';
 import { createService, type ClassifyAnswer, type Service } from '../lib/serve/index.js';
 import { buildFamily, parseProm, promValue } from './serve-helpers.js';
@@ -221,5 +222,21 @@ describe('GET /metrics', () => {
     expect(promValue(samples, 'restnet_config_switches_total', { reason: 'pinned' })).toBe(1);
     expect(promValue(samples, 'restnet_queue_depth')).toBe(0);
     expect(promValue(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+});
+
+describe('ReStNet.adapt', () => {
+  it('returns a controller on the net ladder that starts on its most accurate rung', async () => {
+    await service.app.close();
+    net.use('cnn-s');
+    const c = net.adapt({ targetMs: 1000 });
+    expect(c).toBeInstanceOf(AdaptiveController);
+    expect(c.ladder.map((r) => r.id)).toEqual(net.ladder().map((r) => r.id));
+    expect(net.current).toBe(net.ladder().at(-1)!.id);
+    const x = sample(30, 2);
+    const out = await c.run(x);
+    expectLogits([Array.from(out.data.subarray(0, 10)), Array.from(out.data.subarray(10, 20))], await net.runWith(net.current, x));
+    expect(c.stats().samples + c.stats().discarded).toBe(1);
+    c.stop();
   });
 });

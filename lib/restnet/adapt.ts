@@ -12,19 +12,7 @@
 import { EventEmitter } from 'node:events';
 
 import type { Tensor } from '../matrix.js';
-
-/**
- * One configuration or anchor on the ladder. The runtime's `ReStNet.ladder()` returns these,
- * cheapest first (device profile latency, else MACs).
- */
-export interface Rung {
-  id: string;
-  kind: 'anchor' | 'stitched';
-  accuracy: number | null;
-  macs: number;
-  latencyMs: number | null;
-  source: 'profile' | 'manifest' | 'macs';
-}
+import type { Rung } from './selection.js';
 
 /** What the controller drives: `use(id)` switches, `run` is timed by `controller.run`, `ladder()` when no ladder is given. */
 export interface AdaptTarget {
@@ -286,10 +274,13 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
     if (k > 0) this.samples.splice(0, k);
   }
 
-  /** cost(b) / cost(a): by latency when both rungs have one, else by MACs. */
+  /**
+   * cost(b) / cost(a): by this device's profile latency when both rungs have one, else by MACs
+   * (the ladder's own order; a manifest latency was measured elsewhere, often on few runs).
+   */
   private costRatio(a: number, b: number): number {
     const ra = this.ladder[a]!, rb = this.ladder[b]!;
-    if (ra.latencyMs !== null && rb.latencyMs !== null && ra.latencyMs > 0) return rb.latencyMs / ra.latencyMs;
+    if (ra.source === 'profile' && rb.source === 'profile' && ra.latencyMs! > 0) return rb.latencyMs! / ra.latencyMs!;
     return ra.macs > 0 ? rb.macs / ra.macs : 1;
   }
 

@@ -19,4 +19,4 @@ export { decodeStitch, encodeStitch, StitchFileError } from './stitch-file.js';
 export type { StitchHeader } from './stitch-file.js';
 export type { ImageInput, ImageRows, ProgressEvent, LongTaskOptions } from './inputs.js';
 export { AdaptiveController } from './adapt.js';
-export type { AdaptOptions, AdaptStats, AdaptTarget, Rung, SwitchEvent, SwitchReason } from './adapt.js';
+export type { AdaptOptions, AdaptStats, AdaptTarget, SwitchEvent, SwitchReason } from './adapt.js';

@@ -4,14 +4,13 @@
 // queue drains), then stops the controller.
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 
-import { AdaptiveController, type Rung } from '../restnet/adapt.js';
+import type { AdaptiveController } from '../restnet/adapt.js';
 import type { ReStNet } from '../restnet/runtime.js';
 import { BatchQueue } from './batch-queue.js';
 import type { InputSpec } from './body.js';
 import { HttpError, QueueFullError, statusOf } from './errors.js';
 import { ServeMetrics } from './metrics.js';
 import { registerRoutes } from './routes.js';
-import { temporaryLadder } from './temporary-ladder.js';
 
 export interface ServeOptions {
   /** The latency percentile target in ms (queueing + inference); absent: hold the most accurate rung. */
@@ -50,10 +49,8 @@ export async function createService(net: ReStNet, options: ServeOptions = {}): P
   const app = Fastify({ logger: { level: options.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: options.bodyLimit ?? 1 << 20 });
   const shape = net.anchors[0].model.input.shape;
   const input: InputSpec = { name: net.anchors[0].model.input.name, sampleDims: shape.slice(1) as number[] };
-  const ladder: Rung[] = temporaryLadder(net);
-  const controller = new AdaptiveController(net, {
+  const controller = net.adapt({
     targetMs: options.targetMs ?? Infinity,
-    ladder,
     ...(options.percentile !== undefined && { percentile: options.percentile }),
     ...(options.windowMs !== undefined && { windowMs: options.windowMs }),
     ...(options.cooldownMs !== undefined && { cooldownMs: options.cooldownMs }),
@@ -97,7 +94,7 @@ export async function createService(net: ReStNet, options: ServeOptions = {}): P
       metrics.duration.observe(reply.elapsedTime / 1000);
     }
   });
-  registerRoutes(app, { net, controller, queue, metrics, input, ladder });
+  registerRoutes(app, { net, controller, queue, metrics, input });
 
   const every = options.summaryIntervalMs ?? 30_000;
   const summary = every > 0

@@ -6,7 +6,7 @@
 //   GET  /metrics      Prometheus text format
 import type { FastifyInstance } from 'fastify';
 
-import type { AdaptiveController, Rung } from '../restnet/adapt.js';
+import type { AdaptiveController } from '../restnet/adapt.js';
 import type { ReStNet } from '../restnet/runtime.js';
 import type { BatchQueue } from './batch-queue.js';
 import { mediaType, toTensor, type InputSpec } from './body.js';
@@ -19,8 +19,6 @@ export interface RouteContext {
   queue: BatchQueue;
   metrics: ServeMetrics;
   input: InputSpec;
-  /** The ladder the controller moves along (cheapest first). */
-  ladder: readonly Rung[];
 }
 
 export interface ClassifyAnswer {
@@ -41,7 +39,8 @@ function argmaxRows(data: Float32Array, n: number): number[] {
 }
 
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const { net, controller, queue, metrics, input, ladder } = ctx;
+  const { net, controller, queue, metrics, input } = ctx;
+  const ladder = controller.ladder;
   const ids = [...net.ids, ...net.anchorRecords.map((a) => a.name)];
 
   app.post('/v1/classify', async (request, reply): Promise<ClassifyAnswer> => {
