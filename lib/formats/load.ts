@@ -17,7 +17,7 @@ import { loadZooSplit } from '../data/zoo.js';
 import { DataFormatError } from './errors.js';
 import { guessLayout, type SampleSet } from './images.js';
 import { NpyFormatError, parseNpy } from './npy.js';
-import { checkPngData, checkPngSize, readPngHeader } from './png-header.js';
+import { checkPngData, checkPngSize, readPngHeader, type PngHeader } from './png-header.js';
 
 export { DataFormatError };
 
@@ -90,7 +90,18 @@ function decodePng(path: string, first?: { file: string; h: number; w: number })
     );
   }
   if (!first) checkPngSize(header, path); // the others have the first one's size
+  return decodeCheckedPng(bytes, header, path);
+}
 
+/** One PNG image from memory (header and size checked first) as a sample set of one ([1, H, W] grey or [1, H, W, C]); `source` names it in errors. */
+export function pngSample(bytes: Uint8Array, source: string): SampleSet {
+  const header = readPngHeader(bytes, source);
+  checkPngSize(header, source);
+  const { data, h, w, c } = decodeCheckedPng(bytes, header, source);
+  return { data, dims: c === 1 ? [1, h, w] : [1, h, w, c], layout: c === 1 ? 'hw' : 'hwc', source };
+}
+
+function decodeCheckedPng(bytes: Uint8Array, header: PngHeader, path: string): { data: Float32Array; h: number; w: number; c: number } {
   checkPngData(bytes, header, path);
   let png: pngjs.PNGWithMetadata;
   try {

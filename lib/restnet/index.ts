@@ -20,3 +20,5 @@ export type { AnchorRecord, ConfigRecord, RestnetManifest } from './manifest.js'
 export { decodeStitch, encodeStitch, StitchFileError } from './stitch-file.js';
 export type { StitchHeader } from './stitch-file.js';
 export type { ImageInput, ImageRows, ProgressEvent, LongTaskOptions } from './inputs.js';
+export { AdaptiveController } from './adapt.js';
+export type { AdaptOptions, AdaptStats, AdaptTarget, SwitchEvent, SwitchReason } from './adapt.js';

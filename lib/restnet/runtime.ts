@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 
 import type { Tensor } from '../matrix.js';
+import { AdaptiveController, type AdaptOptions } from './adapt.js';
 import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import type { StitchedModel } from '../stitch/stitched-model.js';
 import type { Anchor } from './anchor.js';
@@ -251,6 +252,11 @@ export class ReStNet {
   /** Offered configurations and anchors, cheapest first: by this device's profile latency (batch 1) when a profile for this device is loaded, else by MACs; pareto:false records left out unless includeDominated. */
   ladder(options: { includeDominated?: boolean } = {}): Rung[] {
     return ladderOf(candidatesOf(this.configs, this.anchorRecords, { includeDominated: options.includeDominated ?? false }, this.profileMs()));
+  }
+
+  /** A controller that moves this net along its ladder to hold a latency percentile target (adapt.ts). */
+  adapt(options: AdaptOptions): AdaptiveController {
+    return new AdaptiveController(this, options);
   }
 
   /** Latencies by id from this device's profile, when one matching the family is loaded. */

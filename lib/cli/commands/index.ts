@@ -6,6 +6,7 @@ import { demo } from './demo.js';
 import { exportCommand } from './export.js';
 import { profile } from './profile.js';
 import { select } from './select.js';
+import { serve } from './serve.js';
 import { stitch } from './stitch.js';
 
-export const commands: Command[] = [demo, analyze, stitch, select, exportCommand, profile, bench];
+export const commands: Command[] = [demo, analyze, stitch, select, exportCommand, profile, bench, serve];

@@ -3,7 +3,7 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import type { Budget, ReStNet, Selection } from '../../restnet/runtime.js';
+import type { Budget, LoadOptions, ReStNet, Selection } from '../../restnet/runtime.js';
 import { CliError, UsageError } from '../args.js';
 import type { Command, CliContext } from '../context.js';
 import { si } from '../output.js';
@@ -17,12 +17,12 @@ export function checkFamilyDir(dir: string): void {
 }
 
 /** Loads a saved ReStNet (manifest.json in dir) without building any session. */
-export async function loadNet(dir: string, ctx: CliContext): Promise<ReStNet> {
+export async function loadNet(dir: string, ctx: CliContext, options: LoadOptions = {}): Promise<ReStNet> {
   checkFamilyDir(dir);
   const { ReStNet } = await import('../../restnet/runtime.js');
   ctx.progress.step(`loading ${join(dir, 'manifest.json')}`);
-  // select and export run nothing: no sessions built, no thread count measured.
-  const net = await ReStNet.load(resolve(dir), { warm: 'none', threads: 1 });
+  // select and export run nothing: no sessions built, no thread count measured (serve overrides).
+  const net = await ReStNet.load(resolve(dir), { warm: 'none', threads: 1, ...options });
   ctx.progress.end(`${net.ids.length} configurations`);
   return net;
 }
