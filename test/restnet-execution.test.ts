@@ -126,6 +126,22 @@ describe('least recently used fused sessions under a memory budget', () => {
   });
 });
 
+describe('concurrent calls under a budget that holds one session', () => {
+  it("'fused': calls on different configurations evict each other's sessions and still all return the right outputs", async () => {
+    const sorted = [...ids].sort((a, b) => size.get(a)! - size.get(b)!);
+    const three = sorted.slice(0, 3);
+    const net = await load({ mode: 'fused', warm: 'none', memoryBudgetBytes: size.get(three[2]!)! });
+    const reference = await load({ mode: 'shared', warm: 'none' });
+    const expected = new Map<string, Tensor>();
+    for (const id of three) expected.set(id, await reference.runWith(id, x4));
+    const calls = Array.from({ length: 12 }, (_, k) => three[k % 3]!);
+    const outs = await Promise.all(calls.map((id) => net.runWith(id, x4)));
+    outs.forEach((out, k) => expect(relError(out, expected.get(calls[k]!)!), calls[k]).toBeLessThan(1e-4));
+    await net.ready();
+    expect(net.memory().fused.ids).toHaveLength(1);
+  });
+});
+
 describe('use() and a cold configuration', () => {
   it('use() builds nothing; the first call runs on the segments, the session is built after it, then calls switch to it', async () => {
     const net = await load({ mode: 'auto', warm: 'none' });

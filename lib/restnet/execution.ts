@@ -169,8 +169,13 @@ export class Execution {
     if (ready) return this.fused.run(id, ready, x);
     if (this.fused.excluded(id)) return segments(x);
     if (this.mode === 'fused') {
-      const built = await this.fused.ensure(id, () => this.source(id));
-      return built ? this.fused.run(id, built, x) : segments(x);
+      // Another call's build may evict this session before this call's turn comes: ask again (a few times).
+      for (let attempt = 0; attempt < 3 && !this.fused.excluded(id); attempt++) {
+        await this.fused.ensure(id, () => this.source(id));
+        const built = this.fused.ready(id);
+        if (built) return this.fused.run(id, built, x);
+      }
+      return segments(x);
     }
     const out = await segments(x);
     // After this call has its result, so the build (synchronous in onnxruntime-node) delays no call already waiting.

@@ -43,6 +43,9 @@ export class FusedSessions {
   /** Ids whose model alone is larger than the budget (they run on the shared segments). */
   readonly oversize = new Set<string>();
 
+  /** The last build queued (builds run one after another). */
+  private queue: Promise<unknown> = Promise.resolve();
+
   /** `threads` is asked once, at the first build (it may measure). */
   constructor(private readonly threads: () => Promise<number>, readonly budgetBytes: number) {}
 
@@ -75,7 +78,10 @@ export class FusedSessions {
     if (slot?.building) return slot.building;
     if (this.excluded(id)) return Promise.resolve(undefined);
     const next: Slot = { bytes: 0, running: 0, evicted: false };
-    next.building = (async () => {
+    // One build at a time (onnxruntime-node builds on the main thread anyway), so each build
+    // makes room among sessions that exist and the budget holds.
+    next.building = this.queue.then(async () => {
+      if (next.evicted) return undefined;
       try {
         const bytes = await source();
         if (!this.fits(bytes.length)) {
@@ -101,7 +107,8 @@ export class FusedSessions {
         delete next.building;
         if (!next.session && this.slots.get(id) === next) this.slots.delete(id);
       }
-    })();
+    });
+    this.queue = next.building;
     this.slots.set(id, next);
     return next.building;
   }
