@@ -4,7 +4,7 @@
 // Builds a demo family (cnn-l / cnn-s, the README's quick settings) unless --dir names one, starts
 // `restnet serve` on 127.0.0.1 (an ephemeral port), and drives it with autocannon at a fixed
 // concurrency for --duration seconds (default 60). From 1/3 to 2/3 of the run, CPU hogs (busy
-// child processes, one per core) imitate a busy device; the bench stops them itself. The same
+// child processes, two per core) imitate a busy device; the bench stops them itself. The same
 // run is repeated with the service pinned to the largest anchor. The target is 1.3 x the p95 of
 // the pinned largest anchor on the idle device, measured first in the same run (or --target-ms).
 // Writes bench/results/serve.md (tables) and bench/results/serve.svg (latency over time with the
@@ -28,7 +28,7 @@ const { values: opts } = parseArgs({
     dir: { type: 'string' },
     duration: { type: 'string', default: '60' },
     connections: { type: 'string', default: '8' },
-    hogs: { type: 'string', default: String(cpus().length) },
+    hogs: { type: 'string', default: String(2 * cpus().length) },
     'target-ms': { type: 'string' },
     'max-batch': { type: 'string', default: '8' },
   },
@@ -212,8 +212,12 @@ md += '\nTargets:\n\n';
 md += `- Adaptive under hogs (after 5 s): server p95 ${fmt(hogA.p95, 1)} ms = ${fmt(hogA.p95 / target, 2)} x target: ${hogA.p95 <= 1.2 * target ? 'within 1.2 x: **pass**' : onCheapest ? `over 1.2 x, but on the cheapest offered configuration (${cheapest}) the whole time: **pass**` : '**FAIL**'} (client p95 ${fmt(hogAc.p95, 1)} ms = ${fmt(hogAc.p95 / target, 2)} x).\n`;
 md += `- Pinned ${largest} under hogs (after 5 s): server p95 ${fmt(hogP.p95, 1)} ms = ${fmt(hogP.p95 / target, 2)} x target: ${hogP.p95 > 1.2 * target ? 'breaks the target: **as expected**' : '**does not break it** (the hogs did not slow this machine enough)'} (client p95 ${fmt(hogPc.p95, 1)} ms = ${fmt(hogPc.p95 / target, 2)} x).\n`;
 md += `- After the hogs: ${returned.length} step(s) up (${returned.map((s) => `${fmt(s.t, 1)} s -> ${s.to}`).join(', ') || 'none'}); active at the end: ${endActive}${endActive === ladderIds.at(-1) ? ' (the top of the ladder)' : ''}.\n`;
-const rssA = adaptive.polls.filter((p) => Number.isFinite(p.rss));
-md += `- Memory (adaptive run, server RSS): ${fmt(rssA[0].rss / 2 ** 20, 1)} MB at the start, ${fmt(rssA.at(-1).rss / 2 ** 20, 1)} MB at the end of ${DURATION} s.\n`;
+/** Server RSS in MB at the first poll, at each third of the run and at the end. */
+const rssSteps = (r) => {
+  const polls = r.polls.filter((p) => Number.isFinite(p.rss));
+  return [0, HOG_FROM, HOG_TO, Infinity].map((t) => (polls.find((p) => p.t >= t) ?? polls.at(-1)).rss / 2 ** 20).map((mb) => fmt(mb, 1)).join(' -> ');
+};
+md += `- Memory (server RSS in MB at 0 s, ${fmt(HOG_FROM, 0)} s, ${fmt(HOG_TO, 0)} s and the end of ${DURATION} s): adaptive ${rssSteps(adaptive)}; pinned ${rssSteps(pinned)}.\n`;
 for (const r of [adaptive, pinned]) {
   const res = r.result;
   md += `- ${r.label}: ${res.requests.total} requests answered, ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts; SIGTERM -> exit code ${r.exitCode}.\n`;

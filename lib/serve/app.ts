@@ -49,6 +49,8 @@ export async function createService(net: ReStNet, options: ServeOptions = {}): P
   const app = Fastify({ logger: { level: options.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: options.bodyLimit ?? 1 << 20 });
   const shape = net.anchors[0].model.input.shape;
   const input: InputSpec = { name: net.anchors[0].model.input.name, sampleDims: shape.slice(1) as number[] };
+  const ids = [...net.ids, ...net.anchorRecords.map((a) => a.name)];
+  if (options.pin !== undefined && !ids.includes(options.pin)) throw new RangeError(`pin: expected one of ${ids.join(', ')}, got ${JSON.stringify(options.pin)}`);
   const controller = net.adapt({
     targetMs: options.targetMs ?? Infinity,
     ...(options.percentile !== undefined && { percentile: options.percentile }),
@@ -57,8 +59,6 @@ export async function createService(net: ReStNet, options: ServeOptions = {}): P
     ...(options.hysteresis !== undefined && { hysteresis: options.hysteresis }),
     ...(options.minAccuracy !== undefined && { minAccuracy: options.minAccuracy }),
   });
-  const ids = [...net.ids, ...net.anchorRecords.map((a) => a.name)];
-  if (options.pin !== undefined && !ids.includes(options.pin)) throw new RangeError(`pin: expected one of ${ids.join(', ')}, got ${JSON.stringify(options.pin)}`);
   // The metrics read the queue's depth when scraped; the queue reports each batch to them.
   const metrics = new ServeMetrics({ ids, queueDepth: () => queue.depth, observedMs: () => controller.stats().observedMs });
   const queue = new BatchQueue(net, {
