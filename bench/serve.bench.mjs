@@ -6,7 +6,7 @@
 // concurrency for --duration seconds (default 60). From 1/3 to 2/3 of the run, CPU hogs (busy
 // child processes, two per core) imitate a busy device; the bench stops them itself. The same
 // run is repeated with the service pinned to the largest anchor. The target is 1.3 x the p95 of
-// the pinned largest anchor on the idle device, measured first in the same run (or --target-ms).
+// the pinned largest anchor without hogs, measured first in the same run (or --target-ms).
 // Writes bench/results/serve.md (tables) and bench/results/serve.svg (latency over time with the
 // active configuration). Loopback only; bounded in time (<= 90 s per run) and traffic
 // (--connections requests in flight at most).
@@ -89,7 +89,7 @@ async function metrics(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (re) => Number(re.exec(text)?.[1]);
   const active = /restnet_active_config\{id="([^"]+)"\} 1$/m.exec(text)?.[1];
-  return { active, rss: value(/^process_resident_memory_bytes (\S+)$/m), observed: value(/^restnet_observed_latency_seconds (\S+)$/m) * 1000 };
+  return { active, rss: value(/^process_resident_memory_bytes (\S+)$/m), heap: value(/^nodejs_heap_size_used_bytes (\S+)$/m), observed: value(/^restnet_observed_latency_seconds (\S+)$/m) * 1000 };
 }
 
 function startHogs(n) {
@@ -163,7 +163,7 @@ function configShare(served, a, b) {
   return [...share].sort((x, y) => y[1] - x[1]).map(([id, n]) => `${id} ${Math.round((100 * n) / rs.length)}%`).join(', ');
 }
 
-// ---- calibration: the largest anchor, pinned, on the idle device ----
+// ---- calibration: the largest anchor, pinned, without hogs ----
 const probe = await startServer([]);
 const configs = (await (await fetch(`${probe.url}/v1/configs`)).json()).configs;
 probe.child.kill('SIGTERM');
@@ -174,7 +174,7 @@ const cheapest = ladderIds[0];
 let target = Number(opts['target-ms']);
 let calibration;
 if (!Number.isFinite(target)) {
-  calibration = await run('calibration (largest anchor pinned, idle)', ['--pin', largest], 8, { hogs: false });
+  calibration = await run('calibration (largest anchor pinned, no hogs)', ['--pin', largest], 8, { hogs: false });
   target = Math.round(1.3 * summary(within(calibration.responses, 2, 8), 6).p95);
 }
 console.log(`target p95: ${target} ms`);
@@ -191,9 +191,9 @@ md += `**The machine is shared with other jobs (3-4 other sessions building and 
 md += `Family: demo cnn-l / cnn-s (quick settings), ladder by MACs (cheapest first): ${ladderIds.join(' < ')}. `;
 md += `Load: autocannon, ${CONNECTIONS} connections, one 28x28 float32 sample per request (application/octet-stream), ${DURATION} s per run; `;
 md += `${HOGS} CPU hogs (busy node processes) from ${fmt(HOG_FROM, 0)} s to ${fmt(HOG_TO, 0)} s. Server: --max-batch ${opts['max-batch']}, --max-wait-ms 2, p95 over a 2 s window, cooldown 5 s, hysteresis 0.2. `;
-md += `Target p95: **${target} ms** (${calibration ? `1.3 x the p95 of ${largest} pinned on the idle device, ${fmt(summary(within(calibration.responses, 2, 8), 6).p95, 1)} ms, measured first in the same run` : 'given'}). `;
+md += `Target p95: **${target} ms** (${calibration ? `1.3 x the p95 of ${largest} pinned, without hogs, ${fmt(summary(within(calibration.responses, 2, 8), 6).p95, 1)} ms, measured first in the same run` : 'given'}). `;
 md += '\n\n';
-md += "Two views of each request: the client's (autocannon, request sent to response received: HTTP, the kernel and the load generator itself, which shares the 2 cores with the server and the hogs) and the server's (`latencyMs` of the answer: arrival to answer, queueing + inference; what the controller holds under the target).\n\n";
+md += "Two views of each request: the client's (autocannon, request sent to response received: the kernel, the server process waiting for a core, and the load generator itself, which shares the 2 cores with the server and the hogs) and the server's (`latencyMs` of the answer: from Fastify reading the request to the answer, batching queue + inference; what the controller holds under the target).\n\n";
 md += '| run | phase | requests | client p50 ms | client p95 ms | client p99 ms | server p95 ms | server p95 / target | req/s | configurations (share of requests) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n';
 for (const r of [adaptive, pinned]) {
   for (const [name, a, b] of phases) {
@@ -212,12 +212,12 @@ md += '\nTargets:\n\n';
 md += `- Adaptive under hogs (after 5 s): server p95 ${fmt(hogA.p95, 1)} ms = ${fmt(hogA.p95 / target, 2)} x target: ${hogA.p95 <= 1.2 * target ? 'within 1.2 x: **pass**' : onCheapest ? `over 1.2 x, but on the cheapest offered configuration (${cheapest}) the whole time: **pass**` : '**FAIL**'} (client p95 ${fmt(hogAc.p95, 1)} ms = ${fmt(hogAc.p95 / target, 2)} x).\n`;
 md += `- Pinned ${largest} under hogs (after 5 s): server p95 ${fmt(hogP.p95, 1)} ms = ${fmt(hogP.p95 / target, 2)} x target: ${hogP.p95 > 1.2 * target ? 'breaks the target: **as expected**' : '**does not break it** (the hogs did not slow this machine enough)'} (client p95 ${fmt(hogPc.p95, 1)} ms = ${fmt(hogPc.p95 / target, 2)} x).\n`;
 md += `- After the hogs: ${returned.length} step(s) up (${returned.map((s) => `${fmt(s.t, 1)} s -> ${s.to}`).join(', ') || 'none'}); active at the end: ${endActive}${endActive === ladderIds.at(-1) ? ' (the top of the ladder)' : ''}.\n`;
-/** Server RSS in MB at the first poll, at each third of the run and at the end. */
-const rssSteps = (r) => {
-  const polls = r.polls.filter((p) => Number.isFinite(p.rss));
-  return [0, HOG_FROM, HOG_TO, Infinity].map((t) => (polls.find((p) => p.t >= t) ?? polls.at(-1)).rss / 2 ** 20).map((mb) => fmt(mb, 1)).join(' -> ');
+/** A server memory figure in MB at the first poll, at each third of the run and at the end. */
+const steps = (r, key) => {
+  const polls = r.polls.filter((p) => Number.isFinite(p[key]));
+  return [0, HOG_FROM, HOG_TO, Infinity].map((t) => (polls.find((p) => p.t >= t) ?? polls.at(-1))[key] / 2 ** 20).map((mb) => fmt(mb, 1)).join(' -> ');
 };
-md += `- Memory (server RSS in MB at 0 s, ${fmt(HOG_FROM, 0)} s, ${fmt(HOG_TO, 0)} s and the end of ${DURATION} s): adaptive ${rssSteps(adaptive)}; pinned ${rssSteps(pinned)}.\n`;
+md += `- Memory (server, MB at 0 s, ${fmt(HOG_FROM, 0)} s, ${fmt(HOG_TO, 0)} s and the end of ${DURATION} s): RSS adaptive ${steps(adaptive, 'rss')}, pinned ${steps(pinned, 'rss')}; V8 heap used adaptive ${steps(adaptive, 'heap')}, pinned ${steps(pinned, 'heap')}.\n`;
 for (const r of [adaptive, pinned]) {
   const res = r.result;
   md += `- ${r.label}: ${res.requests.total} requests answered, ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts; SIGTERM -> exit code ${r.exitCode}.\n`;
