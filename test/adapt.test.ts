@@ -194,6 +194,7 @@ describe('AdaptiveController', () => {
     const net = { ...simNet(), ladder: () => LADDER };
     expect(new AdaptiveController(net, { targetMs: 5 }).current).toBe('big');
     expect(() => new AdaptiveController(simNet(), { targetMs: 5 })).toThrow(/options.ladder: required/);
+    expect(() => new AdaptiveController(simNet(), { targetMs: 5, ladder: [] })).toThrow(/options.ladder: expected at least one rung/);
     expect(() => new AdaptiveController(simNet(), { targetMs: -1, ladder: LADDER })).toThrow(RangeError);
     expect(() => new AdaptiveController(simNet(), { targetMs: '5' as unknown as number, ladder: LADDER })).toThrow(TypeError);
     expect(() => new AdaptiveController(simNet(), { targetMs: 5, ladder: LADDER, percentile: 120 })).toThrow(/options.percentile/);

@@ -129,6 +129,7 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
       ladder = net.ladder();
     }
     if (!Array.isArray(ladder)) throw new TypeError('options.ladder: expected an array of rungs, cheapest first');
+    if (ladder.length === 0) throw new RangeError('options.ladder: expected at least one rung, got none');
     const min = options.minAccuracy;
     if (min !== undefined && (typeof min !== 'number' || Number.isNaN(min))) throw new TypeError(`options.minAccuracy: expected a number, got ${String(min)}`);
     const usable = min === undefined ? ladder : ladder.filter((r) => r.accuracy !== null && r.accuracy >= min);
