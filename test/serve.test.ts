@@ -2,6 +2,8 @@
 // runtime's own run of the same samples, micro-batching (each request gets its own rows), every
 // error code with one JSON object { error }, pinning through PUT /v1/config, and the metrics
 // parsed from the Prometheus text and checked against the requests this file made.
+import { Writable } from 'node:stream';
+
 import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -222,6 +224,35 @@ describe('GET /metrics', () => {
     expect(promValue(samples, 'restnet_config_switches_total', { reason: 'pinned' })).toBe(1);
     expect(promValue(samples, 'restnet_queue_depth')).toBe(0);
     expect(promValue(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+});
+
+describe('logs', () => {
+  it('one line per switch and a periodic summary, as pino JSON', async () => {
+    const lines: { msg: string; switch?: object; answered?: number }[] = [];
+    const logStream = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const logged = await createService(net, { logStream, summaryIntervalMs: 100, targetMs: 1000 });
+    try {
+      await logged.app.inject({ method: 'PUT', url: '/v1/config', payload: { id: 'cnn-s' } });
+      await logged.app.inject({ method: 'POST', url: '/v1/classify', payload: le(sample(0).data), headers: { 'content-type': 'application/octet-stream' } });
+      await new Promise((r) => setTimeout(r, 250));
+    } finally {
+      await logged.app.close();
+    }
+    const switches = lines.filter((l) => l.switch);
+    expect(switches).toEqual([expect.objectContaining({ switch: { from: 'cnn-l', to: 'cnn-s', reason: 'pinned', observedMs: null }, msg: 'switch cnn-l -> cnn-s (pinned)' })]);
+    const summaries = lines.filter((l) => l.msg.startsWith('summary:'));
+    expect(summaries.length).toBeGreaterThanOrEqual(1);
+    // Each summary counts the requests answered since the one before.
+    expect(summaries.reduce((n, l) => n + l.answered!, 0)).toBe(1);
+    expect(summaries.at(-1)).toMatchObject({ active: 'cnn-s', queueDepth: 0 });
+    // No per-request lines.
+    expect(lines.filter((l) => /request/.test(l.msg))).toEqual([]);
   });
 });
 

@@ -35,6 +35,8 @@ export interface ServeOptions {
   logLevel?: string;
   /** How often a summary line is logged, in ms (default 30000; 0: never). */
   summaryIntervalMs?: number;
+  /** Where the log lines (pino JSON) go (default stdout). */
+  logStream?: NodeJS.WritableStream;
 }
 
 export interface Service {
@@ -46,7 +48,7 @@ export interface Service {
 
 export async function createService(net: ReStNet, options: ServeOptions = {}): Promise<Service> {
   // No per-request log lines: the service logs switches and a periodic summary.
-  const app = Fastify({ logger: { level: options.logLevel ?? 'info' }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: options.bodyLimit ?? 1 << 20 });
+  const app = Fastify({ logger: { level: options.logLevel ?? 'info', ...(options.logStream && { stream: options.logStream }) }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: options.bodyLimit ?? 1 << 20 });
   const shape = net.anchors[0].model.input.shape;
   const input: InputSpec = { name: net.anchors[0].model.input.name, sampleDims: shape.slice(1) as number[] };
   const ids = [...net.ids, ...net.anchorRecords.map((a) => a.name)];
