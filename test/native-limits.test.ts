@@ -69,6 +69,10 @@ describe('the output cap', () => {
   });
 
   it('rejects results whose size is known from the arguments', () => {
+    // 2^15 rows: a 8 GiB Gram, refused before the core computes it.
+    expect(() => gram({ data: new Float32Array(2 ** 15), rows: 2 ** 15, cols: 1 })).toThrow(
+      new RangeError('gram: expected a result of at most 4294967296 bytes (4 GiB), got 1073741824 values of 8 bytes'),
+    );
     expect(() => new MinibatchCKA(1e5, 1e5)).toThrow(/result: expected a result of at most 4294967296 bytes/);
     expect(() => new LeastSquaresAccumulator(1e9, 1e9)).toThrow(/the accumulator's inputs x \(inputs \+ outputs\) sums: expected a result of at most 4294967296 bytes/);
     // One input and 1e9 outputs: 8 GB of sums from two numbers, refused.

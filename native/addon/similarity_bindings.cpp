@@ -15,6 +15,8 @@ Napi::Value Gram(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     const MatrixArg x = matrix_arg(info[0], "x");
     const restnet::GramOptions options = gram_options(info[1]);
+    // rows x rows doubles: refused before the core computes them, not after.
+    check_output_size(checked_product({x.view.rows, x.view.rows}, "x.rows x x.rows"), sizeof(double), "gram");
     return matrix64_value(env, restnet::gram(x.view, options));
   });
 }
