@@ -4,10 +4,10 @@
 // and Transformer anchors; and the errors for what cannot be differentiated.
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { FrozenModel, type GradientSegment } from '../lib/onnx/index.js';
+import { FrozenModel } from '../lib/onnx/index.js';
 import { node } from '../lib/onnx/proto.js';
-import type { Tensor } from '../lib/matrix.js';
-import { f32, i64, int, ints, model, randomTensor, seeded, ZOO, zooAnchors } from './onnx-helpers.js';
+import { directionalError, targets } from './grad-check.js';
+import { f32, i64, int, ints, model, randomTensor, ZOO, zooAnchors } from './onnx-helpers.js';
 
 const models: FrozenModel[] = [];
 afterAll(async () => {
@@ -17,43 +17,6 @@ async function load(bytes: Uint8Array | string): Promise<FrozenModel> {
   const m = await FrozenModel.load(bytes, { threads: 1 });
   models.push(m);
   return m;
-}
-
-/** Random class probabilities (rows sum to 1). */
-function targets(n: number, k: number, seed: number): Tensor {
-  const r = seeded(seed);
-  const data = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) {
-    let z = 0;
-    for (let c = 0; c < k; c++) z += data[i * k + c] = r() + 0.6;
-    for (let c = 0; c < k; c++) data[i * k + c]! /= z;
-  }
-  return { data, dims: [n, k] };
-}
-
-/**
- * d loss along directions d by central differences and by the gradient graph: the gradient's
- * own direction (well conditioned: it measures true g . g against |g|^2) and three random ones.
- * Returns max |fd - ad| over the directions, relative to the largest |ad|.
- */
-async function directionalError(g: GradientSegment, x: Tensor, t: Tensor, eps: number): Promise<number> {
-  const { grad } = await g.run(x, t);
-  expect(grad.dims).toEqual(x.dims);
-  const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, a) => s + a * a, 0));
-  const randoms = [1, 2, 3].map((seed) => randomTensor(x.dims, 100 + seed).data);
-  const ratio = norm(randoms[0]!) / norm(grad.data);
-  const along = grad.data.map((v) => v * ratio);
-  let err = 0, scale = 0;
-  for (const d of [along, ...randoms]) {
-    const moved = (s: number): Tensor => ({ data: x.data.map((v, i) => v + s * eps * d[i]!), dims: x.dims });
-    const fd = ((await g.run(moved(1), t)).loss - (await g.run(moved(-1), t)).loss) / (2 * eps);
-    let ad = 0;
-    for (let i = 0; i < d.length; i++) ad += d[i]! * grad.data[i]!;
-    err = Math.max(err, Math.abs(fd - ad));
-    scale = Math.max(scale, Math.abs(ad));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return err / scale;
 }
 
 /**

@@ -63,6 +63,9 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
   }
   const constInts = (t: string, what: string, at: NodeProto): number[] => {
     const c = constants.get(t);
+    // A shape chain whose value was measured equal at batch 1 and 2 is a constant too.
+    const folded = shapes.get(t)?.value;
+    if (!c && folded) return folded;
     if (!c) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads its ${what} from '${t}', which is not a constant; only constant ${what} can be differentiated`);
     return tensorInts(c);
   };
