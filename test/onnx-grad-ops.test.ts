@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { FrozenModel } from '../lib/onnx/index.js';
-import { node } from '../lib/onnx/proto.js';
+import { attribute, node, tensorProto, type AttributeProto, type NodeProto, type TensorProto } from '../lib/onnx/proto.js';
 import { directionalError, targets } from './grad-check.js';
 import { f32, i64, int, ints, model, randomTensor } from './onnx-helpers.js';
 
@@ -80,5 +80,146 @@ describe('shape chains folded to constants', () => {
     const inits = [f32('W', [6, 3], 3), i64('i0', [0], []), i64('axes0', [0]), i64('zero1', [0]), i64('axis1', [1])];
     const m = await load(model(nodes, inits, ['x', ['N', 4, 6]], ['logits', ['N', 3]]));
     expect(() => m.gradient('x')).toThrow(/Slice 's' reads its ends from 'nu', which is not a constant/);
+  });
+});
+
+const flt = (name: string, v: number): AttributeProto => ({ name, type: 1, f: v });
+const str = (name: string, v: string): AttributeProto => attribute(name, v);
+const f32of = (name: string, dims: number[], values: number[]): TensorProto => tensorProto(name, dims, values);
+
+/**
+ * `nodes` read x [N, ...inDims] and write `out` [N, ...outDims]; a head Tanh -> Flatten -> MatMul
+ * makes logits [N, 3] of it, so that every element of `out` reaches the loss with its own weight.
+ */
+function headed(nodes: NodeProto[], inits: TensorProto[], inDims: number[], outDims: number[], opset: number): Uint8Array {
+  const size = outDims.reduce((a, b) => a * b, 1);
+  const head = [node('Tanh', ['out'], ['th']), node('Flatten', ['th'], ['fl']), node('MatMul', ['fl', 'W_head'], ['logits'])];
+  return model([...nodes, ...head], [...inits, f32('W_head', [size, 3], 99, 1)], ['x', ['N', ...inDims]], ['logits', ['N', 3]], [], opset);
+}
+
+/** Loads the model and returns the worst directional error of its gradient at a random input. */
+async function check(bytes: Uint8Array, inDims: number[], seed: number, eps = 1e-2): Promise<number> {
+  const m = await load(bytes);
+  return directionalError(m.gradient('x'), randomTensor([2, ...inDims], seed), targets(2, 3, seed + 1), eps);
+}
+
+describe('activation and selection rules', () => {
+  // One model per activation, so that each rule alone decides the gradient.
+  const cond: TensorProto = { name: 'cond', dims: [6], data_type: 9, raw_data: Uint8Array.from([1, 0, 0, 1, 1, 0]) };
+  const cases: [string, NodeProto[], TensorProto[]][] = [
+    ['HardSigmoid alpha 0.3 beta 0.4', [node('HardSigmoid', ['h'], ['out'], [flt('alpha', 0.3), flt('beta', 0.4)])], []],
+    ['HardSigmoid', [node('HardSigmoid', ['h'], ['out'])], []],
+    ['HardSwish', [node('HardSwish', ['h'], ['out'])], []],
+    ['LeakyRelu alpha 0.2', [node('LeakyRelu', ['h'], ['out'], [flt('alpha', 0.2)])], []],
+    ['LeakyRelu', [node('LeakyRelu', ['h'], ['out'])], []],
+    [
+      'PRelu with a slope broadcast over [3, 1]',
+      [node('Reshape', ['h', 'shape'], ['h3']), node('PRelu', ['h3', 'slope'], ['p3']), node('Reshape', ['p3', 'flat'], ['out'])],
+      [f32('slope', [3, 1], 2), i64('shape', [-1, 3, 2]), i64('flat', [-1, 6])],
+    ],
+    ['Softplus', [node('Softplus', ['h'], ['out'])], []],
+    ['Where with a constant condition', [node('Softplus', ['h'], ['s']), node('Where', ['cond', 's', 'h'], ['out'])], [cond]],
+    ['Cast float -> double -> float', [node('Cast', ['h'], ['d'], [int('to', 11)]), node('Mul', ['d', 'd'], ['sd']), node('Cast', ['sd'], ['out'], [int('to', 1)])], []],
+  ];
+  it.each(cases)('%s (opset 17)', async (_, nodes, inits) => {
+    const bytes = headed([node('MatMul', ['x', 'W'], ['h']), ...nodes], [f32('W', [5, 6], 1, 2), ...inits], [5], [6], 17);
+    // Small steps: the piecewise-linear activations switch at kinks.
+    expect(await check(bytes, [5], 61, 1e-3)).toBeLessThan(2e-3);
+  });
+
+  it('Gelu with approximate none and tanh (opset 20)', async () => {
+    const nodes = [
+      node('MatMul', ['x', 'W'], ['h']),
+      node('Gelu', ['h'], ['a']),
+      node('Gelu', ['h'], ['b'], [str('approximate', 'tanh')]),
+      node('Concat', ['a', 'b'], ['out'], [int('axis', 1)]),
+    ];
+    expect(await check(headed(nodes, [f32('W', [5, 6], 3, 2)], [5], [12], 20), [5], 62)).toBeLessThan(5e-3);
+  });
+
+  it('Where routes the gradient to the branch its condition picks', async () => {
+    // A data-dependent condition: Where(h > 0, h * 2, -h) is 2|h|-like, piecewise linear.
+    const nodes = [
+      node('MatMul', ['x', 'W'], ['h']),
+      node('Greater', ['h', 'zero'], ['pos']),
+      node('Mul', ['h', 'two'], ['h2']),
+      node('Neg', ['h'], ['hn']),
+      node('Where', ['pos', 'h2', 'hn'], ['out']),
+    ];
+    const inits = [f32('W', [5, 6], 4, 2), f32of('zero', [], [0]), f32of('two', [], [2])];
+    expect(await check(headed(nodes, inits, [5], [6], 13), [5], 63, 1e-3)).toBeLessThan(2e-2);
+  });
+
+  it('a Cast to an integer type is refused', async () => {
+    const nodes = [node('Cast', ['x'], ['c'], [int('to', 7)]), node('Cast', ['c'], ['out'], [int('to', 1)])];
+    const m = await load(headed(nodes, [], [4], [4], 13));
+    expect(() => m.gradient('x')).toThrow(/Cast 'out' casts int64 to float32; only float-to-float casts/);
+  });
+});
+
+describe('reductions, splits and normalisations', () => {
+  it('ReduceMax / ReduceMin over attribute and input axes, keepdims 0 and 1', async () => {
+    const at13 = [
+      node('ReduceMax', ['x'], ['a'], [ints('axes', [2])]),
+      node('ReduceMin', ['x'], ['b'], [ints('axes', [1, 2]), int('keepdims', 0)]),
+      node('ReduceMax', ['x'], ['c'], [ints('axes', [-2]), int('keepdims', 0)]),
+      node('Reshape', ['a', 'flat3'], ['af']),
+      node('Reshape', ['b', 'flat1'], ['bf']),
+      node('Concat', ['af', 'bf', 'c'], ['out'], [int('axis', 1)]),
+    ];
+    expect(await check(headed(at13, [i64('flat3', [-1, 3]), i64('flat1', [-1, 1])], [3, 4], [8], 13), [3, 4], 64, 1e-3)).toBeLessThan(2e-2);
+    const at18 = [
+      node('ReduceMax', ['x', 'ax'], ['a'], [int('keepdims', 0)]),
+      node('ReduceMin', ['x', 'ax'], ['b'], [int('keepdims', 0)]),
+      node('ReduceMax', ['x', 'none'], ['c'], [int('noop_with_empty_axes', 1)]),
+      node('Reshape', ['c', 'flat'], ['cf']),
+      node('Concat', ['a', 'b', 'cf'], ['out'], [int('axis', 1)]),
+    ];
+    const inits18 = [i64('ax', [-1]), i64('none', []), i64('flat', [-1, 12])];
+    expect(await check(headed(at18, inits18, [3, 4], [18], 18), [3, 4], 65, 1e-3)).toBeLessThan(2e-2);
+  });
+
+  it('Split by an input, by num_outputs, evenly, with an output left unused', async () => {
+    // x [N, 2, 7]: s1 [N, 2, 2] -> t1 (unused), t2 [N, 1, 2]; s2 [N, 2, 1]; s3 [N, 2, 4] -> u1 (unused), u2 [N, 2, 2].
+    const pieces = [
+      node('Split', ['x', 'sizes'], ['s1', 's2', 's3'], [int('axis', 2)]),
+      node('Split', ['s1'], ['t1', 't2'], [int('axis', 1), int('num_outputs', 2)]),
+      node('Split', ['s3'], ['u1', 'u2'], [int('axis', -1), int('num_outputs', 2)]),
+      node('Flatten', ['t2'], ['f1']),
+      node('Flatten', ['s2'], ['f2']),
+      node('Flatten', ['u2'], ['f3']),
+      node('Mul', ['f1', 'f1'], ['f11']),
+      node('Concat', ['f11', 'f2', 'f3'], ['out'], [int('axis', 1)]),
+    ];
+    expect(await check(headed(pieces, [i64('sizes', [2, 1, 4])], [2, 7], [8], 18), [2, 7], 66)).toBeLessThan(5e-3);
+  });
+
+  it('InstanceNormalization over 1 and 2 spatial axes', async () => {
+    const nodes = [
+      node('InstanceNormalization', ['x', 'sc', 'bi'], ['n2'], [flt('epsilon', 1e-3)]),
+      node('Reshape', ['x', 'r3'], ['x3']),
+      node('InstanceNormalization', ['x3', 'sc', 'bi'], ['n1']),
+      node('Reshape', ['n2', 'flat'], ['a']),
+      node('Reshape', ['n1', 'flat'], ['b']),
+      node('Mul', ['a', 'b'], ['out']),
+    ];
+    const inits = [f32('sc', [2], 6, 1), f32('bi', [2], 7), i64('r3', [-1, 2, 12]), i64('flat', [-1, 24])];
+    expect(await check(headed(nodes, inits, [2, 3, 4], [24], 13), [2, 3, 4], 67)).toBeLessThan(5e-3);
+  });
+
+  it('Softmax and LogSoftmax on any axis (opset 13) and over the coerced 2D input (opset 11)', async () => {
+    const along = (opset: number): NodeProto[] => [
+      node('Softmax', ['x'], ['a'], [int('axis', 1)]),
+      node('LogSoftmax', ['x'], ['b'], [int('axis', 0)]),
+      node('Softmax', ['x'], ['c']),
+      node('LogSoftmax', ['x'], ['d'], [int('axis', -2)]),
+      node('Mul', ['a', 'b'], ['ab']),
+      node('Add', ['ab', 'c'], ['abc']),
+      node('Add', ['abc', 'd'], ['e']),
+      node('Reshape', ['e', 'flat'], ['out']),
+    ];
+    for (const opset of [13, 11]) {
+      expect(await check(headed(along(opset), [i64('flat', [-1, 12])], [3, 4], [12], opset), [3, 4], 68 + opset), `opset ${opset}`).toBeLessThan(5e-3);
+    }
   });
 });

@@ -69,7 +69,7 @@ export const int = (name: string, v: number): AttributeProto => ({ name, type: 2
 
 export function model(nodes: NodeProto[], inits: TensorProto[], input: [string, (number | string)[]], output: [string, (number | string)[]], extraInputs: string[] = [], opset = 13): Uint8Array {
   return encodeModel({
-    ir_version: opset >= 17 ? 8 : 7,
+    ir_version: opset >= 21 ? 10 : opset >= 19 ? 9 : opset >= 17 ? 8 : 7,
     opset_import: [{ domain: '', version: opset }],
     producer_name: 'restnet-tests',
     graph: {

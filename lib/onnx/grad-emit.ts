@@ -46,13 +46,55 @@ export class Emitter {
     return asInput ? this.op(type, [x, this.ints(axes)], [k]) : this.op(type, [x], [attribute('axes', axes), k]);
   }
 
+  /** Unsqueeze; its axes are an attribute before opset 13. */
   unsqueeze(x: string, axes: number[]): string {
-    return this.op('Unsqueeze', [x, this.ints(axes)]);
+    return this.opset >= 13 ? this.op('Unsqueeze', [x, this.ints(axes)]) : this.op('Unsqueeze', [x], [attribute('axes', axes)]);
   }
 
-  /** Zero padding of `x` by `before` / `after` elements per axis. */
+  /** Zero padding of `x` by `before` / `after` elements per axis (pads an attribute before opset 11). */
   pad(x: string, before: number[], after: number[]): string {
-    return this.op('Pad', [x, this.ints([...before, ...after])]);
+    const pads = [...before, ...after];
+    return this.opset >= 11 ? this.op('Pad', [x, this.ints(pads)]) : this.op('Pad', [x], [attribute('pads', pads)]);
+  }
+
+  /** x[start:end] along `axis` (starts / ends are attributes before opset 10). */
+  slice(x: string, axis: number, start: number, end: number): string {
+    if (this.opset >= 10) return this.op('Slice', [x, this.ints([start]), this.ints([end]), this.ints([axis])]);
+    return this.op('Slice', [x], [attribute('starts', [start]), attribute('ends', [end]), attribute('axes', [axis])]);
+  }
+
+  /** g broadcast to the shape of `like` (Expand from opset 8; before, by adding zeros shaped like it). */
+  expandAs(g: string, like: string): string {
+    return this.opset >= 8 ? this.op('Expand', [g, this.op('Shape', [like])]) : this.op('Add', [g, this.op('Mul', [like, this.float(0)])]);
+  }
+
+  /** 1 where a == b, else 0, as floats (Equal takes floats only from opset 11: a == b is !(a < b) and !(a > b)). */
+  equalMask(a: string, b: string): string {
+    const equal = this.op('And', [this.op('Not', [this.op('Less', [a, b])]), this.op('Not', [this.op('Greater', [a, b])])]);
+    return this.op('Cast', [equal], [attribute('to', DataType.FLOAT)]);
+  }
+
+  /** 1 where lo < x < hi, else 0, as floats. */
+  insideMask(x: string, lo: number, hi: number): string {
+    return this.op('Cast', [this.op('And', [this.op('Greater', [x, this.float(lo)]), this.op('Less', [x, this.float(hi)])])], [attribute('to', DataType.FLOAT)]);
+  }
+
+  /** 1 where x > 0, else 0, as floats. */
+  positiveMask(x: string): string {
+    return this.op('Cast', [this.op('Greater', [x, this.float(0)])], [attribute('to', DataType.FLOAT)]);
+  }
+
+  /** a * b, a + b, a - b: shorthands for the rules' formulas. */
+  mul(a: string, b: string): string {
+    return this.op('Mul', [a, b]);
+  }
+
+  add(a: string, b: string): string {
+    return this.op('Add', [a, b]);
+  }
+
+  sub(a: string, b: string): string {
+    return this.op('Sub', [a, b]);
   }
 
   /** `x` with its last two axes swapped. */

@@ -1,14 +1,19 @@
 // The reverse-mode rule of each differentiable ONNX op (grad.ts runs them from the logits back
 // to the cut): given g, the gradient of a node's first output, a rule emits the nodes that add
 // each data input's share of it. Only data inputs get gradients: the anchors' weights stay frozen.
+import { ACTIVATION_RULES } from './grad-activations.js';
 import type { Emitter } from './grad-emit.js';
-import { attribute, DataType, int, intAttr, node, tensorProto, type NodeProto } from './proto.js';
+import { RESAMPLE_RULES } from './grad-resample.js';
+import { attribute, DataType, floatAttr, int, intAttr, intsAttr, node, stringAttr, tensorProto, type NodeProto } from './proto.js';
 import type { Dim } from './shapes.js';
 
 /** Where a rule applies: the node, the gradient of its output y, and its inputs ('' when absent). */
 export interface Site {
   nd: NodeProto;
+  /** The gradient of the first output ('' when only other outputs have one: see MULTI_OUTPUT). */
   g: string;
+  /** The gradient of each output, undefined where an output has none. */
+  gs: (string | undefined)[];
   y: string;
   x0: string;
   x1: string;
@@ -31,14 +36,22 @@ export interface RuleContext {
   unbroadcast(g: string, outName: string, input: string, out?: Dim[]): string;
   /** Adds a contribution to t's gradient. */
   add(t: string, g: string): void;
-  hasGradient(t: string): boolean;
-  /** The integer values of a constant input (a Constant node or an initializer). */
+  /** onnxruntime's element type name of a tensor ('float32', ...). */
+  elemType(t: string): string;
+  /** The integer values of a constant input (a Constant node, an initializer, or a shape chain the batch does not change). */
   constInts(t: string, what: string, at: NodeProto): number[];
+  /** The values of a constant float input. */
+  constFloats(t: string, what: string, at: NodeProto): number[];
+  /** Whether an optional input is absent or a constant with no elements. */
+  isEmpty(t: string): boolean;
   /** Throws when one of `names` carries data: the rule differentiates the first input only. */
   paramOnly(at: NodeProto, ...names: string[]): void;
 }
 
 export type Rule = (c: RuleContext, site: Site) => void;
+
+/** Ops whose rules differentiate every output; the others only their first. */
+export const MULTI_OUTPUT: ReadonlySet<string> = new Set(['Split']);
 
 /** A convolution's or pooling's window, and the ConvTranspose attributes that undo it. */
 export interface Window {
@@ -47,11 +60,6 @@ export interface Window {
   dilations: number[];
   pads: number[];
   transposeAttributes: NodeProto['attribute'];
-}
-
-export function intsAttr(nd: NodeProto, name: string, fallback: number[]): number[] {
-  const a = nd.attribute.find((t) => t.name === name);
-  return a?.ints?.length ? a.ints.map(int) : fallback;
 }
 
 /**
@@ -66,7 +74,7 @@ export function windowOf(c: RuleContext, nd: NodeProto, kernel: number[]): Windo
   const dilations = intsAttr(nd, 'dilations', new Array<number>(spatial).fill(1));
   const inSize = c.dims(x).slice(2) as number[], outSize = c.dims(y).slice(2) as number[];
   if (intAttr(nd, 'ceil_mode', 0) !== 0) throw new Error(`${c.name}: ${nd.op_type} '${nd.name}' has ceil_mode 1; only floor mode can be differentiated`);
-  const autoPad = new TextDecoder().decode(nd.attribute.find((a) => a.name === 'auto_pad')?.s ?? new Uint8Array()) || 'NOTSET';
+  const autoPad = stringAttr(nd, 'auto_pad', 'NOTSET');
   let pads = intsAttr(nd, 'pads', new Array<number>(2 * spatial).fill(0));
   if (autoPad === 'VALID') pads = new Array<number>(2 * spatial).fill(0);
   else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
@@ -81,18 +89,29 @@ export function windowOf(c: RuleContext, nd: NodeProto, kernel: number[]): Windo
   };
 }
 
-/** ReduceMean / ReduceSum: g spread back over the reduced axes (divided by their size for the mean). */
-function reduceRule(c: RuleContext, { nd, g, x0, x1 }: Site): void {
+/**
+ * ReduceMean / ReduceSum / ReduceMax / ReduceMin: g spread back over the reduced axes (divided by
+ * their size for the mean; for the max and min, to the elements equal to the result, shared
+ * equally among ties).
+ */
+function reduceRule(c: RuleContext, { nd, g, y, x0, x1 }: Site): void {
   const rank = c.rankOf(x0);
-  // Axes: an attribute before opset 13 (ReduceSum) / 18 (ReduceMean), an input after; none = all.
+  // Axes: an attribute before opset 13 (ReduceSum) / 18 (the others), an input after; none = all.
   const given = x1 ? c.constInts(x1, 'axes', nd) : intsAttr(nd, 'axes', []);
   if (given.length === 0 && intAttr(nd, 'noop_with_empty_axes', 0) === 1) {
     c.add(x0, g);
     return;
   }
   const axes = (given.length > 0 ? given : Array.from({ length: rank }, (_, i) => i)).map((a) => (a + rank) % rank).sort((a, b) => a - b);
-  const kept = intAttr(nd, 'keepdims', 1) === 1 ? g : c.emit.unsqueeze(g, axes);
-  const spread = c.emit.op('Expand', [kept, c.emit.op('Shape', [x0])]);
+  const keep = (t: string): string => (intAttr(nd, 'keepdims', 1) === 1 ? t : c.emit.unsqueeze(t, axes));
+  const kept = keep(g);
+  if (nd.op_type === 'ReduceMax' || nd.op_type === 'ReduceMin') {
+    const mask = c.emit.equalMask(x0, keep(y));
+    const ties = c.emit.reduce('ReduceSum', mask, axes, true);
+    c.add(x0, c.emit.mul(c.emit.op('Div', [mask, ties]), kept));
+    return;
+  }
+  const spread = c.emit.expandAs(kept, x0);
   if (nd.op_type === 'ReduceSum') {
     c.add(x0, spread);
     return;
@@ -101,7 +120,26 @@ function reduceRule(c: RuleContext, { nd, g, x0, x1 }: Site): void {
   c.add(x0, c.emit.op('Mul', [spread, c.emit.float(1 / count)]));
 }
 
+/**
+ * dx of a normalisation over `axes` (LayerNormalization, InstanceNormalization) given gs, the
+ * output gradient times the scale: inv (gs - mean(gs) - xh mean(gs xh)), xh = (x - mean) inv.
+ */
+function normalizedGrad(c: RuleContext, x0: string, gs: string, axes: number[], eps: number): string {
+  const xc = c.emit.sub(x0, c.emit.reduce('ReduceMean', x0, axes, true));
+  const inv = c.emit.op('Reciprocal', [c.emit.op('Sqrt', [c.emit.add(c.emit.reduce('ReduceMean', c.emit.mul(xc, xc), axes, true), c.emit.float(eps))])]);
+  const xh = c.emit.mul(xc, inv);
+  const inner = c.emit.sub(c.emit.sub(gs, c.emit.reduce('ReduceMean', gs, axes, true)), c.emit.mul(xh, c.emit.reduce('ReduceMean', c.emit.mul(gs, xh), axes, true)));
+  return c.emit.mul(inv, inner);
+}
+
+/** A per-channel vector [C] shaped [C, 1, ...] to broadcast against a tensor [N, C, ...] of rank `rank`. */
+function perChannel(c: RuleContext, v: string, rank: number): string {
+  return c.emit.op('Reshape', [v, c.emit.ints([-1, ...new Array<number>(rank - 2).fill(1)])]);
+}
+
 export const RULES: Record<string, Rule> = {
+  ...ACTIVATION_RULES,
+  ...RESAMPLE_RULES,
   Identity: (c, { g, x0 }) => {
     c.add(x0, g);
   },
@@ -127,7 +165,7 @@ export const RULES: Record<string, Rule> = {
     c.add(x0, c.emit.op('Neg', [g]));
   },
   Relu: (c, { g, y, x0 }) => {
-    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Cast', [c.emit.op('Greater', [y, c.emit.float(0)])], [attribute('to', DataType.FLOAT)])]));
+    c.add(x0, c.emit.mul(g, c.emit.positiveMask(y)));
   },
   Sigmoid: (c, { g, y, x0 }) => {
     c.add(x0, c.emit.op('Mul', [g, c.emit.op('Mul', [y, c.emit.op('Sub', [c.emit.float(1), y])])]));
@@ -147,6 +185,8 @@ export const RULES: Record<string, Rule> = {
   },
   ReduceMean: reduceRule,
   ReduceSum: reduceRule,
+  ReduceMax: reduceRule,
+  ReduceMin: reduceRule,
   Exp: (c, { g, y, x0 }) => {
     c.add(x0, c.emit.op('Mul', [g, y]));
   },
@@ -210,7 +250,7 @@ export const RULES: Record<string, Rule> = {
     c.add(x0, c.emit.op('ConvTranspose', [g, weight], [...w.transposeAttributes, attribute('group', channels)]));
   },
   MaxPool: (c, { nd, g, x0 }) => {
-    if (nd.output[1] && c.hasGradient(nd.output[1])) throw new Error(`${c.name}: MaxPool '${nd.name}': its indices output cannot be differentiated`);
+    if (c.opset < 11) throw new Error(`${c.name}: MaxPool '${nd.name}': its gradient needs ScatterElements (opset 11 or later, the model imports ${c.opset})`);
     const w = windowOf(c, nd, intsAttr(nd, 'kernel_shape', []));
     if (intAttr(nd, 'storage_order', 0) !== 0) throw new Error(`${c.name}: MaxPool '${nd.name}' has storage_order 1; only row-major indices can be differentiated`);
     // Each output's gradient goes to the input element it took (MaxPool's flat indices over
@@ -227,47 +267,48 @@ export const RULES: Record<string, Rule> = {
   BatchNormalization: (c, { nd, g, x0, x1 }) => {
     c.paramOnly(nd, ...nd.input.slice(1));
     if (intAttr(nd, 'training_mode', 0) !== 0) throw new Error(`${c.name}: BatchNormalization '${nd.name}' runs in training mode; only inference mode can be differentiated`);
-    const eps = nd.attribute.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    const eps = floatAttr(nd, 'epsilon', 1e-5);
     // dx = g scale / sqrt(var + eps), per channel (axis 1).
     const factor = c.emit.op('Div', [x1, c.emit.op('Sqrt', [c.emit.op('Add', [nd.input[4]!, c.emit.float(eps)])])]);
-    const shape = c.emit.ints([-1, ...new Array<number>(c.rankOf(x0) - 2).fill(1)]);
-    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Reshape', [factor, shape])]));
+    c.add(x0, c.emit.mul(g, perChannel(c, factor, c.rankOf(x0))));
   },
   Clip: (c, { g, y, x0 }) => {
     // The gradient passes where the value was not clipped (y == x).
-    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Cast', [c.emit.op('Equal', [x0, y])], [attribute('to', DataType.FLOAT)])]));
+    c.add(x0, c.emit.mul(g, c.emit.equalMask(x0, y)));
   },
   GlobalAveragePool: (c, { g, x0 }) => {
     const cells = (c.dims(x0).slice(2) as number[]).reduce((p, d) => p * d, 1);
-    c.add(x0, c.emit.op('Expand', [c.emit.op('Mul', [g, c.emit.float(1 / cells)]), c.emit.op('Shape', [x0])]));
+    c.add(x0, c.emit.expandAs(c.emit.mul(g, c.emit.float(1 / cells)), x0));
   },
   Softmax: (c, { nd, g, y, x0 }) => {
     const rank = c.rankOf(x0);
-    const axis = intAttr(nd, 'axis', -1);
-    if ((axis + rank) % rank !== rank - 1) throw new Error(`${c.name}: ${nd.op_type} '${nd.name}' runs along axis ${axis}; only the last axis can be differentiated`);
+    // From opset 13 on, along one axis (default the last); before, over the input coerced to 2D
+    // [d0 x ... x d(axis-1), d(axis) x ... x d(rank-1)] (default axis 1), i.e. over every axis from `axis` on.
+    const axis = (intAttr(nd, 'axis', c.opset >= 13 ? -1 : 1) + rank) % rank;
+    const axes = c.opset >= 13 ? [axis] : Array.from({ length: rank - axis }, (_, i) => axis + i);
     if (nd.op_type === 'Softmax') {
       // y (g - sum(g y))
-      c.add(x0, c.emit.op('Mul', [y, c.emit.op('Sub', [g, c.emit.reduce('ReduceSum', c.emit.op('Mul', [g, y]), [rank - 1], true)])]));
+      c.add(x0, c.emit.mul(y, c.emit.sub(g, c.emit.reduce('ReduceSum', c.emit.mul(g, y), axes, true))));
     } else {
       // g - exp(y) sum(g)
-      c.add(x0, c.emit.op('Sub', [g, c.emit.op('Mul', [c.emit.op('Exp', [y]), c.emit.reduce('ReduceSum', g, [rank - 1], true)])]));
+      c.add(x0, c.emit.sub(g, c.emit.mul(c.emit.op('Exp', [y]), c.emit.reduce('ReduceSum', g, axes, true))));
     }
   },
   LogSoftmax: (c, site) => RULES.Softmax!(c, site),
   LayerNormalization: (c, { nd, g, x0, x1, x2 }) => {
     c.paramOnly(nd, x1, x2);
-    if (nd.output.slice(1).some((o) => o && c.hasGradient(o))) throw new Error(`${c.name}: LayerNormalization '${nd.name}': its mean and inverse standard deviation outputs cannot be differentiated`);
     const rank = c.rankOf(x0);
     const axis = (intAttr(nd, 'axis', -1) + rank) % rank;
-    const eps = nd.attribute.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
     const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
-    // dx = inv (gs - mean(gs) - xh mean(gs xh)), gs = g scale, xh = (x - mean) inv.
-    const xc = c.emit.op('Sub', [x0, c.emit.reduce('ReduceMean', x0, axes, true)]);
-    const inv = c.emit.op('Reciprocal', [c.emit.op('Sqrt', [c.emit.op('Add', [c.emit.reduce('ReduceMean', c.emit.op('Mul', [xc, xc]), axes, true), c.emit.float(eps)])])]);
-    const xh = c.emit.op('Mul', [xc, inv]);
-    const gs = c.emit.op('Mul', [g, x1]);
-    const inner = c.emit.op('Sub', [c.emit.op('Sub', [gs, c.emit.reduce('ReduceMean', gs, axes, true)]), c.emit.op('Mul', [xh, c.emit.reduce('ReduceMean', c.emit.op('Mul', [gs, xh]), axes, true)])]);
-    c.add(x0, c.emit.op('Mul', [inv, inner]));
+    // The scale has the normalised dims (or broadcasts to them).
+    c.add(x0, normalizedGrad(c, x0, c.emit.mul(g, x1), axes, floatAttr(nd, 'epsilon', 1e-5)));
+  },
+  InstanceNormalization: (c, { nd, g, x0, x1, x2 }) => {
+    c.paramOnly(nd, x1, x2);
+    // Normalised over the spatial axes of each sample and channel; the scale is per channel.
+    const rank = c.rankOf(x0);
+    const axes = Array.from({ length: rank - 2 }, (_, i) => 2 + i);
+    c.add(x0, normalizedGrad(c, x0, c.emit.mul(g, perChannel(c, x1, rank)), axes, floatAttr(nd, 'epsilon', 1e-5)));
   },
   Gather: (c, { nd, g, x0, x1 }) => {
     c.paramOnly(nd, x1);
@@ -285,9 +326,13 @@ export const RULES: Record<string, Rule> = {
   },
   Slice: (c, { nd, g, x0, x1, x2 }) => {
     const rank = c.rankOf(x0);
-    const starts = c.constInts(x1, 'starts', nd), ends = c.constInts(x2, 'ends', nd);
-    const axes = nd.input[3] ? c.constInts(nd.input[3], 'axes', nd).map((a) => (a + rank) % rank) : starts.map((_, i) => i);
-    const steps = nd.input[4] ? c.constInts(nd.input[4], 'steps', nd) : starts.map(() => 1);
+    // Before opset 10, starts / ends / axes are attributes and there are no steps.
+    const old = c.opset < 10;
+    const starts = old ? intsAttr(nd, 'starts', []) : c.constInts(x1, 'starts', nd);
+    const ends = old ? intsAttr(nd, 'ends', []) : c.constInts(x2, 'ends', nd);
+    const givenAxes = old ? intsAttr(nd, 'axes', []) : nd.input[3] ? c.constInts(nd.input[3], 'axes', nd) : [];
+    const axes = givenAxes.length > 0 ? givenAxes.map((a) => (a + rank) % rank) : starts.map((_, i) => i);
+    const steps = !old && nd.input[4] ? c.constInts(nd.input[4], 'steps', nd) : starts.map(() => 1);
     const before = new Array<number>(rank).fill(0), after = new Array<number>(rank).fill(0);
     axes.forEach((a, i) => {
       if (steps[i] !== 1) throw new Error(`${c.name}: Slice '${nd.name}' steps by ${steps[i]}; only step 1 can be differentiated`);
@@ -305,8 +350,16 @@ export const RULES: Record<string, Rule> = {
     let offset = 0;
     for (const t of nd.input) {
       const size = c.staticDim(t, axis, nd);
-      if (c.isData(t)) c.add(t, c.emit.op('Slice', [g, c.emit.ints([offset]), c.emit.ints([offset + size]), c.emit.ints([axis])]));
+      if (c.isData(t)) c.add(t, c.emit.slice(g, axis, offset, offset + size));
       offset += size;
     }
+  },
+  Split: (c, { nd, gs, x0 }) => {
+    const rank = c.rankOf(x0);
+    const axis = (intAttr(nd, 'axis', 0) + rank) % rank;
+    c.staticDim(x0, axis, nd);
+    // The pieces' gradients side by side (their sizes are the outputs'); zeros for unused outputs.
+    const pieces = nd.output.map((o, i) => gs[i] ?? c.emit.mul(o, c.emit.float(0)));
+    c.add(x0, pieces.length === 1 ? pieces[0]! : c.emit.op('Concat', pieces, [attribute('axis', axis)]));
   },
 };

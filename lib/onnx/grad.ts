@@ -9,9 +9,9 @@
 import { extractModel, type ExtractOptions } from './extract.js';
 import { defaultOpset } from './fuse.js';
 import { Emitter } from './grad-emit.js';
-import { RULES, type RuleContext } from './grad-rules.js';
+import { MULTI_OUTPUT, RULES, type RuleContext } from './grad-rules.js';
 import { GraphInfo } from './graph.js';
-import { attribute, DataType, node, tensorInts, valueInfo, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
+import { attribute, DataType, node, tensorFloats, tensorInts, valueInfo, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 import { symbolicDims, type Dim, type TensorMeta } from './shapes.js';
 
 /** Names of the gradient model's extra input and outputs. */
@@ -50,8 +50,8 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
   for (const n of forward.graph!.node) for (const o of n.output) used.add(o);
   for (const t of forward.graph!.initializer) used.add(t.name!);
   const opset = defaultOpset(forward);
-  // From opset 13 on, Unsqueeze, Squeeze, Pad and Slice take their parameters as inputs.
-  if (opset < 13) throw new RangeError(`${options.name}: gradients need ONNX opset 13 or later, the model imports opset ${opset}; export it again with a newer opset`);
+  // Before opset 7, broadcasting was an attribute of each element-wise op: not worth reading.
+  if (opset < 7) throw new RangeError(`${options.name}: gradients need ONNX opset 7 or later, the model imports opset ${opset}; export it again with a newer opset`);
   const b = new Emitter(opset, used);
 
   // Constants the backward rules read: Constant nodes' values and initializers.
@@ -69,6 +69,12 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
     if (!c) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads its ${what} from '${t}', which is not a constant; only constant ${what} can be differentiated`);
     return tensorInts(c);
   };
+  const constFloats = (t: string, what: string, at: NodeProto): number[] => {
+    const c = constants.get(t);
+    if (!c) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads its ${what} from '${t}', which is not a constant; only constant ${what} can be differentiated`);
+    return tensorFloats(c);
+  };
+  const isEmpty = (t: string): boolean => !t || constants.get(t)?.dims.some((d) => Number(d) === 0) === true;
 
   // Loss and dLoss/dlogits = (softmax(logits) - target) / N.
   const logp = b.op('LogSoftmax', [to], [attribute('axis', 1)]);
@@ -114,8 +120,8 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
   };
 
   const context: RuleContext = {
-    emit: b, opset, name: options.name, isData, dims, rankOf, staticDim, unbroadcast, add, constInts,
-    hasGradient: (t) => grads.has(t),
+    emit: b, opset, name: options.name, isData, dims, rankOf, staticDim, unbroadcast, add, constInts, constFloats, isEmpty,
+    elemType: (t) => meta(t).type,
     paramOnly: (at, ...names) => {
       for (const t of names) {
         if (isData(t)) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads data through '${t}'; only its first input can carry the gradient`);
@@ -125,14 +131,14 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
 
   for (let k = local.order.length - 1; k >= 0; k--) {
     const nd = local.node(local.order[k]!);
-    const y = nd.output[0]!;
-    if (!isData(y)) continue;
-    const g = summed(y);
-    if (g === undefined) continue;
+    const gs = nd.output.map((o) => (o && isData(o) ? summed(o) : undefined));
+    if (gs.every((g) => g === undefined)) continue;
     const rule = RULES[nd.op_type];
     if (!rule) throw new Error(`${options.name}: cannot differentiate ${nd.op_type} '${nd.name}' (on the path from '${from}' to '${to}'); differentiable ops: ${DIFFERENTIABLE_OPS.join(', ')}`);
+    const other = gs.findIndex((g, i) => i > 0 && g !== undefined);
+    if (other > 0 && !MULTI_OUTPUT.has(nd.op_type)) throw new Error(`${options.name}: ${nd.op_type} '${nd.name}': its output ${other} ('${nd.output[other]}') cannot be differentiated, only its first`);
     const [x0 = '', x1 = '', x2 = ''] = nd.input;
-    rule(context, { nd, g, y, x0, x1, x2 });
+    rule(context, { nd, g: gs[0] ?? '', gs, y: nd.output[0]!, x0, x1, x2 });
   }
   const dFrom = summed(from);
   if (dFrom === undefined) throw new Error(`${options.name}: the logits '${to}' do not depend on '${from}'`);

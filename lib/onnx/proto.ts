@@ -176,3 +176,31 @@ export function tensorInts(t: TensorProto): number[] {
   else if (t.data_type === DataType.INT32) return [...(t.int32_data ?? [])];
   throw new TypeError(`tensor '${t.name ?? ''}': expected INT64 or INT32 values, got ONNX element type ${t.data_type}`);
 }
+
+/** The values of a FLOAT or DOUBLE tensor (raw or typed storage). */
+export function tensorFloats(t: TensorProto): number[] {
+  if (t.raw_data && t.raw_data.byteLength > 0) {
+    const bytes = new Uint8Array(t.raw_data);
+    if (t.data_type === DataType.FLOAT) return Array.from(new Float32Array(bytes.buffer));
+    if (t.data_type === DataType.DOUBLE) return Array.from(new Float64Array(bytes.buffer));
+  } else if (t.data_type === DataType.FLOAT) return [...(t.float_data ?? [])];
+  else if (t.data_type === DataType.DOUBLE) return [...(t.double_data ?? [])];
+  throw new TypeError(`tensor '${t.name ?? ''}': expected FLOAT or DOUBLE values, got ONNX element type ${t.data_type}`);
+}
+
+/** An INTS attribute of a node, or `fallback` when absent or empty. */
+export function intsAttr(n: NodeProto, name: string, fallback: number[]): number[] {
+  const a = n.attribute.find((t) => t.name === name);
+  return a?.ints?.length ? a.ints.map(int) : fallback;
+}
+
+/** A FLOAT attribute of a node, or `fallback` when absent. */
+export function floatAttr(n: NodeProto, name: string, fallback: number): number {
+  return n.attribute.find((x) => x.name === name)?.f ?? fallback;
+}
+
+/** A STRING attribute of a node, or `fallback` when absent. */
+export function stringAttr(n: NodeProto, name: string, fallback: string): string {
+  const s = n.attribute.find((x) => x.name === name)?.s;
+  return s && s.length > 0 ? new TextDecoder().decode(s) : fallback;
+}

@@ -36,7 +36,7 @@ function sameIntegers(a: AnyTensor, b: AnyTensor): number[] | undefined {
 
 /** ONNX TensorProto.DataType of onnxruntime's element type names. */
 export const ELEM_TYPE: Record<string, number> = {
-  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13,
+  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13, bfloat16: 16,
 };
 
 /** Dims with N replaced by a number. */
