@@ -223,3 +223,79 @@ describe('reductions, splits and normalisations', () => {
     }
   });
 });
+
+describe('padding and resizing', () => {
+  it('Pad in every mode, negative pads, an axes input (opset 18) and pads as an input (opset 11)', async () => {
+    const dims = [2, 4, 5];
+    // Pads [axis1, axis2, axis3 before; after] keep the shapes [N, 2, 5, 7] where they apply to all axes.
+    const all = i64('pads', [0, 0, 2, 1, 0, 0, -1, 1]);
+    for (const mode of ['constant', 'reflect', 'edge', 'wrap']) {
+      // reflect / wrap need pads inside the input: no negative pads there.
+      const pads = mode === 'constant' ? all : i64('pads', [0, 0, 2, 1, 0, 0, 1, 1]);
+      const value = mode === 'constant' ? ['pads', 'v'] : ['pads'];
+      const out = mode === 'constant' ? [2, 5, 7] : [2, 7, 7];
+      const bytes = headed([node('Pad', ['x', ...value], ['out'], [str('mode', mode)])], [pads, f32of('v', [], [0.3])], dims, out, 18);
+      expect(await check(bytes, dims, 71), mode).toBeLessThan(5e-3);
+    }
+    const axes = headed([node('Pad', ['x', 'pads', '', 'ax'], ['out'], [str('mode', 'reflect')])], [i64('pads', [3, 1, 2, 0]), i64('ax', [-1, 1])], dims, [3, 4, 10], 18);
+    expect(await check(axes, dims, 72), 'axes').toBeLessThan(5e-3);
+    const old = headed([node('Pad', ['x', 'pads'], ['out'], [str('mode', 'edge')])], [i64('pads', [0, 1, 0, 2, 0, 0, 3, 0])], dims, [3, 7, 7], 11);
+    expect(await check(old, dims, 73), 'opset 11').toBeLessThan(5e-3);
+  });
+
+  /** A Resize of x [N, 2, 3, 4] by `scales`, or to `sizes` on axes 2 and 3, with the given attributes (opset 19). */
+  interface ResizeCase {
+    attrs: AttributeProto[];
+    scales?: number[];
+    sizes?: number[];
+    out: number[];
+  }
+  const modes = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize'];
+  const scaleSets: [number[], number[]][] = [
+    [[1, 1, 2, 1.5], [2, 6, 6]],
+    [[1, 1, 0.5, 0.75], [2, 1, 3]],
+    [[1, 1, 1.7, 0.6], [2, 5, 2]],
+  ];
+  const resizeCases: [string, ResizeCase][] = [];
+  for (const coordinate of modes) {
+    for (const [allScales, out] of scaleSets) {
+      // tf_half_pixel_for_nn moves even unscaled axes by half a pixel: resize the spatial axes alone (opset 18 axes).
+      const spatialOnly = coordinate === 'tf_half_pixel_for_nn';
+      const base = [str('coordinate_transformation_mode', coordinate), flt('extrapolation_value', 0.25), ...(spatialOnly ? [ints('axes', [2, 3])] : [])];
+      const scales = spatialOnly ? allScales.slice(2) : allScales;
+      for (const nearest of ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']) {
+        resizeCases.push([`nearest ${nearest} ${coordinate} x${allScales.slice(2).join('/')}`, { attrs: [...base, str('mode', 'nearest'), str('nearest_mode', nearest)], scales, out }]);
+      }
+      resizeCases.push([`linear ${coordinate} x${allScales.slice(2).join('/')}`, { attrs: [...base, str('mode', 'linear')], scales, out }]);
+      for (const exclude of [0, 1]) {
+        resizeCases.push([`cubic exclude_outside ${exclude} ${coordinate} x${allScales.slice(2).join('/')}`, { attrs: [...base, str('mode', 'cubic'), int('exclude_outside', exclude), flt('cubic_coeff_a', -0.5)], scales, out }]);
+      }
+    }
+  }
+  // Sizes on axes 2 and 3: [5, 6] from [3, 4] stretches (5/3, 3/2); not_larger scales both by 3/2, not_smaller by 5/3.
+  for (const [policy, out] of [['stretch', [2, 5, 6]], ['not_larger', [2, 5, 6]], ['not_smaller', [2, 5, 7]]] as const) {
+    resizeCases.push([`linear sizes ${policy}`, { attrs: [str('mode', 'linear'), ints('axes', [2, 3]), str('keep_aspect_ratio_policy', policy)], sizes: [5, 6], out: [...out] }]);
+  }
+  resizeCases.push(['linear antialias enlarging', { attrs: [str('mode', 'linear'), int('antialias', 1)], scales: [1, 1, 2, 1.5], out: [2, 6, 6] }]);
+
+  it.each(resizeCases)('Resize %s', async (_, r) => {
+    const inputs = ['x', 'roi', r.scales ? 'scales' : '', r.sizes ? 'sizes' : ''];
+    const inits = [f32of('roi', [8], [0, 0, 0.1, 0.2, 1, 1, 0.8, 0.9])];
+    if (r.scales) inits.push(f32of('scales', [r.scales.length], r.scales));
+    if (r.sizes) inits.push(i64('sizes', r.sizes));
+    const bytes = headed([node('Resize', inputs, ['out'], r.attrs)], inits, [2, 3, 4], r.out, 19);
+    expect(await check(bytes, [2, 3, 4], 74)).toBeLessThan(5e-3);
+  });
+
+  it('a resize that moves samples along the batch axis is refused by name', async () => {
+    const attrs = [str('mode', 'linear'), str('coordinate_transformation_mode', 'tf_half_pixel_for_nn')];
+    const m = await load(headed([node('Resize', ['x', '', 'scales'], ['out'], attrs)], [f32of('scales', [4], [1, 1, 2, 2])], [2, 3, 4], [2, 6, 8], 19));
+    expect(() => m.gradient('x')).toThrow(/Resize 'out' resamples along the batch axis 0 \(mixing samples\)/);
+  });
+
+  it('antialias when shrinking is refused by name', async () => {
+    const bytes = headed([node('Resize', ['x', '', 'scales'], ['out'], [str('mode', 'linear'), int('antialias', 1)])], [f32of('scales', [4], [1, 1, 0.5, 0.5])], [2, 4, 4], [2, 2, 2], 19);
+    const m = await load(bytes);
+    expect(() => m.gradient('x')).toThrow(/Resize 'out' shrinks axis 2 with antialias 1/);
+  });
+});

@@ -96,26 +96,32 @@ interface Sampling {
   roi?: [number, number];
 }
 
-/** The input coordinate of output j, per ONNX's coordinate_transformation_mode. */
-function sourceCoordinate(s: Sampling, j: number, scale: number, n: number, o: number): number {
+/**
+ * The input coordinate of output j, per ONNX's coordinate_transformation_mode, in float32 steps
+ * as onnxruntime computes it (nearest rounding depends on the last bit at exact ties).
+ */
+function sourceCoordinate(s: Sampling, j: number, scaleIn: number, n: number, o: number): number {
+  const f = Math.fround;
+  const scale = f(scaleIn);
+  const halfPixel = f(f(f(j + 0.5) / scale) - 0.5);
   switch (s.coordinate) {
     case 'half_pixel':
-      return (j + 0.5) / scale - 0.5;
+      return halfPixel;
     case 'half_pixel_symmetric': {
-      const adjustment = o / (scale * n);
-      return (n / 2) * (1 - adjustment) + (j + 0.5) / scale - 0.5;
+      const adjustment = f(o / f(scale * n));
+      return f(f(f(n / 2) * f(1 - adjustment)) + halfPixel);
     }
     case 'pytorch_half_pixel':
-      return o > 1 ? (j + 0.5) / scale - 0.5 : 0;
+      return o > 1 ? halfPixel : 0;
     case 'align_corners':
-      return o === 1 ? 0 : (j * (n - 1)) / (o - 1);
+      return o === 1 ? 0 : f(f(j * (n - 1)) / (o - 1));
     case 'asymmetric':
-      return j / scale;
+      return f(j / scale);
     case 'tf_half_pixel_for_nn':
-      return (j + 0.5) / scale;
+      return f(f(j + 0.5) / scale);
     default: {
       const [start, end] = s.roi!;
-      return o > 1 ? start * (n - 1) + (j * (end - start) * (n - 1)) / (o - 1) : 0.5 * (start + end) * (n - 1);
+      return o > 1 ? f(f(start * (n - 1)) + f(f(j * f(end - start) * (n - 1)) / (o - 1))) : f(0.5 * f(start + end) * (n - 1));
     }
   }
 }
@@ -214,9 +220,12 @@ const resize: Rule = (c, { nd, g, y, x0 }) => {
     const din = c.dims(x0)[axis]!, dout = c.dims(y)[axis]!;
     const region: [number, number] | undefined = roi.length > 0 ? [roi[i]!, roi[i + axes.length]!] : undefined;
     if (typeof din !== 'number' || typeof dout !== 'number') {
-      // The batch axis: only left as it is.
-      const unchanged = typeof din !== 'number' && typeof dout !== 'number' && din.batch === dout.batch && (given.length === 0 || given[i] === 1) && (!region || (region[0] === 0 && region[1] === 1));
-      if (!unchanged) throw new Error(`${c.name}: ${what} resizes the batch axis ${axis}; only other axes can be differentiated`);
+      // The batch axis must map each sample to itself (some modes shift even at scale 1).
+      const sampled = { ...s, ...(region ? { roi: region } : {}) };
+      const unchanged = typeof din !== 'number' && typeof dout !== 'number' && din.batch === dout.batch && (given.length === 0 || given[i] === 1);
+      if (!unchanged || !isIdentity({ axis, rows: 5, size: 5, weights: resizeWeights(sampled, 1, 5, 5) })) {
+        throw new Error(`${c.name}: ${what} resamples along the batch axis ${axis} (mixing samples); only other axes can be differentiated`);
+      }
       return;
     }
     const scale = given.length > 0 ? given[i]! : (common ?? dout / din);
