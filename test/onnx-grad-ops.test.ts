@@ -299,3 +299,62 @@ describe('padding and resizing', () => {
     expect(() => m.gradient('x')).toThrow(/Resize 'out' shrinks axis 2 with antialias 1/);
   });
 });
+
+describe('older exports (opsets 7 to 12)', () => {
+  // x [N, 2, 4, 4] in every case; each writes `out` with the dims given.
+  const cases: [string, number, NodeProto[], TensorProto[], number[]][] = [
+    [
+      'Unsqueeze / Squeeze / ReduceSum / ReduceMax with axes attributes, Split with a split attribute',
+      11,
+      [
+        node('Unsqueeze', ['x'], ['u'], [ints('axes', [1])]),
+        node('Squeeze', ['u'], ['s'], [ints('axes', [1])]),
+        node('Split', ['s'], ['a', 'b'], [int('axis', 1), ints('split', [1, 1])]),
+        node('Mul', ['a', 'b'], ['ab']),
+        node('ReduceSum', ['ab'], ['r'], [ints('axes', [3])]),
+        node('ReduceMax', ['s'], ['m'], [ints('axes', [1]), int('keepdims', 1)]),
+        node('Add', ['r', 'm'], ['out']),
+      ],
+      [],
+      [1, 4, 4],
+    ],
+    ['Softmax over the coerced 2D input, default axis 1', 11, [node('Softmax', ['x'], ['out'])], [], [2, 4, 4]],
+    ['LogSoftmax over the coerced 2D input, axis 2', 11, [node('LogSoftmax', ['x'], ['out'], [int('axis', 2)])], [], [2, 4, 4]],
+    ['Slice with input bounds and Pad with input pads', 11, [node('Slice', ['x', 'st', 'en', 'ax'], ['sl']), node('Pad', ['sl', 'pads'], ['out'], [str('mode', 'reflect')])], [i64('st', [1]), i64('en', [-1]), i64('ax', [3]), i64('pads', [0, 0, 0, 1, 0, 0, 1, 0])], [2, 5, 3]],
+    [
+      'Resize-11 with an empty roi and constant scales',
+      11,
+      [node('Resize', ['x', 'roi', 'scales'], ['out'], [str('mode', 'linear'), str('coordinate_transformation_mode', 'align_corners')])],
+      [f32of('roi', [0], []), f32of('scales', [4], [1, 1, 1.5, 2])],
+      [2, 6, 8],
+    ],
+    ['Resize-10 nearest (asymmetric coordinates)', 10, [node('Resize', ['x', 'scales'], ['out'])], [f32of('scales', [4], [1, 1, 2, 1.5])], [2, 8, 6]],
+    ['Resize-10 linear, shrinking', 10, [node('Resize', ['x', 'scales'], ['out'], [str('mode', 'linear')])], [f32of('scales', [4], [1, 1, 0.5, 0.75])], [2, 2, 3]],
+    ['Slice-10 with steps 1 and Pad with a pads attribute', 10, [node('Slice', ['x', 'st', 'en', 'ax', 'sp'], ['sl']), node('Pad', ['sl'], ['out'], [ints('pads', [0, 1, 0, 2, 0, 0, 1, 0]), flt('value', 0.5)])], [i64('st', [0, 1]), i64('en', [3, 4]), i64('ax', [2, 3]), i64('sp', [1, 1])], [3, 4, 5]],
+    ['Upsample-9 nearest (scales input)', 9, [node('Upsample', ['x', 'scales'], ['out'])], [f32of('scales', [4], [1, 1, 2, 2])], [2, 8, 8]],
+    ['Upsample-9 linear', 9, [node('Upsample', ['x', 'scales'], ['out'], [str('mode', 'linear')])], [f32of('scales', [4], [1, 1, 1.5, 2])], [2, 6, 8]],
+    ['Slice-9 with attribute bounds', 9, [node('Slice', ['x'], ['out'], [ints('starts', [1, 0]), ints('ends', [3, -1]), ints('axes', [2, 3])])], [], [2, 2, 3]],
+    [
+      'Upsample-7 (scales attribute), Clip-6 attributes, ReduceMean axes attribute, GlobalAveragePool without Expand',
+      7,
+      [
+        node('Upsample', ['x'], ['up'], [{ name: 'scales', type: 6, floats: [1, 1, 2, 1] }]),
+        node('Clip', ['up'], ['c'], [flt('min', -0.6), flt('max', 0.7)]),
+        node('ReduceMean', ['c'], ['m'], [ints('axes', [2])]),
+        node('GlobalAveragePool', ['c'], ['gp']),
+        node('Add', ['m', 'gp'], ['mg']),
+        node('Mul', ['c', 'mg'], ['out']),
+      ],
+      [],
+      [2, 8, 4],
+    ],
+  ];
+  it.each(cases)('%s (opset %i)', async (_, opset, nodes, inits, out) => {
+    expect(await check(headed(nodes, inits, [2, 4, 4], out, opset), [2, 4, 4], 81, 1e-3)).toBeLessThan(5e-3);
+  });
+
+  it('opsets before 7 are refused', async () => {
+    const m = await load(headed([node('Relu', ['x'], ['out'])], [], [2, 4, 4], [2, 4, 4], 6));
+    expect(() => m.gradient('x')).toThrow(/gradients need ONNX opset 7 or later, the model imports opset 6/);
+  });
+});
