@@ -91,6 +91,7 @@ interface Sampling {
   coordinate: string;
   mode: string;
   nearest: string;
+  antialias: boolean;
   cubicA: number;
   excludeOutside: boolean;
   roi?: [number, number];
@@ -144,11 +145,27 @@ function nearestIndex(x: number, mode: string, scale: number): number {
   }
 }
 
-/** The cubic convolution weights of the four inputs floor(x) - 1 .. floor(x) + 2 (Keys, coefficient a). */
-function cubicWeights(t: number, a: number): number[] {
-  const far = (d: number): number => ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
-  const near = (d: number): number => ((a + 2) * d - (a + 3)) * d * d + 1;
-  return [far(t + 1), near(t), near(1 - t), far(2 - t)];
+/** Keys' cubic convolution kernel with coefficient a at distance d. */
+function keys(d: number, a: number): number {
+  const t = Math.abs(d);
+  if (t <= 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+  return t < 2 ? ((a * t - 5 * a) * t + 8 * a) * t - 4 * a : 0;
+}
+
+/**
+ * The inputs and weights of an antialiased output at x when shrinking by `scale` (ONNX's
+ * reference, which onnxruntime follows): the linear or cubic kernel stretched by 1 / scale over
+ * the inputs nearest x, normalised; an integer x counts as the right end of its interval.
+ */
+function antialiased(s: Sampling, x: number, scale: number): { first: number; weights: number[] } {
+  const base = Number.isInteger(x) ? x - 1 : Math.floor(x);
+  const ratio = x - base;
+  const start = Math.floor((s.mode === 'linear' ? -1 : -2) / scale) + 1;
+  const weights = Array.from({ length: 2 - 2 * start }, (_, k) => {
+    const d = (start + k - ratio) * scale;
+    return s.mode === 'linear' ? Math.max(0, 1 - Math.abs(d)) : keys(d, s.cubicA);
+  });
+  return { first: base + start, weights };
 }
 
 /** The [o, n] weights of one resized axis. */
@@ -161,6 +178,12 @@ function resizeWeights(s: Sampling, scale: number, n: number, o: number): Float3
     if (s.coordinate === 'tf_crop_and_resize' && (x < 0 || x > n - 1)) continue;
     if (s.mode === 'nearest') {
       w[j * n + clamp(nearestIndex(x, s.nearest, scale))] = 1;
+    } else if (s.antialias && scale < 1) {
+      // Inputs outside the axis read its edge, or are left out (exclude_outside).
+      const { first, weights } = antialiased(s, x, scale);
+      const kept = weights.map((v, k) => (s.excludeOutside && (first + k < 0 || first + k >= n) ? 0 : v));
+      const total = kept.reduce((p, v) => p + v, 0);
+      kept.forEach((v, k) => (w[j * n + clamp(first + k)]! += v / total));
     } else if (s.mode === 'linear') {
       const xc = Math.min(Math.max(x, 0), n - 1);
       const i0 = Math.floor(xc), i1 = Math.min(i0 + 1, n - 1), f = xc - i0;
@@ -168,7 +191,7 @@ function resizeWeights(s: Sampling, scale: number, n: number, o: number): Float3
       w[j * n + i1]! += f;
     } else {
       const i0 = Math.floor(x);
-      const coeffs = cubicWeights(x - i0, s.cubicA);
+      const coeffs = [-1, 0, 1, 2].map((k) => keys(x - i0 - k, s.cubicA));
       const inside = coeffs.map((_, k) => i0 - 1 + k >= 0 && i0 - 1 + k < n);
       const total = s.excludeOutside ? coeffs.reduce((p, v, k) => p + (inside[k] ? v : 0), 0) : 1;
       coeffs.forEach((v, k) => {
@@ -195,6 +218,7 @@ const resize: Rule = (c, { nd, g, y, x0 }) => {
     coordinate: resize11 ? stringAttr(nd, 'coordinate_transformation_mode', 'half_pixel') : 'asymmetric',
     nearest: resize11 ? stringAttr(nd, 'nearest_mode', 'round_prefer_floor') : 'simple',
     cubicA: floatAttr(nd, 'cubic_coeff_a', -0.75),
+    antialias: intAttr(nd, 'antialias', 0) === 1,
     excludeOutside: intAttr(nd, 'exclude_outside', 0) === 1,
   };
   const what = `${nd.op_type} '${nd.name}'`;
@@ -229,9 +253,6 @@ const resize: Rule = (c, { nd, g, y, x0 }) => {
       return;
     }
     const scale = given.length > 0 ? given[i]! : (common ?? dout / din);
-    if (mode !== 'nearest' && intAttr(nd, 'antialias', 0) === 1 && scale < 1) {
-      throw new Error(`${c.name}: ${what} shrinks axis ${axis} with antialias 1; only antialias 0 (or enlarging) can be differentiated`);
-    }
     maps.push({ axis, rows: dout, size: din, weights: resizeWeights({ ...s, ...(region ? { roi: region } : {}) }, scale, din, dout) });
   });
   c.add(x0, applyTransposed(c, g, maps, rank));
