@@ -359,3 +359,18 @@ describe('older exports (opsets 7 to 12)', () => {
     expect(() => m.gradient('x')).toThrow(/gradients need ONNX opset 7 or later, the model imports opset 6/);
   });
 });
+
+describe('float shape chains folded to constants', () => {
+  it('Resize scales computed as sizes over Shape(x) (as PyTorch writes interpolate with recomputed scales)', async () => {
+    const nodes = [
+      node('Shape', ['x'], ['sx']),
+      node('Slice', ['sx', 'two', 'four'], ['hw']),
+      node('Cast', ['hw'], ['hwf'], [int('to', 1)]),
+      node('Div', ['sizes', 'hwf'], ['ratio']),
+      node('Concat', ['ones', 'ratio'], ['scales'], [int('axis', 0)]),
+      node('Resize', ['x', '', 'scales'], ['out'], [str('mode', 'linear')]),
+    ];
+    const inits = [i64('two', [2]), i64('four', [4]), f32of('sizes', [2], [6, 6]), f32of('ones', [2], [1, 1])];
+    expect(await check(headed(nodes, inits, [2, 3, 4], [2, 6, 6], 13), [2, 3, 4], 91)).toBeLessThan(5e-3);
+  });
+});

@@ -62,14 +62,14 @@ const pad: Rule = (c, { nd, g, x0, x1, x2 }) => {
   const rank = c.rankOf(x0);
   const mode = stringAttr(nd, 'mode', 'constant');
   if (!PAD_MODES.has(mode)) throw new Error(`${c.name}: Pad '${nd.name}' has mode '${mode}'; ONNX defines constant, reflect, edge and wrap`);
-  // Pads are an attribute before opset 11 (named 'paddings' in opset 1), an input after; axes an input from opset 18.
+  // Pads are an attribute before opset 11, an input after; axes an input from opset 18.
   let pads: number[];
   let axes = Array.from({ length: rank }, (_, k) => k);
   if (c.opset >= 11) {
     pads = c.constInts(x1, 'pads', nd);
     if (x2) c.paramOnly(nd, x2);
     if (nd.input[3]) axes = c.constInts(nd.input[3], 'axes', nd).map((a) => (a + rank) % rank);
-  } else pads = intsAttr(nd, 'pads', intsAttr(nd, 'paddings', []));
+  } else pads = intsAttr(nd, 'pads', []);
   const maps: AxisMap[] = [];
   axes.forEach((axis, i) => {
     const before = pads[i]!, after = pads[i + axes.length]!;

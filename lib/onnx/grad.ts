@@ -71,6 +71,8 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
   };
   const constFloats = (t: string, what: string, at: NodeProto): number[] => {
     const c = constants.get(t);
+    const folded = shapes.get(t)?.value;
+    if (!c && folded) return folded;
     if (!c) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads its ${what} from '${t}', which is not a constant; only constant ${what} can be differentiated`);
     return tensorFloats(c);
   };

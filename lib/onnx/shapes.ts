@@ -1,8 +1,8 @@
 // The shape and element type of every tensor of a model, measured by running it once with all
 // tensors exposed as outputs, at batch sizes 1 and 2 when the batch axis is dynamic. A dimension
 // that doubles with the batch is k x N (k at batch 1); one that does not change is a constant.
-// Small integer tensors computed from shapes alone keep their values when those do not change
-// with the batch either (the gradient rules fold them to constants).
+// Small tensors computed from shapes alone keep their values when those do not change with the
+// batch either (the gradient rules fold them to constants).
 import type { GraphInfo } from './graph.js';
 import { encodeModel, int, type ModelProto } from './proto.js';
 import { loadOrt, runSession, type AnyTensor } from './session-cache.js';
@@ -15,21 +15,23 @@ export interface TensorMeta {
   /** onnxruntime's element type name: 'float32', 'int64', ... */
   type: string;
   /**
-   * The values of a small integer tensor computed from shapes and parameters alone (a Shape ->
-   * Gather -> Mul chain, ...) when they are the same at batch 1 and 2: a value that does not
-   * depend on the batch, which the gradient rules may read as a constant.
+   * The values of a small tensor computed from shapes and parameters alone (a Shape -> Gather ->
+   * Mul chain, Resize scales as sizes over Shape, ...) when they are the same at batch 1 and 2:
+   * a value that does not depend on the batch, which the gradient rules may read as a constant.
+   * Integer tensors, and float ones computed from shapes (not parameters: those are weights).
    */
   value?: number[];
 }
 
-/** Integer tensors up to this many elements have their batch-independent values recorded. */
+/** Tensors up to this many elements have their batch-independent values recorded. */
 const FOLDED_SIZE = 64;
 
 const INTEGER_TYPES = new Set(['int64', 'int32', 'int16', 'int8', 'uint8', 'uint16', 'uint32', 'uint64']);
 
-/** a's values when a and b hold the same small integer tensor, else undefined. */
-function sameIntegers(a: AnyTensor, b: AnyTensor): number[] | undefined {
-  if (!INTEGER_TYPES.has(a.type) || a.type !== b.type || a.data.length > FOLDED_SIZE || a.dims.join() !== b.dims.join()) return undefined;
+/** a's values when a and b hold the same small integer (or, `floats`, float32) tensor, else undefined. */
+function sameValues(a: AnyTensor, b: AnyTensor, floats: boolean): number[] | undefined {
+  const numeric = INTEGER_TYPES.has(a.type) || (floats && a.type === 'float32');
+  if (!numeric || a.type !== b.type || a.data.length > FOLDED_SIZE || a.dims.join() !== b.dims.join()) return undefined;
   const values = Array.from(a.data as ArrayLike<number | bigint>, Number);
   return values.every((v, i) => v === Number((b.data as ArrayLike<number | bigint>)[i])) ? values : undefined;
 }
@@ -90,7 +92,8 @@ export async function probeShapes(info: GraphInfo, inputDims: number[], batchAxi
       const dims: Dim[] = a.dims.map((d, k) => (b.dims[k] === d ? d : b.dims[k] === 2 * d ? { batch: d } : Number.NaN));
       const meta: TensorMeta = { dims, type: a.type };
       // Only tensors that do not read the input's values can be constant in the batch.
-      const value = info.kind.get(name) !== 'data' ? sameIntegers(a, b) : undefined;
+      const kind = info.kind.get(name);
+      const value = kind !== 'data' ? sameValues(a, b, kind === 'meta') : undefined;
       if (value) meta.value = value;
       table.set(name, meta);
     }
