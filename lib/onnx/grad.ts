@@ -61,20 +61,19 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
     const value = n.op_type === 'Constant' ? n.attribute.find((a) => a.name === 'value')?.t : undefined;
     if (value) constants.set(n.output[0]!, value);
   }
+  /** A constant input's tensor, or the values of a shape chain measured equal at batch 1 and 2. */
+  const constant = (t: string, what: string, at: NodeProto): TensorProto | number[] => {
+    const c = constants.get(t) ?? shapes.get(t)?.value;
+    if (!c) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads its ${what} from '${t}', which is not a constant (nor a shape value the batch does not change); only constant ${what} can be differentiated`);
+    return c;
+  };
   const constInts = (t: string, what: string, at: NodeProto): number[] => {
-    const c = constants.get(t);
-    // A shape chain whose value was measured equal at batch 1 and 2 is a constant too.
-    const folded = shapes.get(t)?.value;
-    if (!c && folded) return folded;
-    if (!c) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads its ${what} from '${t}', which is not a constant; only constant ${what} can be differentiated`);
-    return tensorInts(c);
+    const c = constant(t, what, at);
+    return Array.isArray(c) ? c : tensorInts(c);
   };
   const constFloats = (t: string, what: string, at: NodeProto): number[] => {
-    const c = constants.get(t);
-    const folded = shapes.get(t)?.value;
-    if (!c && folded) return folded;
-    if (!c) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads its ${what} from '${t}', which is not a constant; only constant ${what} can be differentiated`);
-    return tensorFloats(c);
+    const c = constant(t, what, at);
+    return Array.isArray(c) ? c : tensorFloats(c);
   };
   const isEmpty = (t: string): boolean => !t || constants.get(t)?.dims.some((d) => Number(d) === 0) === true;
 
