@@ -71,6 +71,7 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   const refine = !args.bool('no-refine');
   ctx.progress.step(`fitting ${planned.configs.length} stitches (capture + least squares${refine ? ' + refinement on the task' : ''})`);
   const fitOptions: FitPipelineOptions = { signal: ctx.signal, onProgress: onProgress(ctx), calibrationLimit };
+  if (validation) fitOptions.validation = validation;
   if (args.has('ridge')) fitOptions.ridge = args.number('ridge')!;
   if (refine) {
     fitOptions.refine = {};
