@@ -16,14 +16,18 @@ import { analysisJson, loadDataArg, loadModelArg, onProgress, resultsTable, save
 import { analyzeOptions, ANALYZE_FLAGS } from './analyze.js';
 import { DATA_FLAGS, DATA_HELP, dataArg, type FlagSpec } from './common.js';
 
+/** Candidates per front cut in `stitch` and `demo` (bench/results/pareto.md). */
+export const DEFAULT_PER_FRONT = 1;
+
 export const FIT_FLAGS: FlagSpec[] = [
   { name: 'eval', type: 'integer', value: 'N', min: 1, help: 'evaluation images for accuracy', defaultText: 'all' },
   { name: 'validation', type: 'integer', value: 'N', min: 0, help: 'calibration images held out (seeded draw) to mark dominated configurations; 0: offer every one', defaultText: '1000' },
   { name: 'line-margin', type: 'number', value: 'PT', min: 0, help: 'drop configurations more than PT points below the line between the anchors on the validation split', defaultText: '1' },
   { name: 'order', type: 'string', value: 'ORDER', choices: ['large-front', 'small-front', 'both'], help: "stitching direction (ReStNet's: the larger model's front)", defaultText: 'large-front' },
+  { name: 'per-front', type: 'integer', value: 'N', min: 1, help: 'candidate configurations per front cut (the CKA choice, then the next-highest-CKA back cuts); the validation split keeps the ones worth offering', defaultText: String(DEFAULT_PER_FRONT) },
   { name: 'cost-range', type: 'string', value: 'RANGE', choices: ['anchors', 'any'], help: "keep configurations between the anchors' MACs, or all", defaultText: 'anchors' },
   { name: 'no-refine', type: 'boolean', help: 'least squares only: skip training the stitches on the task (cross-entropy through the frozen back)' },
-  { name: 'refine-epochs', type: 'integer', value: 'N', min: 1, help: 'passes over the calibration images when refining', defaultText: '4' },
+  { name: 'refine-epochs', type: 'integer', value: 'N', min: 1, help: 'passes over the calibration images when refining', defaultText: '6' },
   { name: 'refine-images', type: 'integer', value: 'N', min: 1, help: 'calibration images to refine on', defaultText: 'all' },
   { name: 'ridge', type: 'number', value: 'R', min: 0, help: 'ridge penalty per row of the least squares', defaultText: '1e-4' },
   { name: 'no-export', type: 'boolean', help: 'do not write the fused .onnx files (export later with restnet export)' },
@@ -59,6 +63,7 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
 
   const planOptions: PlanOptions = {};
   if (args.has('order')) planOptions.order = args.string('order') as PlanOptions['order'];
+  planOptions.perFront = args.number('per-front', DEFAULT_PER_FRONT);
   if (args.has('cost-range')) planOptions.costRange = args.string('cost-range') as PlanOptions['costRange'];
   const planned = plan(analysis, planOptions);
   const cka = writeAnalysis(plots, analysis, planned);
