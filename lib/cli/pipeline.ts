@@ -12,7 +12,7 @@ import type { Anchor } from '../restnet/anchor.js';
 import { loadAnchor } from '../restnet/anchor.js';
 import { analysisToJson, type Analysis } from '../restnet/analyze.js';
 import type { ProgressEvent } from '../restnet/inputs.js';
-import { ManifestError } from '../restnet/manifest.js';
+import { ManifestError, type AnchorRecord, type ConfigRecord } from '../restnet/manifest.js';
 import type { Plan } from '../restnet/plan.js';
 import type { ReStNet } from '../restnet/runtime.js';
 import { CliError } from './args.js';
@@ -141,26 +141,35 @@ export function analysisTable(analysis: Analysis): string {
 
 export function paretoPoints(net: ReStNet): ParetoPoint[] {
   const points: ParetoPoint[] = net.anchorRecords.map((a) => ({ id: a.name, kind: 'anchor', accuracy: a.accuracy ?? NaN, latencyMs: a.latencyMs ?? NaN, macs: a.macs }));
-  for (const c of net.configs) points.push({ id: c.id, kind: 'stitched', accuracy: c.accuracy ?? NaN, latencyMs: c.latencyMs ?? NaN, macs: c.macs });
+  for (const c of net.configs) points.push({ id: c.id, kind: 'stitched', accuracy: c.accuracy ?? NaN, latencyMs: c.latencyMs ?? NaN, macs: c.macs, dominated: c.pareto === false });
   return points;
 }
 
 export function writePareto(dir: string, net: ReStNet, front: string, back: string): string {
   const path = join(dir, `pareto-${front}-${back}.svg`);
-  writeFileAtomic(path, paretoSvg({ points: paretoPoints(net), title: `${front} -> ${back}: accuracy against latency and MACs` }));
+  const images = net.anchorRecords[0]?.evalImages;
+  writeFileAtomic(path, paretoSvg({ points: paretoPoints(net), title: `${front} -> ${back}: accuracy${images ? ` (${images} eval images)` : ''} against latency and MACs` }));
   return path;
 }
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
 const ms = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${v.toFixed(3)} ms`);
+/** "91.36% [90.55, 92.10]": the accuracy and its 95% interval in points. */
+const withInterval = (r: AnchorRecord | ConfigRecord): string => (r.accuracyInterval ? `${pct(r.accuracy)} [${(r.accuracyInterval[0] * 100).toFixed(2)}, ${(r.accuracyInterval[1] * 100).toFixed(2)}]` : pct(r.accuracy));
 
-/** One row per anchor and configuration, by MACs. */
+/**
+ * One row per anchor and configuration, by MACs: accuracy on the eval split with its 95%
+ * interval, accuracy on the validation split, and whether the configuration is offered (a
+ * dominated one reads 'no', its reason listed under the table).
+ */
 export function resultsTable(net: ReStNet): string {
   const rows: (string | number)[][] = [];
-  const anchorRows = net.anchorRecords.map((a) => ({ macs: a.macs, row: [`${a.name} (anchor)`, '-', '-', '-', pct(a.accuracy), ms(a.latencyMs), si(a.macs), si(a.params)] }));
-  const configRows = net.configs.map((c) => ({ macs: c.macs, row: [c.id, `${c.front}:${c.frontCut}`, `${c.back}:${c.backCut}`, c.cka.toFixed(3), pct(c.accuracy), ms(c.latencyMs), si(c.macs), si(c.params)] }));
+  const images = net.anchorRecords[0]?.evalImages;
+  const anchorRows = net.anchorRecords.map((a) => ({ macs: a.macs, row: [`${a.name} (anchor)`, '-', '-', '-', withInterval(a), pct(a.validationAccuracy), 'yes', ms(a.latencyMs), si(a.macs), si(a.params)] }));
+  const configRows = net.configs.map((c) => ({ macs: c.macs, row: [c.id, `${c.front}:${c.frontCut}`, `${c.back}:${c.backCut}`, c.cka.toFixed(3), withInterval(c), pct(c.validationAccuracy), c.pareto === false ? 'no' : 'yes', ms(c.latencyMs), si(c.macs), si(c.params)] }));
   for (const r of [...anchorRows, ...configRows].sort((x, y) => y.macs - x.macs)) rows.push(r.row);
-  return table(['configuration', 'front cut', 'back cut', 'CKA', 'accuracy', 'latency', 'MACs', 'params'], rows);
+  const dominated = net.configs.filter((c) => c.pareto === false).map((c) => `  not offered: ${c.id}: ${c.reason ?? 'dominated'}`);
+  return [table(['configuration', 'front cut', 'back cut', 'CKA', `accuracy${images ? ` (${images} images, 95% interval)` : ''}`, 'validation', 'offered', 'latency', 'MACs', 'params'], rows), ...dominated].join('\n');
 }
 
 /**

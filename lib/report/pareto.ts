@@ -1,6 +1,7 @@
 // The Pareto plot of a ReStNet: accuracy against latency and against MACs, side by side. Anchors
 // are squares, stitched configurations circles (with a legend), and the Pareto front (the points
-// no other point beats on both accuracy and cost) is joined by a dashed line.
+// no other point beats on both accuracy and cost) is joined by a dashed line. Configurations the
+// validation split marked dominated are grey circles and take no part in the front.
 import { esc, f, niceDomain, niceTicks, svgDocument, tickLabel } from './svg.js';
 
 export interface ParetoPoint {
@@ -12,6 +13,8 @@ export interface ParetoPoint {
   macs: number;
   /** Text written next to the marker (default: the id for anchors, nothing for stitched). */
   label?: string;
+  /** A stitched configuration marked not worth offering (`pareto: false`): drawn grey, off the front. */
+  dominated?: boolean;
 }
 
 export interface ParetoOptions {
@@ -19,7 +22,7 @@ export interface ParetoOptions {
   title?: string;
 }
 
-const COLOURS = { anchor: '#d95f02', stitched: '#1b9e77' } as const;
+const COLOURS = { anchor: '#d95f02', stitched: '#1b9e77', dominated: '#c8c8c8' } as const;
 const PANEL_W = 380, PANEL_H = 300;
 
 /** Indices of the non-dominated points: no other point has higher-or-equal accuracy at lower-or-equal cost (one strictly). */
@@ -32,8 +35,9 @@ export function paretoFront(points: ParetoPoint[], cost: (p: ParetoPoint) => num
 }
 
 function marker(p: ParetoPoint, x: number, y: number): string {
-  const common = `class="marker ${p.kind}" data-id="${esc(p.id)}" fill="${COLOURS[p.kind]}" stroke="#222222" stroke-width="0.8"`;
-  const tip = `<title>${esc(p.id)}: accuracy ${(p.accuracy * 100).toFixed(2)}%, ${p.latencyMs.toFixed(3)} ms, ${tickLabel(p.macs)} MACs</title>`;
+  const grey = p.kind === 'stitched' && p.dominated === true;
+  const common = `class="marker ${p.kind}${grey ? ' dominated' : ''}" data-id="${esc(p.id)}" fill="${COLOURS[grey ? 'dominated' : p.kind]}" stroke="${grey ? '#999999' : '#222222'}" stroke-width="0.8"`;
+  const tip = `<title>${esc(p.id)}: accuracy ${(p.accuracy * 100).toFixed(2)}%, ${p.latencyMs.toFixed(3)} ms, ${tickLabel(p.macs)} MACs${grey ? ' (dominated on the validation split: not offered)' : ''}</title>`;
   return p.kind === 'anchor'
     ? `<rect ${common} x="${f(x - 6)}" y="${f(y - 6)}" width="12" height="12">${tip}</rect>`
     : `<circle ${common} cx="${f(x)}" cy="${f(y)}" r="5">${tip}</circle>`;
@@ -56,7 +60,8 @@ function panel(points: ParetoPoint[], ox: number, oy: number, cost: (p: ParetoPo
   }
   out.push(`<text class="axis-title" x="${ox + PANEL_W / 2}" y="${oy + PANEL_H + 40}" text-anchor="middle" font-size="13" font-weight="bold">${esc(xTitle)}</text>`);
   out.push(`<text class="axis-title" transform="translate(${ox - 48} ${oy + PANEL_H / 2}) rotate(-90)" text-anchor="middle" font-size="13" font-weight="bold">accuracy (%)</text>`);
-  const front = paretoFront(points, cost);
+  const offered = points.map((p, i) => ({ p, i })).filter(({ p }) => !p.dominated);
+  const front = paretoFront(offered.map(({ p }) => p), cost).map((k) => offered[k]!.i);
   if (front.length > 1) {
     const path = front.map((i, k) => `${k ? 'L' : 'M'}${f(sx(cost(points[i]!)))} ${f(sy(points[i]!.accuracy))}`).join(' ');
     out.push(`<path class="front" d="${path}" fill="none" stroke="#7570b3" stroke-width="1.5" stroke-dasharray="5 3"/>`);
@@ -96,7 +101,11 @@ export function paretoSvg(options: ParetoOptions): string {
   const ly = 48;
   body.push(`<g class="legend"><rect x="${left}" y="${ly - 6}" width="12" height="12" fill="${COLOURS.anchor}" stroke="#222222" stroke-width="0.8"/><text x="${left + 18}" y="${ly + 4}">anchor (pretrained model)</text>`);
   body.push(`<circle cx="${left + 206}" cy="${ly}" r="5" fill="${COLOURS.stitched}" stroke="#222222" stroke-width="0.8"/><text x="${left + 217}" y="${ly + 4}">stitched configuration</text>`);
-  body.push(`<line x1="${left + 390}" y1="${ly}" x2="${left + 420}" y2="${ly}" stroke="#7570b3" stroke-width="1.5" stroke-dasharray="5 3"/><text x="${left + 426}" y="${ly + 4}">Pareto front</text></g>`);
+  body.push(`<line x1="${left + 390}" y1="${ly}" x2="${left + 420}" y2="${ly}" stroke="#7570b3" stroke-width="1.5" stroke-dasharray="5 3"/><text x="${left + 426}" y="${ly + 4}">Pareto front</text>`);
+  if (points.some((p) => p.kind === 'stitched' && p.dominated)) {
+    body.push(`<circle cx="${left + 536}" cy="${ly}" r="5" fill="${COLOURS.dominated}" stroke="#999999" stroke-width="0.8"/><text x="${left + 547}" y="${ly + 4}">dominated (not offered)</text>`);
+  }
+  body.push('</g>');
   body.push(...panel(points, left, top, (p) => p.latencyMs, 'latency per image (ms)', yDomain, 'latency'));
   body.push(...panel(points, left + PANEL_W + gap, top, (p) => p.macs, 'multiply-adds per image (MACs)', yDomain, 'macs'));
   return svgDocument(width, height, title, body);

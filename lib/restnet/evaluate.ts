@@ -1,11 +1,13 @@
 // Step 4: measure every configuration and both anchors on labelled data: top-1 accuracy,
-// latency (medians of repeated timed runs at batch 1 and batch 32), multiply-adds, parameters,
+// with the number of images and its 95% Wilson interval, latency (medians of repeated timed runs
+// at batch 1 and batch 32), multiply-adds, parameters,
 // memory, and the fit's CKA / residual / time from the records. The numbers are written into the
 // net's records, which select() and save() use.
 import type { Tensor } from '../matrix.js';
 import type { Anchor } from './anchor.js';
 import { batches, checkLimit, imageRows, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
 import type { AnchorRecord, ConfigRecord } from './manifest.js';
+import { wilsonInterval } from './pareto.js';
 import type { MemoryReport, ReStNet } from './runtime.js';
 
 export interface EvaluateOptions extends LongTaskOptions {
@@ -41,6 +43,20 @@ function argmax(t: Tensor, i: number): number {
   let best = 0;
   for (let j = 1; j < k; j++) if (t.data[i * k + j]! > t.data[i * k + best]!) best = j;
   return best;
+}
+
+/**
+ * The predicted class (argmax of the logits) of every image of `data` (at most `limit`) under a
+ * configuration id or an anchor name of `net`.
+ */
+export async function predictions(net: ReStNet, id: string, data: ImageInput, options: LongTaskOptions & { batchSize?: number; limit?: number } = {}): Promise<Uint8Array> {
+  const out = new Uint8Array(sampleCount(data, options.limit));
+  for (const { x, start } of batches(data, net.anchors[0].model.input.shape, options.batchSize ?? 250, options.limit)) {
+    options.signal?.throwIfAborted();
+    const logits = await net.runWith(id, x);
+    for (let i = 0; i < x.dims[0]!; i++) out[start + i] = argmax(logits, i);
+  }
+  return out;
 }
 
 /** Largest per-sample activation (elements) among the cut points of an anchor in [from, to]. */
@@ -90,13 +106,11 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
     return median(times);
   };
   for (const [k, id] of all.entries()) {
+    const predicted = await predictions(net, id, data, { ...options, batchSize, limit });
     let correct = 0;
-    for (const { x, start } of batches(data, inputShape, batchSize, limit)) {
-      options.signal?.throwIfAborted();
-      const out = await net.runWith(id, x);
-      for (let i = 0; i < x.dims[0]!; i++) if (argmax(out, i) === truth[start + i]) correct++;
-    }
+    for (let i = 0; i < n; i++) if (predicted[i] === truth[i]) correct++;
     const accuracy = correct / n;
+    const interval = wilsonInterval(correct, n);
     let latencyMs: number | undefined, latency32: number | undefined;
     if (options.latency ?? true) {
       report(options, 'latency', k, all.length, id);
@@ -109,7 +123,7 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
       const fi = front.model.cutPoints().find((c) => c.name === r.frontCut)!.index;
       const bi = back.model.cutPoints().find((c) => c.name === r.backCut)!.index;
       const act = Math.max(largestActivation(front, 0, fi), largestActivation(back, bi, Infinity));
-      r.accuracy = accuracy;
+      Object.assign(r, { accuracy, evalImages: n, accuracyInterval: interval });
       if (latencyMs !== undefined) {
         r.latencyMs = latencyMs;
         r.latencyBatch32Ms = latency32!;
@@ -118,7 +132,7 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
     } else {
       const r = net.anchorRecord(id);
       const a = net.anchors.find((x) => x.name === id)!;
-      r.accuracy = accuracy;
+      Object.assign(r, { accuracy, evalImages: n, accuracyInterval: interval });
       if (latencyMs !== undefined) {
         r.latencyMs = latencyMs;
         r.latencyBatch32Ms = latency32!;

@@ -37,6 +37,11 @@ export interface FitPipelineOptions extends LongTaskOptions {
    * a shared map cannot make (cnn-s -> vit-s at the stem: 49% -> 87% accuracy).
    */
   positionBias?: boolean;
+  /**
+   * Labelled images held out of `data` (never the eval split): refinement keeps, per
+   * configuration, the maps of the epoch (or the least-squares start) that does best on them.
+   */
+  validation?: ImageInput;
 }
 
 interface Work {
@@ -145,7 +150,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
       const teacher = refine.teacher === 'front' ? w.front : w.back;
       if (!targets.has(teacher.name)) targets.set(teacher.name, refineTargets(teacher, data, refine, options));
       const job = { front: w.front, frontCut: w.config.frontCut, back: w.back, backCut: w.config.backCut, adapter: w.adapter, maps, id: w.config.id };
-      maps = (await refineOnTask(job, data, await targets.get(teacher.name)!, refine, options)).maps;
+      maps = (await refineOnTask(job, data, await targets.get(teacher.name)!, refine, options.validation ? { ...options, validation: options.validation } : options)).maps;
     }
     w.seconds += (performance.now() - t1) / 1000;
     const trainable = [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) + (maps.position?.length ?? 0);

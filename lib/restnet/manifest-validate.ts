@@ -36,6 +36,8 @@ const ANCHOR_FIELDS: Fields = {
   trainSeconds: [orNull(nonNegative), 'a number >= 0 or null', false],
   evalImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
   accuracyInterval: [orNull(interval), '[lo, hi] with 0 <= lo <= hi <= 1, or null', false],
+  validationAccuracy: [orNull(fraction), 'a number in [0, 1] or null', false],
+  validationImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
 };
 
 const CONFIG_FIELDS: Fields = {
@@ -69,6 +71,8 @@ const CONFIG_FIELDS: Fields = {
   accuracyInterval: [orNull(interval), '[lo, hi] with 0 <= lo <= hi <= 1, or null', false],
   pareto: [bool, 'true or false', false],
   reason: [str, 'a non-empty string', false],
+  validationAccuracy: [orNull(fraction), 'a number in [0, 1] or null', false],
+  validationImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
 };
 
 /** Checks the shape and ranges of a parsed manifest; `where` names the file in errors. */

@@ -29,6 +29,10 @@ export interface AnchorRecord {
   evalImages?: number | null;
   /** 95% Wilson score interval of `accuracy` over `evalImages`: [lo, hi]. */
   accuracyInterval?: [number, number] | null;
+  /** Top-1 accuracy on the validation split that the Pareto filter used (held out of calibration, never the eval split). */
+  validationAccuracy?: number | null;
+  /** How many validation images `validationAccuracy` was measured on. */
+  validationImages?: number | null;
 }
 
 /** One stitched configuration: its plan (ids, anchors, cuts, CKA, cost, order, choice) and what fitting and evaluation measured. */
@@ -79,6 +83,10 @@ export interface ConfigRecord
   pareto?: boolean;
   /** Why `pareto` is false (which record dominates it, with the validation figures). */
   reason?: string;
+  /** Top-1 accuracy on the validation split that the Pareto filter used (held out of calibration, never the eval split). */
+  validationAccuracy?: number | null;
+  /** How many validation images `validationAccuracy` was measured on. */
+  validationImages?: number | null;
 }
 
 export interface RestnetManifest {

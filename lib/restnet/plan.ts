@@ -57,6 +57,12 @@ export interface PlanOptions {
   upsample?: Upsample;
   /** Transformer -> Transformer with CLS on both sides: a separate map for CLS (default true). */
   clsMap?: boolean;
+  /**
+   * Configurations per front cut (default 1): the depth-ordered CKA choice, then the valid back
+   * cuts of next-highest CKA. More candidates cost fitting time; the Pareto filter
+   * (pareto.ts) keeps the ones worth offering.
+   */
+  perFront?: number;
 }
 
 export interface Plan {
@@ -151,6 +157,8 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
   if (downsample !== 'average' && downsample !== 'space-to-depth') throw new RangeError(`options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`);
   const upsample = options.upsample ?? 'depth-to-space';
   const clsMap = options.clsMap ?? true;
+  const perFront = options.perFront ?? 1;
+  if (!Number.isInteger(perFront) || perFront < 1) throw new RangeError(`options.perFront: expected a positive integer, got ${perFront}`);
   if (upsample !== 'bilinear' && upsample !== 'depth-to-space') throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
   const { a, b } = analysis;
   const [large, small] = bySize(a, b);
@@ -195,9 +203,12 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
         skipped.push({ order: o, frontCut: f, reason });
         return;
       }
-      const k = backs[j]!;
-      const ad = adapters[i]![j] as Adapter;
-      configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice, downsample, upsample, clsMap });
+      const extra = backs.map((_, jj) => jj).filter((jj) => jj !== j && valid(i, jj)).sort((x, y) => ckaOf(f, backs[y]!) - ckaOf(f, backs[x]!));
+      for (const jj of [j, ...extra.slice(0, perFront - 1)]) {
+        const k = backs[jj]!;
+        const ad = adapters[i]![jj] as Adapter;
+        configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice, downsample, upsample, clsMap });
+      }
     });
   }
   return { analysis, anchors: [a, b], large: large.name, small: small.name, configs, skipped };

@@ -5,7 +5,9 @@
 // Least squares matches activations; this matches what the back does with them, which is what
 // mid-depth stitches lack. The targets mix the labels with a teacher anchor's probabilities
 // (knowledge distillation): a few thousand calibration images are little data for a stitch of
-// 10-40 thousand parameters, and the teacher's full distributions carry more of it.
+// 10-40 thousand parameters, and the teacher's full distributions carry more of it. For the same
+// reason the images can be augmented (mirrored, shifted copies, bench/results/pareto.md), and with
+// a validation split the maps of the epoch that does best there are kept.
 import type { Adapter, AdapterMaps } from '../stitch/adapters/adapter.js';
 import { addPositionOffsets } from '../stitch/adapters/layout.js';
 import { TrainableStitch } from '../stitch/train.js';
@@ -13,12 +15,14 @@ import type { Tensor } from '../matrix.js';
 import type { OptimizerName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
-import { batches, imageRows, sampleInputDims, seededRandom, type ImageInput, type LongTaskOptions } from './inputs.js';
+import { batches, imageRows, sampleInputDims, seededRandom, type ImageInput, type ImageRows, type LongTaskOptions } from './inputs.js';
+
+export type Augmentation = 'flip' | 'shift';
 
 export interface RefineOptions {
-  /** Passes over the images (default 4). */
+  /** Passes over the images (default 6; bench/results/pareto.md). */
   epochs?: number;
-  /** Peak learning rate, annealed to 0 by a cosine over all steps (default 1e-3). */
+  /** Peak learning rate, annealed to 0 by a cosine over all steps (default 3e-3; bench/results/pareto.md). */
   lr?: number;
   /** 'adam' (default) or 'sgd'. */
   optimizer?: OptimizerName;
@@ -41,13 +45,21 @@ export interface RefineOptions {
    * the expensive part, have the smallest activations.
    */
   cacheBytes?: number;
+  /**
+   * Copies of every image added to the training images: 'flip' mirrors it left-right, 'shift'
+   * moves it by up to 2 pixels each way (seeded, edges replicated). Labels and the teacher's
+   * targets follow the copy. Default: none.
+   */
+  augment?: Augmentation[];
 }
 
 export interface RefineEpoch {
-  /** 1-based. */
+  /** 1-based (0: the least-squares start, when a validation split measures it). */
   epoch: number;
-  /** Mean cross-entropy against the targets over the epoch's batches, each measured before its step. */
+  /** Mean cross-entropy against the targets over the epoch's batches, each measured before its step (NaN for epoch 0). */
   loss: number;
+  /** Accuracy on the validation images after the epoch (with a validation split). */
+  validationAccuracy?: number;
 }
 
 export interface RefineJob {
@@ -77,15 +89,17 @@ export function refineSettingsFor(data: ImageInput, options: RefineOptions): Req
 
 /** Refinement settings with defaults filled in, checked once for every job. */
 export function refineSettings(options: RefineOptions): Required<RefineOptions> {
-  const known = new Set(['epochs', 'lr', 'optimizer', 'batchSize', 'images', 'distill', 'teacher', 'seed', 'cacheBytes']);
+  const known = new Set(['epochs', 'lr', 'optimizer', 'batchSize', 'images', 'distill', 'teacher', 'seed', 'cacheBytes', 'augment']);
   for (const key of Object.keys(options)) if (!known.has(key)) throw new TypeError(`options.refine.${key}: unknown option (expected one of ${[...known].join(', ')})`);
   const teacher = options.teacher ?? 'front';
   if (teacher !== 'front' && teacher !== 'back') throw new RangeError(`options.refine.teacher: expected 'front' or 'back', got ${JSON.stringify(teacher)}`);
+  const augment = options.augment ?? [];
+  if (!Array.isArray(augment) || !augment.every((a) => a === 'flip' || a === 'shift') || new Set(augment).size !== augment.length) throw new RangeError(`options.refine.augment: expected a list of distinct 'flip' and 'shift', got ${JSON.stringify(augment)}`);
   const optimizer = options.optimizer ?? 'adam';
   if (optimizer !== 'adam' && optimizer !== 'sgd') throw new RangeError(`options.refine.optimizer: expected 'adam' or 'sgd', got ${JSON.stringify(optimizer)}`);
   return {
-    epochs: checked(options.epochs, 4, 'epochs', positiveInteger, 'a positive integer'),
-    lr: checked(options.lr, 1e-3, 'lr', (v) => Number.isFinite(v) && v > 0, 'a finite number > 0'),
+    epochs: checked(options.epochs, 6, 'epochs', positiveInteger, 'a positive integer'),
+    lr: checked(options.lr, 3e-3, 'lr', (v) => Number.isFinite(v) && v > 0, 'a finite number > 0'),
     optimizer,
     batchSize: checked(options.batchSize, 32, 'batchSize', positiveInteger, 'a positive integer'),
     images: checked(options.images, Infinity, 'images', (v) => v === Infinity || positiveInteger(v), 'a positive integer'),
@@ -93,16 +107,71 @@ export function refineSettings(options: RefineOptions): Required<RefineOptions> 
     teacher,
     seed: checked(options.seed, 0, 'seed', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
     cacheBytes: checked(options.cacheBytes, 128 * 2 ** 20, 'cacheBytes', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
+    augment,
   };
 }
 
+/** Mirrors a [C, H, W] image left-right into `out`. */
+function flipInto(src: Float32Array, out: Float32Array, [c, h, w]: [number, number, number]): void {
+  for (let p = 0; p < c * h; p++) for (let x = 0; x < w; x++) out[p * w + x] = src[p * w + w - 1 - x]!;
+}
+
+/** Shifts a [C, H, W] image by (dy, dx) into `out`, replicating the edge pixels. */
+function shiftInto(src: Float32Array, out: Float32Array, [c, h, w]: [number, number, number], dy: number, dx: number): void {
+  const clamp = (v: number, n: number): number => Math.min(n - 1, Math.max(0, v));
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(ch * h + y) * w + x] = src[(ch * h + clamp(y - dy, h)) * w + clamp(x - dx, w)]!;
+  }
+}
+
+const trainingCache = new WeakMap<object, Map<string, ImageRows>>();
+
 /**
- * The refinement targets of the first `count` images: (1 - distill) one-hot labels + distill
- * softmax(teacher logits), count x K. Computed once per teacher and shared by its jobs.
+ * The images refinement trains on: the first settings.images of `data`, then one augmented
+ * copy of each per settings.augment entry (in that order), labels alongside. Kept per data
+ * object, so the targets and the training loop of every configuration share one copy.
  */
-export async function refineTargets(teacher: Anchor, data: ImageInput, settings: Required<RefineOptions>, options: LongTaskOptions = {}): Promise<Float32Array> {
-  const { count: available, labels } = imageRows(data);
+export function trainingRows(data: ImageInput, settings: Required<RefineOptions>, inputShape: readonly (number | string)[]): ImageRows {
+  const { data: images, count: available, size, labels } = imageRows(data);
   const count = Math.min(available, settings.images);
+  const key = `${count}:${settings.seed}:${settings.augment.join(',')}`;
+  const hit = trainingCache.get(data)?.get(key);
+  if (hit) return hit;
+  const dims = sampleInputDims(inputShape, 'model input');
+  if (settings.augment.length > 0 && dims.length !== 3) throw new RangeError(`options.refine.augment: expected images [N, C, H, W] to mirror and shift, the model input is [${inputShape.join(', ')}]`);
+  const copies = 1 + settings.augment.length;
+  const out: ImageRows = { images: new Float32Array(copies * count * size), rows: copies * count, cols: size };
+  out.images.set(images.subarray(0, count * size));
+  if (labels) {
+    out.labels = new Uint8Array(copies * count);
+    for (let k = 0; k < copies; k++) out.labels.set(labels.subarray(0, count), k * count);
+  }
+  const random = seededRandom(settings.seed + 1);
+  settings.augment.forEach((kind, k) => {
+    for (let i = 0; i < count; i++) {
+      const src = images.subarray(i * size, (i + 1) * size);
+      const dst = out.images.subarray(((k + 1) * count + i) * size, ((k + 1) * count + i + 1) * size);
+      if (kind === 'flip') {
+        flipInto(src, dst, dims as [number, number, number]);
+      } else {
+        // A shift of 1-2 pixels in a random direction (never none).
+        let dy = 0, dx = 0;
+        while (dy === 0 && dx === 0) [dy, dx] = [Math.floor(random() * 5) - 2, Math.floor(random() * 5) - 2];
+        shiftInto(src, dst, dims as [number, number, number], dy, dx);
+      }
+    }
+  });
+  (trainingCache.get(data) ?? trainingCache.set(data, new Map()).get(data)!).set(key, out);
+  return out;
+}
+
+/**
+ * The refinement targets of the training images (trainingRows): (1 - distill) one-hot labels +
+ * distill softmax(teacher logits), count x K. Computed once per teacher and shared by its jobs.
+ */
+export async function refineTargets(teacher: Anchor, source: ImageInput, settings: Required<RefineOptions>, options: LongTaskOptions = {}): Promise<Float32Array> {
+  const data = trainingRows(source, settings, teacher.model.input.shape);
+  const { rows: count, labels } = data;
   const outputDims = teacher.model.sampleDims(teacher.model.output.name);
   const k = outputDims[0];
   if (k === undefined || outputDims.length !== 1) throw new RangeError(`${teacher.name}: expected logits [N, K] to refine against, the output is [N, ${outputDims.join(', ')}]`);
@@ -167,13 +236,44 @@ function permutation(n: number, random: () => number): Uint32Array {
   return p;
 }
 
+/** Accuracy of the stitched network (front segment, maps, back segment) on labelled images. */
+async function stitchedAccuracy(job: RefineJob, maps: AdapterMaps, validation: ImageInput, signal?: AbortSignal): Promise<number> {
+  const { labels, count } = imageRows(validation, 'validation');
+  if (!labels) throw new RangeError('validation.labels: choosing the epoch needs labelled validation images');
+  const front = job.front.model.segment(job.front.model.input.name, job.frontCut);
+  const back = job.back.model.segment(job.backCut, job.back.model.output.name);
+  let correct = 0;
+  for (const { x, start } of batches(validation, job.front.model.input.shape, 250, Infinity, 'validation')) {
+    signal?.throwIfAborted();
+    const logits = await back.run(job.adapter.run(await front.run(reshapeFor(x, job.front)), maps));
+    const k = logits.dims[1]!;
+    for (let i = 0; i < x.dims[0]!; i++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (logits.data[i * k + j]! > logits.data[i * k + best]!) best = j;
+      if (best === labels[start + i]) correct++;
+    }
+  }
+  return correct / count;
+}
+
+export interface RefineRunOptions extends LongTaskOptions {
+  /**
+   * Labelled images held out of the training images: the accuracy of the least-squares start
+   * and of every epoch of the second half (the cosine schedule's low-rate end, where the best
+   * epochs are; measuring every epoch would cost a tenth more time) is measured on them, and
+   * the maps that do best are returned (the later of equals).
+   */
+  validation?: ImageInput;
+}
+
 /**
  * Trains the job's maps and per-position offsets on the cross-entropy of the stitched network's
  * logits against `targets` (refineTargets); the anchors stay frozen. Returns the trained maps
  * and the loss per epoch.
  */
-export async function refineOnTask(job: RefineJob, data: ImageInput, targets: Float32Array, settings: Required<RefineOptions>, options: LongTaskOptions = {}): Promise<{ maps: AdapterMaps; history: RefineEpoch[] }> {
-  const count = Math.min(imageRows(data).count, settings.images);
+export async function refineOnTask(job: RefineJob, source: ImageInput, targets: Float32Array, settings: Required<RefineOptions>, options: RefineRunOptions = {}): Promise<{ maps: AdapterMaps; history: RefineEpoch[] }> {
+  const data = trainingRows(source, settings, job.front.model.input.shape);
+  const count = data.rows;
   const k = targets.length / count;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`targets: expected ${count} rows of class probabilities, got ${targets.length} values`);
 
@@ -193,6 +293,20 @@ export async function refineOnTask(job: RefineJob, data: ImageInput, targets: Fl
   const steps = settings.epochs * Math.ceil(count / settings.batchSize);
   let step = 0;
   const history: RefineEpoch[] = [];
+  const current = (): AdapterMaps => {
+    const maps: AdapterMaps = { main: main.stitch() };
+    if (cls) maps.cls = cls.stitch();
+    if (offsets) {
+      const { weight, bias } = offsets.stitch();
+      maps.position = weight.data.map((v, i) => v + bias[i]!);
+    }
+    return maps;
+  };
+  let best: { maps: AdapterMaps; accuracy: number } | undefined;
+  if (options.validation) {
+    best = { maps: job.maps, accuracy: await stitchedAccuracy(job, job.maps, options.validation, options.signal) };
+    history.push({ epoch: 0, loss: NaN, validationAccuracy: best.accuracy });
+  }
   for (let epoch = 1; epoch <= settings.epochs; epoch++) {
     const order = permutation(count, random);
     let lossSum = 0;
@@ -220,13 +334,13 @@ export async function refineOnTask(job: RefineJob, data: ImageInput, targets: Fl
       lossSum += loss * m;
       options.onProgress?.({ stage: 'refine', done: (epoch - 1) * count + start + m, total: settings.epochs * count, detail: job.id });
     }
-    history.push({ epoch, loss: lossSum / count });
+    const entry: RefineEpoch = { epoch, loss: lossSum / count };
+    if (best && 2 * epoch >= settings.epochs) {
+      const maps = current();
+      entry.validationAccuracy = await stitchedAccuracy(job, maps, options.validation!, options.signal);
+      if (entry.validationAccuracy >= best.accuracy) best = { maps, accuracy: entry.validationAccuracy };
+    }
+    history.push(entry);
   }
-  const maps: AdapterMaps = { main: main.stitch() };
-  if (cls) maps.cls = cls.stitch();
-  if (offsets) {
-    const { weight, bias } = offsets.stitch();
-    maps.position = weight.data.map((v, i) => v + bias[i]!);
-  }
-  return { maps, history };
+  return { maps: best ? best.maps : current(), history };
 }

@@ -66,7 +66,7 @@ export const demo: Command = {
       const b = await loadModelArg(nameB, ctx, cache);
       // Every calibration image: --calibration limits the CKA and least squares, refinement trains on all.
       const calibration = loadDataArg('zoo:calibration', undefined, a);
-      const evaluation = loadDataArg('zoo:eval', undefined, a, ctx.args.number('eval', 1000));
+      const evaluation = loadDataArg('zoo:eval', undefined, a, ctx.args.number('eval', Infinity));
       const dir = k === 0 ? out : ensureOutDir(join(out, `${nameA}-${nameB}`));
       // Plots of every pair go to the top directory.
       const result = await stitchPair(ctx, a, b, calibration, evaluation, dir, { plotsDir: out, latencyRuns: ctx.args.number('latency-runs', 15) });

@@ -6,6 +6,7 @@ import type { Anchor } from '../../restnet/anchor.js';
 import { evaluate } from '../../restnet/evaluate.js';
 import { fit, type FitPipelineOptions } from '../../restnet/fit.js';
 import { loadData, type ModelRows, type SampleSet } from '../../formats/index.js';
+import { holdOut, markPareto } from '../../restnet/pareto.js';
 import { plan, type PlanOptions } from '../../restnet/plan.js';
 import type { ReStNet } from '../../restnet/runtime.js';
 import { CliError, UsageError } from '../args.js';
@@ -15,12 +16,18 @@ import { analysisJson, loadDataArg, loadModelArg, onProgress, resultsTable, save
 import { analyzeOptions, ANALYZE_FLAGS } from './analyze.js';
 import { DATA_FLAGS, DATA_HELP, dataArg, type FlagSpec } from './common.js';
 
+/** Candidates per front cut in `stitch` and `demo` (bench/results/pareto.md). */
+export const DEFAULT_PER_FRONT = 1;
+
 export const FIT_FLAGS: FlagSpec[] = [
-  { name: 'eval', type: 'integer', value: 'N', min: 1, help: 'evaluation images for accuracy', defaultText: '1000' },
+  { name: 'eval', type: 'integer', value: 'N', min: 1, help: 'evaluation images for accuracy', defaultText: 'all' },
+  { name: 'validation', type: 'integer', value: 'N', min: 0, help: 'calibration images held out (seeded draw) to mark dominated configurations; 0: offer every one', defaultText: '1000' },
+  { name: 'line-margin', type: 'number', value: 'PT', min: 0, help: 'drop configurations more than PT points below the line between the anchors on the validation split', defaultText: '1' },
   { name: 'order', type: 'string', value: 'ORDER', choices: ['large-front', 'small-front', 'both'], help: "stitching direction (ReStNet's: the larger model's front)", defaultText: 'large-front' },
+  { name: 'per-front', type: 'integer', value: 'N', min: 1, help: 'candidate configurations per front cut (the CKA choice, then the next-highest-CKA back cuts); the validation split keeps the ones worth offering', defaultText: String(DEFAULT_PER_FRONT) },
   { name: 'cost-range', type: 'string', value: 'RANGE', choices: ['anchors', 'any'], help: "keep configurations between the anchors' MACs, or all", defaultText: 'anchors' },
   { name: 'no-refine', type: 'boolean', help: 'least squares only: skip training the stitches on the task (cross-entropy through the frozen back)' },
-  { name: 'refine-epochs', type: 'integer', value: 'N', min: 1, help: 'passes over the calibration images when refining', defaultText: '4' },
+  { name: 'refine-epochs', type: 'integer', value: 'N', min: 1, help: 'passes over the calibration images when refining', defaultText: '6' },
   { name: 'refine-images', type: 'integer', value: 'N', min: 1, help: 'calibration images to refine on', defaultText: 'all' },
   { name: 'ridge', type: 'number', value: 'R', min: 0, help: 'ridge penalty per row of the least squares', defaultText: '1e-4' },
   { name: 'no-export', type: 'boolean', help: 'do not write the fused .onnx files (export later with restnet export)' },
@@ -39,12 +46,24 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   const args = ctx.args;
   const plots = options.plotsDir ?? out;
   const calibrationLimit = args.number('calibration', 1000);
+  const validationCount = args.number('validation', 1000);
+  let validation: ModelRows | undefined;
+  if (validationCount > 0) {
+    if (!calibration.labels || calibration.rows < 2 * validationCount) {
+      ctx.progress.note(`no validation split (${calibration.labels ? `${calibration.rows} calibration images, fewer than twice --validation ${validationCount}` : 'unlabelled calibration data'}): every configuration is offered`);
+    } else {
+      // Seed 0: the same images every run. Everything below trains on the rest.
+      ({ train: calibration, validation } = holdOut(calibration, validationCount, 0));
+      ctx.progress.note(`validation: ${validationCount} calibration images held out (seeded draw) to mark dominated configurations; ${calibration.rows} left to fit on`);
+    }
+  }
   ctx.progress.step(`CKA ${a.name} x ${b.name} (${a.cuts.length} x ${b.cuts.length} cuts)`);
   const analysis = await analyze(a, b, calibration, analyzeOptions(ctx));
   ctx.progress.end(`${analysis.samples} images`);
 
   const planOptions: PlanOptions = {};
   if (args.has('order')) planOptions.order = args.string('order') as PlanOptions['order'];
+  planOptions.perFront = args.number('per-front', DEFAULT_PER_FRONT);
   if (args.has('cost-range')) planOptions.costRange = args.string('cost-range') as PlanOptions['costRange'];
   const planned = plan(analysis, planOptions);
   const cka = writeAnalysis(plots, analysis, planned);
@@ -57,6 +76,7 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   const refine = !args.bool('no-refine');
   ctx.progress.step(`fitting ${planned.configs.length} stitches (capture + least squares${refine ? ' + refinement on the task' : ''})`);
   const fitOptions: FitPipelineOptions = { signal: ctx.signal, onProgress: onProgress(ctx), calibrationLimit };
+  if (validation) fitOptions.validation = validation;
   if (args.has('ridge')) fitOptions.ridge = args.number('ridge')!;
   if (refine) {
     fitOptions.refine = {};
@@ -67,12 +87,19 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   ctx.progress.end();
 
   ctx.progress.step(`evaluating ${net.ids.length} configurations and ${net.anchorRecords.length === 1 ? 'the anchor' : 'both anchors'}`);
-  const evalLimit = args.number('eval', 1000);
+  const evalLimit = args.number('eval', Infinity);
   await evaluate(net, evaluation, evaluation.labels, {
     signal: ctx.signal, onProgress: onProgress(ctx, true), evalLimit,
     ...(options.latencyRuns !== undefined ? { latencyRuns: options.latencyRuns, latencyRunsBatch32: Math.max(1, Math.ceil(options.latencyRuns / 3)) } : {}),
   });
   ctx.progress.end(`${Math.min(evalLimit, evaluation.rows)} images`);
+
+  if (validation) {
+    ctx.progress.step(`marking dominated configurations on ${validation.rows} validation images`);
+    const lineMargin = args.number('line-margin', 1) / 100;
+    const report = await markPareto(net, validation, { signal: ctx.signal, lineMargin });
+    ctx.progress.end(`${[...report.verdicts.values()].filter((v) => v.pareto).length} of ${net.ids.length} offered`);
+  }
 
   ctx.signal.throwIfAborted();
   ctx.progress.step(`saving to ${out}`);
@@ -96,7 +123,7 @@ export function readSplits(ctx: CliContext, models: string[]): { data: string; c
 /** Calibration and evaluation rows shaped as the anchor's input; without evaluation data, the last 20% of the data. */
 export function conformSplits(ctx: CliContext, sets: ReturnType<typeof readSplits>, anchor: Anchor): { calibration: ModelRows; evaluation: ModelRows; note?: string } {
   const args = ctx.args;
-  const evalLimit = args.number('eval', 1000);
+  const evalLimit = args.number('eval', Infinity);
   const calibration = loadDataArg(sets.calibration, undefined, anchor);
   let evaluation: ModelRows;
   let note: string | undefined;
