@@ -1,24 +1,53 @@
 #include "restnet/gemm.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
+#include "cpu_features.h"
 #include "restnet/dispatch.h"
 #include "restnet/thread_pool.h"
 
 namespace restnet {
 namespace {
 
-// Cache blocking (Goto & van de Geijn): an mc x kBlockK panel of A stays in L2 while each
-// kBlockK x nr micro-panel of B streams through L1. Sizes are rounded to the micro-tile.
-constexpr std::size_t kTargetMc = 144;
-constexpr std::size_t kTargetNc = 512;
+// Cache blocking (Goto & van de Geijn; BLIS's frame/3 loop nest). Per k-slice of kBlockK steps,
+// a kBlockK x nr micro-panel of packed B (32 KiB for AVX-512) stays in L1 while the mc x kBlockK
+// block of packed A streams from L2; the mc x nc block of C (f64) is revisited once per slice,
+// so A's block and C's block together are sized to half the L2 (row_block), and B's nc columns
+// (nc x kBlockK floats, 512 KiB) come from L3.
+constexpr std::size_t kNc = 512;
 // Packed B is bounded to 8 Mi floats (32 MiB) per column range.
 constexpr std::size_t kPackedBudget = std::size_t(8) << 20;
+// A row block's packed A for every k-slice (reused by all its column blocks instead of being
+// gathered again for each) up to 2 Mi floats (8 MiB); beyond, it is packed per column block.
+constexpr std::size_t kPackedABudget = std::size_t(2) << 20;
 // The widest micro-tile side of any kernel table (AVX-512's nr).
 constexpr std::size_t kMaxPanel = 32;
+// Row blocks per thread, when the shape allows: tasks are claimed dynamically, so several per
+// thread even out unequal blocks (the triangle of a rank-k update) and a descheduled thread.
+constexpr std::size_t kBlocksPerThread = 4;
 
 std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
+
+// Rows of a block of C: A's mc x kBlockK f32 block and C's mc x kNc f64 block fill half the L2
+// (the other half holds B's slices passing through and whatever else runs), and no more than
+// m / (kBlocksPerThread x threads) so that every thread gets work. Block sizes never change
+// results: each element of C sums the same kBlockK-term f32 panels in the same order.
+std::size_t row_block(std::size_t m, std::size_t mr) {
+  const std::size_t fit = cpu_features().l2_bytes / 2 / (kNc * sizeof(double) + kBlockK * sizeof(float));
+  const std::size_t parts = kBlocksPerThread * thread_count();
+  const std::size_t balanced = round_up((m + parts - 1) / parts, mr);
+  return std::max(mr, std::min(fit / mr * mr, balanced));
+}
+
+void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add) {
+  kern.gemm_f64(kc, a, b, c, ldc, add);
+}
+
+void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool add) {
+  kern.gemm_f32(kc, a, b, c, ldc, add);
+}
 
 // Packs rows [i0, i0 + valid) x columns [p0, p0 + kc) of the (i, p) view of `m` into `out`
 // laid out step by step: out[p * width + r]. Rows valid..width-1 are zero so edge tiles need
@@ -50,73 +79,78 @@ template <class T>
 void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, T* c,
                std::size_t ldc, Part part, bool accumulate) {
   if (m == 0 || n == 0) return;
-  if (k == 0 && !accumulate) {
-    for (std::size_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+  if (k == 0) {
+    if (!accumulate) {
+      for (std::size_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    }
     return;
   }
   const Kernels& kern = kernels();
   const std::size_t mr = kern.mr, nr = kern.nr;
-  const std::size_t mc = round_up(kTargetMc, mr), nc = round_up(kTargetNc, nr);
+  const std::size_t mc = row_block(m, mr), nc = round_up(kNc, nr);
   // B's (j, p) view: op(B)(p, j) read with the transposition flipped.
   const Operand bt{b.data, b.ld, !b.transposed};
 
   // B is packed once, whole (every k-slice of every nr-panel), in column ranges of at most
-  // kPackedBudget floats; blocks of C then run every k-slice back to back, so a C block stays
-  // in cache for the whole sum instead of streaming from memory once per slice. A block owns
-  // its part of C and adds its slices in a fixed order: results do not depend on the threads.
+  // kPackedBudget floats. A task owns one row block of C: it packs its rows of A, then for each
+  // column block runs every k-slice back to back, so a C block stays in L2 for the whole sum
+  // instead of streaming from memory once per slice. It adds its slices in a fixed order:
+  // results do not depend on the threads.
   const std::size_t b_panels = (n + nr - 1) / nr;
   const std::size_t range_panels =
       std::max<std::size_t>(nc / nr, kPackedBudget / (k * nr) / (nc / nr) * (nc / nr));
-  std::vector<float> pb(std::min(b_panels, range_panels) * nr * k);
+  const std::unique_ptr<float[]> pb(new float[std::min(b_panels, range_panels) * nr * k]);
+  const std::size_t row_blocks = (m + mc - 1) / mc;
 
-  struct Block {
-    std::size_t i0, j0, j1;
-  };
-  std::vector<Block> blocks;
   for (std::size_t q_begin = 0; q_begin < b_panels; q_begin += range_panels) {
     const std::size_t q_end = std::min(b_panels, q_begin + range_panels);
     const std::size_t s0 = q_begin * nr, s1 = std::min(n, q_end * nr);
     if (part == Part::Lower && s0 >= m) break;  // the rest lies wholly above the diagonal
     parallel_ranges(q_end - q_begin, 8, [&](std::size_t r0, std::size_t r1) {
       for (std::size_t q = q_begin + r0; q < q_begin + r1; ++q) {
-        float* panel = pb.data() + (q - q_begin) * nr * k;
+        float* panel = pb.get() + (q - q_begin) * nr * k;
         for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
           pack(bt, q * nr, std::min(nr, n - q * nr), nr, p0, std::min(kBlockK, k - p0), panel + p0 * nr);
         }
       }
     });
-    blocks.clear();
-    for (std::size_t i0 = 0; i0 < m; i0 += mc) {
-      for (std::size_t j0 = s0; j0 < s1; j0 += nc) {
-        if (part == Part::Lower && j0 >= std::min(m, i0 + mc)) break;  // wholly above diagonal
-        blocks.push_back({i0, j0, std::min(s1, j0 + nc)});
-      }
-    }
-    parallel_for(blocks.size(), [&](std::size_t t) {
-      const std::size_t i0 = blocks[t].i0, j0 = blocks[t].j0, j1 = blocks[t].j1;
-      const std::size_t i1 = std::min(m, i0 + mc);
-      thread_local std::vector<float> pa, tile;
-      pa.resize(mc * kBlockK);
+    parallel_for(row_blocks, [&](std::size_t t) {
+      // A lower triangle's longest row blocks (the last) first; the short ones fill in at the end.
+      const std::size_t block = part == Part::Lower ? row_blocks - 1 - t : t;
+      const std::size_t i0 = block * mc, i1 = std::min(m, i0 + mc);
+      const std::size_t j_end = part == Part::Lower ? std::min(s1, i1) : s1;  // wholly above the diagonal beyond
+      if (j_end <= s0) return;
+      const std::size_t padded = round_up(i1 - i0, mr);
+      const bool reuse_a = padded * k <= kPackedABudget;
+      const std::unique_ptr<float[]> pa(new float[padded * (reuse_a ? k : kBlockK)]);  // every entry is packed before use
+      thread_local std::vector<float> tile;
       tile.resize(mr * nr);
-      if (!accumulate) {
-        for (std::size_t i = i0; i < i1; ++i) std::fill(c + i * ldc + j0, c + i * ldc + j1, T(0));
-      }
-      for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
-        const std::size_t kc = std::min(kBlockK, k - p0);
-        for (std::size_t i = i0; i < i1; i += mr) {
-          pack(a, i, std::min(mr, i1 - i), mr, p0, kc, pa.data() + (i - i0) * kc);
-        }
-        for (std::size_t j = j0; j < j1; j += nr) {
-          const std::size_t cols = std::min(nr, j1 - j);
-          const float* panel = pb.data() + (j - s0) * k + p0 * nr;
-          for (std::size_t i = i0; i < i1; i += mr) {
-            const std::size_t rows = std::min(mr, i1 - i);
-            if (part == Part::Lower && j >= i + rows) continue;  // tile wholly above diagonal
-            kern.gemm_tile(kc, pa.data() + (i - i0) * kc, panel, tile.data());
-            for (std::size_t r = 0; r < rows; ++r) {
-              T* out = c + (i + r) * ldc + j;
-              const float* sum = tile.data() + r * nr;
-              for (std::size_t q = 0; q < cols; ++q) out[q] += static_cast<T>(sum[q]);
+      for (std::size_t j0 = s0; j0 < j_end; j0 += nc) {
+        const std::size_t j1 = std::min(s1, j0 + nc);
+        for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+          const std::size_t kc = std::min(kBlockK, k - p0);
+          const bool add = accumulate || p0 > 0;  // the first slice overwrites C unless accumulating
+          float* a_slice = pa.get() + (reuse_a ? p0 * padded : 0);
+          if (!reuse_a || j0 == s0) {
+            for (std::size_t i = i0; i < i1; i += mr) pack(a, i, std::min(mr, i1 - i), mr, p0, kc, a_slice + (i - i0) * kc);
+          }
+          for (std::size_t j = j0; j < j1; j += nr) {
+            const std::size_t cols = std::min(nr, j1 - j);
+            const float* panel = pb.get() + (j - s0) * k + p0 * nr;
+            for (std::size_t i = i0; i < i1; i += mr) {
+              const std::size_t rows = std::min(mr, i1 - i);
+              if (part == Part::Lower && j >= i + rows) continue;  // tile wholly above diagonal
+              const float* ap = a_slice + (i - i0) * kc;
+              T* out = c + i * ldc + j;
+              if (rows == mr && cols == nr) {
+                full_tile(kern, kc, ap, panel, out, ldc, add);
+                continue;
+              }
+              kern.gemm_tile(kc, ap, panel, tile.data());
+              for (std::size_t r = 0; r < rows; ++r) {
+                const float* sum = tile.data() + r * nr;
+                for (std::size_t q = 0; q < cols; ++q) out[r * ldc + q] = (add ? out[r * ldc + q] : T(0)) + static_cast<T>(sum[q]);
+              }
             }
           }
         }
