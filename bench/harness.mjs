@@ -42,7 +42,8 @@ export const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 /**
  * Starts a peer script (bench/peers/*.py speaking peer_server.py's line protocol) with `setup`
  * as its first line. `call(op)` times one call of a named operation inside the peer and
- * resolves to seconds; `info()` resolves to what the peer ran (versions, BLAS kernel, extras).
+ * resolves to {seconds, cpuSeconds}; `info()` resolves to what the peer ran (versions, BLAS
+ * kernel, extras).
  */
 export function startPeer(script, setup, threads, interpreter = python) {
   const env = {
@@ -67,29 +68,50 @@ export function startPeer(script, setup, threads, interpreter = python) {
     });
   child.stdin.write(JSON.stringify(setup) + '\n');
   return {
-    call: async (op) => (await ask({ op })).seconds,
+    call: (op) => ask({ op }),
     info: () => ask({ info: true }),
     close: () => child.stdin.end('\n'),
   };
 }
 
+/** CPU time of this process (all threads, user + system) in ms. */
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+}
+
 /**
  * Times `ours` (a function, ms on this side) against `peer.call(op)` rep by rep, alternating,
  * after one warm-up of each, so both sides see the same machine load. Returns the medians in
- * ms and the median of the per-rep ratios (ours / peer), the figure the tables report.
+ * ms and the median of the per-rep ratios (ours / peer), the figure the tables report, and the
+ * same for CPU time (every thread of each process): on a shared machine the wall-time ratio
+ * also measures how each side's threads fared in the scheduler, the CPU-time ratio only the
+ * work done (a BLAS whose idle threads spin is charged for the spinning).
  */
 export async function interleaved(ours, peer, op, reps) {
   await ours();
   await peer.call(op);
-  const a = [], b = [], r = [];
+  const wall = { ours: [], peer: [], ratio: [] }, cpu = { ours: [], peer: [], ratio: [] };
   for (let i = 0; i < reps; i++) {
-    const t = performance.now();
+    const c = cpuMs(), t = performance.now();
     await ours();
-    a.push(performance.now() - t);
-    b.push((await peer.call(op)) * 1e3);
-    r.push(a[i] / b[i]);
+    wall.ours.push(performance.now() - t);
+    cpu.ours.push(cpuMs() - c);
+    const p = await peer.call(op);
+    wall.peer.push(p.seconds * 1e3);
+    cpu.peer.push(p.cpuSeconds * 1e3);
+    wall.ratio.push(wall.ours[i] / wall.peer[i]);
+    cpu.ratio.push(cpu.ours[i] / cpu.peer[i]);
   }
-  return { ours: median(a), peer: median(b), ratio: median(r), spread: [Math.min(...r), Math.max(...r)] };
+  return {
+    ours: median(wall.ours),
+    peer: median(wall.peer),
+    ratio: median(wall.ratio),
+    spread: [Math.min(...wall.ratio), Math.max(...wall.ratio)],
+    cpuOurs: median(cpu.ours),
+    cpuPeer: median(cpu.peer),
+    cpuRatio: median(cpu.ratio),
+  };
 }
 
 /** One line naming the BLAS a peer ran, from its info(). */

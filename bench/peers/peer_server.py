@@ -3,7 +3,8 @@ peer's rep by rep (both see the same machine load) instead of timing each side i
 
 A peer script builds a dict of named operations (callables with no argument) and calls serve().
 Then, one JSON object per line on stdin, one answer per line on stdout:
-  {"op": name}   -> {"seconds": wall time of one call}
+  {"op": name}   -> {"seconds": wall time of one call, "cpuSeconds": CPU time of the process (all
+                    its threads, user + system) during the call}
   {"info": true} -> what ran: library versions, the BLAS threadpoolctl found (its internal API,
                     version and the kernel it chose, e.g. "SkylakeX"), the OPENBLAS_* variables
                     this process saw, plus the peer's own extra facts
@@ -49,8 +50,9 @@ def serve(ops, extra=None):
             out.update(extra() if callable(extra) else (extra or {}))
         else:
             fn = ops[req["op"]]
+            c = time.process_time()
             t = time.perf_counter()
             fn()
-            out = {"seconds": time.perf_counter() - t}
+            out = {"seconds": time.perf_counter() - t, "cpuSeconds": time.process_time() - c}
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()

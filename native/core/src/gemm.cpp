@@ -37,8 +37,10 @@ std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to *
 std::size_t row_block(std::size_t m, std::size_t mr) {
   const std::size_t fit = cpu_features().l2_bytes / 2 / (kNc * sizeof(double) + kBlockK * sizeof(float));
   const std::size_t parts = kBlocksPerThread * thread_count();
-  const std::size_t balanced = round_up((m + parts - 1) / parts, mr);
-  return std::max(mr, std::min(fit / mr * mr, balanced));
+  const std::size_t largest = std::max(mr, std::min(fit / mr * mr, round_up((m + parts - 1) / parts, mr)));
+  // As many blocks as that needs, made equal, so the last one is not a sliver of edge tiles.
+  const std::size_t blocks = (m + largest - 1) / largest;
+  return round_up((m + blocks - 1) / blocks, mr);
 }
 
 void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add) {
@@ -49,29 +51,45 @@ void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float*
   kern.gemm_f32(kc, a, b, c, ldc, add);
 }
 
-// Packs rows [i0, i0 + valid) x columns [p0, p0 + kc) of the (i, p) view of `m` into `out`
-// laid out step by step: out[p * width + r]. Rows valid..width-1 are zero so edge tiles need
-// no special micro-kernel.
-void pack(Operand m, std::size_t i0, std::size_t valid, std::size_t width, std::size_t p0,
-          std::size_t kc, float* out) {
+// Packs rows [i0, i1) x columns [p0, p0 + kc) of the (i, p) view of `m` into panels of `width`
+// rows, panel t at out + t * panel_stride, laid out step by step: panel[p * width + r]. Rows
+// past i1 in the last panel are zero, so edge tiles need no special micro-kernel.
+void pack(Operand m, std::size_t i0, std::size_t i1, std::size_t width, std::size_t p0, std::size_t kc,
+          float* out, std::size_t panel_stride) {
+  const std::size_t panels = (i1 - i0 + width - 1) / width;
   if (m.transposed) {
-    // (i, p) is data[p * ld + i]: each step is a contiguous run of `valid` values.
+    // (i, p) is data[p * ld + i]: each step is one contiguous run across every panel, so a row of
+    // the source is read once per block (not once per panel: one page visit per step either way).
+    // Plain loops, not std::copy: a library memmove call per 12 or 32 floats costs more than the copy.
+    // Successive steps are ld floats apart, usually in another page, where the hardware
+    // prefetchers do not follow: the run kAhead steps on is prefetched by hand.
+    constexpr std::size_t kAhead = 8;
     for (std::size_t p = 0; p < kc; ++p) {
       const float* src = m.data + (p0 + p) * m.ld + i0;
-      float* dst = out + p * width;
-      std::copy(src, src + valid, dst);
-      std::fill(dst + valid, dst + width, 0.0f);
+      if (p + kAhead < kc) {
+        for (std::size_t r = 0; r < i1 - i0; r += 16) __builtin_prefetch(src + kAhead * m.ld + r);
+      }
+      for (std::size_t t = 0; t < panels; ++t) {
+        const std::size_t valid = std::min(width, i1 - i0 - t * width);
+        float* dst = out + t * panel_stride + p * width;
+        for (std::size_t r = 0; r < valid; ++r) dst[r] = src[t * width + r];
+        for (std::size_t r = valid; r < width; ++r) dst[r] = 0.0f;
+      }
     }
     return;
   }
-  // (i, p) is data[i * ld + p]: gather one value from each row per step, so the packed panel
-  // is written sequentially.
-  const float* rows[kMaxPanel];
-  for (std::size_t r = 0; r < valid; ++r) rows[r] = m.data + (i0 + r) * m.ld + p0;
-  for (std::size_t p = 0; p < kc; ++p) {
-    float* dst = out + p * width;
-    for (std::size_t r = 0; r < valid; ++r) dst[r] = rows[r][p];
-    for (std::size_t r = valid; r < width; ++r) dst[r] = 0.0f;
+  // (i, p) is data[i * ld + p]: per panel, gather one value from each row per step, so the
+  // packed panel is written sequentially.
+  for (std::size_t t = 0; t < panels; ++t) {
+    const std::size_t valid = std::min(width, i1 - i0 - t * width);
+    const float* rows[kMaxPanel];
+    for (std::size_t r = 0; r < valid; ++r) rows[r] = m.data + (i0 + t * width + r) * m.ld + p0;
+    float* panel = out + t * panel_stride;
+    for (std::size_t p = 0; p < kc; ++p) {
+      float* dst = panel + p * width;
+      for (std::size_t r = 0; r < valid; ++r) dst[r] = rows[r][p];
+      for (std::size_t r = valid; r < width; ++r) dst[r] = 0.0f;
+    }
   }
 }
 
@@ -107,11 +125,10 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
     const std::size_t s0 = q_begin * nr, s1 = std::min(n, q_end * nr);
     if (part == Part::Lower && s0 >= m) break;  // the rest lies wholly above the diagonal
     parallel_ranges(q_end - q_begin, 8, [&](std::size_t r0, std::size_t r1) {
-      for (std::size_t q = q_begin + r0; q < q_begin + r1; ++q) {
-        float* panel = pb.get() + (q - q_begin) * nr * k;
-        for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
-          pack(bt, q * nr, std::min(nr, n - q * nr), nr, p0, std::min(kBlockK, k - p0), panel + p0 * nr);
-        }
+      float* panels = pb.get() + r0 * nr * k;
+      const std::size_t j0 = (q_begin + r0) * nr, j1 = std::min(n, (q_begin + r1) * nr);
+      for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+        pack(bt, j0, j1, nr, p0, std::min(kBlockK, k - p0), panels + p0 * nr, nr * k);
       }
     });
     parallel_for(row_blocks, [&](std::size_t t) {
@@ -132,7 +149,7 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
           const bool add = accumulate || p0 > 0;  // the first slice overwrites C unless accumulating
           float* a_slice = pa.get() + (reuse_a ? p0 * padded : 0);
           if (!reuse_a || j0 == s0) {
-            for (std::size_t i = i0; i < i1; i += mr) pack(a, i, std::min(mr, i1 - i), mr, p0, kc, a_slice + (i - i0) * kc);
+            pack(a, i0, i1, mr, p0, kc, a_slice, mr * kc);
           }
           for (std::size_t j = j0; j < j1; j += nr) {
             const std::size_t cols = std::min(nr, j1 - j);
