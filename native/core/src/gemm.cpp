@@ -20,7 +20,8 @@ constexpr std::size_t kNc = 512;
 // Packed B is bounded to 8 Mi floats (32 MiB) per column range.
 constexpr std::size_t kPackedBudget = std::size_t(8) << 20;
 // A row block's packed A for every k-slice (reused by all its column blocks instead of being
-// gathered again for each) up to 2 Mi floats (8 MiB); beyond, it is packed per column block.
+// gathered again for each) up to 2 Mi floats (8 MiB); beyond, and when there is one column
+// block, it is packed one slice at a time.
 constexpr std::size_t kPackedABudget = std::size_t(2) << 20;
 // The widest micro-tile side of any kernel table (AVX-512's nr).
 constexpr std::size_t kMaxPanel = 32;
@@ -138,16 +139,24 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
       const std::size_t j_end = part == Part::Lower ? std::min(s1, i1) : s1;  // wholly above the diagonal beyond
       if (j_end <= s0) return;
       const std::size_t padded = round_up(i1 - i0, mr);
-      const bool reuse_a = padded * k <= kPackedABudget;
-      const std::unique_ptr<float[]> pa(new float[padded * (reuse_a ? k : kBlockK)]);  // every entry is packed before use
-      thread_local std::vector<float> tile;
+      // Packing every slice up front only pays when several column blocks reuse it; otherwise
+      // one slice at a time in a small per-thread buffer (no fresh pages to fault in).
+      const bool reuse_a = j_end - s0 > nc && padded * k <= kPackedABudget;
+      thread_local std::vector<float> slice, tile;
+      std::unique_ptr<float[]> whole;  // every entry is packed before use
+      if (reuse_a) {
+        whole.reset(new float[padded * k]);
+      } else {
+        slice.resize(padded * kBlockK);
+      }
+      float* const pa = reuse_a ? whole.get() : slice.data();
       tile.resize(mr * nr);
       for (std::size_t j0 = s0; j0 < j_end; j0 += nc) {
         const std::size_t j1 = std::min(s1, j0 + nc);
         for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
           const std::size_t kc = std::min(kBlockK, k - p0);
           const bool add = accumulate || p0 > 0;  // the first slice overwrites C unless accumulating
-          float* a_slice = pa.get() + (reuse_a ? p0 * padded : 0);
+          float* a_slice = pa + (reuse_a ? p0 * padded : 0);
           if (!reuse_a || j0 == s0) {
             pack(a, i0, i1, mr, p0, kc, a_slice, mr * kc);
           }
