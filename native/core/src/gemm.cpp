@@ -94,6 +94,68 @@ void pack(Operand m, std::size_t i0, std::size_t i1, std::size_t width, std::siz
   }
 }
 
+// Every k-slice of rows [i0, i1) of A, packed: slice p0 at out + p0 * round_up(i1 - i0, mr).
+void pack_rows(Operand a, std::size_t i0, std::size_t i1, std::size_t mr, std::size_t k, float* out) {
+  const std::size_t padded = round_up(i1 - i0, mr);
+  for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+    const std::size_t kc = std::min(kBlockK, k - p0);
+    pack(a, i0, i1, mr, p0, kc, out + p0 * padded, mr * kc);
+  }
+}
+
+// One block of C: rows [i0, i1) x columns [j0, j1) (c points at C(i0, j0), row stride ldc), over
+// every k-slice back to back so that the block stays in L2 for the whole sum. pb holds B's packed
+// panels from column j0 on (nr x k floats each); A's slices come from `packed_a` (pack_rows) or,
+// when null, are packed here one at a time. Each slice adds its f32 panel sums in a fixed order.
+template <class T>
+void block_product(const Kernels& kern, Operand a, const float* packed_a, std::size_t i0, std::size_t i1,
+                   const float* pb, std::size_t j0, std::size_t j1, std::size_t k, T* c, std::size_t ldc,
+                   Part part, bool accumulate) {
+  const std::size_t mr = kern.mr, nr = kern.nr, padded = round_up(i1 - i0, mr);
+  thread_local std::vector<float> slice, tile;
+  tile.resize(mr * nr);
+  if (packed_a == nullptr) slice.resize(padded * kBlockK);
+  for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+    const std::size_t kc = std::min(kBlockK, k - p0);
+    const bool add = accumulate || p0 > 0;  // the first slice overwrites C unless accumulating
+    const float* a_slice = packed_a + p0 * padded;
+    if (packed_a == nullptr) {
+      pack(a, i0, i1, mr, p0, kc, slice.data(), mr * kc);
+      a_slice = slice.data();
+    }
+    for (std::size_t j = j0; j < j1; j += nr) {
+      const std::size_t cols = std::min(nr, j1 - j);
+      const float* panel = pb + (j - j0) * k + p0 * nr;
+      for (std::size_t i = i0; i < i1; i += mr) {
+        const std::size_t rows = std::min(mr, i1 - i);
+        if (part == Part::Lower && j >= i + rows) continue;  // tile wholly above diagonal
+        const float* ap = a_slice + (i - i0) * kc;
+        T* out = c + (i - i0) * ldc + (j - j0);
+        if (rows == mr && cols == nr) {
+          full_tile(kern, kc, ap, panel, out, ldc, add);
+          continue;
+        }
+        kern.gemm_tile(kc, ap, panel, tile.data());
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float* sum = tile.data() + r * nr;
+          for (std::size_t q = 0; q < cols; ++q) out[r * ldc + q] = (add ? out[r * ldc + q] : T(0)) + static_cast<T>(sum[q]);
+        }
+      }
+    }
+  }
+}
+
+// B's columns [j0, j1) (its (j, p) view `bt`) packed into nr-wide panels over every k-slice,
+// panel of column j at out + (j - j0) * k, in parallel.
+void pack_columns(Operand bt, std::size_t j0, std::size_t j1, std::size_t nr, std::size_t k, float* out) {
+  parallel_ranges((j1 - j0 + nr - 1) / nr, 8, [&](std::size_t r0, std::size_t r1) {
+    const std::size_t c0 = j0 + r0 * nr, c1 = std::min(j1, j0 + r1 * nr);
+    for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+      pack(bt, c0, c1, nr, p0, std::min(kBlockK, k - p0), out + (c0 - j0) * k + p0 * nr, nr * k);
+    }
+  });
+}
+
 template <class T>
 void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, T* c,
                std::size_t ldc, Part part, bool accumulate) {
@@ -111,10 +173,8 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
   const Operand bt{b.data, b.ld, !b.transposed};
 
   // B is packed once, whole (every k-slice of every nr-panel), in column ranges of at most
-  // kPackedBudget floats. A task owns one row block of C: it packs its rows of A, then for each
-  // column block runs every k-slice back to back, so a C block stays in L2 for the whole sum
-  // instead of streaming from memory once per slice. It adds its slices in a fixed order:
-  // results do not depend on the threads.
+  // kPackedBudget floats. A task owns one row block of C and runs its column blocks in turn
+  // (block_product). Results do not depend on the threads.
   const std::size_t b_panels = (n + nr - 1) / nr;
   const std::size_t range_panels =
       std::max<std::size_t>(nc / nr, kPackedBudget / (k * nr) / (nc / nr) * (nc / nr));
@@ -125,61 +185,24 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
     const std::size_t q_end = std::min(b_panels, q_begin + range_panels);
     const std::size_t s0 = q_begin * nr, s1 = std::min(n, q_end * nr);
     if (part == Part::Lower && s0 >= m) break;  // the rest lies wholly above the diagonal
-    parallel_ranges(q_end - q_begin, 8, [&](std::size_t r0, std::size_t r1) {
-      float* panels = pb.get() + r0 * nr * k;
-      const std::size_t j0 = (q_begin + r0) * nr, j1 = std::min(n, (q_begin + r1) * nr);
-      for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
-        pack(bt, j0, j1, nr, p0, std::min(kBlockK, k - p0), panels + p0 * nr, nr * k);
-      }
-    });
+    pack_columns(bt, s0, s1, nr, k, pb.get());
     parallel_for(row_blocks, [&](std::size_t t) {
       // A lower triangle's longest row blocks (the last) first; the short ones fill in at the end.
       const std::size_t block = part == Part::Lower ? row_blocks - 1 - t : t;
       const std::size_t i0 = block * mc, i1 = std::min(m, i0 + mc);
       const std::size_t j_end = part == Part::Lower ? std::min(s1, i1) : s1;  // wholly above the diagonal beyond
       if (j_end <= s0) return;
-      const std::size_t padded = round_up(i1 - i0, mr);
       // Packing every slice up front only pays when several column blocks reuse it; otherwise
-      // one slice at a time in a small per-thread buffer (no fresh pages to fault in).
-      const bool reuse_a = j_end - s0 > nc && padded * k <= kPackedABudget;
-      thread_local std::vector<float> slice, tile;
-      std::unique_ptr<float[]> whole;  // every entry is packed before use
-      if (reuse_a) {
-        whole.reset(new float[padded * k]);
-      } else {
-        slice.resize(padded * kBlockK);
+      // block_product packs one slice at a time in a small per-thread buffer.
+      std::unique_ptr<float[]> packed_a;
+      if (j_end - s0 > nc && round_up(i1 - i0, mr) * k <= kPackedABudget) {
+        packed_a.reset(new float[round_up(i1 - i0, mr) * k]);
+        pack_rows(a, i0, i1, mr, k, packed_a.get());
       }
-      float* const pa = reuse_a ? whole.get() : slice.data();
-      tile.resize(mr * nr);
       for (std::size_t j0 = s0; j0 < j_end; j0 += nc) {
         const std::size_t j1 = std::min(s1, j0 + nc);
-        for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
-          const std::size_t kc = std::min(kBlockK, k - p0);
-          const bool add = accumulate || p0 > 0;  // the first slice overwrites C unless accumulating
-          float* a_slice = pa + (reuse_a ? p0 * padded : 0);
-          if (!reuse_a || j0 == s0) {
-            pack(a, i0, i1, mr, p0, kc, a_slice, mr * kc);
-          }
-          for (std::size_t j = j0; j < j1; j += nr) {
-            const std::size_t cols = std::min(nr, j1 - j);
-            const float* panel = pb.get() + (j - s0) * k + p0 * nr;
-            for (std::size_t i = i0; i < i1; i += mr) {
-              const std::size_t rows = std::min(mr, i1 - i);
-              if (part == Part::Lower && j >= i + rows) continue;  // tile wholly above diagonal
-              const float* ap = a_slice + (i - i0) * kc;
-              T* out = c + i * ldc + j;
-              if (rows == mr && cols == nr) {
-                full_tile(kern, kc, ap, panel, out, ldc, add);
-                continue;
-              }
-              kern.gemm_tile(kc, ap, panel, tile.data());
-              for (std::size_t r = 0; r < rows; ++r) {
-                const float* sum = tile.data() + r * nr;
-                for (std::size_t q = 0; q < cols; ++q) out[r * ldc + q] = (add ? out[r * ldc + q] : T(0)) + static_cast<T>(sum[q]);
-              }
-            }
-          }
-        }
+        block_product(kern, a, packed_a.get(), i0, i1, pb.get() + (j0 - s0) * k, j0, j1, k, c + i0 * ldc + j0, ldc,
+                      part, accumulate);
       }
     });
   }
@@ -195,6 +218,44 @@ void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, dou
 void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, float* c,
           std::size_t ldc, Part part, bool accumulate) {
   gemm_impl(m, n, k, a, b, c, ldc, part, accumulate);
+}
+
+void gram_sweep(const std::vector<MatrixView>& xs, const GramBlockFn& fn) {
+  if (xs.empty() || xs[0].rows == 0) return;
+  const std::size_t n = xs[0].rows;
+  const Kernels& kern = kernels();
+  const std::size_t mr = kern.mr, nr = kern.nr;
+  const std::size_t mc = row_block(n, mr), nc = round_up(kNc, nr);
+  // Each X^T packed whole as the right operand: the size of X itself.
+  std::vector<std::unique_ptr<float[]>> pbs;
+  for (const MatrixView& x : xs) {
+    pbs.emplace_back(new float[round_up(n, nr) * x.cols]);
+    pack_columns(Operand{x.data, x.stride, false}, 0, n, nr, x.cols, pbs.back().get());
+  }
+  const std::size_t row_blocks = (n + mc - 1) / mc;
+  parallel_for(row_blocks, [&](std::size_t t) {
+    const std::size_t block = row_blocks - 1 - t;  // the longest rows first
+    const std::size_t i0 = block * mc, i1 = std::min(n, i0 + mc), padded = round_up(i1 - i0, mr);
+    thread_local std::vector<std::vector<float>> packed;
+    thread_local std::vector<std::vector<double>> out;
+    packed.resize(xs.size());
+    out.resize(xs.size());
+    std::vector<const double*> blocks(xs.size());
+    for (std::size_t s = 0; s < xs.size(); ++s) {
+      packed[s].resize(padded * xs[s].cols);
+      pack_rows(Operand{xs[s].data, xs[s].stride, false}, i0, i1, mr, xs[s].cols, packed[s].data());
+      out[s].resize(mc * nc);
+      blocks[s] = out[s].data();
+    }
+    for (std::size_t j0 = 0; j0 < i1; j0 += nc) {
+      const std::size_t j1 = std::min(i1, j0 + nc);
+      for (std::size_t s = 0; s < xs.size(); ++s) {
+        block_product(kern, Operand{xs[s].data, xs[s].stride, false}, packed[s].data(), i0, i1,
+                      pbs[s].get() + j0 * xs[s].cols, j0, j1, xs[s].cols, out[s].data(), j1 - j0, Part::Full, false);
+      }
+      fn(i0, i1, j0, j1, blocks);
+    }
+  });
 }
 
 void mirror_lower(double* c, std::size_t n, std::size_t ldc) {
