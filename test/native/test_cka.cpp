@@ -74,23 +74,29 @@ TEST(cka_matches_reference_for_every_kernel_method_and_estimator) {
   }
 }
 
-// One pair's linear Gram form is swept in blocks (several row and column blocks at n = 700, an
-// odd width so every micro-tile edge shows): the same value as the explicit centred Grams, and
-// the same bits for any thread count.
-TEST(fused_gram_form_matches_explicit_grams_at_any_thread_count) {
-  const std::size_t n = 700;
-  const ref::Data x = ref::random_matrix(n, 37, 21), y = related(x, 19, 22);
-  for (bool debiased : {false, true}) {
-    CkaOptions o;
-    o.method = Method::Gram;
-    o.debiased = debiased;
-    restnet::set_thread_count(1);
-    const double one = restnet::cka(view(x), view(y), o);
-    restnet::set_thread_count(3);
-    const double three = restnet::cka(view(x), view(y), o);
-    restnet::set_thread_count(0);
-    CHECK(one == three);
-    CHECK_CLOSE(one, ref::cka(ref::gram_linear_centered(x), ref::gram_linear_centered(y), n, debiased), 1e-6);
+// One pair's linear CKA is swept in blocks: the Gram form over the samples (n = 700: several row
+// and column blocks), the feature form over [Xc Yc]'s 300 + 290 features (several blocks, and
+// the X/Y boundary inside one), odd sizes so every micro-tile edge shows. The same value as the
+// explicit centred Grams, and the same bits for any thread count.
+TEST(fused_single_pair_forms_match_explicit_grams_at_any_thread_count) {
+  struct Case {
+    std::size_t n, dx, dy;
+    Method method;
+  };
+  for (const Case& c : {Case{700, 37, 19, Method::Gram}, Case{61, 300, 290, Method::Feature}}) {
+    const ref::Data x = ref::random_matrix(c.n, c.dx, 21), y = related(x, c.dy, 22);
+    for (bool debiased : {false, true}) {
+      CkaOptions o;
+      o.method = c.method;
+      o.debiased = debiased;
+      restnet::set_thread_count(1);
+      const double one = restnet::cka(view(x), view(y), o);
+      restnet::set_thread_count(3);
+      const double three = restnet::cka(view(x), view(y), o);
+      restnet::set_thread_count(0);
+      CHECK(one == three);
+      CHECK_CLOSE(one, ref::cka(ref::gram_linear_centered(x), ref::gram_linear_centered(y), c.n, debiased), 1e-6);
+    }
   }
 }
 

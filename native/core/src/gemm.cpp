@@ -220,17 +220,17 @@ void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, flo
   gemm_impl(m, n, k, a, b, c, ldc, part, accumulate);
 }
 
-void gram_sweep(const std::vector<MatrixView>& xs, const GramBlockFn& fn) {
+void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
   if (xs.empty() || xs[0].rows == 0) return;
   const std::size_t n = xs[0].rows;
   const Kernels& kern = kernels();
   const std::size_t mr = kern.mr, nr = kern.nr;
   const std::size_t mc = row_block(n, mr), nc = round_up(kNc, nr);
-  // Each X^T packed whole as the right operand: the size of X itself.
+  // The right operand op(M)^T packed whole: its (j, p) view is op(M) itself.
   std::vector<std::unique_ptr<float[]>> pbs;
-  for (const MatrixView& x : xs) {
-    pbs.emplace_back(new float[round_up(n, nr) * x.cols]);
-    pack_columns(Operand{x.data, x.stride, false}, 0, n, nr, x.cols, pbs.back().get());
+  for (const GramOperand& x : xs) {
+    pbs.emplace_back(new float[round_up(n, nr) * x.depth]);
+    pack_columns(x.op, 0, n, nr, x.depth, pbs.back().get());
   }
   const std::size_t row_blocks = (n + mc - 1) / mc;
   parallel_for(row_blocks, [&](std::size_t t) {
@@ -242,16 +242,16 @@ void gram_sweep(const std::vector<MatrixView>& xs, const GramBlockFn& fn) {
     out.resize(xs.size());
     std::vector<const double*> blocks(xs.size());
     for (std::size_t s = 0; s < xs.size(); ++s) {
-      packed[s].resize(padded * xs[s].cols);
-      pack_rows(Operand{xs[s].data, xs[s].stride, false}, i0, i1, mr, xs[s].cols, packed[s].data());
+      packed[s].resize(padded * xs[s].depth);
+      pack_rows(xs[s].op, i0, i1, mr, xs[s].depth, packed[s].data());
       out[s].resize(mc * nc);
       blocks[s] = out[s].data();
     }
     for (std::size_t j0 = 0; j0 < i1; j0 += nc) {
       const std::size_t j1 = std::min(i1, j0 + nc);
       for (std::size_t s = 0; s < xs.size(); ++s) {
-        block_product(kern, Operand{xs[s].data, xs[s].stride, false}, packed[s].data(), i0, i1,
-                      pbs[s].get() + j0 * xs[s].cols, j0, j1, xs[s].cols, out[s].data(), j1 - j0, Part::Full, false);
+        block_product(kern, xs[s].op, packed[s].data(), i0, i1, pbs[s].get() + j0 * xs[s].depth, j0, j1,
+                      xs[s].depth, out[s].data(), j1 - j0, Part::Full, false);
       }
       fn(i0, i1, j0, j1, blocks);
     }
