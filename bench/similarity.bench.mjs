@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { capabilities, cka, fitStitch, gram, setSimd } from '../dist/index.js';
 import { uniformMatrix as random } from '../dist/cli/board-bench.js';
-import { benchDir, blasLine, fmt, interleaved, machine, startPeer, timeMs, writeRaw, writeResults } from './harness.mjs';
+import { benchDir, blasLine, fmt, interleaved, machine, median, startPeer, writeRaw, writeResults } from './harness.mjs';
 
 const n = Number(process.env.BENCH_N ?? 4096);
 const d = Number(process.env.BENCH_D ?? 1024);
@@ -39,30 +39,43 @@ peer.close();
 rmSync(dir, { recursive: true });
 const value = cka(x, y);
 
-// The ceiling: measured FMA throughput with the same thread count, and the nominal figure
-// (cores x base clock x 2 FMA pipes x lanes x 2 FLOP) for comparison.
+// The ceiling: the FMA throughput of one core, measured with every core busy (bench/peers/fma_peak.cpp),
+// and the nominal figure (base clock x 2 FMA pipes x lanes x 2 FLOP) for comparison.
 const fmaBinary = join(tmpdir(), 'restnet-fma-peak');
 execFileSync('g++', ['-O2', '-o', fmaBinary, join(benchDir, 'peers', 'fma_peak.cpp'), '-lpthread']);
-const fmaPeak = JSON.parse(execFileSync(fmaBinary, [String(caps.threads)]).toString());
-const lanes = { avx2: 8, avx512: 16, neon: 4, scalar: 4 };
+const fmaPeak = JSON.parse(execFileSync(fmaBinary, [String(m.cores)]).toString());
+const lanes = { avx2: 8, avx512: 16 };
 
-// GFLOP/s of the products behind each public call, per SIMD path: the Gram (a rank-k update,
-// n (n + 1) d FLOP), the feature-form CKA (two symmetric d x d products and one cross product
-// over n rows: 2 n d (d + 1) + 2 n d^2), the least-squares normal equations (n d (d + 1) + 2 n d k),
-// and a stitch's apply (2 n d k).
+// FLOP of the products behind each public call, per SIMD path: the Gram (a rank-k update,
+// n (n + 1) d), the feature-form CKA (the lower triangle of [Xc Yc]^T [Xc Yc]: 2d (2d + 1) n),
+// the least-squares normal equations (n d (d + 1) + 2 n d k) and a stitch's apply (2 n d k).
+// Efficiency = FLOP per CPU-second of the process (every thread) / one core's FMA peak: on a
+// shared machine, time a thread spends descheduled does not count against it.
+const half = { data: y.data.subarray(0, (n * d) / 2), rows: n, cols: d / 2 };
+const stitchModel = fitStitch(x, half);
 const shapes = [
   [`gram ${n} x ${d}`, () => gram(x), n * (n + 1) * d],
-  [`cka feature ${n} x ${d}`, () => cka(x, y, { method: 'feature' }), 2 * n * d * (d + 1) + 2 * n * d * d],
-  [`fitStitch ${n} x ${d} -> ${d / 2}`, () => fitStitch(x, { data: y.data.subarray(0, (n * d) / 2), rows: n, cols: d / 2 }), n * d * (d + 1) + n * d * d],
+  [`cka feature ${n} x ${d}, ${d}`, () => cka(x, y, { method: 'feature' }), 2 * d * (2 * d + 1) * n],
+  [`fitStitch ${n} x ${d} -> ${d / 2} (products only; the f64 solve is not counted)`, () => fitStitch(x, half), n * d * (d + 1) + n * d * d],
+  [`stitch apply ${n} x ${d} -> ${d / 2}`, () => stitchModel.apply(x), n * d * d],
 ];
-const stitchModel = fitStitch(x, { data: y.data.subarray(0, (n * d) / 2), rows: n, cols: d / 2 });
-shapes.push([`stitch apply ${n} x ${d} -> ${d / 2}`, () => stitchModel.apply(x), n * d * d]);
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+};
 const perPath = [];
-for (const path of caps.available.filter((p) => p !== 'scalar')) {
+for (const path of caps.available.filter((p) => p in lanes)) {
   setSimd(path);
   for (const [shape, fn, flop] of shapes) {
-    const ms = await timeMs(fn, Math.max(3, reps >> 1));
-    perPath.push({ path, shape, ms, gflops: flop / ms / 1e6 });
+    fn();
+    const wall = [], cpu = [];
+    for (let r = 0; r < Math.max(3, reps >> 1); r++) {
+      const c = cpuMs(), t = performance.now();
+      fn();
+      wall.push(performance.now() - t);
+      cpu.push(cpuMs() - c);
+    }
+    perPath.push({ path, shape, ms: median(wall), cpuMs: median(cpu), flop });
   }
 }
 setSimd(caps.simd);
@@ -80,18 +93,17 @@ for (const r of measured) {
 }
 md += `\nlinear CKA: restnet ${value.toFixed(9)}, numpy f64 ${info.ckaF64.toFixed(9)}, |difference| ${Math.abs(value - info.ckaF64).toExponential(2)}.\n\n`;
 md += `### GEMM throughput per SIMD path\n\n`;
-md += `Peak = the machine's f32 FMA throughput measured in the same run with ${caps.threads} threads `;
-md += `(bench/peers/fma_peak.cpp: 16 independent FMA chains per thread, best of 5): `;
-md += Object.entries(fmaPeak).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${fmt(v, 0)} GFLOP/s`).join(', ');
-if (m.mhz) {
-  md += `. For comparison, the nominal figure at the ${fmt(m.mhz / 1000)} GHz base clock with two FMA pipes: `;
-  md += ['avx2', 'avx512'].map((p) => `${p} ${fmt((m.cores * m.mhz * lanes[p] * 2 * 2) / 1000, 0)}`).join(', ');
-  md += ' GFLOP/s (the measured one is higher when the cores turbo, lower when the machine is shared)';
-}
-md += `.\n\n| path | shape | ms | GFLOP/s | % of measured peak |\n|---|---|---:|---:|---:|\n`;
+md += `One core's f32 FMA peak, measured in the same run with all ${m.cores} cores busy (bench/peers/fma_peak.cpp: 12 or 16 independent FMA chains per thread, `;
+md += `FLOP over the thread's own CPU time, best of 5): `;
+md += Object.entries(fmaPeak).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${fmt(v, 1)} GFLOP/s`).join(', ');
+md += `. Divided by lanes x 2 FLOP x 2 FMA pipes that is ${['avx2', 'avx512'].filter((p) => fmaPeak[p]).map((p) => `${fmt(fmaPeak[p] / (lanes[p] * 4), 2)} GHz (${p})`).join(', ')}: `;
+md += `a plausible all-core turbo clock above the ${m.mhz ? fmt(m.mhz / 1000, 2) : '?'} GHz base, so this CPU has two FMA pipes of each width (with one, the clock would have to be twice that). `;
+md += `The nominal figure at the base clock is ${['avx2', 'avx512'].map((p) => `${p} ${m.mhz ? fmt((m.mhz * lanes[p] * 4) / 1000, 1) : '?'}`).join(', ')} GFLOP/s per core. `;
+md += `Efficiency below = FLOP per CPU-second of the whole process / that per-core peak (time a thread spends descheduled on a shared machine does not count); GFLOP/s = FLOP per wall second with ${caps.threads} threads.\n\n`;
+md += `| path | shape | ms (wall) | CPU ms | GFLOP/s | efficiency (% of peak) |\n|---|---|---:|---:|---:|---:|\n`;
 for (const p of perPath) {
   const peak = fmaPeak[p.path];
-  md += `| ${p.path} | ${p.shape} | ${fmt(p.ms, 1)} | ${fmt(p.gflops, 1)} | ${peak ? fmt((100 * p.gflops) / peak, 0) : '-'} |\n`;
+  md += `| ${p.path} | ${p.shape} | ${fmt(p.ms, 1)} | ${fmt(p.cpuMs, 1)} | ${fmt(p.flop / p.ms / 1e6, 1)} | ${peak ? fmt((100 * p.flop) / p.cpuMs / 1e6 / peak, 0) : '-'} |\n`;
 }
 writeResults('similarity', md);
 console.log(md);
