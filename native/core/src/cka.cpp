@@ -164,7 +164,7 @@ HsicTable fused_linear_gram(MatrixView x, MatrixView y, bool debiased, const Con
 // and 2x the rows to share among threads.
 HsicTable fused_linear_features(MatrixView x, MatrixView y, bool debiased, const Control& control) {
   const std::size_t n = x.rows, dx = x.cols, w = x.cols + y.cols;
-  std::vector<float> z(n * w);
+  FloatBuffer z(n * w);  // uninitialised: both halves are written below
   center_columns_into(x, column_means(x), z.data(), w);
   center_columns_into(y, column_means(y), z.data() + dx, w);
   Prepared px, py;

@@ -6,6 +6,7 @@
 
 #include "cpu_features.h"
 #include "restnet/dispatch.h"
+#include "restnet/matrix.h"
 #include "restnet/thread_pool.h"
 
 namespace restnet {
@@ -178,14 +179,14 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
   const std::size_t b_panels = (n + nr - 1) / nr;
   const std::size_t range_panels =
       std::max<std::size_t>(nc / nr, kPackedBudget / (k * nr) / (nc / nr) * (nc / nr));
-  const std::unique_ptr<float[]> pb(new float[std::min(b_panels, range_panels) * nr * k]);
+  FloatBuffer pb(std::min(b_panels, range_panels) * nr * k);  // uninitialised: every entry is packed before use
   const std::size_t row_blocks = (m + mc - 1) / mc;
 
   for (std::size_t q_begin = 0; q_begin < b_panels; q_begin += range_panels) {
     const std::size_t q_end = std::min(b_panels, q_begin + range_panels);
     const std::size_t s0 = q_begin * nr, s1 = std::min(n, q_end * nr);
     if (part == Part::Lower && s0 >= m) break;  // the rest lies wholly above the diagonal
-    pack_columns(bt, s0, s1, nr, k, pb.get());
+    pack_columns(bt, s0, s1, nr, k, pb.data());
     parallel_for(row_blocks, [&](std::size_t t) {
       // A lower triangle's longest row blocks (the last) first; the short ones fill in at the end.
       const std::size_t block = part == Part::Lower ? row_blocks - 1 - t : t;
@@ -201,7 +202,7 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
       }
       for (std::size_t j0 = s0; j0 < j_end; j0 += nc) {
         const std::size_t j1 = std::min(s1, j0 + nc);
-        block_product(kern, a, packed_a.get(), i0, i1, pb.get() + (j0 - s0) * k, j0, j1, k, c + i0 * ldc + j0, ldc,
+        block_product(kern, a, packed_a.get(), i0, i1, pb.data() + (j0 - s0) * k, j0, j1, k, c + i0 * ldc + j0, ldc,
                       part, accumulate);
       }
     });
@@ -227,10 +228,10 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
   const std::size_t mr = kern.mr, nr = kern.nr;
   const std::size_t mc = row_block(n, mr), nc = round_up(kNc, nr);
   // The right operand op(M)^T packed whole: its (j, p) view is op(M) itself.
-  std::vector<std::unique_ptr<float[]>> pbs;
+  std::vector<FloatBuffer> pbs;
   for (const GramOperand& x : xs) {
-    pbs.emplace_back(new float[round_up(n, nr) * x.depth]);
-    pack_columns(x.op, 0, n, nr, x.depth, pbs.back().get());
+    pbs.emplace_back(round_up(n, nr) * x.depth);
+    pack_columns(x.op, 0, n, nr, x.depth, pbs.back().data());
   }
   const std::size_t row_blocks = (n + mc - 1) / mc;
   parallel_for(row_blocks, [&](std::size_t t) {
@@ -250,7 +251,7 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
     for (std::size_t j0 = 0; j0 < i1; j0 += nc) {
       const std::size_t j1 = std::min(i1, j0 + nc);
       for (std::size_t s = 0; s < xs.size(); ++s) {
-        block_product(kern, xs[s].op, packed[s].data(), i0, i1, pbs[s].get() + j0 * xs[s].depth, j0, j1,
+        block_product(kern, xs[s].op, packed[s].data(), i0, i1, pbs[s].data() + j0 * xs[s].depth, j0, j1,
                       xs[s].depth, out[s].data(), j1 - j0, Part::Full, false);
       }
       fn(i0, i1, j0, j1, blocks);
