@@ -85,11 +85,12 @@ md += `n = ${n}, d = ${d}, float32 input, ${caps.threads} threads on both sides.
 md += `CPU: ${m.cpu}, ${m.cores} cores${m.mhz ? ` (${fmt(m.mhz / 1000)} GHz nominal)` : ''}; 1-minute load average at the start: ${fmt(m.load, 1)}`;
 md += `${m.load > m.cores ? ' (the machine was shared with other jobs: read the ratios, not the milliseconds)' : ''}.\n\n`;
 md += `Peer: numpy ${info.numpy} on ${blasLine(info)}. Each rep runs restnet then the peer (one call each, after a warm-up of both), ${reps} reps; `;
-md += `the ratio is the median of the per-rep ratios (min-max in brackets), the ms columns are each side's median.\n\n`;
-md += `| operation | restnet ms | peer ms | peer | ratio (min-max) | target | met |\n|---|---:|---:|---|---:|---:|:-:|\n`;
+md += `the ratio is the median of the per-rep wall-time ratios (min-max in brackets), the ms columns are each side's median. `;
+md += `The CPU-time ratio divides the CPU time of each process (every thread, user + system) over the same calls: the work done, whatever the scheduler did.\n\n`;
+md += `| operation | restnet ms | peer ms | peer | ratio (min-max) | CPU-time ratio | target | met |\n|---|---:|---:|---|---:|---:|---:|:-:|\n`;
 for (const r of measured) {
   const met = r.target === null ? '-' : r.ratio <= r.target ? 'yes' : 'no';
-  md += `| ${r.name} | ${fmt(r.ours, 1)} | ${fmt(r.peer, 1)} | ${r.peerName} | ${fmt(r.ratio)}x (${fmt(r.spread[0])}-${fmt(r.spread[1])}) | ${r.target === null ? '-' : `<= ${r.target}x`} | ${met} |\n`;
+  md += `| ${r.name} | ${fmt(r.ours, 1)} | ${fmt(r.peer, 1)} | ${r.peerName} | ${fmt(r.ratio)}x (${fmt(r.spread[0])}-${fmt(r.spread[1])}) | ${fmt(r.cpuRatio)}x | ${r.target === null ? '-' : `<= ${r.target}x`} | ${met} |\n`;
 }
 md += `\nlinear CKA: restnet ${value.toFixed(9)}, numpy f64 ${info.ckaF64.toFixed(9)}, |difference| ${Math.abs(value - info.ckaF64).toExponential(2)}.\n\n`;
 md += `### GEMM throughput per SIMD path\n\n`;
