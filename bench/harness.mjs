@@ -43,14 +43,15 @@ export const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
  * Starts a peer script (bench/peers/*.py speaking peer_server.py's line protocol) with `setup`
  * as its first line. `call(op)` times one call of a named operation inside the peer and
  * resolves to {seconds, cpuSeconds}; `info()` resolves to what the peer ran (versions, BLAS
- * kernel, extras).
+ * kernel, extras). `extraEnv` adds variables to the peer's environment (and only to it).
  */
-export function startPeer(script, setup, threads, interpreter = python) {
+export function startPeer(script, setup, threads, extraEnv = {}, interpreter = python) {
   const env = {
     ...process.env,
     OMP_NUM_THREADS: String(threads),
     OPENBLAS_NUM_THREADS: String(threads),
     MKL_NUM_THREADS: String(threads),
+    ...extraEnv,
   };
   for (const name of BLAS_OVERRIDES) delete env[name];
   if (existsSync(OPENBLAS_DIR)) env.LD_LIBRARY_PATH = [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
