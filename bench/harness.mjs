@@ -1,9 +1,10 @@
 // Shared pieces of the benchmarks: timing, medians, peers run as child processes, machine facts,
 // and the per-suite result files that run.mjs assembles into RESULTS.md.
-import { execFileSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -31,21 +32,96 @@ export async function timeMs(fn, reps = 5) {
 // library path so PyTorch peers run on OpenBLAS like numpy: a fair peer, not a strawman.
 export const OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
 
-/** Runs a peer script (python) with a JSON request on stdin; returns its JSON answer. */
-export function runPeer(python, script, request, threads) {
+// Some machines set these for every process; they force OpenBLAS onto an older kernel (and a
+// smaller cache model) than the one it picks for this CPU, which slows the peer. They are
+// removed from the peer's own environment only: what the peer ran is recorded in its info.
+const BLAS_OVERRIDES = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
+
+export const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+
+/**
+ * Starts a peer script (bench/peers/*.py speaking peer_server.py's line protocol) with `setup`
+ * as its first line. `call(op)` times one call of a named operation inside the peer and
+ * resolves to {seconds, cpuSeconds}; `info()` resolves to what the peer ran (versions, BLAS
+ * kernel, extras). `extraEnv` adds variables to the peer's environment (and only to it).
+ */
+export function startPeer(script, setup, threads, extraEnv = {}, interpreter = python) {
   const env = {
     ...process.env,
     OMP_NUM_THREADS: String(threads),
     OPENBLAS_NUM_THREADS: String(threads),
     MKL_NUM_THREADS: String(threads),
+    ...extraEnv,
   };
+  for (const name of BLAS_OVERRIDES) delete env[name];
   if (existsSync(OPENBLAS_DIR)) env.LD_LIBRARY_PATH = [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-  const out = execFileSync(python, [join(benchDir, 'peers', script)], {
-    input: JSON.stringify(request),
-    env,
-    maxBuffer: 64 << 20,
+  const child = spawn(interpreter, [join(benchDir, 'peers', script)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const waiting = [];
+  lines.on('line', (line) => waiting.shift()?.resolve(JSON.parse(line)));
+  child.on('exit', (code) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`peer ${script} exited with code ${code}`));
   });
-  return JSON.parse(out.toString());
+  const ask = (request) =>
+    new Promise((resolve, reject) => {
+      waiting.push({ resolve, reject });
+      child.stdin.write(JSON.stringify(request) + '\n');
+    });
+  child.stdin.write(JSON.stringify(setup) + '\n');
+  return {
+    call: (op) => ask({ op }),
+    info: () => ask({ info: true }),
+    close: () => child.stdin.end('\n'),
+  };
+}
+
+/** CPU time of this process (all threads, user + system) in ms. */
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+}
+
+/**
+ * Times `ours` (a function, ms on this side) against `peer.call(op)` rep by rep, alternating,
+ * after one warm-up of each, so both sides see the same machine load. Returns the medians in
+ * ms and the median of the per-rep ratios (ours / peer), the figure the tables report, and the
+ * same for CPU time (every thread of each process): on a shared machine the wall-time ratio
+ * also measures how each side's threads fared in the scheduler, the CPU-time ratio only the
+ * work done (a BLAS whose idle threads spin is charged for the spinning).
+ */
+export async function interleaved(ours, peer, op, reps) {
+  await ours();
+  await peer.call(op);
+  const wall = { ours: [], peer: [], ratio: [] }, cpu = { ours: [], peer: [], ratio: [] };
+  for (let i = 0; i < reps; i++) {
+    const c = cpuMs(), t = performance.now();
+    await ours();
+    wall.ours.push(performance.now() - t);
+    cpu.ours.push(cpuMs() - c);
+    const p = await peer.call(op);
+    wall.peer.push(p.seconds * 1e3);
+    cpu.peer.push(p.cpuSeconds * 1e3);
+    wall.ratio.push(wall.ours[i] / wall.peer[i]);
+    cpu.ratio.push(cpu.ours[i] / cpu.peer[i]);
+  }
+  return {
+    ours: median(wall.ours),
+    peer: median(wall.peer),
+    ratio: median(wall.ratio),
+    spread: [Math.min(...wall.ratio), Math.max(...wall.ratio)],
+    cpuOurs: median(cpu.ours),
+    cpuPeer: median(cpu.peer),
+    cpuRatio: median(cpu.ratio),
+  };
+}
+
+/** One line naming the BLAS a peer ran, from its info(). */
+export function blasLine(info) {
+  const libs = info.blas.libraries.map((l) =>
+    [l.internal_api ?? 'BLAS', l.version, l.architecture && `kernel ${l.architecture}`, l.threading_layer, l.num_threads && `${l.num_threads} threads`]
+      .filter(Boolean).join(' '));
+  const env = Object.entries(info.env).filter(([k]) => k.startsWith('OPENBLAS') && !k.endsWith('NUM_THREADS'));
+  return `${libs.join('; ') || 'no BLAS found'} (from ${info.blas.source}; OPENBLAS_* overrides in the peer: ${env.length ? env.map(([k, v]) => `${k}=${v}`).join(', ') : 'none'})`;
 }
 
 /** Writes a float32 matrix to a raw file a peer reads with numpy.fromfile. */
@@ -53,23 +129,38 @@ export function writeRaw(path, m) {
   writeFileSync(path, Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
 }
 
-export function cpuMhz() {
+function cpuinfo() {
   try {
-    return Number(/cpu MHz\s*:\s*([\d.]+)/.exec(execFileSync('cat', ['/proc/cpuinfo']).toString())?.[1]) || undefined;
+    return execFileSync('cat', ['/proc/cpuinfo']).toString();
   } catch {
-    return undefined;
+    return '';
   }
+}
+
+export function cpuMhz() {
+  return Number(/cpu MHz\s*:\s*([\d.]+)/.exec(cpuinfo())?.[1]) || undefined;
+}
+
+/** The CPU as /proc/cpuinfo names it, with family/model/stepping (a VM often hides the brand string). */
+export function cpuModel() {
+  const info = cpuinfo();
+  const field = (name) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim();
+  const name = field('model name') ?? cpus()[0]?.model ?? 'unknown';
+  const fms = ['cpu family', 'model', 'stepping'].map(field);
+  return fms.every(Boolean) ? `${name} (family ${fms[0]}, model ${fms[1]}, stepping ${fms[2]})` : name;
 }
 
 export function machine(capabilities) {
   return {
-    cpu: cpus()[0]?.model ?? 'unknown',
+    cpu: cpuModel(),
     cores: cpus().length,
     mhz: cpuMhz(),
     simd: capabilities.simd,
     available: capabilities.available,
     threads: capabilities.threads,
     node: process.version,
+    // 1-minute load average when the suite started: above the core count, other work shared the CPU.
+    load: loadavg()[0],
   };
 }
 

@@ -1,27 +1,23 @@
-// Gram and CKA against numpy (OpenBLAS, float32) on the same data with the same thread count.
-// Targets (n = 4096, d = 1024): gram <= 0.8x numpy X @ X.T; cka auto <= 1.0x numpy's feature
-// form; the Gram-form path <= 0.8x numpy's Gram form. Also: efficiency per SIMD path as a
-// fraction of nominal peak FLOP/s.
+// Gram and CKA against numpy (OpenBLAS, float32) on the same data with the same thread count,
+// timed rep by rep in alternation (harness.interleaved). Targets (issue 15, n = 4096,
+// d = 1024): gram <= 1.0x numpy `x @ x.T`; cka auto <= 0.9x numpy's best form; cka method
+// 'gram' <= 1.0x numpy's Kornblith Gram form. Then the GEMM behind them, per SIMD path and
+// shape, in GFLOP/s and as a fraction of the machine's FMA peak (bench/peers/fma_peak.cpp).
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { capabilities, cka, gram, setSimd } from '../dist/index.js';
+import { capabilities, cka, fitStitch, gram, setSimd } from '../dist/index.js';
 import { uniformMatrix as random } from '../dist/cli/board-bench.js';
-import { fmt, machine, runPeer, timeMs, writeRaw, writeResults, cpuMhz } from './harness.mjs';
+import { benchDir, blasLine, fmt, interleaved, machine, median, startPeer, writeRaw, writeResults } from './harness.mjs';
 
 const n = Number(process.env.BENCH_N ?? 4096);
 const d = Number(process.env.BENCH_D ?? 1024);
-const reps = Number(process.env.BENCH_REPS ?? 5);
-const python = process.env.BENCH_PYTHON ?? 'python3';
-
-// Nominal single-precision FLOP per cycle per core with two vector pipes. The scalar path is
-// plain C++ compiled for the x86-64 baseline, which the compiler vectorises with SSE2 (4 lanes,
-// separate multiply and add). Zen 4 runs 512-bit instructions on 256-bit pipes, so there the
-// AVX-512 peak equals the AVX2 peak; the table states what the ISA allows.
-const FLOP_PER_CYCLE = { scalar: 16, avx2: 32, avx512: 64, neon: 16 };
+const reps = Number(process.env.BENCH_REPS ?? 7);
 
 const caps = capabilities();
+const m = machine(caps);
 const x = random(n, d, 1);
 const y = random(n, d, 2);
 for (let i = 0; i < y.data.length; i++) y.data[i] += 0.5 * x.data[i];
@@ -29,60 +25,86 @@ for (let i = 0; i < y.data.length; i++) y.data[i] += 0.5 * x.data[i];
 const dir = mkdtempSync(join(tmpdir(), 'restnet-bench-'));
 writeRaw(join(dir, 'x.f32'), x);
 writeRaw(join(dir, 'y.f32'), y);
-const peer = runPeer(python, 'numpy_similarity.py', { x: join(dir, 'x.f32'), y: join(dir, 'y.f32'), n, d, reps }, caps.threads);
+const peer = startPeer('numpy_similarity.py', { x: join(dir, 'x.f32'), y: join(dir, 'y.f32'), n, d }, caps.threads);
+const rows = [
+  ['gram (X X^T)', () => gram(x), 'gram', 'numpy `x @ x.T` (ssyrk)', 1.0],
+  ['cka linear, method auto', () => cka(x, y), 'ckaFeature', "numpy's best form (feature)", 0.9],
+  ['cka linear, method gram', () => cka(x, y, { method: 'gram' }), 'ckaGram', 'numpy Kornblith Gram form', 1.0],
+  ['cka linear, method feature', () => cka(x, y, { method: 'feature' }), 'ckaFeature', 'numpy feature form', null],
+];
+const measured = [];
+for (const [name, ours, op, peerName, target] of rows) measured.push({ name, peerName, target, ...(await interleaved(ours, peer, op, reps)) });
+const info = await peer.info();
+peer.close();
 rmSync(dir, { recursive: true });
-
-const ours = {
-  gram: await timeMs(() => gram(x), reps),
-  ckaAuto: await timeMs(() => cka(x, y), reps),
-  ckaGram: await timeMs(() => cka(x, y, { method: 'gram' }), reps),
-  ckaFeature: await timeMs(() => cka(x, y, { method: 'feature' }), reps),
-};
 const value = cka(x, y);
 
-// Efficiency of the Gram (a rank-k update: n^2 d multiply-adds over the lower triangle and
-// diagonal, n (n + 1) d / 2 FMAs = n (n + 1) d FLOP) on each path.
-const mhz = cpuMhz();
-const gramFlop = n * (n + 1) * d;
-const paths = [];
-for (const path of caps.available) {
-  if (path === 'scalar' && n * d > 1 << 20) {
-    // The scalar path is a correctness fallback; time it on a quarter-size problem.
-    setSimd(path);
-    const small = random(n / 2, d / 2, 3);
-    const t = await timeMs(() => gram(small), 1);
-    paths.push({ path, ms: t, gflops: ((n / 2) * (n / 2 + 1) * (d / 2)) / t / 1e6, note: `n=${n / 2}, d=${d / 2}` });
-    continue;
-  }
+// The ceiling: the FMA throughput of one core, measured with every core busy (bench/peers/fma_peak.cpp),
+// and the nominal figure (base clock x 2 FMA pipes x lanes x 2 FLOP) for comparison.
+const fmaBinary = join(tmpdir(), 'restnet-fma-peak');
+execFileSync('g++', ['-O2', '-o', fmaBinary, join(benchDir, 'peers', 'fma_peak.cpp'), '-lpthread']);
+const fmaPeak = JSON.parse(execFileSync(fmaBinary, [String(m.cores)]).toString());
+const lanes = { avx2: 8, avx512: 16 };
+
+// FLOP of the products behind each public call, per SIMD path: the Gram (a rank-k update,
+// n (n + 1) d), the feature-form CKA (the lower triangle of [Xc Yc]^T [Xc Yc]: 2d (2d + 1) n),
+// the least-squares normal equations (n d (d + 1) + 2 n d k) and a stitch's apply (2 n d k).
+// Efficiency = FLOP per CPU-second of the process (every thread) / one core's FMA peak: on a
+// shared machine, time a thread spends descheduled does not count against it.
+const half = { data: y.data.subarray(0, (n * d) / 2), rows: n, cols: d / 2 };
+const stitchModel = fitStitch(x, half);
+const shapes = [
+  [`gram ${n} x ${d}`, () => gram(x), n * (n + 1) * d],
+  [`cka feature ${n} x ${d}, ${d}`, () => cka(x, y, { method: 'feature' }), 2 * d * (2 * d + 1) * n],
+  [`fitStitch ${n} x ${d} -> ${d / 2} (products only; the f64 solve is not counted)`, () => fitStitch(x, half), n * d * (d + 1) + n * d * d],
+  [`stitch apply ${n} x ${d} -> ${d / 2}`, () => stitchModel.apply(x), n * d * d],
+];
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+};
+const perPath = [];
+for (const path of caps.available.filter((p) => p in lanes)) {
   setSimd(path);
-  const t = await timeMs(() => gram(x), reps);
-  paths.push({ path, ms: t, gflops: gramFlop / t / 1e6, note: '' });
+  for (const [shape, fn, flop] of shapes) {
+    fn();
+    const wall = [], cpu = [];
+    for (let r = 0; r < Math.max(3, reps >> 1); r++) {
+      const c = cpuMs(), t = performance.now();
+      fn();
+      wall.push(performance.now() - t);
+      cpu.push(cpuMs() - c);
+    }
+    perPath.push({ path, shape, ms: median(wall), cpuMs: median(cpu), flop });
+  }
 }
 setSimd(caps.simd);
 
-const ratio = (a, b) => a / (b * 1000);
-const rows = [
-  ['gram (X X^T)', ours.gram, peer.gram, 'numpy `x @ x.T` (syrk)', 0.8],
-  ['cka linear, method auto', ours.ckaAuto, peer.ckaFeature, 'numpy feature form', 1.0],
-  ['cka linear, Gram form', ours.ckaGram, peer.ckaGram, 'numpy Gram form', 0.8],
-  ['cka linear, feature form', ours.ckaFeature, peer.ckaFeature, 'numpy feature form', 1.0],
-];
-const m = machine(caps);
 let md = `## Similarity: Gram and CKA vs numpy\n\n`;
-md += `n = ${n}, d = ${d}, float32 input, ${caps.threads} threads on both sides, median of ${reps} runs after a warm-up. `;
-md += `numpy ${peer.numpy} (OpenBLAS). restnet path: ${caps.simd}. CPU: ${m.cpu}, ${m.cores} cores${mhz ? ` at ${fmt(mhz / 1000)} GHz` : ''}.\n\n`;
-md += `| operation | restnet ms | peer ms | peer | ratio | target | met |\n|---|---:|---:|---|---:|---:|:-:|\n`;
-for (const [name, t, p, peerName, target] of rows) {
-  const r = ratio(t, p);
-  md += `| ${name} | ${fmt(t, 1)} | ${fmt(p * 1000, 1)} | ${peerName} | ${fmt(r)}x | <= ${target}x | ${r <= target ? 'yes' : 'no'} |\n`;
+md += `n = ${n}, d = ${d}, float32 input, ${caps.threads} threads on both sides. restnet path: ${caps.simd}. `;
+md += `CPU: ${m.cpu}, ${m.cores} cores${m.mhz ? ` (${fmt(m.mhz / 1000)} GHz nominal)` : ''}; 1-minute load average at the start: ${fmt(m.load, 1)}`;
+md += `${m.load > m.cores ? ' (the machine was shared with other jobs: read the ratios, not the milliseconds)' : ''}.\n\n`;
+md += `Peer: numpy ${info.numpy} on ${blasLine(info)}. Each rep runs restnet then the peer (one call each, after a warm-up of both), ${reps} reps; `;
+md += `the ratio is the median of the per-rep wall-time ratios (min-max in brackets), the ms columns are each side's median. `;
+md += `The CPU-time ratio divides the CPU time of each process (every thread, user + system) over the same calls: the work done, whatever the scheduler did.\n\n`;
+md += `| operation | restnet ms | peer ms | peer | ratio (min-max) | CPU-time ratio | target | met |\n|---|---:|---:|---|---:|---:|---:|:-:|\n`;
+for (const r of measured) {
+  const met = r.target === null ? '-' : r.ratio <= r.target ? 'yes' : 'no';
+  md += `| ${r.name} | ${fmt(r.ours, 1)} | ${fmt(r.peer, 1)} | ${r.peerName} | ${fmt(r.ratio)}x (${fmt(r.spread[0])}-${fmt(r.spread[1])}) | ${fmt(r.cpuRatio)}x | ${r.target === null ? '-' : `<= ${r.target}x`} | ${met} |\n`;
 }
-md += `\nlinear CKA: restnet ${value.toFixed(9)}, numpy f64 ${peer.ckaF64.toFixed(9)}, |difference| ${Math.abs(value - peer.ckaF64).toExponential(2)}.\n\n`;
-md += `### Gram kernel efficiency per SIMD path\n\n`;
-md += `Nominal peak = ${m.cores} cores x ${mhz ? fmt(mhz / 1000) : '?'} GHz x FLOP/cycle of the ISA (two FMA pipes).\n\n`;
-md += `| path | ms | GFLOP/s | nominal peak GFLOP/s | fraction of peak | note |\n|---|---:|---:|---:|---:|---|\n`;
-for (const p of paths) {
-  const peak = mhz ? (m.cores * mhz * FLOP_PER_CYCLE[p.path]) / 1000 : NaN;
-  md += `| ${p.path} | ${fmt(p.ms, 1)} | ${fmt(p.gflops, 1)} | ${fmt(peak, 0)} | ${fmt(p.gflops / peak)} | ${p.note} |\n`;
+md += `\nlinear CKA: restnet ${value.toFixed(9)}, numpy f64 ${info.ckaF64.toFixed(9)}, |difference| ${Math.abs(value - info.ckaF64).toExponential(2)}.\n\n`;
+md += `### GEMM throughput per SIMD path\n\n`;
+md += `One core's f32 FMA peak, measured in the same run with all ${m.cores} cores busy (bench/peers/fma_peak.cpp: 12 or 16 independent FMA chains per thread, `;
+md += `FLOP over the thread's own CPU time, best of 5): `;
+md += Object.entries(fmaPeak).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${fmt(v, 1)} GFLOP/s`).join(', ');
+md += `. Divided by lanes x 2 FLOP x 2 FMA pipes that is ${['avx2', 'avx512'].filter((p) => fmaPeak[p]).map((p) => `${fmt(fmaPeak[p] / (lanes[p] * 4), 2)} GHz (${p})`).join(', ')}: `;
+md += `a plausible all-core turbo clock above the ${m.mhz ? fmt(m.mhz / 1000, 2) : '?'} GHz base, so this CPU has two FMA pipes of each width (with one, the clock would have to be twice that). `;
+md += `The nominal figure at the base clock is ${['avx2', 'avx512'].map((p) => `${p} ${m.mhz ? fmt((m.mhz * lanes[p] * 4) / 1000, 1) : '?'}`).join(', ')} GFLOP/s per core. `;
+md += `Efficiency below = FLOP per CPU-second of the whole process / that per-core peak (time a thread spends descheduled on a shared machine does not count); GFLOP/s = FLOP per wall second with ${caps.threads} threads.\n\n`;
+md += `| path | shape | ms (wall) | CPU ms | GFLOP/s | efficiency (% of peak) |\n|---|---|---:|---:|---:|---:|\n`;
+for (const p of perPath) {
+  const peak = fmaPeak[p.path];
+  md += `| ${p.path} | ${p.shape} | ${fmt(p.ms, 1)} | ${fmt(p.cpuMs, 1)} | ${fmt(p.flop / p.ms / 1e6, 1)} | ${peak ? fmt((100 * p.flop) / p.cpuMs / 1e6 / peak, 0) : '-'} |\n`;
 }
 writeResults('similarity', md);
 console.log(md);

@@ -1,28 +1,19 @@
 #!/usr/bin/env python3
-"""numpy (OpenBLAS, float32) peers for the similarity benchmark.
+"""numpy (OpenBLAS, float32) peers for the similarity benchmark, served op by op (peer_server.py).
 
-Reads {"x": path, "y": path, "n": n, "d": d, "reps": r} on stdin (raw float32 files written by
-the Node side, so both see the same data) and prints median seconds of:
-- gram:        X @ X.T (numpy dispatches this to a symmetric rank-k update)
+Reads {"x": path, "y": path, "n": n, "d": d} as its first stdin line (raw float32 files written
+by the Node side, so both see the same data), then times on request:
+- gram:        X @ X.T (numpy dispatches this to a symmetric rank-k update, ssyrk)
 - ckaFeature:  linear CKA by the feature form on centred data (the best numpy formulation)
 - ckaGram:     linear CKA by the Gram form (Kornblith's notebook: gram_linear, center_gram, sum)
-and the f64 value of linear CKA for an accuracy check.
+Its info adds the f64 value of linear CKA for an accuracy check.
 """
 import json
 import sys
-import time
 
 import numpy as np
 
-
-def median_time(fn, reps):
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+from peer_server import serve
 
 
 def cka_feature(x, y):
@@ -43,18 +34,17 @@ def cka_gram(x, y):
 
 
 def main():
-    req = json.load(sys.stdin)
-    n, d, reps = req["n"], req["d"], req["reps"]
+    req = json.loads(sys.stdin.readline())
+    n, d = req["n"], req["d"]
     x = np.fromfile(req["x"], dtype=np.float32).reshape(n, d)
     y = np.fromfile(req["y"], dtype=np.float32).reshape(n, d)
-    out = {
-        "numpy": np.__version__,
-        "gram": median_time(lambda: x @ x.T, reps),
-        "ckaFeature": median_time(lambda: cka_feature(x, y), reps),
-        "ckaGram": median_time(lambda: cka_gram(x, y), reps),
-        "ckaF64": float(cka_feature(x.astype(np.float64), y.astype(np.float64))),
+    ops = {
+        "gram": lambda: x @ x.T,
+        "ckaFeature": lambda: cka_feature(x, y),
+        "ckaGram": lambda: cka_gram(x, y),
     }
-    json.dump(out, sys.stdout)
+    serve(ops, lambda: {"numpy": np.__version__,
+                        "ckaF64": float(cka_feature(x.astype(np.float64), y.astype(np.float64)))})
 
 
 if __name__ == "__main__":

@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
-"""PyTorch CPU peer of trainStitch: one epoch of nn.Linear(d, k) + Adam (lr 1e-3), batch 128,
-MSE, shuffled with randperm, torch.set_num_threads(threads). Run with Debian's python3-torch
-(/usr/bin/python3). Reads {"x", "y", "n", "d", "k", "reps", "threads", "batch"} on stdin and
-prints the median seconds of an epoch after one warm-up epoch.
+"""PyTorch CPU peer of trainStitch, served op by op (peer_server.py): one epoch of
+nn.Linear(d, k) + Adam (lr 1e-3), batch 128, MSE, shuffled with randperm,
+torch.set_num_threads(threads). Run with Debian's python3-torch (/usr/bin/python3).
+First stdin line: {"x", "y", "n", "d", "k", "threads", "batch"}; op: "epoch".
 """
 import json
 import sys
-import time
 
 import numpy as np
 import torch
 
+from peer_server import serve
+
 
 def main():
-    req = json.load(sys.stdin)
+    req = json.loads(sys.stdin.readline())
     n, d, k, batch = req['n'], req['d'], req['k'], req['batch']
     torch.set_num_threads(req['threads'])
     torch.manual_seed(0)
@@ -32,14 +33,8 @@ def main():
             loss.backward()
             opt.step()
 
-    epoch()
-    times = []
-    for _ in range(req['reps']):
-        t = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t)
-    print(json.dumps({'seconds': float(np.median(times)), 'torch': torch.__version__,
-                      'threads': torch.get_num_threads()}))
+    serve({'epoch': epoch}, lambda: {'torch': torch.__version__, 'threads': torch.get_num_threads(),
+                                     'numpy': np.__version__})
 
 
 if __name__ == '__main__':

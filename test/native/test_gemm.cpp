@@ -15,16 +15,20 @@ namespace {
 // Worst-case f32 block accumulation error relative to the sum of |products|.
 constexpr double kTol = 2e-5;
 
-void check_product(std::size_t m, std::size_t n, std::size_t k, bool ta, bool tb) {
+// C = op(A) op(B) into an f64 or f32 output that starts at `start` everywhere; with accumulate
+// the product is added to it, so the expected value includes the start.
+template <class T = double>
+void check_product(std::size_t m, std::size_t n, std::size_t k, bool ta, bool tb, bool accumulate = false) {
   const ref::Data a = ref::random_matrix(ta ? k : m, ta ? m : k, 11 + m);
   const ref::Data b = ref::random_matrix(tb ? n : k, tb ? k : n, 17 + n);
-  std::vector<double> c(m * n, -1.0);
+  const double start = -1.0;
+  std::vector<T> c(m * n, T(start));
   restnet::gemm(m, n, k, Operand{a.values.data(), a.cols, ta}, Operand{b.values.data(), b.cols, tb},
-                c.data(), n);
+                c.data(), n, restnet::Part::Full, accumulate);
   double worst = 0.0;
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < n; ++j) {
-      double s = 0.0, mag = 0.0;
+      double s = accumulate ? start : 0.0, mag = 0.0;
       for (std::size_t p = 0; p < k; ++p) {
         const double av = ta ? a.values[p * a.cols + i] : a.values[i * a.cols + p];
         const double bv = tb ? b.values[j * b.cols + p] : b.values[p * b.cols + j];
@@ -43,6 +47,18 @@ TEST(gemm_matches_naive_on_edge_shapes) {
   for (std::size_t m : {1, 5, 13, 33, 150}) {
     for (std::size_t n : {1, 7, 31, 65}) {
       for (std::size_t k : {0, 1, 3, 257, 600}) check_product(m, n, k, false, false);
+    }
+  }
+}
+
+// The interior tiles' epilogue (widened in registers) and the edge tiles' (scalar) both
+// overwrite on the first k-slice and add afterwards, or add from the start when accumulating.
+TEST(gemm_accumulates_and_writes_f32_outputs) {
+  for (std::size_t m : {5, 13, 150}) {
+    for (std::size_t k : {1, 257, 600}) {
+      check_product(m, 65, k, false, true, true);
+      check_product<float>(m, 65, k, true, false, false);
+      check_product<float>(m, 65, k, false, false, true);
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #define RESTNET_AVX2 __attribute__((target("avx2,fma")))
+#define RESTNET_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
 
 namespace restnet {
 namespace {
@@ -16,8 +17,8 @@ namespace {
 constexpr std::size_t kMr = 6;
 constexpr std::size_t kNr = 16;
 
-RESTNET_AVX2 void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
-  __m256 acc[kMr][2];
+// The k loop every entry point shares; acc stays in registers once inlined.
+RESTNET_AVX2_INLINE void accumulate(std::size_t kc, const float* a, const float* b, __m256 (&acc)[kMr][2]) {
 #pragma GCC unroll 6
   for (std::size_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (std::size_t p = 0; p < kc; ++p) {
@@ -30,10 +31,45 @@ RESTNET_AVX2 void gemm_tile(std::size_t kc, const float* a, const float* b, floa
       acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
     }
   }
+}
+
+RESTNET_AVX2 void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
+  __m256 acc[kMr][2];
+  accumulate(kc, a, b, acc);
 #pragma GCC unroll 6
   for (std::size_t r = 0; r < kMr; ++r) {
     _mm256_storeu_ps(c + r * kNr, acc[r][0]);
     _mm256_storeu_ps(c + r * kNr + 8, acc[r][1]);
+  }
+}
+
+// c[0..8) = v (+ c[0..8) when add), widening each half of v to four doubles.
+RESTNET_AVX2_INLINE void store_widened(double* c, __m256 v, bool add) {
+  const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+  const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+  _mm256_storeu_pd(c, add ? _mm256_add_pd(_mm256_loadu_pd(c), lo) : lo);
+  _mm256_storeu_pd(c + 4, add ? _mm256_add_pd(_mm256_loadu_pd(c + 4), hi) : hi);
+}
+
+RESTNET_AVX2 void gemm_f64(std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add) {
+  __m256 acc[kMr][2];
+  accumulate(kc, a, b, acc);
+#pragma GCC unroll 6
+  for (std::size_t r = 0; r < kMr; ++r) {
+    store_widened(c + r * ldc, acc[r][0], add);
+    store_widened(c + r * ldc + 8, acc[r][1], add);
+  }
+}
+
+RESTNET_AVX2 void gemm_f32(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool add) {
+  __m256 acc[kMr][2];
+  accumulate(kc, a, b, acc);
+#pragma GCC unroll 6
+  for (std::size_t r = 0; r < kMr; ++r) {
+    for (std::size_t v = 0; v < 2; ++v) {
+      float* out = c + r * ldc + 8 * v;
+      _mm256_storeu_ps(out, add ? _mm256_add_ps(_mm256_loadu_ps(out), acc[r][v]) : acc[r][v]);
+    }
   }
 }
 
@@ -54,7 +90,7 @@ RESTNET_AVX2 double dot_f64(const float* a, const float* b, std::size_t n) {
   return sum;
 }
 
-const Kernels table{Isa::Avx2, kMr, kNr, gemm_tile, dot_f64};
+const Kernels table{Isa::Avx2, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64};
 
 }  // namespace
 

@@ -7,17 +7,19 @@
 #include <immintrin.h>
 
 #define RESTNET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define RESTNET_AVX512_INLINE __attribute__((target("avx512f,avx2,fma"), always_inline)) inline
 
 namespace restnet {
 namespace {
 
 // 12 x 32 tile: 24 accumulators + 2 B vectors + 1 broadcast = 27 of the 32 ZMM registers,
-// 24 FMAs per 2 loads and 12 broadcasts.
+// 24 FMAs per 2 loads and 12 broadcasts (the broadcasts are folded into the FMAs as memory
+// operands). The B micro-panel (kc x 32 floats = 32 KiB at kc = 256) stays in L1 while A streams.
 constexpr std::size_t kMr = 12;
 constexpr std::size_t kNr = 32;
 
-RESTNET_AVX512 void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
-  __m512 acc[kMr][2];
+// The k loop every entry point shares; acc stays in registers once inlined.
+RESTNET_AVX512_INLINE void accumulate(std::size_t kc, const float* a, const float* b, __m512 (&acc)[kMr][2]) {
 #pragma GCC unroll 12
   for (std::size_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (std::size_t p = 0; p < kc; ++p) {
@@ -30,10 +32,45 @@ RESTNET_AVX512 void gemm_tile(std::size_t kc, const float* a, const float* b, fl
       acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
     }
   }
+}
+
+RESTNET_AVX512 void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
+  __m512 acc[kMr][2];
+  accumulate(kc, a, b, acc);
 #pragma GCC unroll 12
   for (std::size_t r = 0; r < kMr; ++r) {
     _mm512_storeu_ps(c + r * kNr, acc[r][0]);
     _mm512_storeu_ps(c + r * kNr + 16, acc[r][1]);
+  }
+}
+
+// c[0..16) = v (+ c[0..16) when add), widening each half of v to eight doubles.
+RESTNET_AVX512_INLINE void store_widened(double* c, __m512 v, bool add) {
+  const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+  const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  _mm512_storeu_pd(c, add ? _mm512_add_pd(_mm512_loadu_pd(c), lo) : lo);
+  _mm512_storeu_pd(c + 8, add ? _mm512_add_pd(_mm512_loadu_pd(c + 8), hi) : hi);
+}
+
+RESTNET_AVX512 void gemm_f64(std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add) {
+  __m512 acc[kMr][2];
+  accumulate(kc, a, b, acc);
+#pragma GCC unroll 12
+  for (std::size_t r = 0; r < kMr; ++r) {
+    store_widened(c + r * ldc, acc[r][0], add);
+    store_widened(c + r * ldc + 16, acc[r][1], add);
+  }
+}
+
+RESTNET_AVX512 void gemm_f32(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool add) {
+  __m512 acc[kMr][2];
+  accumulate(kc, a, b, acc);
+#pragma GCC unroll 12
+  for (std::size_t r = 0; r < kMr; ++r) {
+    for (std::size_t v = 0; v < 2; ++v) {
+      float* out = c + r * ldc + 16 * v;
+      _mm512_storeu_ps(out, add ? _mm512_add_ps(_mm512_loadu_ps(out), acc[r][v]) : acc[r][v]);
+    }
   }
 }
 
@@ -52,7 +89,7 @@ RESTNET_AVX512 double dot_f64(const float* a, const float* b, std::size_t n) {
   return sum;
 }
 
-const Kernels table{Isa::Avx512, kMr, kNr, gemm_tile, dot_f64};
+const Kernels table{Isa::Avx512, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64};
 
 }  // namespace
 

@@ -15,8 +15,9 @@ namespace {
 constexpr std::size_t kMr = 8;
 constexpr std::size_t kNr = 12;
 
-void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
-  float32x4_t acc[kMr][3];
+// The k loop every entry point shares; acc stays in registers once inlined.
+__attribute__((always_inline)) inline void accumulate(std::size_t kc, const float* a, const float* b,
+                                                      float32x4_t (&acc)[kMr][3]) {
   for (std::size_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = acc[r][2] = vdupq_n_f32(0.0f);
   for (std::size_t p = 0; p < kc; ++p) {
     const float32x4_t b0 = vld1q_f32(b + p * kNr);
@@ -32,10 +33,39 @@ void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
     RESTNET_ROW(4, a1, 0) RESTNET_ROW(5, a1, 1) RESTNET_ROW(6, a1, 2) RESTNET_ROW(7, a1, 3)
 #undef RESTNET_ROW
   }
+}
+
+void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
+  float32x4_t acc[kMr][3];
+  accumulate(kc, a, b, acc);
   for (std::size_t r = 0; r < kMr; ++r) {
     vst1q_f32(c + r * kNr, acc[r][0]);
     vst1q_f32(c + r * kNr + 4, acc[r][1]);
     vst1q_f32(c + r * kNr + 8, acc[r][2]);
+  }
+}
+
+void gemm_f64(std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add) {
+  float32x4_t acc[kMr][3];
+  accumulate(kc, a, b, acc);
+  for (std::size_t r = 0; r < kMr; ++r) {
+    for (std::size_t v = 0; v < 3; ++v) {
+      double* out = c + r * ldc + 4 * v;
+      const float64x2_t lo = vcvt_f64_f32(vget_low_f32(acc[r][v])), hi = vcvt_high_f64_f32(acc[r][v]);
+      vst1q_f64(out, add ? vaddq_f64(vld1q_f64(out), lo) : lo);
+      vst1q_f64(out + 2, add ? vaddq_f64(vld1q_f64(out + 2), hi) : hi);
+    }
+  }
+}
+
+void gemm_f32(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool add) {
+  float32x4_t acc[kMr][3];
+  accumulate(kc, a, b, acc);
+  for (std::size_t r = 0; r < kMr; ++r) {
+    for (std::size_t v = 0; v < 3; ++v) {
+      float* out = c + r * ldc + 4 * v;
+      vst1q_f32(out, add ? vaddq_f32(vld1q_f32(out), acc[r][v]) : acc[r][v]);
+    }
   }
 }
 
@@ -52,7 +82,7 @@ double dot_f64(const float* a, const float* b, std::size_t n) {
   return sum;
 }
 
-const Kernels table{Isa::Neon, kMr, kNr, gemm_tile, dot_f64};
+const Kernels table{Isa::Neon, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64};
 
 }  // namespace
 

@@ -21,13 +21,25 @@ void gemm_tile(std::size_t kc, const float* a, const float* b, float* c) {
   }
 }
 
+template <class T>
+void gemm_out(std::size_t kc, const float* a, const float* b, T* c, std::size_t ldc, bool add) {
+  float tile[kMr * kNr];
+  gemm_tile(kc, a, b, tile);
+  for (std::size_t r = 0; r < kMr; ++r) {
+    for (std::size_t q = 0; q < kNr; ++q) {
+      T& out = c[r * ldc + q];
+      out = (add ? out : T(0)) + static_cast<T>(tile[r * kNr + q]);
+    }
+  }
+}
+
 double dot_f64(const float* a, const float* b, std::size_t n) {
   double sum = 0.0;
   for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
   return sum;
 }
 
-const Kernels table{Isa::Scalar, kMr, kNr, gemm_tile, dot_f64};
+const Kernels table{Isa::Scalar, kMr, kNr, gemm_tile, gemm_out<double>, gemm_out<float>, dot_f64};
 
 }  // namespace
 

@@ -54,16 +54,19 @@ std::vector<double> column_means(MatrixView x) {
   return mean;
 }
 
-std::vector<float> center_columns(MatrixView x, const std::vector<double>& mean) {
-  const std::size_t n = x.rows, d = x.cols;
-  std::vector<float> out(n * d);
-  parallel_ranges(n, kRowChunk, [&](std::size_t i0, std::size_t i1) {
+void center_columns_into(MatrixView x, const std::vector<double>& mean, float* out, std::size_t ld) {
+  parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
       const float* row = x.row(i);
-      float* dst = out.data() + i * d;
-      for (std::size_t j = 0; j < d; ++j) dst[j] = static_cast<float>(row[j] - mean[j]);
+      float* dst = out + i * ld;
+      for (std::size_t j = 0; j < x.cols; ++j) dst[j] = static_cast<float>(row[j] - mean[j]);
     }
   });
+}
+
+std::vector<float> center_columns(MatrixView x, const std::vector<double>& mean) {
+  std::vector<float> out(x.rows * x.cols);
+  center_columns_into(x, mean, out.data(), x.cols);
   return out;
 }
 

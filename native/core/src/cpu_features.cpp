@@ -1,5 +1,10 @@
 #include "cpu_features.h"
 
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
@@ -44,10 +49,37 @@ CpuFeatures detect() {
 CpuFeatures detect() { return CpuFeatures{}; }
 #endif
 
+std::size_t l2_from_sysfs() {
+  for (int index = 0; index < 8; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream level(dir + "level"), size(dir + "size");
+    int l = 0;
+    std::string text;
+    if (!(level >> l) || !(size >> text)) break;
+    if (l != 2) continue;
+    const std::size_t value = std::stoul(text);
+    return text.back() == 'K' ? value << 10 : text.back() == 'M' ? value << 20 : value;
+  }
+  return 0;
+}
+
+std::size_t detect_l2() {
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+  const long reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (reported > 0) return static_cast<std::size_t>(reported);
+#endif
+  const std::size_t bytes = l2_from_sysfs();
+  return bytes > 0 ? bytes : std::size_t(1) << 20;
+}
+
 }  // namespace
 
 const CpuFeatures& cpu_features() {
-  static const CpuFeatures features = detect();
+  static const CpuFeatures features = [] {
+    CpuFeatures f = detect();
+    f.l2_bytes = detect_l2();
+    return f;
+  }();
   return features;
 }
 

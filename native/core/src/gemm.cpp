@@ -1,125 +1,209 @@
 #include "restnet/gemm.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
+#include "cpu_features.h"
 #include "restnet/dispatch.h"
+#include "restnet/matrix.h"
 #include "restnet/thread_pool.h"
 
 namespace restnet {
 namespace {
 
-// Cache blocking (Goto & van de Geijn): an mc x kBlockK panel of A stays in L2 while each
-// kBlockK x nr micro-panel of B streams through L1. Sizes are rounded to the micro-tile.
-constexpr std::size_t kTargetMc = 144;
-constexpr std::size_t kTargetNc = 512;
+// Cache blocking (Goto & van de Geijn; BLIS's frame/3 loop nest). Per k-slice of kBlockK steps,
+// a kBlockK x nr micro-panel of packed B (32 KiB for AVX-512) stays in L1 while the mc x kBlockK
+// block of packed A streams from L2; the mc x nc block of C (f64) is revisited once per slice,
+// so A's block and C's block together are sized to half the L2 (row_block), and B's nc columns
+// (nc x kBlockK floats, 512 KiB) come from L3.
+constexpr std::size_t kNc = 512;
 // Packed B is bounded to 8 Mi floats (32 MiB) per column range.
 constexpr std::size_t kPackedBudget = std::size_t(8) << 20;
+// A row block's packed A for every k-slice (reused by all its column blocks instead of being
+// gathered again for each) up to 2 Mi floats (8 MiB); beyond, and when there is one column
+// block, it is packed one slice at a time.
+constexpr std::size_t kPackedABudget = std::size_t(2) << 20;
 // The widest micro-tile side of any kernel table (AVX-512's nr).
 constexpr std::size_t kMaxPanel = 32;
+// Row blocks per thread, when the shape allows: tasks are claimed dynamically, so several per
+// thread even out unequal blocks (the triangle of a rank-k update) and a descheduled thread.
+constexpr std::size_t kBlocksPerThread = 4;
 
 std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
 
-// Packs rows [i0, i0 + valid) x columns [p0, p0 + kc) of the (i, p) view of `m` into `out`
-// laid out step by step: out[p * width + r]. Rows valid..width-1 are zero so edge tiles need
-// no special micro-kernel.
-void pack(Operand m, std::size_t i0, std::size_t valid, std::size_t width, std::size_t p0,
-          std::size_t kc, float* out) {
+// Rows of a block of C: A's mc x kBlockK f32 block and C's mc x kNc f64 block fill half the L2
+// (the other half holds B's slices passing through and whatever else runs), and no more than
+// m / (kBlocksPerThread x threads) so that every thread gets work. Block sizes never change
+// results: each element of C sums the same kBlockK-term f32 panels in the same order.
+std::size_t row_block(std::size_t m, std::size_t mr) {
+  const std::size_t fit = cpu_features().l2_bytes / 2 / (kNc * sizeof(double) + kBlockK * sizeof(float));
+  const std::size_t parts = kBlocksPerThread * thread_count();
+  const std::size_t largest = std::max(mr, std::min(fit / mr * mr, round_up((m + parts - 1) / parts, mr)));
+  // As many blocks as that needs, made equal, so the last one is not a sliver of edge tiles.
+  const std::size_t blocks = (m + largest - 1) / largest;
+  return round_up((m + blocks - 1) / blocks, mr);
+}
+
+void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add) {
+  kern.gemm_f64(kc, a, b, c, ldc, add);
+}
+
+void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool add) {
+  kern.gemm_f32(kc, a, b, c, ldc, add);
+}
+
+// Packs rows [i0, i1) x columns [p0, p0 + kc) of the (i, p) view of `m` into panels of `width`
+// rows, panel t at out + t * panel_stride, laid out step by step: panel[p * width + r]. Rows
+// past i1 in the last panel are zero, so edge tiles need no special micro-kernel.
+void pack(Operand m, std::size_t i0, std::size_t i1, std::size_t width, std::size_t p0, std::size_t kc,
+          float* out, std::size_t panel_stride) {
+  const std::size_t panels = (i1 - i0 + width - 1) / width;
   if (m.transposed) {
-    // (i, p) is data[p * ld + i]: each step is a contiguous run of `valid` values.
+    // (i, p) is data[p * ld + i]: each step is one contiguous run across every panel, so a row of
+    // the source is read once per block (not once per panel: one page visit per step either way).
+    // Plain loops, not std::copy: a library memmove call per 12 or 32 floats costs more than the copy.
+    // Successive steps are ld floats apart, usually in another page, where the hardware
+    // prefetchers do not follow: the run kAhead steps on is prefetched by hand.
+    constexpr std::size_t kAhead = 8;
     for (std::size_t p = 0; p < kc; ++p) {
       const float* src = m.data + (p0 + p) * m.ld + i0;
-      float* dst = out + p * width;
-      std::copy(src, src + valid, dst);
-      std::fill(dst + valid, dst + width, 0.0f);
+      if (p + kAhead < kc) {
+        for (std::size_t r = 0; r < i1 - i0; r += 16) __builtin_prefetch(src + kAhead * m.ld + r);
+      }
+      for (std::size_t t = 0; t < panels; ++t) {
+        const std::size_t valid = std::min(width, i1 - i0 - t * width);
+        float* dst = out + t * panel_stride + p * width;
+        for (std::size_t r = 0; r < valid; ++r) dst[r] = src[t * width + r];
+        for (std::size_t r = valid; r < width; ++r) dst[r] = 0.0f;
+      }
     }
     return;
   }
-  // (i, p) is data[i * ld + p]: gather one value from each row per step, so the packed panel
-  // is written sequentially.
-  const float* rows[kMaxPanel];
-  for (std::size_t r = 0; r < valid; ++r) rows[r] = m.data + (i0 + r) * m.ld + p0;
-  for (std::size_t p = 0; p < kc; ++p) {
-    float* dst = out + p * width;
-    for (std::size_t r = 0; r < valid; ++r) dst[r] = rows[r][p];
-    for (std::size_t r = valid; r < width; ++r) dst[r] = 0.0f;
+  // (i, p) is data[i * ld + p]: per panel, gather one value from each row per step, so the
+  // packed panel is written sequentially.
+  for (std::size_t t = 0; t < panels; ++t) {
+    const std::size_t valid = std::min(width, i1 - i0 - t * width);
+    const float* rows[kMaxPanel];
+    for (std::size_t r = 0; r < valid; ++r) rows[r] = m.data + (i0 + t * width + r) * m.ld + p0;
+    float* panel = out + t * panel_stride;
+    for (std::size_t p = 0; p < kc; ++p) {
+      float* dst = panel + p * width;
+      for (std::size_t r = 0; r < valid; ++r) dst[r] = rows[r][p];
+      for (std::size_t r = valid; r < width; ++r) dst[r] = 0.0f;
+    }
   }
+}
+
+// Every k-slice of rows [i0, i1) of A, packed: slice p0 at out + p0 * round_up(i1 - i0, mr).
+void pack_rows(Operand a, std::size_t i0, std::size_t i1, std::size_t mr, std::size_t k, float* out) {
+  const std::size_t padded = round_up(i1 - i0, mr);
+  for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+    const std::size_t kc = std::min(kBlockK, k - p0);
+    pack(a, i0, i1, mr, p0, kc, out + p0 * padded, mr * kc);
+  }
+}
+
+// One block of C: rows [i0, i1) x columns [j0, j1) (c points at C(i0, j0), row stride ldc), over
+// every k-slice back to back so that the block stays in L2 for the whole sum. pb holds B's packed
+// panels from column j0 on (nr x k floats each); A's slices come from `packed_a` (pack_rows) or,
+// when null, are packed here one at a time. Each slice adds its f32 panel sums in a fixed order.
+template <class T>
+void block_product(const Kernels& kern, Operand a, const float* packed_a, std::size_t i0, std::size_t i1,
+                   const float* pb, std::size_t j0, std::size_t j1, std::size_t k, T* c, std::size_t ldc,
+                   Part part, bool accumulate) {
+  const std::size_t mr = kern.mr, nr = kern.nr, padded = round_up(i1 - i0, mr);
+  thread_local std::vector<float> slice, tile;
+  tile.resize(mr * nr);
+  if (packed_a == nullptr) slice.resize(padded * kBlockK);
+  for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+    const std::size_t kc = std::min(kBlockK, k - p0);
+    const bool add = accumulate || p0 > 0;  // the first slice overwrites C unless accumulating
+    const float* a_slice = packed_a + p0 * padded;
+    if (packed_a == nullptr) {
+      pack(a, i0, i1, mr, p0, kc, slice.data(), mr * kc);
+      a_slice = slice.data();
+    }
+    for (std::size_t j = j0; j < j1; j += nr) {
+      const std::size_t cols = std::min(nr, j1 - j);
+      const float* panel = pb + (j - j0) * k + p0 * nr;
+      for (std::size_t i = i0; i < i1; i += mr) {
+        const std::size_t rows = std::min(mr, i1 - i);
+        if (part == Part::Lower && j >= i + rows) continue;  // tile wholly above diagonal
+        const float* ap = a_slice + (i - i0) * kc;
+        T* out = c + (i - i0) * ldc + (j - j0);
+        if (rows == mr && cols == nr) {
+          full_tile(kern, kc, ap, panel, out, ldc, add);
+          continue;
+        }
+        kern.gemm_tile(kc, ap, panel, tile.data());
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float* sum = tile.data() + r * nr;
+          for (std::size_t q = 0; q < cols; ++q) out[r * ldc + q] = (add ? out[r * ldc + q] : T(0)) + static_cast<T>(sum[q]);
+        }
+      }
+    }
+  }
+}
+
+// B's columns [j0, j1) (its (j, p) view `bt`) packed into nr-wide panels over every k-slice,
+// panel of column j at out + (j - j0) * k, in parallel.
+void pack_columns(Operand bt, std::size_t j0, std::size_t j1, std::size_t nr, std::size_t k, float* out) {
+  parallel_ranges((j1 - j0 + nr - 1) / nr, 8, [&](std::size_t r0, std::size_t r1) {
+    const std::size_t c0 = j0 + r0 * nr, c1 = std::min(j1, j0 + r1 * nr);
+    for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+      pack(bt, c0, c1, nr, p0, std::min(kBlockK, k - p0), out + (c0 - j0) * k + p0 * nr, nr * k);
+    }
+  });
 }
 
 template <class T>
 void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, T* c,
                std::size_t ldc, Part part, bool accumulate) {
   if (m == 0 || n == 0) return;
-  if (k == 0 && !accumulate) {
-    for (std::size_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+  if (k == 0) {
+    if (!accumulate) {
+      for (std::size_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    }
     return;
   }
   const Kernels& kern = kernels();
   const std::size_t mr = kern.mr, nr = kern.nr;
-  const std::size_t mc = round_up(kTargetMc, mr), nc = round_up(kTargetNc, nr);
+  const std::size_t mc = row_block(m, mr), nc = round_up(kNc, nr);
   // B's (j, p) view: op(B)(p, j) read with the transposition flipped.
   const Operand bt{b.data, b.ld, !b.transposed};
 
   // B is packed once, whole (every k-slice of every nr-panel), in column ranges of at most
-  // kPackedBudget floats; blocks of C then run every k-slice back to back, so a C block stays
-  // in cache for the whole sum instead of streaming from memory once per slice. A block owns
-  // its part of C and adds its slices in a fixed order: results do not depend on the threads.
+  // kPackedBudget floats. A task owns one row block of C and runs its column blocks in turn
+  // (block_product). Results do not depend on the threads.
   const std::size_t b_panels = (n + nr - 1) / nr;
   const std::size_t range_panels =
       std::max<std::size_t>(nc / nr, kPackedBudget / (k * nr) / (nc / nr) * (nc / nr));
-  std::vector<float> pb(std::min(b_panels, range_panels) * nr * k);
+  FloatBuffer pb(std::min(b_panels, range_panels) * nr * k);  // uninitialised: every entry is packed before use
+  const std::size_t row_blocks = (m + mc - 1) / mc;
 
-  struct Block {
-    std::size_t i0, j0, j1;
-  };
-  std::vector<Block> blocks;
   for (std::size_t q_begin = 0; q_begin < b_panels; q_begin += range_panels) {
     const std::size_t q_end = std::min(b_panels, q_begin + range_panels);
     const std::size_t s0 = q_begin * nr, s1 = std::min(n, q_end * nr);
     if (part == Part::Lower && s0 >= m) break;  // the rest lies wholly above the diagonal
-    parallel_ranges(q_end - q_begin, 8, [&](std::size_t r0, std::size_t r1) {
-      for (std::size_t q = q_begin + r0; q < q_begin + r1; ++q) {
-        float* panel = pb.data() + (q - q_begin) * nr * k;
-        for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
-          pack(bt, q * nr, std::min(nr, n - q * nr), nr, p0, std::min(kBlockK, k - p0), panel + p0 * nr);
-        }
+    pack_columns(bt, s0, s1, nr, k, pb.data());
+    parallel_for(row_blocks, [&](std::size_t t) {
+      // A lower triangle's longest row blocks (the last) first; the short ones fill in at the end.
+      const std::size_t block = part == Part::Lower ? row_blocks - 1 - t : t;
+      const std::size_t i0 = block * mc, i1 = std::min(m, i0 + mc);
+      const std::size_t j_end = part == Part::Lower ? std::min(s1, i1) : s1;  // wholly above the diagonal beyond
+      if (j_end <= s0) return;
+      // Packing every slice up front only pays when several column blocks reuse it; otherwise
+      // block_product packs one slice at a time in a small per-thread buffer.
+      std::unique_ptr<float[]> packed_a;
+      if (j_end - s0 > nc && round_up(i1 - i0, mr) * k <= kPackedABudget) {
+        packed_a.reset(new float[round_up(i1 - i0, mr) * k]);
+        pack_rows(a, i0, i1, mr, k, packed_a.get());
       }
-    });
-    blocks.clear();
-    for (std::size_t i0 = 0; i0 < m; i0 += mc) {
-      for (std::size_t j0 = s0; j0 < s1; j0 += nc) {
-        if (part == Part::Lower && j0 >= std::min(m, i0 + mc)) break;  // wholly above diagonal
-        blocks.push_back({i0, j0, std::min(s1, j0 + nc)});
-      }
-    }
-    parallel_for(blocks.size(), [&](std::size_t t) {
-      const std::size_t i0 = blocks[t].i0, j0 = blocks[t].j0, j1 = blocks[t].j1;
-      const std::size_t i1 = std::min(m, i0 + mc);
-      thread_local std::vector<float> pa, tile;
-      pa.resize(mc * kBlockK);
-      tile.resize(mr * nr);
-      if (!accumulate) {
-        for (std::size_t i = i0; i < i1; ++i) std::fill(c + i * ldc + j0, c + i * ldc + j1, T(0));
-      }
-      for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
-        const std::size_t kc = std::min(kBlockK, k - p0);
-        for (std::size_t i = i0; i < i1; i += mr) {
-          pack(a, i, std::min(mr, i1 - i), mr, p0, kc, pa.data() + (i - i0) * kc);
-        }
-        for (std::size_t j = j0; j < j1; j += nr) {
-          const std::size_t cols = std::min(nr, j1 - j);
-          const float* panel = pb.data() + (j - s0) * k + p0 * nr;
-          for (std::size_t i = i0; i < i1; i += mr) {
-            const std::size_t rows = std::min(mr, i1 - i);
-            if (part == Part::Lower && j >= i + rows) continue;  // tile wholly above diagonal
-            kern.gemm_tile(kc, pa.data() + (i - i0) * kc, panel, tile.data());
-            for (std::size_t r = 0; r < rows; ++r) {
-              T* out = c + (i + r) * ldc + j;
-              const float* sum = tile.data() + r * nr;
-              for (std::size_t q = 0; q < cols; ++q) out[q] += static_cast<T>(sum[q]);
-            }
-          }
-        }
+      for (std::size_t j0 = s0; j0 < j_end; j0 += nc) {
+        const std::size_t j1 = std::min(s1, j0 + nc);
+        block_product(kern, a, packed_a.get(), i0, i1, pb.data() + (j0 - s0) * k, j0, j1, k, c + i0 * ldc + j0, ldc,
+                      part, accumulate);
       }
     });
   }
@@ -135,6 +219,44 @@ void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, dou
 void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, float* c,
           std::size_t ldc, Part part, bool accumulate) {
   gemm_impl(m, n, k, a, b, c, ldc, part, accumulate);
+}
+
+void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
+  if (xs.empty() || xs[0].rows == 0) return;
+  const std::size_t n = xs[0].rows;
+  const Kernels& kern = kernels();
+  const std::size_t mr = kern.mr, nr = kern.nr;
+  const std::size_t mc = row_block(n, mr), nc = round_up(kNc, nr);
+  // The right operand op(M)^T packed whole: its (j, p) view is op(M) itself.
+  std::vector<FloatBuffer> pbs;
+  for (const GramOperand& x : xs) {
+    pbs.emplace_back(round_up(n, nr) * x.depth);
+    pack_columns(x.op, 0, n, nr, x.depth, pbs.back().data());
+  }
+  const std::size_t row_blocks = (n + mc - 1) / mc;
+  parallel_for(row_blocks, [&](std::size_t t) {
+    const std::size_t block = row_blocks - 1 - t;  // the longest rows first
+    const std::size_t i0 = block * mc, i1 = std::min(n, i0 + mc), padded = round_up(i1 - i0, mr);
+    thread_local std::vector<std::vector<float>> packed;
+    thread_local std::vector<std::vector<double>> out;
+    packed.resize(xs.size());
+    out.resize(xs.size());
+    std::vector<const double*> blocks(xs.size());
+    for (std::size_t s = 0; s < xs.size(); ++s) {
+      packed[s].resize(padded * xs[s].depth);
+      pack_rows(xs[s].op, i0, i1, mr, xs[s].depth, packed[s].data());
+      out[s].resize(mc * nc);
+      blocks[s] = out[s].data();
+    }
+    for (std::size_t j0 = 0; j0 < i1; j0 += nc) {
+      const std::size_t j1 = std::min(i1, j0 + nc);
+      for (std::size_t s = 0; s < xs.size(); ++s) {
+        block_product(kern, xs[s].op, packed[s].data(), i0, i1, pbs[s].data() + j0 * xs[s].depth, j0, j1,
+                      xs[s].depth, out[s].data(), j1 - j0, Part::Full, false);
+      }
+      fn(i0, i1, j0, j1, blocks);
+    }
+  });
 }
 
 void mirror_lower(double* c, std::size_t n, std::size_t ldc) {

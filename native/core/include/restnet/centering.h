@@ -16,6 +16,8 @@ std::vector<double> column_means(MatrixView x);
 
 // X minus `mean` (one value per column) as a contiguous f32 matrix, subtracted in f64.
 std::vector<float> center_columns(MatrixView x, const std::vector<double>& mean);
+// The same written into x.rows rows of `out` with row stride `ld` (beside other columns).
+void center_columns_into(MatrixView x, const std::vector<double>& mean, float* out, std::size_t ld);
 
 // X minus its column means as a contiguous f32 matrix. The means are taken in f64 and the
 // subtraction is done in f64 before rounding, so data with a large common offset keeps its

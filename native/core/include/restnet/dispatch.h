@@ -16,13 +16,18 @@ const char* isa_name(Isa isa);
 Isa parse_isa(const std::string& name);
 
 // The kernels one ISA provides. A GEMM micro-kernel computes an mr x nr tile of A*B over kc
-// terms from packed panels: a is kc x mr (mr values per step), b is kc x nr, and c (mr x nr,
-// row-major) is overwritten with the f32 sums.
+// terms from packed panels: a is kc x mr (mr values per step), b is kc x nr, summed in f32.
+// gemm_tile overwrites c (mr x nr, row-major) with the sums: the edge tiles of a product go
+// through it. gemm_f64 / gemm_f32 write the sums into a full tile of the output (row stride
+// ldc), converting to f64 in registers, adding them to what is there when `add`: the epilogue
+// of every interior tile.
 struct Kernels {
   Isa isa;
   std::size_t mr;
   std::size_t nr;
   void (*gemm_tile)(std::size_t kc, const float* a, const float* b, float* c);
+  void (*gemm_f64)(std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add);
+  void (*gemm_f32)(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool add);
   // sum_i a[i] * b[i], every product and sum in f64.
   double (*dot_f64)(const float* a, const float* b, std::size_t n);
 };

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <vector>
 
 namespace restnet {
 
@@ -27,6 +29,26 @@ void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, dou
           std::size_t ldc, Part part = Part::Full, bool accumulate = false);
 void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, float* c,
           std::size_t ldc, Part part = Part::Full, bool accumulate = false);
+
+// One factor of a symmetric product op(M) op(M)^T: op(M) is rows x depth. X X^T (a Gram over
+// samples) is {X, rows = samples, depth = features}; X^T X (features against features) is
+// {X transposed, rows = features, depth = samples}.
+struct GramOperand {
+  Operand op;
+  std::size_t rows;
+  std::size_t depth;
+};
+
+// The lower triangle of every op(M_s) op(M_s)^T for factors with the same rows (layers seen on
+// the same samples), swept block by block without ever holding the whole product. For each row
+// block [i0, i1) and column block [j0, j1) with j1 <= i1, fn gets every product's f64 block
+// (row-major, row stride j1 - j0), summed exactly as gemm sums it. Blocks touching the diagonal
+// are computed whole (both triangles). The calls for one row block come from one thread in
+// increasing j0; row blocks run concurrently, their boundaries depending on the thread count, so
+// fn should reduce per row to keep results independent of it.
+using GramBlockFn = std::function<void(std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1,
+                                       const std::vector<const double*>& blocks)>;
+void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn);
 
 // Copies the lower triangle of a square n x n matrix onto the upper one.
 void mirror_lower(double* c, std::size_t n, std::size_t ldc);
