@@ -38,7 +38,7 @@ const yes = (ok) => (ok ? 'yes' : '**NO**');
 
 let md = '';
 const m = machine(capabilities());
-md += `From \`${out}\` (a plain \`npm run demo\`); ${m.cpu}, Node ${m.node}. 'vs line': the configuration's held-out accuracy minus the straight line between the two anchors' held-out accuracies at its MACs; 'in interval': the held-out figure lies inside the manifest's 95% Wilson interval (eval split, test images 0-4999). Greyed (not offered) configurations are listed for completeness; the checks count offered ones only.\n\n`;
+md += `From \`${out}\` (the output folder of \`restnet demo\`); ${m.cpu}, Node ${m.node}. 'vs line': the configuration's held-out accuracy minus the straight line between the two anchors' held-out accuracies at its MACs; 'in interval': the held-out figure lies inside the manifest's 95% Wilson interval (eval split, test images 0-4999). Greyed (not offered) configurations are listed for completeness; the checks count offered ones only.\n\n`;
 const summary = [];
 for (const folder of folders) {
   const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'));
