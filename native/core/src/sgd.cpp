@@ -1,4 +1,4 @@
-// The trainable stitch: optimizers and the fused per-column-slice training step.
+// The trainable stitch: optimizers and the training step (whole products, per-column-slice rest).
 #include <algorithm>
 #include <cmath>
 
@@ -129,24 +129,33 @@ double TrainableStitch::train_batch(MatrixView x, MatrixView y, Loss loss, doubl
   const std::size_t t = ++steps_;
   const std::size_t m = x.rows, d = map_.in, k = map_.out;
   const float scale = static_cast<float>(1.0 / (static_cast<double>(m) * static_cast<double>(k)));
+  // The two products run whole (the batch is packed once for each, not once per column slice);
+  // the residual, loss and bias gradient between them and the update after them run per
+  // column slice. Every sum is the one the per-slice products made: results are unchanged.
+  std::vector<float> r(m * k);
+  gemm(m, k, d, Operand{x.data, x.stride, false}, Operand{map_.weight.data(), k, false}, r.data(), k);
   std::vector<double> partial(slices(k), 0.0);
   parallel_for(slices(k), [&](std::size_t s) {
     const std::size_t j0 = s * kSliceCols, j1 = std::min(k, j0 + kSliceCols), w = j1 - j0;
-    thread_local std::vector<float> r;
-    r.resize(m * w);
-    gemm(m, w, d, Operand{x.data, x.stride, false}, Operand{map_.weight.data() + j0, k, false}, r.data(), w);
+    // The slice's residuals, contiguous, so the loss sums them in the same order as ever.
+    thread_local std::vector<float> slice;
+    slice.resize(m * w);
     for (std::size_t i = 0; i < m; ++i) {
-      float* ri = r.data() + i * w;
+      const float* ri = r.data() + i * k + j0;
       const float* yi = y.row(i) + j0;
-      for (std::size_t j = 0; j < w; ++j) ri[j] += map_.bias[j0 + j] - yi[j];
+      for (std::size_t j = 0; j < w; ++j) slice[i * w + j] = ri[j] + (map_.bias[j0 + j] - yi[j]);
     }
-    partial[s] = loss_and_gradient(r.data(), m * w, loss, scale);
+    partial[s] = loss_and_gradient(slice.data(), m * w, loss, scale);
     float* gb = step_b_.data() + j0;
     std::fill(gb, gb + w, 0.0f);
     for (std::size_t i = 0; i < m; ++i) {
-      for (std::size_t j = 0; j < w; ++j) gb[j] += r[i * w + j];
+      for (std::size_t j = 0; j < w; ++j) gb[j] += slice[i * w + j];
+      std::copy(slice.data() + i * w, slice.data() + (i + 1) * w, r.data() + i * k + j0);
     }
-    gemm(d, w, m, Operand{x.data, x.stride, true}, Operand{r.data(), w, false}, step_w_.data() + j0, k);
+  });
+  gemm(d, k, m, Operand{x.data, x.stride, true}, Operand{r.data(), k, false}, step_w_.data(), k);
+  parallel_for(slices(k), [&](std::size_t s) {
+    const std::size_t j0 = s * kSliceCols, j1 = std::min(k, j0 + kSliceCols);
     update_columns(j0, j1, step_w_.data(), step_b_.data(), lr, t);
   });
   double sum = 0.0;

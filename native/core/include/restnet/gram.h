@@ -26,13 +26,16 @@ Matrix64 linear_gram(MatrixView x);
 
 // Squared Euclidean distances between rows, from the Gram of the centred rows (translation
 // does not change distances, and centring avoids cancellation for data far from the origin).
+// Only the lower triangle and the diagonal are written: the matrix is symmetric.
 Matrix64 squared_distances(MatrixView x);
 
 // The median of all n^2 entries of a symmetric distance matrix with a zero diagonal, as
-// numpy.median computes it (mean of the two middle values when n^2 is even).
+// numpy.median computes it (mean of the two middle values when n^2 is even), read from its
+// strict lower triangle.
 double median_of_all_entries(const Matrix64& sq_distances);
 
-// exp(-d^2 / (2 sigma^2)) with sigma chosen per the options.
+// exp(-d^2 / (2 sigma^2)) with sigma chosen per the options: the distances over the lower
+// triangle, then the exponent and the mirror in one sweep.
 Matrix64 rbf_gram(MatrixView x, double threshold, double sigma);
 
 // Dispatches on options.kernel after validating x (finite) and the options (RangeError).
