@@ -48,7 +48,15 @@ describe('evaluate', () => {
       expect(r.latencyMs).toBeGreaterThan(0);
       expect(r.latencyBatch32Ms).toBeGreaterThan(0);
       expect(r.memoryBytes).toBeGreaterThan(4 * r.params);
+      // At least the minimum of timed runs; anchors are timed beside every configuration.
+      expect(r.latencyRuns).toBeGreaterThanOrEqual(2);
+      expect(r.latencyP95Ms).toBeGreaterThanOrEqual(r.latencyMs!);
     }
+    for (const a of net.anchorRecords) expect(a.latencyRuns).toBeGreaterThanOrEqual(2 * net.ids.length);
+  });
+
+  it('releases the fused sessions it built for each configuration: the anchors stay', () => {
+    expect(net.memory().fused.ids.sort()).toEqual(net.anchorRecords.map((a) => a.name).sort());
   });
 });
 

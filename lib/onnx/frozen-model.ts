@@ -312,7 +312,11 @@ export class FrozenModel {
     return this.sessions.size;
   }
 
-  /** Releases every onnxruntime session. */
+  /**
+   * Releases every onnxruntime session and its memory arena. The model stays usable: a later
+   * call builds the session it needs again (fit releases the sessions sized for calibration
+   * batches this way once a configuration is done).
+   */
   async dispose(): Promise<void> {
     await this.sessions.release();
   }

@@ -15,6 +15,7 @@ import type { ConfigRecord } from './manifest.js';
 import { adapterFor, type Plan, type PlannedConfig } from './plan.js';
 import { refineOnTask, refineSettingsFor, refineTargets, type RefineOptions } from './refine.js';
 import { ReStNet } from './runtime.js';
+import { uniqueAnchors } from './execution.js';
 
 export interface FitPipelineOptions extends LongTaskOptions {
   /** Least squares uses at most this many calibration images (default 1000); refinement has refine.images. */
@@ -123,6 +124,13 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
     report(options, 'fit', done, total, `capturing activations and accumulating least squares: ${done}/${total} images`);
   }
   if (done === 0) throw new RangeError('data: expected at least one calibration image');
+  // Sessions (and arenas) sized for calibration batches go once their work is done, so memory
+  // does not grow with the number of configurations: the capture sessions here, each
+  // configuration's front segment and gradient after its refinement.
+  const releaseSessions = async () => {
+    for (const a of uniqueAnchors(plan.anchors)) await a.model.dispose();
+  };
+  await releaseSessions();
 
   // Refinement targets per teacher anchor, shared by every configuration it teaches.
   const targets = new Map<string, Promise<Float32Array>>();
@@ -151,6 +159,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
       if (!targets.has(teacher.name)) targets.set(teacher.name, refineTargets(teacher, data, refine, options));
       const job = { front: w.front, frontCut: w.config.frontCut, back: w.back, backCut: w.config.backCut, adapter: w.adapter, maps, id: w.config.id };
       maps = (await refineOnTask(job, data, await targets.get(teacher.name)!, refine, options.validation ? { ...options, validation: options.validation } : options)).maps;
+      await releaseSessions();
     }
     w.seconds += (performance.now() - t1) / 1000;
     const trainable = [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) + (maps.position?.length ?? 0);

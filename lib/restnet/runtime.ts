@@ -220,6 +220,12 @@ export class ReStNet {
     await this.execution.warm(ids, (id) => this.segmentsOf(id));
   }
 
+  /** Releases the fused session of `id` and its memory (evaluate does, once it measured `id`); a later call builds it again. */
+  release(id: string): void {
+    this.segmentsOf(id);
+    this.execution.release(id);
+  }
+
   /** Resolves when no fused session is being built (background builds included). */
   async ready(): Promise<void> {
     await this.execution.ready();
