@@ -14,6 +14,7 @@ import { batches, checkLimit, report, sampleCount, type ImageInput, type LongTas
 import type { ConfigRecord } from './manifest.js';
 import { adapterFor, type Plan, type PlannedConfig } from './plan.js';
 import { refineOnTask, refineSettingsFor, refineTargets, type RefineOptions } from './refine.js';
+import { checkStrict, refineOrKeep, type RefineOutcome } from './refine-or-keep.js';
 import { ReStNet } from './runtime.js';
 import { uniqueAnchors } from './execution.js';
 
@@ -43,6 +44,12 @@ export interface FitPipelineOptions extends LongTaskOptions {
    * configuration, the maps of the epoch (or the least-squares start) that does best on them.
    */
   validation?: ImageInput;
+  /**
+   * A configuration that cannot be refined (plan.leastSquaresOnly, or its refinement fails) is an
+   * error (RefineError, before any fitting for the former) instead of keeping its least-squares
+   * stitch with refined: false and the reason in refineError (default false).
+   */
+  strict?: boolean;
 }
 
 interface Work {
@@ -77,6 +84,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   const positionBias = options.positionBias ?? true;
   const refineOptions = options.refine === true ? {} : options.refine === false || options.refine === undefined ? undefined : options.refine;
   const refine = refineOptions === undefined ? undefined : refineSettingsFor(data, refineOptions);
+  if (refine) checkStrict(plan.leastSquaresOnly, options.strict ?? false);
   if (plan.configs.length === 0) throw new RangeError(`plan: no configurations to fit (skipped: ${plan.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ') || 'none'})`);
   const byName = new Map(plan.anchors.map((a) => [a.name, a]));
   const work: Work[] = plan.configs.map((config) => {
@@ -154,11 +162,16 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
       for (const v of maps.position) drop += v * v;
       residualAfter = Math.max(0, (main.residual + (cls?.residual ?? 0) - w.count * drop) / elements);
     }
+    let refined: RefineOutcome | undefined;
     if (refine) {
       const teacher = refine.teacher === 'front' ? w.front : w.back;
       if (!targets.has(teacher.name)) targets.set(teacher.name, refineTargets(teacher, data, refine, options));
       const job = { front: w.front, frontCut: w.config.frontCut, back: w.back, backCut: w.config.backCut, adapter: w.adapter, maps, id: w.config.id };
-      maps = (await refineOnTask(job, data, await targets.get(teacher.name)!, refine, options.validation ? { ...options, validation: options.validation } : options)).maps;
+      const teacherTargets = await targets.get(teacher.name)!;
+      const problem = plan.leastSquaresOnly.find((c) => c.id === w.config.id)?.reason;
+      const refineOptions = options.validation ? { ...options, validation: options.validation } : options;
+      refined = await refineOrKeep(w.config.id, maps, problem, async () => (await refineOnTask(job, data, teacherTargets, refine, refineOptions)).maps, { strict: options.strict ?? false, ...(options.signal ? { signal: options.signal } : {}) });
+      maps = refined.maps;
       await releaseSessions();
     }
     w.seconds += (performance.now() - t1) / 1000;
@@ -170,8 +183,9 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
         id: w.config.id, front: w.config.front, back: w.config.back, frontCut: w.config.frontCut, backCut: w.config.backCut,
         cka: w.config.cka, accuracy: null, latencyMs: null, macs: w.config.macs, params, onnx: null,
         stitch: `${w.config.id}.stitch`, stitchSha256: '0'.repeat(64), order: w.config.order, choice: w.config.choice,
-        trainableParams: trainable, residual: residualAfter, fitSeconds: w.seconds + captureSeconds / work.length, refined: refine !== undefined,
+        trainableParams: trainable, residual: residualAfter, fitSeconds: w.seconds + captureSeconds / work.length, refined: refined?.refined ?? false,
         latencyBatch32Ms: null, memoryBytes: null, downsample: w.config.downsample, upsample: w.config.upsample, clsMap: w.config.clsMap, positionBias: maps.position !== undefined,
+        ...(refined?.error !== undefined ? { refineError: refined.error } : {}),
       },
     });
     report(options, 'solve', k + 1, work.length, `fitted ${w.config.id}`);
