@@ -57,7 +57,8 @@ interface Work {
   front: Anchor;
   back: Anchor;
   adapter: Exclude<ReturnType<typeof adapterFor>, string>;
-  main: LeastSquaresAccumulator;
+  /** Dropped once solved: a wide stitch's normal equations are hundreds of MB. */
+  main?: LeastSquaresAccumulator;
   cls?: LeastSquaresAccumulator;
   seconds: number;
   /** Per-position sums of the main rows' inputs and targets (positionBias). */
@@ -119,7 +120,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
       const pairs = w.adapter.pairs(acts.get(w.front.name)![w.config.frontCut]!, acts.get(w.back.name)![w.config.backCut]!);
       // Off the main thread, so progress callbacks and aborts get through during long batches.
       const sig = options.signal ? { signal: options.signal } : {};
-      await w.main.updateAsync(pairs.main.x, pairs.main.y, sig);
+      await w.main!.updateAsync(pairs.main.x, pairs.main.y, sig);
       if (pairs.cls) await w.cls!.updateAsync(pairs.cls.x, pairs.cls.y, sig);
       if (w.sumX) {
         addPositionSums(w.sumX, pairs.main.x, w.adapter.positions);
@@ -140,28 +141,41 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   };
   await releaseSessions();
 
+  /** The least-squares maps (and per-position offsets) of one configuration; its accumulators are dropped. */
+  const solveLeastSquares = (w: Work): { maps: AdapterMaps; residual: number } => {
+    const solve = (acc: LeastSquaresAccumulator) => acc.solve({ ridge: ridge * acc.rows, bias: true });
+    const main = solve(w.main!);
+    const cls = w.cls ? solve(w.cls) : undefined;
+    const elements = w.main!.rows * main.weight.cols + (w.cls ? w.cls.rows * cls!.weight.cols : 0);
+    delete w.main;
+    delete w.cls;
+    const maps: AdapterMaps = { main };
+    if (cls) maps.cls = cls;
+    if (!w.sumX) return { maps, residual: (main.residual + (cls?.residual ?? 0)) / elements };
+    maps.position = positionOffsets(w, maps.main);
+    // Subtracting each position's mean residual lowers the squared error by count x |e_p|^2
+    // (exact for the least-squares map).
+    let drop = 0;
+    for (const v of maps.position) drop += v * v;
+    return { maps, residual: Math.max(0, (main.residual + (cls?.residual ?? 0) - w.count * drop) / elements) };
+  };
+  // Every configuration is solved before any is refined, so refinement's sessions never share
+  // memory with the normal equations.
+  const solved = work.map((w) => {
+    const t1 = performance.now();
+    const result = solveLeastSquares(w);
+    w.seconds += (performance.now() - t1) / 1000;
+    return result;
+  });
+
   // Refinement targets per teacher anchor, shared by every configuration it teaches.
   const targets = new Map<string, Promise<Float32Array>>();
   const configs: { record: ConfigRecord; maps: AdapterMaps }[] = [];
   for (const [k, w] of work.entries()) {
     options.signal?.throwIfAborted();
     const t1 = performance.now();
-    const solve = (acc: LeastSquaresAccumulator) => acc.solve({ ridge: ridge * acc.rows, bias: true });
-    const main = solve(w.main);
-    const cls = w.cls ? solve(w.cls) : undefined;
-    const elements = w.main.rows * main.weight.cols + (w.cls ? w.cls.rows * cls!.weight.cols : 0);
-    const residual = (main.residual + (cls?.residual ?? 0)) / elements;
-    let maps: AdapterMaps = { main };
-    if (cls) maps.cls = cls;
-    let residualAfter = residual;
-    if (w.sumX) {
-      maps.position = positionOffsets(w, maps.main);
-      // Subtracting each position's mean residual lowers the squared error by count x |e_p|^2
-      // (exact for the least-squares map).
-      let drop = 0;
-      for (const v of maps.position) drop += v * v;
-      residualAfter = Math.max(0, (main.residual + (cls?.residual ?? 0) - w.count * drop) / elements);
-    }
+    let maps = solved[k]!.maps;
+    const residualAfter = solved[k]!.residual;
     let refined: RefineOutcome | undefined;
     if (refine) {
       const teacher = refine.teacher === 'front' ? w.front : w.back;
