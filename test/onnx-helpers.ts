@@ -50,6 +50,18 @@ export async function ortRun(bytes: Uint8Array, x: Tensor): Promise<Tensor> {
   }
 }
 
+/** Runs an ONNX file by path in onnxruntime (which resolves external data beside it). */
+export async function ortRunPath(path: string, x: Tensor): Promise<Tensor> {
+  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  try {
+    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x.data, x.dims) });
+    const t = out[session.outputNames[0]!]!;
+    return { data: t.data as Float32Array, dims: [...t.dims] };
+  } finally {
+    await session.release();
+  }
+}
+
 /** max |a - b| / max(1, max |b|). */
 export function relError(a: Tensor, b: Tensor): number {
   if (a.data.length !== b.data.length) throw new Error(`sizes differ: ${a.data.length} vs ${b.data.length}`);

@@ -55,7 +55,7 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { name: 'help', short: 'h', type: 'boolean', help: 'show this help and exit' },
   { name: 'json', type: 'boolean', help: 'print machine-readable JSON on stdout instead of tables' },
   { name: 'quiet', short: 'q', type: 'boolean', help: 'no progress bars: one plain line per step on stderr' },
-  { name: 'verbose', short: 'v', type: 'boolean', help: 'print stack traces with errors' },
+  { name: 'verbose', short: 'v', type: 'boolean', help: "print stack traces with errors, and each step's peak resident memory (RSS)" },
 ];
 
 export type FlagValue = string | number | boolean;

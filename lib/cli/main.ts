@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(commandHelp(command.spec));
       return 0;
     }
-    progress = new Reporter({ plain: args.bool('quiet') });
+    progress = new Reporter({ plain: args.bool('quiet'), memory: args.bool('verbose') });
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const ctx: CliContext = {

@@ -1,6 +1,7 @@
 // What the CLI prints while it works. Results go to stdout (tables, or JSON with --json);
 // progress goes to stderr: a redrawn bar on a TTY, one plain line per step otherwise or with
 // --quiet, so logs and pipes stay readable.
+import { formatBytes, RssPeak } from './rss-peak.js';
 
 export interface ProgressSink {
   /** A new step begins: "capturing activations of cnn-l". */
@@ -19,6 +20,8 @@ export interface ReporterOptions {
   plain?: boolean;
   /** Print nothing at all (used by tests and by embedding). */
   silent?: boolean;
+  /** After each step, its peak resident set size (--verbose). */
+  memory?: boolean;
 }
 
 const BAR_WIDTH = 24;
@@ -33,6 +36,8 @@ export class Reporter implements ProgressSink {
   private readonly stream: NonNullable<ReporterOptions['stream']>;
   private readonly bars: boolean;
   private readonly silent: boolean;
+  private readonly memory: boolean;
+  private rss?: RssPeak;
   private label = '';
   private started = 0;
   private lastDraw = 0;
@@ -41,6 +46,7 @@ export class Reporter implements ProgressSink {
   constructor(options: ReporterOptions = {}) {
     this.stream = options.stream ?? process.stderr;
     this.silent = options.silent ?? false;
+    this.memory = options.memory ?? false;
     this.bars = !options.plain && this.stream.isTTY === true && process.env.TERM !== 'dumb';
   }
 
@@ -60,6 +66,7 @@ export class Reporter implements ProgressSink {
     this.label = label;
     this.started = performance.now();
     this.lastDraw = 0;
+    if (this.memory) this.rss = new RssPeak();
     if (this.bars) this.draw(label);
     else this.write(`${label} ...\n`);
   }
@@ -85,7 +92,9 @@ export class Reporter implements ProgressSink {
   end(note?: string): void {
     if (!this.label) return;
     const elapsed = formatSeconds(performance.now() - this.started);
-    const text = `${this.label}: ${note ? `${note}, ` : ''}${elapsed}`;
+    const peak = this.rss ? `, peak RSS ${formatBytes(this.rss.stop())}` : '';
+    this.rss = undefined;
+    const text = `${this.label}: ${note ? `${note}, ` : ''}${elapsed}${peak}`;
     if (this.bars) {
       this.clear();
       this.write(`${text}\n`);
@@ -109,6 +118,8 @@ export class Reporter implements ProgressSink {
   /** Clears a bar left on screen (on errors and interrupts). */
   abandon(): void {
     this.clear();
+    this.rss?.stop();
+    this.rss = undefined;
     this.label = '';
   }
 }

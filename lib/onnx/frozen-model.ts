@@ -274,7 +274,7 @@ export class FrozenModel {
     const inDims = this.dims(from), outDims = this.dims(this.info.output);
     const key = `gradient:${from}`;
     // Built here, so an op that cannot be differentiated is reported by this call.
-    const model = encodeModel(gradientModel(this.info, this.shapes, from, this.info.output, { batchName: this.batchName, name: `gradient of '${from}'` }));
+    const model = encodeModel(this.gradientGraph(from));
     const segment: GradientSegment = {
       from,
       run: async (x: Tensor, target: Tensor): Promise<LossGradient> => {
@@ -290,6 +290,15 @@ export class FrozenModel {
     };
     this.gradientCache.set(from, segment);
     return segment;
+  }
+
+  /**
+   * The gradient graph that gradient(from) runs, built without a session: it throws what
+   * gradient(from) would (an op without a gradient rule, a non-constant parameter), which is how
+   * a plan checks its configurations before any fitting.
+   */
+  gradientGraph(from: string): ModelProto {
+    return gradientModel(this.info, this.shapes, from, this.info.output, { batchName: this.batchName, name: `gradient of '${from}'` });
   }
 
   /** The model split at an ordered list of cut points: consecutive segments whose chain is the model. */
@@ -312,8 +321,13 @@ export class FrozenModel {
     return this.sessions.size;
   }
 
-  /** Releases every onnxruntime session. */
+  /**
+   * Releases every onnxruntime session and its memory arena. The model stays usable: a later
+   * call builds the session it needs again (fit releases the sessions sized for calibration
+   * batches this way once a configuration is done).
+   */
   async dispose(): Promise<void> {
+    this.gradientCache.clear();
     await this.sessions.release();
   }
 }

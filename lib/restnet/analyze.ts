@@ -65,6 +65,10 @@ export async function analyze(a: Anchor | string | AnchorSource, b: Anchor | str
     report(options, 'analyze', done, total, `${anchorA.name} x ${anchorB.name}: ${done}/${total} images`);
   }
   if (acc.batches === 0) throw new RangeError(`data: expected at least 4 calibration images, got ${total}`);
+  // The capture sessions (every candidate cut exposed, arenas sized for these batches) are not
+  // needed after this: fitting captures only the planned cuts. Later calls build what they need.
+  await anchorA.model.dispose();
+  await anchorB.model.dispose();
   return { a: anchorA, b: anchorB, cutsA: [...cutsA], cutsB: [...cutsB], cka: acc.result(), samples: done, batches: acc.batches, seconds: (performance.now() - started) / 1000 };
 }
 

@@ -1,11 +1,13 @@
 // Step 4: measure every configuration and both anchors on labelled data: top-1 accuracy,
-// with the number of images and its 95% Wilson interval, latency (medians of repeated timed runs
-// at batch 1 and batch 32), multiply-adds, parameters,
+// with the number of images and its 95% Wilson interval, latency (medians and p95 of timed runs
+// at batch 1 and batch 32, each configuration interleaved with the anchors, as many runs as a
+// stable median needs: latency.ts), multiply-adds, parameters,
 // memory, and the fit's CKA / residual / time from the records. The numbers are written into the
 // net's records, which select() and save() use.
 import type { Tensor } from '../matrix.js';
 import type { Anchor } from './anchor.js';
 import { batches, checkLimit, imageRows, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
+import { latencyStats, timeInterleaved, type LatencyOptions } from './latency.js';
 import type { AnchorRecord, ConfigRecord } from './manifest.js';
 import { wilsonInterval } from './pareto.js';
 import type { MemoryReport, ReStNet } from './runtime.js';
@@ -15,9 +17,15 @@ export interface EvaluateOptions extends LongTaskOptions {
   evalLimit?: number;
   /** Images per accuracy batch (default 250). */
   batchSize?: number;
-  /** Timed runs at batch 1 (default 15) and at batch 32 (default 5), after one untimed run each. */
+  /**
+   * Timed runs at least, at batch 1 (default 15) and at batch 32 (default 5), after one untimed
+   * run each. Each configuration is timed interleaved with the anchors (latency.ts), and the runs
+   * go on until every median's 95% interval is within 5% of it or `latencySeconds` have passed.
+   */
   latencyRuns?: number;
   latencyRunsBatch32?: number;
+  /** Time cap of each configuration's timing rounds, per batch size (default 2 s). */
+  latencySeconds?: number;
   /** Skip latency (accuracy only; latency fields are left as they are). */
   latency?: boolean;
   /** Only these configuration ids (anchors are always measured). */
@@ -30,12 +38,6 @@ export interface Evaluation {
   memory: MemoryReport;
   samples: number;
   seconds: number;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function argmax(t: Tensor, i: number): number {
@@ -94,52 +96,64 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
   const stride = rows.count >= 32 ? 32 : rows.count;
   const one: Tensor = { data: rows.data.slice(0, size), dims: [1, ...sampleDims] };
   const b32: Tensor = { data: rows.data.slice(0, stride * size), dims: [stride, ...sampleDims] };
-  const runs1 = options.latencyRuns ?? 15, runs32 = options.latencyRunsBatch32 ?? 5;
-  const timed = async (id: string, x: Tensor, runs: number): Promise<number> => {
-    await net.runWith(id, x);
-    const times: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      const t0 = performance.now();
-      await net.runWith(id, x);
-      times.push(performance.now() - t0);
-    }
-    return median(times);
-  };
-  for (const [k, id] of all.entries()) {
+  const measureLatency = options.latency ?? true;
+  const latency1: LatencyOptions = { minRuns: options.latencyRuns ?? 15, maxSeconds: options.latencySeconds ?? 2 };
+  const latency32: LatencyOptions = { minRuns: options.latencyRunsBatch32 ?? 5, maxSeconds: options.latencySeconds ?? 2 };
+  // Every run of an anchor counts towards its figures: it is timed beside each configuration.
+  const anchorTimes1 = anchorNames.map((): number[] => []), anchorTimes32 = anchorNames.map((): number[] => []);
+  const runner = (id: string, x: Tensor) => () => net.runWith(id, x);
+  // Sessions the caller built stay; those built here for one configuration (with arenas sized
+  // for accuracy batches) are released when it is measured, so memory holds the anchors and one
+  // configuration whatever their number.
+  const held = new Set(net.memory().fused.ids);
+  const accuracyOf = async (id: string): Promise<Pick<ConfigRecord, 'accuracy' | 'evalImages' | 'accuracyInterval'>> => {
+    await net.warmup([id]);
     const predicted = await predictions(net, id, data, { ...options, batchSize, limit });
     let correct = 0;
     for (let i = 0; i < n; i++) if (predicted[i] === truth[i]) correct++;
-    const accuracy = correct / n;
-    const interval = wilsonInterval(correct, n);
-    let latencyMs: number | undefined, latency32: number | undefined;
-    if (options.latency ?? true) {
+    return { accuracy: correct / n, evalImages: n, accuracyInterval: wilsonInterval(correct, n) };
+  };
+  const anchorAccuracy = new Map<string, Awaited<ReturnType<typeof accuracyOf>>>();
+  for (const name of anchorNames) anchorAccuracy.set(name, await accuracyOf(name));
+  const line = (id: string, r: { accuracy: number | null; latencyMs: number | null }): string => `${id}: accuracy ${(r.accuracy! * 100).toFixed(2)}%${measureLatency ? `, ${r.latencyMs!.toFixed(3)} ms/sample` : ''}`;
+  for (const [k, id] of ids.entries()) {
+    const r = net.record(id);
+    Object.assign(r, await accuracyOf(id));
+    if (measureLatency) {
       report(options, 'latency', k, all.length, id);
-      latencyMs = await timed(id, one, runs1);
-      latency32 = await timed(id, b32, runs32);
+      const [one1] = await timeInterleaved([runner(id, one), ...anchorNames.map((a) => runner(a, one))], latency1, [[], ...anchorTimes1]);
+      const [one32] = await timeInterleaved([runner(id, b32), ...anchorNames.map((a) => runner(a, b32))], latency32, [[], ...anchorTimes32]);
+      r.latencyMs = one1!.medianMs;
+      r.latencyP95Ms = one1!.p95Ms;
+      r.latencyRuns = one1!.runs;
+      r.latencyBatch32Ms = one32!.medianMs;
     }
-    if (k < ids.length) {
-      const r = net.record(id);
-      const front = net.anchors.find((a) => a.name === r.front)!, back = net.anchors.find((a) => a.name === r.back)!;
-      const fi = front.model.cutPoints().find((c) => c.name === r.frontCut)!.index;
-      const bi = back.model.cutPoints().find((c) => c.name === r.backCut)!.index;
-      const act = Math.max(largestActivation(front, 0, fi), largestActivation(back, bi, Infinity));
-      Object.assign(r, { accuracy, evalImages: n, accuracyInterval: interval });
-      if (latencyMs !== undefined) {
-        r.latencyMs = latencyMs;
-        r.latencyBatch32Ms = latency32!;
-      }
-      r.memoryBytes = 4 * (r.params + act);
-    } else {
-      const r = net.anchorRecord(id);
-      const a = net.anchors.find((x) => x.name === id)!;
-      Object.assign(r, { accuracy, evalImages: n, accuracyInterval: interval });
-      if (latencyMs !== undefined) {
-        r.latencyMs = latencyMs;
-        r.latencyBatch32Ms = latency32!;
-      }
-      r.memoryBytes = 4 * (r.params + largestActivation(a, 0, Infinity));
+    if (!held.has(id)) net.release(id);
+    const front = net.anchors.find((a) => a.name === r.front)!, back = net.anchors.find((a) => a.name === r.back)!;
+    const fi = front.model.cutPoints().find((c) => c.name === r.frontCut)!.index;
+    const bi = back.model.cutPoints().find((c) => c.name === r.backCut)!.index;
+    const act = Math.max(largestActivation(front, 0, fi), largestActivation(back, bi, Infinity));
+    r.memoryBytes = 4 * (r.params + act);
+    report(options, 'evaluate', k + 1, all.length, line(id, r));
+  }
+  // Without configurations the anchors are timed beside each other only.
+  if (measureLatency && ids.length === 0) {
+    await timeInterleaved(anchorNames.map((a) => runner(a, one)), latency1, anchorTimes1);
+    await timeInterleaved(anchorNames.map((a) => runner(a, b32)), latency32, anchorTimes32);
+  }
+  for (const [j, name] of anchorNames.entries()) {
+    const r = net.anchorRecord(name);
+    const a = net.anchors.find((x) => x.name === name)!;
+    Object.assign(r, anchorAccuracy.get(name)!);
+    if (measureLatency) {
+      const s1 = latencyStats(anchorTimes1[j]!);
+      r.latencyMs = s1.medianMs;
+      r.latencyP95Ms = s1.p95Ms;
+      r.latencyRuns = s1.runs;
+      r.latencyBatch32Ms = latencyStats(anchorTimes32[j]!).medianMs;
     }
-    report(options, 'evaluate', k + 1, all.length, `${id}: accuracy ${(accuracy * 100).toFixed(2)}%${latencyMs === undefined ? '' : `, ${latencyMs.toFixed(3)} ms/sample`}`);
+    r.memoryBytes = 4 * (r.params + largestActivation(a, 0, Infinity));
+    report(options, 'evaluate', ids.length + j + 1, all.length, line(name, r));
   }
   return {
     configs: ids.map((id) => net.record(id)),

@@ -203,6 +203,11 @@ export class Execution {
     await this.fused.settled();
   }
 
+  /** Releases the fused session of `id` (once its running calls finish); a later call builds it again. */
+  release(id: string): void {
+    this.fused.evict(id);
+  }
+
   /** Drops the fused session of `id` (its graph changed): the next calls build it again. */
   invalidate(id: string): void {
     this.fused.evict(id);

@@ -5,6 +5,8 @@
 // ManifestError / StitchFileError naming the file.
 import { join } from 'node:path';
 
+import { hasExternalData, inlineExternalData } from '../onnx/external-data.js';
+import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.js';
 import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import { loadAnchor, sha256, type Anchor } from './anchor.js';
 import { FILE_LIMITS, readInside } from './family-files.js';
@@ -49,14 +51,28 @@ export async function readManifest(dir: string): Promise<RestnetManifest> {
 
 /**
  * The verified bytes of a configuration's fused ONNX (its hash must match the record), or the
- * error. Used at load and again whenever a session is built from the file.
+ * error. Used at load and again whenever a session is built from the file. Weights it keeps as
+ * external data must lie in the family's anchor files, `anchorFiles` (file name -> the bytes
+ * verified against their hash at load), and are put back from those: the result is self-contained.
  */
-export async function readFusedFile(dir: string, record: ConfigRecord): Promise<Uint8Array> {
+export async function readFusedFile(dir: string, record: ConfigRecord, anchorFiles: ReadonlyMap<string, Uint8Array>): Promise<Uint8Array> {
   const fail = manifestError(dir);
   const bytes = await readInside(dir, record.onnx!, FILE_LIMITS.onnx, (why) => fail(`config ${record.id}'s fused ONNX: ${why}`));
   const hash = sha256(bytes);
   if (hash !== record.onnxSha256) throw fail(`config ${record.id}'s fused ONNX '${record.onnx}' has sha256 ${hash}, the manifest expects ${record.onnxSha256} (the file was changed or replaced)`);
-  return bytes;
+  let model: ModelProto;
+  try {
+    model = decodeModel(bytes, record.onnx!);
+  } catch (error) {
+    throw fail(`config ${record.id}'s fused ONNX: ${(error as Error).message}`);
+  }
+  if (!hasExternalData(model)) return bytes;
+  return encodeModel(inlineExternalData(model, anchorFiles, (why) => fail(`config ${record.id}'s fused ONNX '${record.onnx}': ${why}`)));
+}
+
+/** The anchors' files of a family by name (what fused files may reference), from the verified anchors. */
+export function anchorFiles(records: readonly AnchorRecord[], anchors: readonly Anchor[]): Map<string, Uint8Array> {
+  return new Map(records.map((r) => [r.file, anchors.find((a) => a.name === r.name)!.bytes]));
 }
 
 async function readAnchors(dir: string, manifest: RestnetManifest, options: ReadFamilyOptions): Promise<{ anchors: Anchor[]; threads: number }> {
@@ -142,7 +158,7 @@ export async function readFamily(dir: string, options: ReadFamilyOptions): Promi
     // A fused file without a recorded hash (a family saved before hashes were recorded) is not run.
     let file: string | null = null;
     if (record.onnx !== null && record.onnxSha256) {
-      await readFusedFile(dir, record);
+      await readFusedFile(dir, record, anchorFiles(manifest.anchors, anchors));
       file = join(dir, record.onnx);
     }
     configs.push({ record, maps, file });

@@ -28,6 +28,11 @@ export interface FamilyParts {
 export interface SaveOptions {
   /** Write every configuration's fused <id>.onnx (default true). */
   exportOnnx?: boolean;
+  /**
+   * The fused files reference the anchors' weights inside the anchors' files (ONNX external
+   * data: one copy of each anchor on disk) instead of carrying copies (default true).
+   */
+  sharedWeights?: boolean;
   /** Replace a folder that holds a different family (other anchors, or an unreadable manifest). Default false. */
   force?: boolean;
   /** Checked before the swap: an abort leaves the folder as it was. */
@@ -147,6 +152,7 @@ export async function writeFamily(dir: string, family: FamilyParts, options: Sav
   const staging = join(dirname(target), `${STAGING}${basename(target)}-${tag}`);
   await mkdir(staging);
   let aside: string | undefined;
+  const external = (options.sharedWeights ?? true) ? family.anchors.map((a) => ({ location: family.anchorRecords.find((r) => r.name === a.name)!.file, bytes: a.bytes })) : undefined;
   try {
     const written = new Set(['manifest.json']);
     for (const a of family.anchors) {
@@ -161,7 +167,7 @@ export async function writeFamily(dir: string, family: FamilyParts, options: Sav
       await writeFileAtomic(join(staging, record.stitch), bytes);
       written.add(record.stitch);
       if (options.exportOnnx ?? true) {
-        const onnx = model.toOnnx();
+        const onnx = model.toOnnx(external ? { external } : {});
         record.onnx = `${record.id}.onnx`;
         record.onnxSha256 = sha256(onnx);
         await writeFileAtomic(join(staging, record.onnx), onnx);

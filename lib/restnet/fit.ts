@@ -14,7 +14,9 @@ import { batches, checkLimit, report, sampleCount, type ImageInput, type LongTas
 import type { ConfigRecord } from './manifest.js';
 import { adapterFor, type Plan, type PlannedConfig } from './plan.js';
 import { refineOnTask, refineSettingsFor, refineTargets, type RefineOptions } from './refine.js';
+import { checkStrict, refineOrKeep, type RefineOutcome } from './refine-or-keep.js';
 import { ReStNet } from './runtime.js';
+import { uniqueAnchors } from './execution.js';
 
 export interface FitPipelineOptions extends LongTaskOptions {
   /** Least squares uses at most this many calibration images (default 1000); refinement has refine.images. */
@@ -42,6 +44,12 @@ export interface FitPipelineOptions extends LongTaskOptions {
    * configuration, the maps of the epoch (or the least-squares start) that does best on them.
    */
   validation?: ImageInput;
+  /**
+   * A configuration that cannot be refined (plan.leastSquaresOnly, or its refinement fails) is an
+   * error (RefineError, before any fitting for the former) instead of keeping its least-squares
+   * stitch with refined: false and the reason in refineError (default false).
+   */
+  strict?: boolean;
 }
 
 interface Work {
@@ -49,7 +57,8 @@ interface Work {
   front: Anchor;
   back: Anchor;
   adapter: Exclude<ReturnType<typeof adapterFor>, string>;
-  main: LeastSquaresAccumulator;
+  /** Dropped once solved: a wide stitch's normal equations are hundreds of MB. */
+  main?: LeastSquaresAccumulator;
   cls?: LeastSquaresAccumulator;
   seconds: number;
   /** Per-position sums of the main rows' inputs and targets (positionBias). */
@@ -76,6 +85,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   const positionBias = options.positionBias ?? true;
   const refineOptions = options.refine === true ? {} : options.refine === false || options.refine === undefined ? undefined : options.refine;
   const refine = refineOptions === undefined ? undefined : refineSettingsFor(data, refineOptions);
+  if (refine) checkStrict(plan.leastSquaresOnly, options.strict ?? false);
   if (plan.configs.length === 0) throw new RangeError(`plan: no configurations to fit (skipped: ${plan.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ') || 'none'})`);
   const byName = new Map(plan.anchors.map((a) => [a.name, a]));
   const work: Work[] = plan.configs.map((config) => {
@@ -110,7 +120,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
       const pairs = w.adapter.pairs(acts.get(w.front.name)![w.config.frontCut]!, acts.get(w.back.name)![w.config.backCut]!);
       // Off the main thread, so progress callbacks and aborts get through during long batches.
       const sig = options.signal ? { signal: options.signal } : {};
-      await w.main.updateAsync(pairs.main.x, pairs.main.y, sig);
+      await w.main!.updateAsync(pairs.main.x, pairs.main.y, sig);
       if (pairs.cls) await w.cls!.updateAsync(pairs.cls.x, pairs.cls.y, sig);
       if (w.sumX) {
         addPositionSums(w.sumX, pairs.main.x, w.adapter.positions);
@@ -123,6 +133,40 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
     report(options, 'fit', done, total, `capturing activations and accumulating least squares: ${done}/${total} images`);
   }
   if (done === 0) throw new RangeError('data: expected at least one calibration image');
+  // Sessions (and arenas) sized for calibration batches go once their work is done, so memory
+  // does not grow with the number of configurations: the capture sessions here, each
+  // configuration's front segment and gradient after its refinement.
+  const releaseSessions = async () => {
+    for (const a of uniqueAnchors(plan.anchors)) await a.model.dispose();
+  };
+  await releaseSessions();
+
+  /** The least-squares maps (and per-position offsets) of one configuration; its accumulators are dropped. */
+  const solveLeastSquares = (w: Work): { maps: AdapterMaps; residual: number } => {
+    const solve = (acc: LeastSquaresAccumulator) => acc.solve({ ridge: ridge * acc.rows, bias: true });
+    const main = solve(w.main!);
+    const cls = w.cls ? solve(w.cls) : undefined;
+    const elements = w.main!.rows * main.weight.cols + (w.cls ? w.cls.rows * cls!.weight.cols : 0);
+    delete w.main;
+    delete w.cls;
+    const maps: AdapterMaps = { main };
+    if (cls) maps.cls = cls;
+    if (!w.sumX) return { maps, residual: (main.residual + (cls?.residual ?? 0)) / elements };
+    maps.position = positionOffsets(w, maps.main);
+    // Subtracting each position's mean residual lowers the squared error by count x |e_p|^2
+    // (exact for the least-squares map).
+    let drop = 0;
+    for (const v of maps.position) drop += v * v;
+    return { maps, residual: Math.max(0, (main.residual + (cls?.residual ?? 0) - w.count * drop) / elements) };
+  };
+  // Every configuration is solved before any is refined, so refinement's sessions never share
+  // memory with the normal equations.
+  const solved = work.map((w) => {
+    const t1 = performance.now();
+    const result = solveLeastSquares(w);
+    w.seconds += (performance.now() - t1) / 1000;
+    return result;
+  });
 
   // Refinement targets per teacher anchor, shared by every configuration it teaches.
   const targets = new Map<string, Promise<Float32Array>>();
@@ -130,27 +174,19 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   for (const [k, w] of work.entries()) {
     options.signal?.throwIfAborted();
     const t1 = performance.now();
-    const solve = (acc: LeastSquaresAccumulator) => acc.solve({ ridge: ridge * acc.rows, bias: true });
-    const main = solve(w.main);
-    const cls = w.cls ? solve(w.cls) : undefined;
-    const elements = w.main.rows * main.weight.cols + (w.cls ? w.cls.rows * cls!.weight.cols : 0);
-    const residual = (main.residual + (cls?.residual ?? 0)) / elements;
-    let maps: AdapterMaps = { main };
-    if (cls) maps.cls = cls;
-    let residualAfter = residual;
-    if (w.sumX) {
-      maps.position = positionOffsets(w, maps.main);
-      // Subtracting each position's mean residual lowers the squared error by count x |e_p|^2
-      // (exact for the least-squares map).
-      let drop = 0;
-      for (const v of maps.position) drop += v * v;
-      residualAfter = Math.max(0, (main.residual + (cls?.residual ?? 0) - w.count * drop) / elements);
-    }
+    let maps = solved[k]!.maps;
+    const residualAfter = solved[k]!.residual;
+    let refined: RefineOutcome | undefined;
     if (refine) {
       const teacher = refine.teacher === 'front' ? w.front : w.back;
       if (!targets.has(teacher.name)) targets.set(teacher.name, refineTargets(teacher, data, refine, options));
       const job = { front: w.front, frontCut: w.config.frontCut, back: w.back, backCut: w.config.backCut, adapter: w.adapter, maps, id: w.config.id };
-      maps = (await refineOnTask(job, data, await targets.get(teacher.name)!, refine, options.validation ? { ...options, validation: options.validation } : options)).maps;
+      const teacherTargets = await targets.get(teacher.name)!;
+      const problem = plan.leastSquaresOnly.find((c) => c.id === w.config.id)?.reason;
+      const refineOptions = options.validation ? { ...options, validation: options.validation } : options;
+      refined = await refineOrKeep(w.config.id, maps, problem, async () => (await refineOnTask(job, data, teacherTargets, refine, refineOptions)).maps, { strict: options.strict ?? false, ...(options.signal ? { signal: options.signal } : {}) });
+      maps = refined.maps;
+      await releaseSessions();
     }
     w.seconds += (performance.now() - t1) / 1000;
     const trainable = [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) + (maps.position?.length ?? 0);
@@ -161,8 +197,9 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
         id: w.config.id, front: w.config.front, back: w.config.back, frontCut: w.config.frontCut, backCut: w.config.backCut,
         cka: w.config.cka, accuracy: null, latencyMs: null, macs: w.config.macs, params, onnx: null,
         stitch: `${w.config.id}.stitch`, stitchSha256: '0'.repeat(64), order: w.config.order, choice: w.config.choice,
-        trainableParams: trainable, residual: residualAfter, fitSeconds: w.seconds + captureSeconds / work.length, refined: refine !== undefined,
+        trainableParams: trainable, residual: residualAfter, fitSeconds: w.seconds + captureSeconds / work.length, refined: refined?.refined ?? false,
         latencyBatch32Ms: null, memoryBytes: null, downsample: w.config.downsample, upsample: w.config.upsample, clsMap: w.config.clsMap, positionBias: maps.position !== undefined,
+        ...(refined?.error !== undefined ? { refineError: refined.error } : {}),
       },
     });
     report(options, 'solve', k + 1, work.length, `fitted ${w.config.id}`);

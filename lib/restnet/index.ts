@@ -7,6 +7,8 @@ export { plan, configId, cutLabel, bySize, monotoneAssignment } from './plan.js'
 export type { Plan, PlanOptions, PlannedConfig, StitchOrder } from './plan.js';
 export { fit } from './fit.js';
 export type { FitPipelineOptions } from './fit.js';
+export { RefineError } from './refine-or-keep.js';
+export type { LeastSquaresOnly } from './plan-check.js';
 export { refineOnTask, refineSettings, refineSettingsFor, refineTargets } from './refine.js';
 export type { RefineEpoch, RefineJob, RefineOptions } from './refine.js';
 export { evaluate, predictions } from './evaluate.js';

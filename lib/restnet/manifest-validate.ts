@@ -38,6 +38,8 @@ const ANCHOR_FIELDS: Fields = {
   accuracyInterval: [orNull(interval), '[lo, hi] with 0 <= lo <= hi <= 1, or null', false],
   validationAccuracy: [orNull(fraction), 'a number in [0, 1] or null', false],
   validationImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
+  latencyP95Ms: [orNull(nonNegative), 'a number >= 0 or null', false],
+  latencyRuns: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
 };
 
 const CONFIG_FIELDS: Fields = {
@@ -73,6 +75,9 @@ const CONFIG_FIELDS: Fields = {
   reason: [str, 'a non-empty string', false],
   validationAccuracy: [orNull(fraction), 'a number in [0, 1] or null', false],
   validationImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
+  latencyP95Ms: [orNull(nonNegative), 'a number >= 0 or null', false],
+  latencyRuns: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
+  refineError: [str, 'a non-empty string', false],
 };
 
 /** Checks the shape and ranges of a parsed manifest; `where` names the file in errors. */
@@ -110,6 +115,7 @@ export function validateManifest(json: unknown, where: string): RestnetManifest 
     ids.add(c.id);
     if (!names.has(c.front) || !names.has(c.back)) fail(`${at} (${c.id}): front '${c.front}' and back '${c.back}' must name anchors (${[...names].join(', ')})`);
     if (c.pareto !== false && c.reason !== undefined) fail(`${at} (${c.id}).reason: only a configuration with pareto: false has a reason`);
+    if (c.refined && c.refineError !== undefined) fail(`${at} (${c.id}).refineError: only a configuration with refined: false has a refineError`);
   });
   return m;
 }

@@ -33,6 +33,10 @@ export interface AnchorRecord {
   validationAccuracy?: number | null;
   /** How many validation images `validationAccuracy` was measured on. */
   validationImages?: number | null;
+  /** 95th percentile of the timed batch-1 runs, ms per sample. */
+  latencyP95Ms?: number | null;
+  /** How many timed batch-1 runs `latencyMs` and `latencyP95Ms` come from. */
+  latencyRuns?: number | null;
 }
 
 /** One stitched configuration: its plan (ids, anchors, cuts, CKA, cost, order, choice) and what fitting and evaluation measured. */
@@ -87,6 +91,12 @@ export interface ConfigRecord
   validationAccuracy?: number | null;
   /** How many validation images `validationAccuracy` was measured on. */
   validationImages?: number | null;
+  /** 95th percentile of the timed batch-1 runs, ms per sample. */
+  latencyP95Ms?: number | null;
+  /** How many timed batch-1 runs `latencyMs` and `latencyP95Ms` come from. */
+  latencyRuns?: number | null;
+  /** Why refinement was planned and did not happen (`refined: false`): the least-squares stitch was kept. */
+  refineError?: string;
 }
 
 export interface RestnetManifest {

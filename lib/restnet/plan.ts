@@ -8,6 +8,7 @@ import { Adapter } from '../stitch/adapters/adapter.js';
 import type { Anchor } from './anchor.js';
 import type { Analysis } from './analyze.js';
 import { seededRandom } from './inputs.js';
+import { leastSquaresOnly, type LeastSquaresOnly } from './plan-check.js';
 
 export type StitchOrder = 'large-front' | 'small-front';
 
@@ -74,6 +75,8 @@ export interface Plan {
   configs: PlannedConfig[];
   /** Front cuts that got no configuration, and why. */
   skipped: { order: StitchOrder; frontCut: string; reason: string }[];
+  /** Configurations that refinement cannot train (plan-check.ts): fitted by least squares only, and why. */
+  leastSquaresOnly: LeastSquaresOnly[];
 }
 
 /** A file-name-safe, readable label of a cut point ('/block1/Relu_output_0' -> 'block1_Relu_output_0'). */
@@ -211,5 +214,5 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       }
     });
   }
-  return { analysis, anchors: [a, b], large: large.name, small: small.name, configs, skipped };
+  return { analysis, anchors: [a, b], large: large.name, small: small.name, configs, skipped, leastSquaresOnly: leastSquaresOnly(configs, [a, b]) };
 }

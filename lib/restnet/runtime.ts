@@ -11,7 +11,7 @@ import type { StitchedModel } from '../stitch/stitched-model.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
 import { checkExecutionOptions, Execution, SharedSegments, uniqueAnchors, type ExecutionMemory, type ExecutionOptions, type Runner } from './execution.js';
-import { readFamily, readFusedFile } from './family-load.js';
+import { anchorFiles, readFamily, readFusedFile } from './family-load.js';
 import { recoverInterruptedSave, writeFamily, type SaveOptions } from './family-save.js';
 import type { ImageInput, LongTaskOptions } from './inputs.js';
 import { ManifestError, writeFileAtomic, type AnchorRecord, type ConfigRecord } from './manifest.js';
@@ -169,7 +169,7 @@ export class ReStNet {
     const e = this.entries.get(id);
     if (!e) return this.anchor(id).bytes;
     // The saved file is read again and its hash checked: it may have changed since load.
-    return e.saved && this.dir !== undefined ? readFusedFile(this.dir, e.record) : e.model.toOnnx();
+    return e.saved && this.dir !== undefined ? readFusedFile(this.dir, e.record, anchorFiles(this.anchorRecords, this.anchors)) : e.model.toOnnx();
   }
 
   private anchor(name: string): Anchor {
@@ -218,6 +218,12 @@ export class ReStNet {
   async warmup(ids: string[] = [...this.entries.keys(), ...this.shared.anchorNames]): Promise<void> {
     for (const id of ids) this.segmentsOf(id);
     await this.execution.warm(ids, (id) => this.segmentsOf(id));
+  }
+
+  /** Releases the fused session of `id` and its memory (evaluate does, once it measured `id`); a later call builds it again. */
+  release(id: string): void {
+    this.segmentsOf(id);
+    this.execution.release(id);
   }
 
   /** Resolves when no fused session is being built (background builds included). */

@@ -4,6 +4,7 @@
 // also exports as one fused ONNX file.
 import type { Tensor } from '../matrix.js';
 import type { FrozenModel, Segment } from '../onnx/frozen-model.js';
+import { referenceExternalData, type ExternalSource } from '../onnx/external-data.js';
 import { defaultOpset, fuseModels } from '../onnx/fuse.js';
 import { encodeModel } from '../onnx/proto.js';
 import { Adapter, type AdapterMaps, type AdapterOptions } from './adapters/adapter.js';
@@ -78,13 +79,18 @@ export class StitchedModel {
     return t;
   }
 
-  /** The whole chain as one ONNX model (bytes): names prefixed 'front/', 'stitch/', 'back/'. */
-  toOnnx(): Uint8Array {
+  /**
+   * The whole chain as one ONNX model (bytes): names prefixed 'front/', 'stitch/', 'back/'.
+   * Self-contained by default; with `external` (the anchors' files: name and bytes), the anchors'
+   * weights are references into those files (ONNX external data) instead of copies.
+   */
+  toOnnx(options: { external?: readonly ExternalSource[] } = {}): Uint8Array {
     const { front, back, frontCut, backCut } = this.spec;
     const frontModel = front.subModel(undefined, frontCut);
     const backModel = back.subModel(backCut);
     const opset = Math.max(defaultOpset(frontModel), defaultOpset(backModel));
     const fragment = adapterToOnnx(this.adapter, this.spec.maps, { input: `front/${frontCut}`, output: `back/${backCut}`, prefix: 'stitch/', opset });
-    return encodeModel(fuseModels(frontModel, fragment, backModel, { front: 'front/', back: 'back/' }));
+    const fused = fuseModels(frontModel, fragment, backModel, { front: 'front/', back: 'back/' });
+    return encodeModel(options.external ? referenceExternalData(fused, options.external) : fused);
   }
 }

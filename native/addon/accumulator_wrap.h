@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -22,6 +23,10 @@ class AccumulatorWrap : public Napi::ObjectWrap<Derived> {
  public:
   using Napi::ObjectWrap<Derived>::ObjectWrap;
 
+  ~AccumulatorWrap() override {
+    if (external_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env_, -external_);
+  }
+
  protected:
   struct State {
     template <class... Args>
@@ -33,6 +38,15 @@ class AccumulatorWrap : public Napi::ObjectWrap<Derived> {
   template <class... Args>
   void create(Args&&... args) {
     state_ = std::make_shared<State>(std::forward<Args>(args)...);
+  }
+
+  // Tells V8 how many bytes of native state this object holds (a wide stitch's normal equations
+  // are hundreds of MB behind a small wrapper), so that garbage collection frees a dropped
+  // accumulator when memory grows instead of whenever the JavaScript heap happens to fill.
+  void account(Napi::Env env, std::size_t bytes) {
+    env_ = env;
+    external_ = static_cast<int64_t>(bytes);
+    Napi::MemoryManagement::AdjustExternalMemory(env, external_);
   }
 
   // Runs fn(accumulator) under the lock.
@@ -76,6 +90,10 @@ class AccumulatorWrap : public Napi::ObjectWrap<Derived> {
   }
 
   std::shared_ptr<State> state_;
+
+ private:
+  napi_env env_ = nullptr;
+  int64_t external_ = 0;
 };
 
 }  // namespace restnet_addon

@@ -32,6 +32,7 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
       const std::size_t state = checked_product({inputs, inputs + outputs}, "inputs x (inputs + outputs)");
       check_output_size(state, sizeof(double), "the accumulator's inputs x (inputs + outputs) sums");
       create(inputs, outputs);
+      account(info.Env(), state * sizeof(double));
       return 0;
     });
   }

@@ -29,6 +29,7 @@ export const FIT_FLAGS: FlagSpec[] = [
   { name: 'no-refine', type: 'boolean', help: 'least squares only: skip training the stitches on the task (cross-entropy through the frozen back)' },
   { name: 'refine-epochs', type: 'integer', value: 'N', min: 1, help: 'passes over the calibration images when refining', defaultText: '6' },
   { name: 'refine-images', type: 'integer', value: 'N', min: 1, help: 'calibration images to refine on', defaultText: 'all' },
+  { name: 'strict', type: 'boolean', help: 'fail when a configuration cannot be refined, instead of keeping its least-squares stitch (refined: false, refineError)' },
   { name: 'ridge', type: 'number', value: 'R', min: 0, help: 'ridge penalty per row of the least squares', defaultText: '1e-4' },
   { name: 'no-export', type: 'boolean', help: 'do not write the fused .onnx files (export later with restnet export)' },
   { name: 'force', type: 'boolean', help: 'replace a family of other anchors already in the output directory' },
@@ -74,8 +75,9 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   ctx.progress.note(`plan: ${planned.configs.length} configurations, front ${planned.configs[0]!.front}, back ${planned.configs[0]!.back}${planned.skipped.length ? ` (${planned.skipped.length} front cuts skipped)` : ''}`);
 
   const refine = !args.bool('no-refine');
+  if (refine) for (const c of planned.leastSquaresOnly) ctx.progress.note(`plan: ${c.id} will be least squares only: ${c.reason}`);
   ctx.progress.step(`fitting ${planned.configs.length} stitches (capture + least squares${refine ? ' + refinement on the task' : ''})`);
-  const fitOptions: FitPipelineOptions = { signal: ctx.signal, onProgress: onProgress(ctx), calibrationLimit };
+  const fitOptions: FitPipelineOptions = { signal: ctx.signal, onProgress: onProgress(ctx), calibrationLimit, strict: args.bool('strict') };
   if (validation) fitOptions.validation = validation;
   if (args.has('ridge')) fitOptions.ridge = args.number('ridge')!;
   if (refine) {

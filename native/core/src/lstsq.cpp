@@ -152,25 +152,33 @@ LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Co
   }
   if (count_ == 0.0) throw RangeError("LeastSquaresAccumulator: no rows to solve from; call update() first");
   const std::size_t d = in_, k = out_;
-  // Moments about the origin instead of the means when there is no bias to absorb them.
-  std::vector<double> a = cxx_, b = cxy_, syy = syy_;
+  // d x d matrices are the memory of a wide stitch (d = 8192: 512 MiB each), so the solve keeps
+  // to one copy besides the accumulator's: with a bias the normal matrix is cxx_ itself; moments
+  // about the origin (no bias to absorb the means) are a modified copy.
+  std::vector<double> uncentred, b = cxy_, syy = syy_;
   if (!options.bias) {
+    uncentred = cxx_;
     for (std::size_t i = 0; i < d; ++i) {
-      for (std::size_t p = 0; p < d; ++p) a[i * d + p] += count_ * mean_x_[i] * mean_x_[p];
+      for (std::size_t p = 0; p < d; ++p) uncentred[i * d + p] += count_ * mean_x_[i] * mean_x_[p];
       for (std::size_t j = 0; j < k; ++j) b[i * k + j] += count_ * mean_x_[i] * mean_y_[j];
     }
     for (std::size_t j = 0; j < k; ++j) syy[j] += count_ * mean_y_[j] * mean_y_[j];
   }
-  const std::vector<double> moments = a;  // without the ridge, for the residual
-  for (std::size_t i = 0; i < d; ++i) a[i * d + i] += options.ridge;
+  const std::vector<double>& moments = options.bias ? cxx_ : uncentred;  // without the ridge, for the residual
+  const auto with_ridge = [&] {
+    std::vector<double> a = moments;
+    for (std::size_t i = 0; i < d; ++i) a[i * d + i] += options.ridge;
+    return a;
+  };
   control.check();
 
   LstsqResult result;
   std::vector<double> w;
-  std::vector<double> l = a;
+  std::vector<double> l = with_ridge();
   bool solved = false;
   if (cholesky(l.data(), d)) {
-    const double cond = largest_eigenvalue(a.data(), d) / smallest_eigenvalue(l.data(), d);
+    // The ridge shifts every eigenvalue of the symmetric moments by the same amount.
+    const double cond = (largest_eigenvalue(moments.data(), d) + options.ridge) / smallest_eigenvalue(l.data(), d);
     if (cond * kRankTolerance < 1.0) {
       w = b;
       cholesky_solve(l.data(), d, w.data(), k);
@@ -180,7 +188,10 @@ LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Co
       solved = true;
     }
   }
-  if (!solved) pseudo_inverse_solve(a, b, d, k, w, result, control);
+  if (!solved) {
+    std::vector<double>().swap(l);  // the failed factor goes before the fallback's copy
+    pseudo_inverse_solve(with_ridge(), b, d, k, w, result, control);
+  }
 
   LinearMap& map = result.map;
   map = LinearMap(d, k);
