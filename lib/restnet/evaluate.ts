@@ -11,6 +11,7 @@ import { latencyStats, timeInterleaved, type LatencyOptions } from './latency.js
 import type { AnchorRecord, ConfigRecord } from './manifest.js';
 import { wilsonInterval } from './pareto.js';
 import type { MemoryReport, ReStNet } from './runtime.js';
+import { withSession } from './session-scope.js';
 
 export interface EvaluateOptions extends LongTaskOptions {
   /** Use at most this many images for accuracy (default: all). */
@@ -102,10 +103,6 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
   // Every run of an anchor counts towards its figures: it is timed beside each configuration.
   const anchorTimes1 = anchorNames.map((): number[] => []), anchorTimes32 = anchorNames.map((): number[] => []);
   const runner = (id: string, x: Tensor) => () => net.runWith(id, x);
-  // Sessions the caller built stay; those built here for one configuration (with arenas sized
-  // for accuracy batches) are released when it is measured, so memory holds the anchors and one
-  // configuration whatever their number.
-  const held = new Set(net.memory().fused.ids);
   const accuracyOf = async (id: string): Promise<Pick<ConfigRecord, 'accuracy' | 'evalImages' | 'accuracyInterval'>> => {
     await net.warmup([id]);
     const predicted = await predictions(net, id, data, { ...options, batchSize, limit });
@@ -116,10 +113,13 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
   const anchorAccuracy = new Map<string, Awaited<ReturnType<typeof accuracyOf>>>();
   for (const name of anchorNames) anchorAccuracy.set(name, await accuracyOf(name));
   const line = (id: string, r: { accuracy: number | null; latencyMs: number | null }): string => `${id}: accuracy ${(r.accuracy! * 100).toFixed(2)}%${measureLatency ? `, ${r.latencyMs!.toFixed(3)} ms/sample` : ''}`;
+  // One configuration's session at a time beside the anchors' (session-scope.ts): memory holds
+  // the anchors and one configuration whatever their number.
   for (const [k, id] of ids.entries()) {
     const r = net.record(id);
-    Object.assign(r, await accuracyOf(id));
-    if (measureLatency) {
+    await withSession(net, id, async () => {
+      Object.assign(r, await accuracyOf(id));
+      if (!measureLatency) return;
       report(options, 'latency', k, all.length, id);
       const [one1] = await timeInterleaved([runner(id, one), ...anchorNames.map((a) => runner(a, one))], latency1, [[], ...anchorTimes1]);
       const [one32] = await timeInterleaved([runner(id, b32), ...anchorNames.map((a) => runner(a, b32))], latency32, [[], ...anchorTimes32]);
@@ -127,8 +127,7 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
       r.latencyP95Ms = one1!.p95Ms;
       r.latencyRuns = one1!.runs;
       r.latencyBatch32Ms = one32!.medianMs;
-    }
-    if (!held.has(id)) net.release(id);
+    });
     const front = net.anchors.find((a) => a.name === r.front)!, back = net.anchors.find((a) => a.name === r.back)!;
     const fi = front.model.cutPoints().find((c) => c.name === r.frontCut)!.index;
     const bi = back.model.cutPoints().find((c) => c.name === r.backCut)!.index;

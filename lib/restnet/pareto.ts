@@ -11,6 +11,7 @@
 // - markPareto: measures a fitted net on the validation split and writes `pareto`, `reason` and
 //   the validation figures into its records.
 import { predictions } from './evaluate.js';
+import { withSession } from './session-scope.js';
 import { imageRows, report, seededRandom, type ImageInput, type ImageRows, type LongTaskOptions } from './inputs.js';
 import type { ReStNet } from './runtime.js';
 
@@ -168,7 +169,7 @@ export async function markPareto(net: ReStNet, validation: ImageInput, options: 
   const accuracy = new Map<string, number>();
   const predicted = new Map<string, Uint8Array>();
   for (const [k, id] of ids.entries()) {
-    const p = await predictions(net, id, validation, options);
+    const p = await withSession(net, id, () => predictions(net, id, validation, options));
     let correct = 0;
     for (let i = 0; i < count; i++) if (p[i] === labels[i]) correct++;
     accuracy.set(id, correct / count);
