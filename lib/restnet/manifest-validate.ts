@@ -16,7 +16,8 @@ const hash: Check = (v) => typeof v === 'string' && HEX64.test(v);
 const bool: Check = (v) => typeof v === 'boolean';
 const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
 const orNull = (c: Check): Check => (v) => v === null || c(v);
-const cka: Check = (v) => num(v) && (v as number) >= -1e-6 && (v as number) <= 1 + 1e-6;
+// Debiased (unbiased-HSIC) CKA can come out slightly below 0 for unrelated layers.
+const cka: Check = (v) => num(v) && (v as number) >= -1 - 1e-6 && (v as number) <= 1 + 1e-6;
 const interval: Check = (v) => Array.isArray(v) && v.length === 2 && fraction(v[0]) && fraction(v[1]) && (v[0] as number) <= (v[1] as number);
 
 /** [check, what it expects, required] per field. */
