@@ -21,15 +21,10 @@ class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka>
 
   explicit MinibatchCka(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
     guarded(info.Env(), [&] {
-      const std::size_t count_a = positive_integer_arg(info[0], "countA");
-      const std::size_t count_b = positive_integer_arg(info[1], "countB");
+      const std::size_t count_a = integer_arg(info[0], "countA", 1, kMaxSafeInteger);
+      const std::size_t count_b = integer_arg(info[1], "countB", 1, kMaxSafeInteger);
       check_output_size(checked_product({count_a, count_b}, "countA x countB"), sizeof(double), "result");
-      const Napi::Object o = options_arg(info[2], "options", {"kernel", "threshold", "method"});
-      restnet::CkaOptions options;
-      options.kernel = restnet::parse_kernel(string_option(o, "kernel", "linear"));
-      options.threshold = number_option(o, "threshold", 1.0);
-      options.method = restnet::parse_method(string_option(o, "method", "auto"));
-      create(count_a, count_b, options);
+      create(count_a, count_b, cka_options(info[2], false));
       return 0;
     });
   }

@@ -102,7 +102,7 @@ Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
     options.epochs = integer_option(o, "epochs", 10, 1, 1e9);
     options.batch_size = integer_option(o, "batchSize", std::min<std::size_t>(128, x.rows), 1,
                                         static_cast<double>(x.rows));
-    options.seed = integer_option(o, "seed", 0, 0, 9007199254740991.0);
+    options.seed = integer_option(o, "seed", 0, 0, kMaxSafeInteger);
     options.patience = integer_option(o, "patience", 0, 0, 1e9);
     const restnet::LinearMap init =
         o.Get("init").IsUndefined() ? restnet::LinearMap(x.cols, y.cols) : linear_map_arg(o.Get("init"), "options.init");

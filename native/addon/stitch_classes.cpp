@@ -1,6 +1,5 @@
 // LeastSquaresAccumulator (streamed least squares) and TrainableStitch (forward / backward /
 // step for losses computed elsewhere).
-#include <cmath>
 #include <cstring>
 
 #include "accumulator_wrap.h"
@@ -26,9 +25,10 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
 
   explicit Accumulator(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
     guarded(info.Env(), [&] {
-      const std::size_t inputs = positive_integer_arg(info[0], "inputs"), outputs = positive_integer_arg(info[1], "outputs");
+      const std::size_t inputs = integer_arg(info[0], "inputs", 1, kMaxSafeInteger),
+                        outputs = integer_arg(info[1], "outputs", 1, kMaxSafeInteger);
       // Its state, inputs x (inputs + outputs) doubles, is allocated (zero-filled) now, from two numbers alone.
-      // Both are at most 1e9, so their sum cannot wrap.
+      // Both are below 2^53, so their sum cannot wrap.
       const std::size_t state = checked_product({inputs, inputs + outputs}, "inputs x (inputs + outputs)");
       check_output_size(state, sizeof(double), "the accumulator's inputs x (inputs + outputs) sums");
       create(inputs, outputs);
@@ -122,11 +122,7 @@ class Trainable : public Napi::ObjectWrap<Trainable> {
       if (info[0].IsUndefined()) {
         stitch_->step();
       } else {
-        const double lr = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1.0;
-        if (!(lr > 0.0) || !std::isfinite(lr)) {
-          throw restnet::RangeError("lr: expected a finite number > 0, got " + info[0].ToString().Utf8Value());
-        }
-        stitch_->step(lr);
+        stitch_->step(number_arg(info[0], "lr", kPositive));
       }
       return info.Env().Undefined();
     });
