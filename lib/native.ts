@@ -7,10 +7,8 @@ import { dirname, join } from 'node:path';
 import type { Matrix, Matrix64 } from './matrix.js';
 import type {
   EpochRecord,
+  FitDiagnostics,
   FitOptions,
-  NativeFitResult,
-  NativeLeastSquaresAccumulator,
-  NativeTrainableStitch,
   NativeTrainOptions,
   OptimizerOptions,
   StitchParameters,
@@ -35,6 +33,24 @@ export interface NativeGramOptions {
 
 export interface NativeCancelToken {
   cancel(): void;
+}
+
+export interface NativeFitResult extends StitchParameters, FitDiagnostics {}
+
+export interface NativeLeastSquaresAccumulator {
+  update(x: Matrix, y: Matrix): void;
+  updateAsync(x: Matrix, y: Matrix, token?: NativeCancelToken): Promise<void>;
+  merge(other: NativeLeastSquaresAccumulator): void;
+  solve(options?: FitOptions): NativeFitResult;
+  readonly rows: number;
+}
+
+export interface NativeTrainableStitch {
+  forward(x: Matrix): Matrix;
+  backward(x: Matrix, gradOut: Matrix): void;
+  step(lr?: number): void;
+  stitch(): StitchParameters;
+  readonly steps: number;
 }
 
 export interface NativeMinibatchCKA {

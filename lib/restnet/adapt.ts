@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 
 import type { Tensor } from '../matrix.js';
 import type { Rung } from './selection.js';
+import { integerArg, invalidArgument, NON_NEGATIVE, numberArg, POSITIVE } from '../validate.js';
 
 /** What the controller drives: `use(id)` switches, `run` is timed by `controller.run`, `ladder()` when no ladder is given. */
 export interface AdaptTarget {
@@ -75,11 +76,7 @@ interface Sample {
   ms: number;
 }
 
-const positive = (name: string, v: unknown, infinite = false): number => {
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name}: expected a number, got ${String(v)}`);
-  if (!(v > 0) || (!infinite && !Number.isFinite(v))) throw new RangeError(`${name}: expected a${infinite ? '' : ' finite'} number > 0, got ${v}`);
-  return v;
-};
+const positive = (name: string, v: unknown, infinite = false): number => numberArg(v, name, { ...POSITIVE, infinite });
 
 export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> {
   readonly targetMs: number;
@@ -112,14 +109,11 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
     const known = ['targetMs', 'percentile', 'windowMs', 'cooldownMs', 'hysteresis', 'minAccuracy', 'ladder', 'minSamples', 'clock'];
     for (const k of Object.keys(options)) if (!known.includes(k)) throw new TypeError(`options.${k}: unknown; expected ${known.join(', ')}`);
     this.targetMs = positive('options.targetMs', options.targetMs, true);
-    this.percentile = positive('options.percentile', options.percentile ?? 95);
-    if (this.percentile > 100) throw new RangeError(`options.percentile: expected a number in (0, 100], got ${this.percentile}`);
+    this.percentile = numberArg(options.percentile ?? 95, 'options.percentile', { min: 0, max: 100, minOpen: true });
     this.windowMs = positive('options.windowMs', options.windowMs ?? 2000);
     this.cooldownMs = positive('options.cooldownMs', options.cooldownMs ?? 5000);
-    this.hysteresis = options.hysteresis ?? 0.2;
-    if (typeof this.hysteresis !== 'number' || !(this.hysteresis >= 0 && this.hysteresis < 1)) throw new RangeError(`options.hysteresis: expected a number in [0, 1), got ${String(options.hysteresis)}`);
-    this.minSamples = options.minSamples ?? 20;
-    if (!Number.isInteger(this.minSamples) || this.minSamples < 1) throw new RangeError(`options.minSamples: expected an integer >= 1, got ${String(options.minSamples)}`);
+    this.hysteresis = numberArg(options.hysteresis ?? 0.2, 'options.hysteresis', { min: 0, max: 1, maxOpen: true });
+    this.minSamples = integerArg(options.minSamples ?? 20, 'options.minSamples', 1);
     if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('options.clock: expected a function returning ms');
     this.clock = options.clock ?? (() => performance.now());
 
@@ -131,7 +125,7 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
     if (!Array.isArray(ladder)) throw new TypeError('options.ladder: expected an array of rungs, cheapest first');
     if (ladder.length === 0) throw new RangeError('options.ladder: expected at least one rung, got none');
     const min = options.minAccuracy;
-    if (min !== undefined && (typeof min !== 'number' || Number.isNaN(min))) throw new TypeError(`options.minAccuracy: expected a number, got ${String(min)}`);
+    if (min !== undefined && (typeof min !== 'number' || Number.isNaN(min))) throw invalidArgument('options.minAccuracy', 'a number', min, 'type');
     const usable = min === undefined ? ladder : ladder.filter((r) => r.accuracy !== null && r.accuracy >= min);
     if (usable.length === 0) {
       const best = Math.max(...ladder.map((r) => r.accuracy ?? -Infinity));
@@ -155,7 +149,7 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
    * that began before the last switch is ignored: it describes the configuration before it.
    */
   observe(latencyMs: number): void {
-    if (typeof latencyMs !== 'number' || !(latencyMs >= 0) || !Number.isFinite(latencyMs)) throw new RangeError(`latencyMs: expected a finite number >= 0, got ${String(latencyMs)}`);
+    numberArg(latencyMs, 'latencyMs', NON_NEGATIVE);
     if (this.stopped) return;
     const now = this.clock();
     if (now - latencyMs < this.switchedAt) {
@@ -216,7 +210,7 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
    * ladder when the pinned id is not on it.
    */
   pin(id: string | null): void {
-    if (id !== null && typeof id !== 'string') throw new TypeError(`id: expected a configuration id or null, got ${String(id)}`);
+    if (id !== null && typeof id !== 'string') throw invalidArgument('id', 'a configuration id or null', id, 'type');
     const now = this.clock();
     const from = this.net.current;
     if (id !== null) {

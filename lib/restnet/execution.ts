@@ -10,6 +10,7 @@ import type { Anchor } from './anchor.js';
 import { layoutOf } from './layout.js';
 import { FusedSessions } from './fused-sessions.js';
 import type { ConfigRecord } from './manifest.js';
+import { integerArg, invalidArgument, NON_NEGATIVE, numberArg } from '../validate.js';
 
 /** Something run() can be pointed at: a configuration or an anchor. */
 export interface Runner {
@@ -106,11 +107,13 @@ export interface ExecutionOptions {
 
 /** Checks the execution options' types and ranges. */
 export function checkExecutionOptions(options: ExecutionOptions): void {
-  if (options.mode !== undefined && !RUN_MODES.includes(options.mode)) throw new RangeError(`options.mode: expected one of ${RUN_MODES.join(', ')}, got ${JSON.stringify(options.mode)}`);
-  const budget = options.memoryBudgetBytes;
-  if (budget !== undefined && (typeof budget !== 'number' || Number.isNaN(budget) || budget < 0)) throw new RangeError(`options.memoryBudgetBytes: expected a number >= 0, got ${String(budget)}`);
-  const threads = options.threads;
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new RangeError(`options.threads: expected a positive integer, got ${String(threads)}`);
+  if (options.mode !== undefined && !RUN_MODES.includes(options.mode)) {
+    throw invalidArgument('options.mode', `one of ${RUN_MODES.join(', ')}`, options.mode, 'range');
+  }
+  if (options.memoryBudgetBytes !== undefined) {
+    numberArg(options.memoryBudgetBytes, 'options.memoryBudgetBytes', { ...NON_NEGATIVE, infinite: true });
+  }
+  if (options.threads !== undefined) integerArg(options.threads, 'options.threads', 1);
 }
 
 export interface ExecutionMemory {

@@ -1,9 +1,6 @@
 // manifest.json of a saved ReStNet: the two anchors (file, hash, measured numbers) and one flat
 // list of stitched configurations. Written atomically (temp file + rename) so a reader never
 // sees half a manifest; validated field by field on load.
-import { randomBytes } from 'node:crypto';
-import { rename, unlink, writeFile } from 'node:fs/promises';
-
 import type { PlannedConfig } from './plan.js';
 
 export const MANIFEST_FORMAT = 'restnet/1';
@@ -109,17 +106,7 @@ export class ManifestError extends Error {
   override name = 'ManifestError';
 }
 
-/** Writes bytes to a temp file beside `path`, then renames it over `path`. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (error) {
-    await unlink(tmp).catch(() => undefined);
-    throw error;
-  }
-}
+export { writeFileAtomic } from '../atomic-write.js';
 
 // The field-by-field check lives in manifest-validate.ts.
 export { validateManifest } from './manifest-validate.js';

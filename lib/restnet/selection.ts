@@ -1,6 +1,7 @@
 // Choosing a configuration for a device's budget: the most accurate candidate that fits (ties:
 // the faster), from the numbers in the family's records.
 import type { AnchorRecord, ConfigRecord } from './manifest.js';
+import { invalidArgument } from '../validate.js';
 
 export interface Budget {
   maxLatencyMs?: number;
@@ -45,7 +46,7 @@ function checkBudget(budget: Budget): void {
   for (const k of Object.keys(budget)) if (!(BUDGET_KEYS as readonly string[]).includes(k)) throw new TypeError(`budget.${k}: unknown; expected ${BUDGET_KEYS.join(', ')}`);
   for (const k of BUDGET_KEYS) {
     const v = budget[k];
-    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) throw new TypeError(`budget.${k}: expected a number, got ${String(v)}`);
+    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) throw invalidArgument(`budget.${k}`, 'a number', v, 'type');
   }
 }
 

@@ -2,8 +2,8 @@
 // runs in the native core (f64 normal equations, Cholesky, minimum-norm eigen fallback).
 import { withAbort } from '../abort.js';
 import type { Matrix } from '../matrix.js';
-import { native } from '../native.js';
-import type { FitDiagnostics, FitOptions, NativeFitResult, NativeLeastSquaresAccumulator, StitchParameters } from './types.js';
+import { native, type NativeFitResult, type NativeLeastSquaresAccumulator } from '../native.js';
+import type { FitDiagnostics, FitOptions, StitchParameters } from './types.js';
 
 /** A stitching layer y = x W + b that can run on new activations. */
 export interface Stitch extends StitchParameters {

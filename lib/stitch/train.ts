@@ -3,9 +3,9 @@
 // elsewhere).
 import { withAbort } from '../abort.js';
 import type { Matrix } from '../matrix.js';
-import { native } from '../native.js';
+import { native, type NativeTrainableStitch } from '../native.js';
 import { stitch, type Stitch } from './fit.js';
-import type { EpochRecord, NativeTrainableStitch, NativeTrainOptions, OptimizerOptions, StitchParameters } from './types.js';
+import type { EpochRecord, NativeTrainOptions, OptimizerOptions, StitchParameters } from './types.js';
 
 export interface TrainOptions extends NativeTrainOptions {
   /** Called on the main thread after each epoch, in order, before the promise settles. Throwing stops training. */
