@@ -103,7 +103,7 @@ export interface NativeAddon {
     y: Matrix,
     options: NativeTrainOptions,
     token?: NativeCancelToken,
-    onEpoch?: (record: EpochRecord) => void,
+    onEpoch?: (record: EpochRecord, totalEpochs: number) => void,
   ): Promise<StitchParameters & { history: EpochRecord[] }>;
   LeastSquaresAccumulator: new (inputs: number, outputs: number) => NativeLeastSquaresAccumulator;
   TrainableStitch: new (init: StitchParameters, options?: OptimizerOptions) => NativeTrainableStitch;

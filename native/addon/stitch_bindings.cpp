@@ -67,7 +67,9 @@ Napi::Object record_value(Napi::Env env, const restnet::EpochRecord& r) {
   return o;
 }
 
-// A (done, total) progress function for PromiseWorker that calls onEpoch(record of epoch done).
+// The one relay of epoch records: a (done, total) progress function for PromiseWorker that calls
+// onEpoch(record of epoch done, total epochs). Each record is logged before its progress call,
+// and PromiseWorker delivers every progress call, in order, before the promise settles.
 Napi::Value epoch_relay(Napi::Env env, const Napi::Value& on_epoch, const std::shared_ptr<EpochLog>& log) {
   if (on_epoch.IsUndefined()) return env.Undefined();
   if (!on_epoch.IsFunction()) throw restnet::TypeError("onEpoch: expected a function");
@@ -77,10 +79,9 @@ Napi::Value epoch_relay(Napi::Env env, const Napi::Value& on_epoch, const std::s
     restnet::EpochRecord record;
     {
       std::lock_guard<std::mutex> lock(log->mutex);
-      if (done == 0 || done > log->records.size()) return;  // progress always follows its record
-      record = log->records[done - 1];
+      record = log->records[done - 1];  // done >= 1: reported only after its record
     }
-    callback->Call({record_value(info.Env(), record)});
+    callback->Call({record_value(info.Env(), record), info[1]});
   });
 }
 
