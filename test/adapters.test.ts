@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 import type { Tensor } from '../lib/matrix.js';
 import { DataType, encodeModel, valueInfo } from '../lib/onnx/proto.js';
-import { Adapter, adapterToOnnx, positionRows, resampleGrid, rowsToGrid, sampleRows } from '../lib/stitch/adapters/index.js';
+import { Adapter, adapterToOnnx, resampleGrid } from '../lib/stitch/adapters/index.js';
+import { positionRows, rowsToGrid, sampleRows } from '../lib/stitch/adapters/layout.js';
 import type { Stitch } from '../lib/stitch/index.js';
 import { linearMap, ortRun, randomTensor, relError } from './onnx-helpers.js';
 

@@ -8,7 +8,8 @@ import { gzipSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { conformTo, encodeNpy, loadData, parseNpy, resizeChw, type SampleSet } from '../lib/formats/index.js';
+import { conformTo, encodeNpy, loadData, parseNpy, type SampleSet } from '../lib/formats/index.js';
+import { resizeChw } from '../lib/formats/images.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'restnet-formats-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,6 @@ export { Adapter } from './adapter.js';
 export type { AdapterKind, AdapterMaps, AdapterOptions, FitPair } from './adapter.js';
 export { adapterToOnnx } from './onnx.js';
 export type { AdapterOnnxOptions, OnnxFragment } from './onnx.js';
-export { sampleRows, positionRows, rowsToGrid, resampleGrid, spaceToDepth, depthToSpace } from './layout.js';
+export { resampleGrid } from './layout.js';
 export type { SamplePooling } from './layout.js';
-export { activationShape } from './shapes.js';
 export type { ActivationShape, GridShape, TokenShape } from './shapes.js';
