@@ -40,7 +40,9 @@ export function checkTensor(t: Tensor, name: string, rank?: number): void {
 export function matrix(data: Float32Array, rows: number, cols: number): Matrix {
   if (!(data instanceof Float32Array)) throw new TypeError('data: expected a Float32Array');
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0 || data.length !== rows * cols) {
-    throw new RangeError(`data: expected rows x cols = ${rows} x ${cols} = ${rows * cols} elements, got ${data.length}`);
+    throw new RangeError(
+      `data: expected rows x cols = ${rows} x ${cols} = ${rows * cols} elements, got ${data.length}`,
+    );
   }
   return { data, rows, cols };
 }

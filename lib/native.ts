@@ -69,7 +69,11 @@ export interface NativeCapabilities {
 
 export interface NativeAddon {
   CancelToken: new () => NativeCancelToken;
-  MinibatchCKA: new (countA: number, countB: number, options?: Omit<NativeCkaOptions, 'debiased'>) => NativeMinibatchCKA;
+  MinibatchCKA: new (
+    countA: number,
+    countB: number,
+    options?: Omit<NativeCkaOptions, 'debiased'>,
+  ) => NativeMinibatchCKA;
   capabilities(): NativeCapabilities;
   setThreads(n: number): void;
   setSimd(path: SimdPath): void;
@@ -96,7 +100,12 @@ export interface NativeAddon {
   addPositionOffsets(y: Matrix, offsets: Float32Array, positions: number): void;
   resample2d(data: Float32Array, dims: number[], outH: number, outW: number): Float32Array;
   fitStitch(x: Matrix, y: Matrix, options?: FitOptions): NativeFitResult;
-  fitStitchAsync(x: Matrix, y: Matrix, options: FitOptions | undefined, token?: NativeCancelToken): Promise<NativeFitResult>;
+  fitStitchAsync(
+    x: Matrix,
+    y: Matrix,
+    options: FitOptions | undefined,
+    token?: NativeCancelToken,
+  ): Promise<NativeFitResult>;
   applyStitch(stitch: StitchParameters, x: Matrix): Matrix;
   trainStitch(
     x: Matrix,

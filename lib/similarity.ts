@@ -60,7 +60,12 @@ export function cka(x: Matrix, y: Matrix, options?: CkaOptions): number {
 /** cka() off the main thread; one progress event ('cka', 1 of 1) when it is done. */
 export function ckaAsync(x: Matrix, y: Matrix, options: CkaOptions & LongTaskOptions = {}): Promise<number> {
   const { signal, onProgress, ...cka } = options;
-  return singleStep('cka', 'x, y', onProgress, withAbort(signal, (token) => native.ckaAsync(x, y, cka, token)));
+  return singleStep(
+    'cka',
+    'x, y',
+    onProgress,
+    withAbort(signal, (token) => native.ckaAsync(x, y, cka, token)),
+  );
 }
 
 /**
@@ -70,7 +75,8 @@ export function ckaAsync(x: Matrix, y: Matrix, options: CkaOptions & LongTaskOpt
 export function ckaMatrix(a: Matrix[], b: Matrix[], options: CkaMatrixOptions = {}): Promise<Matrix64> {
   const { signal, onProgress, ...cka } = options;
   const relay =
-    onProgress && ((done: number, total: number) => onProgress({ stage: 'cka', done, total, detail: 'layer Grams and pairs' }));
+    onProgress &&
+    ((done: number, total: number) => onProgress({ stage: 'cka', done, total, detail: 'layer Grams and pairs' }));
   return withAbort(signal, (token) => native.ckaMatrix(a, b, cka, token, relay));
 }
 

@@ -23,7 +23,9 @@ function kindOf(symbol) {
 
 function isPublic(declaration) {
   const modifiers = ts.canHaveModifiers(declaration) ? (ts.getModifiers(declaration) ?? []) : [];
-  const hidden = modifiers.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword || m.kind === ts.SyntaxKind.ProtectedKeyword);
+  const hidden = modifiers.some(
+    (m) => m.kind === ts.SyntaxKind.PrivateKeyword || m.kind === ts.SyntaxKind.ProtectedKeyword,
+  );
   return !hidden && !(declaration.name && ts.isPrivateIdentifier(declaration.name));
 }
 
@@ -33,9 +35,12 @@ function optional(symbol) {
 
 /** `name?: type` of every property of an interface or object type. */
 function properties(checker, type, at, flags) {
-  return checker.getPropertiesOfType(type).map(
-    (p) => `${p.getName()}${optional(p)}: ${checker.typeToString(checker.getTypeOfSymbolAtLocation(p, at), undefined, flags)}`,
-  );
+  return checker
+    .getPropertiesOfType(type)
+    .map(
+      (p) =>
+        `${p.getName()}${optional(p)}: ${checker.typeToString(checker.getTypeOfSymbolAtLocation(p, at), undefined, flags)}`,
+    );
 }
 
 /** The members a class declares itself (not inherited ones), public only, statics marked. */
@@ -55,7 +60,11 @@ function classMembers(checker, symbol, flags) {
 /** The listing's lines for the program rooted at lib/index.ts. */
 export function apiListing() {
   const configPath = join(root, 'tsconfig.json');
-  const config = ts.getParsedCommandLineOfConfigFile(configPath, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+  const config = ts.getParsedCommandLineOfConfigFile(
+    configPath,
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+  );
   const entry = join(root, 'lib', 'index.ts');
   const program = ts.createProgram([entry], config.options);
   const checker = program.getTypeChecker();

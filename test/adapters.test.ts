@@ -50,7 +50,7 @@ function refTokensToGrid(t: Tensor, skip: number): Tensor {
 
 /** b + sum_k W[k, j] v[k] */
 function mapVector(map: Stitch, v: number[]): number[] {
-  const { rows, cols, data } = map.weight;
+  const { cols, data } = map.weight;
   return Array.from({ length: cols }, (_, j) => v.reduce((s, x, k) => s + x * data[k * cols + j]!, map.bias[j]!));
 }
 

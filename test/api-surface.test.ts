@@ -10,16 +10,35 @@ import { apiListing, listingPath } from '../scripts/api-listing.mjs';
 
 describe('public API', () => {
   it('matches the committed listing', () => {
-    const committed = readFileSync(listingPath as string, 'utf8').trimEnd().split('\n');
+    const committed = readFileSync(listingPath as string, 'utf8')
+      .trimEnd()
+      .split('\n');
     expect((apiListing as () => string[])()).toEqual(committed);
   }, 60_000);
 
   it('keeps internals out of the public index', () => {
     const names = new Set((apiListing as () => string[])().map((line) => line.split(' ')[1]!.replace(/:$/, '')));
-    for (const internal of ['bySize', 'monotoneAssignment', 'refineSettings', 'refineSettingsFor', 'refineTargets', 'refineOnTask']) {
+    for (const internal of [
+      'bySize',
+      'monotoneAssignment',
+      'refineSettings',
+      'refineSettingsFor',
+      'refineTargets',
+      'refineOnTask',
+    ]) {
       expect(names.has(internal), internal).toBe(false);
     }
-    for (const documented of ['cka', 'ckaMatrix', 'fitStitch', 'trainStitch', 'analyze', 'plan', 'fit', 'evaluate', 'ReStNet']) {
+    for (const documented of [
+      'cka',
+      'ckaMatrix',
+      'fitStitch',
+      'trainStitch',
+      'analyze',
+      'plan',
+      'fit',
+      'evaluate',
+      'ReStNet',
+    ]) {
       expect(names.has(documented), documented).toBe(true);
     }
   }, 60_000);

@@ -26,7 +26,7 @@ function importsOf(file: string): string[] {
 }
 
 /** Every cycle reachable by a depth-first walk, each as the list of files around it. */
-export function findCycles(files: string[], edges: (file: string) => string[]): string[][] {
+function findCycles(files: string[], edges: (file: string) => string[]): string[][] {
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];
   const cycles: string[][] = [];

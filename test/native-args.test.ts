@@ -22,16 +22,24 @@ const wrong = (v: unknown) => v as never;
 
 describe('integer arguments', () => {
   it('names the range in both the TypeError and the RangeError', () => {
-    expect(() => setThreads(wrong('2'))).toThrow(new TypeError('threads: expected an integer in [0, 1024], got a string'));
+    expect(() => setThreads(wrong('2'))).toThrow(
+      new TypeError('threads: expected an integer in [0, 1024], got a string'),
+    );
     expect(() => setThreads(1025)).toThrow(new RangeError('threads: expected an integer in [0, 1024], got 1025'));
     expect(() => setThreads(1.5)).toThrow(new RangeError('threads: expected an integer in [0, 1024], got 1.5'));
-    expect(() => new MinibatchCKA(wrong(null), 2)).toThrow(new TypeError('countA: expected a positive integer, got null'));
-    expect(() => new LeastSquaresAccumulator(3, 0)).toThrow(new RangeError('outputs: expected a positive integer, got 0'));
+    expect(() => new MinibatchCKA(wrong(null), 2)).toThrow(
+      new TypeError('countA: expected a positive integer, got null'),
+    );
+    expect(() => new LeastSquaresAccumulator(3, 0)).toThrow(
+      new RangeError('outputs: expected a positive integer, got 0'),
+    );
     const grid = new Float32Array(16);
     expect(() => native.resample2d(grid, [1, 1, 4, 4], wrong('2'), 2)).toThrow(
       new TypeError('outH: expected a positive integer, got a string'),
     );
-    expect(() => native.rowsToNchw(grid, [1, 1, 4, 4], -1)).toThrow(new RangeError('skip: expected a non-negative integer, got -1'));
+    expect(() => native.rowsToNchw(grid, [1, 1, 4, 4], -1)).toThrow(
+      new RangeError('skip: expected a non-negative integer, got -1'),
+    );
   });
 
   it('checks integer options with the same words', async () => {
@@ -46,18 +54,26 @@ describe('integer arguments', () => {
 
 describe('number arguments', () => {
   it('states open and closed ends as they are checked', () => {
-    expect(() => gram(x, { kernel: 'rbf', sigma: 0 })).toThrow(new RangeError('options.sigma: expected a finite number > 0, got 0'));
+    expect(() => gram(x, { kernel: 'rbf', sigma: 0 })).toThrow(
+      new RangeError('options.sigma: expected a finite number > 0, got 0'),
+    );
     expect(() => gram(x, { kernel: 'rbf', sigma: Infinity })).toThrow(
       new RangeError('options.sigma: expected a finite number > 0, got Infinity'),
     );
     expect(() => gram(x, { threshold: wrong('1') })).toThrow(
       new TypeError('options.threshold: expected a finite number > 0, got a string'),
     );
-    expect(() => fitStitch(x, y, { ridge: -1 })).toThrow(new RangeError('options.ridge: expected a finite number >= 0, got -1'));
+    expect(() => fitStitch(x, y, { ridge: -1 })).toThrow(
+      new RangeError('options.ridge: expected a finite number >= 0, got -1'),
+    );
     expect(() => fitStitch(x, y, { ridge: 0 })).not.toThrow();
-    expect(() => new TrainableStitch(stitch({ data: new Float32Array(6), rows: 3, cols: 2 }, new Float32Array(2)), {
-      optimizer: 'sgd', momentum: 1,
-    })).toThrow(new RangeError('options.momentum: expected a number in [0, 1), got 1'));
+    expect(
+      () =>
+        new TrainableStitch(stitch({ data: new Float32Array(6), rows: 3, cols: 2 }, new Float32Array(2)), {
+          optimizer: 'sgd',
+          momentum: 1,
+        }),
+    ).toThrow(new RangeError('options.momentum: expected a number in [0, 1), got 1'));
   });
 
   it('checks the CKA options of the minibatch accumulator through the same parser', () => {

@@ -103,33 +103,52 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
   /** The rung last stepped up to and until when it is on probation. */
   private probation: { rung: number; until: number } | null = null;
 
-  constructor(private readonly net: AdaptTarget, options: AdaptOptions) {
+  constructor(
+    private readonly net: AdaptTarget,
+    options: AdaptOptions,
+  ) {
     super();
     if (!options || typeof options !== 'object') throw new TypeError('options: expected an object with targetMs');
-    const known = ['targetMs', 'percentile', 'windowMs', 'cooldownMs', 'hysteresis', 'minAccuracy', 'ladder', 'minSamples', 'clock'];
-    for (const k of Object.keys(options)) if (!known.includes(k)) throw new TypeError(`options.${k}: unknown; expected ${known.join(', ')}`);
+    const known = [
+      'targetMs',
+      'percentile',
+      'windowMs',
+      'cooldownMs',
+      'hysteresis',
+      'minAccuracy',
+      'ladder',
+      'minSamples',
+      'clock',
+    ];
+    for (const k of Object.keys(options))
+      if (!known.includes(k)) throw new TypeError(`options.${k}: unknown; expected ${known.join(', ')}`);
     this.targetMs = positive('options.targetMs', options.targetMs, true);
     this.percentile = numberArg(options.percentile ?? 95, 'options.percentile', { min: 0, max: 100, minOpen: true });
     this.windowMs = positive('options.windowMs', options.windowMs ?? 2000);
     this.cooldownMs = positive('options.cooldownMs', options.cooldownMs ?? 5000);
     this.hysteresis = numberArg(options.hysteresis ?? 0.2, 'options.hysteresis', { min: 0, max: 1, maxOpen: true });
     this.minSamples = integerArg(options.minSamples ?? 20, 'options.minSamples', 1);
-    if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('options.clock: expected a function returning ms');
+    if (options.clock !== undefined && typeof options.clock !== 'function')
+      throw new TypeError('options.clock: expected a function returning ms');
     this.clock = options.clock ?? (() => performance.now());
 
     let ladder = options.ladder;
     if (ladder === undefined) {
-      if (typeof net.ladder !== 'function') throw new TypeError('options.ladder: required when the net has no ladder()');
+      if (typeof net.ladder !== 'function')
+        throw new TypeError('options.ladder: required when the net has no ladder()');
       ladder = net.ladder();
     }
     if (!Array.isArray(ladder)) throw new TypeError('options.ladder: expected an array of rungs, cheapest first');
     if (ladder.length === 0) throw new RangeError('options.ladder: expected at least one rung, got none');
     const min = options.minAccuracy;
-    if (min !== undefined && (typeof min !== 'number' || Number.isNaN(min))) throw invalidArgument('options.minAccuracy', 'a number', min, 'type');
+    if (min !== undefined && (typeof min !== 'number' || Number.isNaN(min)))
+      throw invalidArgument('options.minAccuracy', 'a number', min, 'type');
     const usable = min === undefined ? ladder : ladder.filter((r) => r.accuracy !== null && r.accuracy >= min);
     if (usable.length === 0) {
       const best = Math.max(...ladder.map((r) => r.accuracy ?? -Infinity));
-      throw new RangeError(`options.minAccuracy: no rung has accuracy >= ${min}; the best is ${Number.isFinite(best) ? best : 'unmeasured'}`);
+      throw new RangeError(
+        `options.minAccuracy: no rung has accuracy >= ${min}; the best is ${Number.isFinite(best) ? best : 'unmeasured'}`,
+      );
     }
     this.ladder = Object.freeze([...usable]);
     this.backoff = this.ladder.map(() => 1);
@@ -163,10 +182,20 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
     if (observed === null) return;
     if (observed > this.targetMs) {
       this.belowSince = null;
-      if (this.probation?.rung === this.rung && now <= this.probation.until) this.backoff[this.rung] = Math.min(64, this.backoff[this.rung]! * 2);
+      if (this.probation?.rung === this.rung && now <= this.probation.until)
+        this.backoff[this.rung] = Math.min(64, this.backoff[this.rung]! * 2);
       this.probation = null;
       // Down to the most accurate cheaper rung predicted to meet the target (else the cheapest).
-      if (this.rung > 0) this.move(Math.max(0, this.bestFit(observed, 0, this.rung - 1, () => true)), 'over-target', observed, now);
+      if (this.rung > 0)
+        this.move(
+          Math.max(
+            0,
+            this.bestFit(observed, 0, this.rung - 1, () => true),
+          ),
+          'over-target',
+          observed,
+          now,
+        );
       return;
     }
     if (this.probation && now > this.probation.until) {
@@ -180,7 +209,12 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
     this.belowSince ??= now;
     const below = now - this.belowSince;
     // Up to the most accurate rung predicted to meet the target whose (backed-off) cooldown has passed.
-    const up = this.bestFit(observed, this.rung + 1, this.ladder.length - 1, (r) => below >= this.cooldownMs * this.backoff[r]!);
+    const up = this.bestFit(
+      observed,
+      this.rung + 1,
+      this.ladder.length - 1,
+      (r) => below >= this.cooldownMs * this.backoff[r]!,
+    );
     if (up < 0) return;
     this.probation = { rung: up, until: now + this.cooldownMs };
     this.move(up, 'under-target', observed, now);
@@ -191,7 +225,8 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
    * window's, scaled by the cost ratio to the current rung) meets the target; -1 when none.
    */
   private bestFit(observed: number, lo: number, hi: number, eligible: (rung: number) => boolean): number {
-    for (let r = hi; r >= lo; r--) if (eligible(r) && observed * this.costRatio(this.rung!, r) <= this.targetMs) return r;
+    for (let r = hi; r >= lo; r--)
+      if (eligible(r) && observed * this.costRatio(this.rung!, r) <= this.targetMs) return r;
     return -1;
   }
 
@@ -274,7 +309,8 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
    * (the ladder's own order; a manifest latency was measured elsewhere, often on few runs).
    */
   private costRatio(a: number, b: number): number {
-    const ra = this.ladder[a]!, rb = this.ladder[b]!;
+    const ra = this.ladder[a]!,
+      rb = this.ladder[b]!;
     if (ra.source === 'profile' && rb.source === 'profile' && ra.latencyMs! > 0) return rb.latencyMs! / ra.latencyMs!;
     return ra.macs > 0 ? rb.macs / ra.macs : 1;
   }

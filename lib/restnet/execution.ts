@@ -28,11 +28,17 @@ export class SharedSegments {
   private readonly bounds: Map<string, Set<string>>;
   private readonly anchorRunners = new Map<string, Runner>();
 
-  constructor(private readonly anchors: readonly Anchor[], records: readonly ConfigRecord[]) {
+  constructor(
+    private readonly anchors: readonly Anchor[],
+    records: readonly ConfigRecord[],
+  ) {
     const byName = new Map(anchors.map((a) => [a.name, a]));
     this.bounds = new Map(anchors.map((a) => [a.name, new Set<string>()]));
     for (const record of records) {
-      if (!byName.has(record.front) || !byName.has(record.back)) throw new RangeError(`configs: '${record.id}' joins '${record.front}' to '${record.back}', expected anchors ${[...byName.keys()].join(', ')}`);
+      if (!byName.has(record.front) || !byName.has(record.back))
+        throw new RangeError(
+          `configs: '${record.id}' joins '${record.front}' to '${record.back}', expected anchors ${[...byName.keys()].join(', ')}`,
+        );
       this.bounds.get(record.front)!.add(record.frontCut);
       this.bounds.get(record.back)!.add(record.backCut);
     }
@@ -58,8 +64,13 @@ export class SharedSegments {
   /** A configuration's stitched model on the shared segments. */
   stitched(record: ConfigRecord, maps: AdapterMaps): StitchedModel {
     return new StitchedModel({
-      front: this.anchor(record.front).model, frontCut: record.frontCut, back: this.anchor(record.back).model, backCut: record.backCut, maps,
-      frontCuts: [...this.bounds.get(record.front)!], backCuts: [...this.bounds.get(record.back)!],
+      front: this.anchor(record.front).model,
+      frontCut: record.frontCut,
+      back: this.anchor(record.back).model,
+      backCut: record.backCut,
+      maps,
+      frontCuts: [...this.bounds.get(record.front)!],
+      backCuts: [...this.bounds.get(record.back)!],
       adapter: layoutOf(record),
     });
   }
@@ -182,7 +193,9 @@ export class Execution {
     }
     const out = await segments(x);
     // After this call has its result, so the build (synchronous in onnxruntime-node) delays no call already waiting.
-    const build = new Promise<unknown>((resolve) => setImmediate(() => resolve(this.fused.ensure(id, () => this.source(id)))));
+    const build = new Promise<unknown>((resolve) =>
+      setImmediate(() => resolve(this.fused.ensure(id, () => this.source(id)))),
+    );
     this.scheduled.add(build);
     void build.finally(() => this.scheduled.delete(build));
     return out;

@@ -40,7 +40,11 @@ export function fitStitch(x: Matrix, y: Matrix, options?: FitOptions): FittedSti
 }
 
 /** fitStitch() off the main thread; the signal stops it between its stages; one progress event ('fit', 1 of 1). */
-export async function fitStitchAsync(x: Matrix, y: Matrix, options: FitOptions & LongTaskOptions = {}): Promise<FittedStitch> {
+export async function fitStitchAsync(
+  x: Matrix,
+  y: Matrix,
+  options: FitOptions & LongTaskOptions = {},
+): Promise<FittedStitch> {
   const { signal, onProgress, ...fit } = options;
   const work = withAbort(signal, (token) => native.fitStitchAsync(x, y, fit, token));
   return fitted(await singleStep('fit', 'x, y', onProgress, work));
@@ -76,7 +80,8 @@ export class LeastSquaresAccumulator {
 
   /** Adds another accumulator's statistics (same widths). */
   merge(other: LeastSquaresAccumulator): void {
-    if (!(other instanceof LeastSquaresAccumulator)) throw invalidArgument('other', 'a LeastSquaresAccumulator', other, 'type');
+    if (!(other instanceof LeastSquaresAccumulator))
+      throw invalidArgument('other', 'a LeastSquaresAccumulator', other, 'type');
     this.#native.merge(other.#native);
   }
 

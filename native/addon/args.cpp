@@ -64,9 +64,9 @@ Shape shape_of(const Napi::Value& value, const std::string& name, bool allow_f64
   }
   const Napi::Object obj = value.As<Napi::Object>();
   const Napi::Value data = obj.Get("data");
-  const bool ok = data.IsTypedArray() &&
-                  (data.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array ||
-                   (allow_f64 && data.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array));
+  const bool ok =
+      data.IsTypedArray() && (data.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array ||
+                              (allow_f64 && data.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array));
   if (!ok) {
     throw restnet::TypeError(name + ".data: expected " + (allow_f64 ? "Float32Array or Float64Array" : "Float32Array") +
                              ", got " + describe(data));
@@ -76,12 +76,12 @@ Shape shape_of(const Napi::Value& value, const std::string& name, bool allow_f64
   const std::size_t elements = checked_product({s.rows, s.cols}, name + ".rows x " + name + ".cols");
   if (length != elements) {
     throw restnet::RangeError(name + ".data: expected rows x cols = " + std::to_string(s.rows) + " x " +
-                              std::to_string(s.cols) + " = " + std::to_string(elements) +
-                              " elements, got " + std::to_string(length));
+                              std::to_string(s.cols) + " = " + std::to_string(elements) + " elements, got " +
+                              std::to_string(length));
   }
   if (s.rows == 0 || s.cols == 0) {
-    throw restnet::RangeError(name + ": expected at least 1 row and 1 column, got " + std::to_string(s.rows) +
-                              " x " + std::to_string(s.cols));
+    throw restnet::RangeError(name + ": expected at least 1 row and 1 column, got " + std::to_string(s.rows) + " x " +
+                              std::to_string(s.cols));
   }
   return s;
 }
@@ -163,7 +163,8 @@ std::size_t integer_arg(const Napi::Value& value, const std::string& name, doubl
 
 double number_arg(const Napi::Value& value, const std::string& name, const Range& range) {
   const Napi::Env env = value.Env();
-  if (!value.IsNumber()) throw restnet::TypeError(name + ": expected " + range_text(env, range) + ", got " + describe(value));
+  if (!value.IsNumber())
+    throw restnet::TypeError(name + ": expected " + range_text(env, range) + ", got " + describe(value));
   const double d = value.As<Napi::Number>().DoubleValue();
   if (!within(d, range)) {
     throw restnet::RangeError(name + ": expected " + range_text(env, range) + ", got " + value.ToString().Utf8Value());
@@ -218,7 +219,8 @@ Napi::Object options_arg(const Napi::Value& value, const std::string& name,
 bool bool_option(const Napi::Object& options, const char* key, bool fallback) {
   const Napi::Value v = options.Get(key);
   if (v.IsUndefined()) return fallback;
-  if (!v.IsBoolean()) throw restnet::TypeError(std::string("options.") + key + ": expected a boolean, got " + describe(v));
+  if (!v.IsBoolean())
+    throw restnet::TypeError(std::string("options.") + key + ": expected a boolean, got " + describe(v));
   return v.As<Napi::Boolean>().Value();
 }
 
@@ -235,7 +237,8 @@ std::size_t integer_option(const Napi::Object& options, const char* key, std::si
 std::string string_option(const Napi::Object& options, const char* key, const std::string& fallback) {
   const Napi::Value v = options.Get(key);
   if (v.IsUndefined()) return fallback;
-  if (!v.IsString()) throw restnet::TypeError(std::string("options.") + key + ": expected a string, got " + describe(v));
+  if (!v.IsString())
+    throw restnet::TypeError(std::string("options.") + key + ": expected a string, got " + describe(v));
   return v.As<Napi::String>().Utf8Value();
 }
 

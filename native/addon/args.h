@@ -63,7 +63,7 @@ struct Range {
   bool min_open;
   bool max_open;
 };
-constexpr Range kPositive{0.0, std::numeric_limits<double>::infinity(), true, true};     // a finite number > 0
+constexpr Range kPositive{0.0, std::numeric_limits<double>::infinity(), true, true};      // a finite number > 0
 constexpr Range kNonNegative{0.0, std::numeric_limits<double>::infinity(), false, true};  // a finite number >= 0
 
 // A finite number within `range`: TypeError when value is not a number, RangeError otherwise.
@@ -74,8 +74,7 @@ restnet::Matrix64 square_matrix64_arg(const Napi::Value& value, const std::strin
 
 // An options object (or undefined). Throws TypeError on a property not in `allowed`, so a
 // misspelt option is an error rather than silently ignored.
-Napi::Object options_arg(const Napi::Value& value, const std::string& name,
-                         std::initializer_list<const char*> allowed);
+Napi::Object options_arg(const Napi::Value& value, const std::string& name, std::initializer_list<const char*> allowed);
 // Optional members of an options object, named options.<key> in errors, `fallback` when absent.
 bool bool_option(const Napi::Object& options, const char* key, bool fallback);
 double number_option(const Napi::Object& options, const char* key, double fallback, const Range& range);

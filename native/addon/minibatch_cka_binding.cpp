@@ -11,12 +11,11 @@ namespace {
 class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "MinibatchCKA",
-                       {InstanceMethod<&MinibatchCka::Update>("update"),
-                        InstanceMethod<&MinibatchCka::UpdateAsync>("updateAsync"),
-                        InstanceMethod<&MinibatchCka::Merge>("merge"),
-                        InstanceMethod<&MinibatchCka::Result>("result"),
-                        InstanceAccessor<&MinibatchCka::Batches>("batches")});
+    return DefineClass(
+        env, "MinibatchCKA",
+        {InstanceMethod<&MinibatchCka::Update>("update"), InstanceMethod<&MinibatchCka::UpdateAsync>("updateAsync"),
+         InstanceMethod<&MinibatchCka::Merge>("merge"), InstanceMethod<&MinibatchCka::Result>("result"),
+         InstanceAccessor<&MinibatchCka::Batches>("batches")});
   }
 
   explicit MinibatchCka(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
@@ -45,10 +44,9 @@ class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka>
       restnet::Layers la = layers_of(a, "a"), lb = layers_of(b, "b");
       std::vector<MatrixArg> keep = std::move(a);
       for (MatrixArg& m : b) keep.push_back(std::move(m));
-      return queue_update(env, std::move(keep), info[2],
-                          [la, lb](restnet::MinibatchCka& acc, const restnet::Control& control) {
-                            acc.update(la, lb, control);
-                          });
+      return queue_update(
+          env, std::move(keep), info[2],
+          [la, lb](restnet::MinibatchCka& acc, const restnet::Control& control) { acc.update(la, lb, control); });
     });
   }
 
@@ -63,7 +61,8 @@ class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka>
   }
 
   Napi::Value Batches(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(locked([](restnet::MinibatchCka& acc) { return acc.batches(); })));
+    return Napi::Number::New(info.Env(),
+                             static_cast<double>(locked([](restnet::MinibatchCka& acc) { return acc.batches(); })));
   }
 };
 

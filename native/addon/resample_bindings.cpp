@@ -1,5 +1,5 @@
-// nchwToRows, rowsToNchw, resample2d, spaceToDepth, depthToSpace: argument checks around the core's layout and resampling
-// loops; each returns a new Float32Array. addPositionSums and addPositionOffsets work in place on
+// nchwToRows, rowsToNchw, resample2d, spaceToDepth, depthToSpace: argument checks around the core's layout and
+// resampling loops; each returns a new Float32Array. addPositionSums and addPositionOffsets work in place on
 // per-position rows.
 #include <string>
 #include <vector>
@@ -40,7 +40,8 @@ restnet::Nchw nchw_arg(const Napi::Value& value, const std::string& name) {
   return s;
 }
 
-void require_length(const Napi::Float32Array& data, std::size_t expected, const std::string& name, const std::string& what) {
+void require_length(const Napi::Float32Array& data, std::size_t expected, const std::string& name,
+                    const std::string& what) {
   if (data.ElementLength() != expected) {
     throw restnet::RangeError(name + ": expected " + what + " = " + std::to_string(expected) + " elements, got " +
                               std::to_string(data.ElementLength()));
@@ -48,7 +49,8 @@ void require_length(const Napi::Float32Array& data, std::size_t expected, const 
 }
 
 std::string dims_text(const restnet::Nchw& s) {
-  return "[" + std::to_string(s.n) + ", " + std::to_string(s.c) + ", " + std::to_string(s.h) + ", " + std::to_string(s.w) + "]";
+  return "[" + std::to_string(s.n) + ", " + std::to_string(s.c) + ", " + std::to_string(s.h) + ", " +
+         std::to_string(s.w) + "]";
 }
 
 // nchwToRows(data, [n, c, h, w]) -> Float32Array (n*h*w) x c
@@ -92,7 +94,8 @@ Napi::Value Resample2d(const Napi::CallbackInfo& info) {
     const std::size_t ow = count_arg(info[3], "outW", 1);
     restnet::axis_resample(s.h, oh, "outH");
     restnet::axis_resample(s.w, ow, "outW");
-    Napi::Float32Array out = float32_output(env, checked_product({s.n, s.c, oh, ow}, "N x C x outH x outW"), "resampled grid");
+    Napi::Float32Array out =
+        float32_output(env, checked_product({s.n, s.c, oh, ow}, "N x C x outH x outW"), "resampled grid");
     // An empty batch has nothing to resample; the core's per-axis tables would still take time
     // and memory in proportion to H, W, outH and outW, which nothing bounds when N = 0.
     if (s.n == 0) return out;
@@ -131,8 +134,8 @@ Napi::Value AddPositionSums(const Napi::CallbackInfo& info) {
     Napi::Float64Array sum = info[2].As<Napi::Float64Array>();
     const std::size_t expected = checked_product({positions, x.view.cols}, "positions x x.cols");
     if (sum.ElementLength() != expected) {
-      throw restnet::RangeError("sum: expected positions x x.cols = " + std::to_string(expected) +
-                                " elements, got " + std::to_string(sum.ElementLength()));
+      throw restnet::RangeError("sum: expected positions x x.cols = " + std::to_string(expected) + " elements, got " +
+                                std::to_string(sum.ElementLength()));
     }
     restnet::add_position_sums(x.view, positions, sum.Data(), "x");
     return env.Undefined();
@@ -146,9 +149,11 @@ Napi::Value AddPositionOffsets(const Napi::CallbackInfo& info) {
     const MatrixArg y = matrix_arg(info[0], "y");
     const Napi::Float32Array offsets = float32_arg(info[1], "offsets");
     const std::size_t positions = count_arg(info[2], "positions", 1);
-    require_length(offsets, checked_product({positions, y.view.cols}, "positions x y.cols"), "offsets", "positions x y.cols");
+    require_length(offsets, checked_product({positions, y.view.cols}, "positions x y.cols"), "offsets",
+                   "positions x y.cols");
     // The view is read-only by type; the typed array behind it belongs to the caller, who asked for the update.
-    restnet::add_position_offsets(const_cast<float*>(y.view.data), y.view.rows, y.view.cols, offsets.Data(), positions, "y");
+    restnet::add_position_offsets(const_cast<float*>(y.view.data), y.view.rows, y.view.cols, offsets.Data(), positions,
+                                  "y");
     return env.Undefined();
   });
 }

@@ -5,9 +5,9 @@
 #include "accumulator_wrap.h"
 #include "addon.h"
 #include "args.h"
+#include "promise_worker.h"
 #include "restnet/centering.h"
 #include "restnet/errors.h"
-#include "promise_worker.h"
 #include "stitch_args.h"
 
 namespace restnet_addon {
@@ -16,11 +16,11 @@ namespace {
 class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAccumulator> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "LeastSquaresAccumulator",
-                       {InstanceMethod<&Accumulator::Update>("update"),
-                        InstanceMethod<&Accumulator::UpdateAsync>("updateAsync"),
-                        InstanceMethod<&Accumulator::Merge>("merge"),
-                        InstanceMethod<&Accumulator::Solve>("solve"), InstanceAccessor<&Accumulator::Rows>("rows")});
+    return DefineClass(
+        env, "LeastSquaresAccumulator",
+        {InstanceMethod<&Accumulator::Update>("update"), InstanceMethod<&Accumulator::UpdateAsync>("updateAsync"),
+         InstanceMethod<&Accumulator::Merge>("merge"), InstanceMethod<&Accumulator::Solve>("solve"),
+         InstanceAccessor<&Accumulator::Rows>("rows")});
   }
 
   explicit Accumulator(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
@@ -66,7 +66,8 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
   Napi::Value Solve(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const restnet::LstsqOptions options = lstsq_options(info[0]);
-      return lstsq_result_value(info.Env(), locked([&](restnet::LeastSquaresAccumulator& acc) { return acc.solve(options); }));
+      return lstsq_result_value(info.Env(),
+                                locked([&](restnet::LeastSquaresAccumulator& acc) { return acc.solve(options); }));
     });
   }
 
@@ -80,9 +81,9 @@ class Trainable : public Napi::ObjectWrap<Trainable> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TrainableStitch",
-                       {InstanceMethod<&Trainable::Forward>("forward"), InstanceMethod<&Trainable::Backward>("backward"),
-                        InstanceMethod<&Trainable::Step>("step"), InstanceMethod<&Trainable::Stitch>("stitch"),
-                        InstanceAccessor<&Trainable::Steps>("steps")});
+                       {InstanceMethod<&Trainable::Forward>("forward"),
+                        InstanceMethod<&Trainable::Backward>("backward"), InstanceMethod<&Trainable::Step>("step"),
+                        InstanceMethod<&Trainable::Stitch>("stitch"), InstanceAccessor<&Trainable::Steps>("steps")});
   }
 
   // new TrainableStitch(init, {optimizer, lr, momentum, nesterov, weightDecay})
@@ -101,7 +102,8 @@ class Trainable : public Napi::ObjectWrap<Trainable> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const MatrixArg x = matrix_arg(info[0], "x");
       restnet::check_finite(x.view, "x");
-      check_output_size(checked_product({x.view.rows, stitch_->map().out}, "x.rows x outputs"), sizeof(float), "forward");
+      check_output_size(checked_product({x.view.rows, stitch_->map().out}, "x.rows x outputs"), sizeof(float),
+                        "forward");
       return matrix_value(info.Env(), stitch_->forward(x.view), x.view.rows, stitch_->map().out);
     });
   }

@@ -177,7 +177,7 @@ export class Adapter {
       const expected = shapes[key];
       const map = maps?.[key];
       if (!expected) continue;
-      if (!map || !map.weight || !(map.bias instanceof Float32Array) || typeof map.apply !== 'function') {
+      if (!map?.weight || !(map.bias instanceof Float32Array) || typeof map.apply !== 'function') {
         throw new TypeError(`maps.${key}: expected a stitch {weight, bias, apply}${key === 'cls' ? ' (this adapter makes a CLS token)' : ''}`);
       }
       if (map.weight.rows !== expected[0] || map.weight.cols !== expected[1] || map.bias.length !== expected[1]) {

@@ -85,7 +85,8 @@ export function prependCls(cls: Matrix, tokens: Matrix, n: number): Tensor {
 export function spaceToDepth(t: Tensor, f: number, name = 'activation'): Tensor {
   checkTensor(t, name, 4);
   const [n, c, h, w] = t.dims as [number, number, number, number];
-  if (!Number.isInteger(f) || f < 1 || h % f !== 0 || w % f !== 0) throw new RangeError(`${name}: space-to-depth by ${f} needs H and W divisible by it, got dims ${dimsText(t.dims)}`);
+  if (!Number.isInteger(f) || f < 1 || h % f !== 0 || w % f !== 0)
+    throw new RangeError(`${name}: space-to-depth by ${f} needs H and W divisible by it, got dims ${dimsText(t.dims)}`);
   if (f === 1) return t;
   return { data: native.spaceToDepth(t.data, t.dims, f), dims: [n, c * f * f, h / f, w / f] };
 }
@@ -94,7 +95,10 @@ export function spaceToDepth(t: Tensor, f: number, name = 'activation'): Tensor 
 export function depthToSpace(t: Tensor, f: number, name = 'activation'): Tensor {
   checkTensor(t, name, 4);
   const [n, cf, h, w] = t.dims as [number, number, number, number];
-  if (!Number.isInteger(f) || f < 1 || cf % (f * f) !== 0) throw new RangeError(`${name}: depth-to-space by ${f} needs channels divisible by ${f * f}, got dims ${dimsText(t.dims)}`);
+  if (!Number.isInteger(f) || f < 1 || cf % (f * f) !== 0)
+    throw new RangeError(
+      `${name}: depth-to-space by ${f} needs channels divisible by ${f * f}, got dims ${dimsText(t.dims)}`,
+    );
   if (f === 1) return t;
   return { data: native.depthToSpace(t.data, t.dims, f), dims: [n, cf / (f * f), h * f, w * f] };
 }
