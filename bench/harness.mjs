@@ -65,9 +65,9 @@ export function startPeer(script, setup, threads, extraEnv = {}, interpreter = p
   const ask = (request) =>
     new Promise((resolve, reject) => {
       waiting.push({ resolve, reject });
-      child.stdin.write(JSON.stringify(request) + '\n');
+      child.stdin.write(`${JSON.stringify(request)}\n`);
     });
-  child.stdin.write(JSON.stringify(setup) + '\n');
+  child.stdin.write(`${JSON.stringify(setup)}\n`);
   return {
     call: (op) => ask({ op }),
     info: () => ask({ info: true }),

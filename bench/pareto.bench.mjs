@@ -41,7 +41,6 @@ const m = machine(capabilities());
 md += `From \`${out}\` (the output folder of \`restnet demo\`); ${m.cpu}, Node ${m.node}. 'vs line': the configuration's held-out accuracy minus the straight line between the two anchors' held-out accuracies at its MACs; 'in interval': the held-out figure lies inside the manifest's 95% Wilson interval (eval split, test images 0-4999). Greyed (not offered) configurations are listed for completeness; the checks count offered ones only.\n\n`;
 const summary = [];
 for (const folder of folders) {
-  const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'));
   const net = await ReStNet.load(folder, { threads: 2 });
   const accuracy = async (id) => {
     const p = await predictions(net, id, heldOut);

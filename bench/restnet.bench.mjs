@@ -169,6 +169,6 @@ out += '| pair | configs | checks | worst % (floor) | CKA cut, LS + refine % | C
 for (const s of summary) {
   out += `| ${s.pair} | ${s.n} | ${Object.values(s.checks).every(Boolean) ? 'pass' : 'FAIL'} | ${pct(s.worst)} (${pct(s.floor)}) | ${pct(s.ckaMean)} | ${pct(s.lsMean)} | ${pct(s.randomMean)} | ${pct(s.randomRefinedMean)} | ${Number.isNaN(s.smallMean) ? '-' : pct(s.smallMean)} | ${fmt(s.fitAll, 1)} | ${fmt(s.scratch, 0)} |\n`;
 }
-out += '\n' + sections.join('\n');
+out += `\n${sections.join('\n')}`;
 writeResults('restnet', out);
 console.log(out);

@@ -26,7 +26,7 @@ md += `Machine: ${m.cpu}, ${m.cores} cores, SIMD ${m.simd} (available: ${m.avail
 md += `${m.threads} threads, Node ${m.node}, ${new Date().toISOString().slice(0, 10)}.\n\n`;
 const resultsDir = join(benchDir, 'results');
 for (const f of existsSync(resultsDir) ? readdirSync(resultsDir).sort() : []) {
-  if (f.endsWith('.md')) md += readFileSync(join(resultsDir, f), 'utf8') + '\n';
+  if (f.endsWith('.md')) md += `${readFileSync(join(resultsDir, f), 'utf8')}\n`;
 }
 writeFileSync(join(benchDir, 'RESULTS.md'), md);
 console.log('\nwrote bench/RESULTS.md');

@@ -11,7 +11,7 @@
 // Env: BENCH_FAMILY (an existing family folder to use instead of building one), BENCH_RUNS
 // (timed rounds, default 200).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 

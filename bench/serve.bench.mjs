@@ -61,8 +61,7 @@ async function startServer(args) {
   let out = '', err = '';
   child.stdout.on('data', (d) => {
     out += d;
-    let nl;
-    while ((nl = out.indexOf('\n')) >= 0) {
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
       const line = out.slice(0, nl);
       out = out.slice(nl + 1);
       try {

@@ -1,7 +1,7 @@
 // The public API of restnet.
 export type { Matrix, Matrix64, Tensor } from './matrix.js';
 export { matrix, flatten, spatialMeanPool, tokenMean, clsToken } from './matrix.js';
-export type { CkaOptions, CkaMatrixOptions, GramOptions, AsyncOptions, Kernel, CkaMethod } from './similarity.js';
+export type { CkaOptions, CkaMatrixOptions, GramOptions, Kernel, CkaMethod } from './similarity.js';
 export { gram, centerGram, hsic, cka, ckaAsync, ckaMatrix, MinibatchCKA } from './similarity.js';
 export type { Capabilities, SimdPath } from './system.js';
 export { capabilities, setThreads, setSimd } from './system.js';

@@ -1,4 +1,5 @@
 // Matrices (samples in rows) and the conversions from activation tensors to them.
+import { dimsText, invalidArgument } from './validate.js';
 
 /** A row-major f32 matrix with samples in rows: element (i, j) is data[i * cols + j]. */
 export interface Matrix {
@@ -20,20 +21,18 @@ export interface Tensor {
   dims: number[];
 }
 
-function shape(dims: readonly number[]): string {
-  return `[${dims.join(', ')}]`;
-}
-
-function checkTensor(t: Tensor, name: string, rank?: number): void {
-  if (!(t.data instanceof Float32Array)) {
-    throw new TypeError(`${name}.data: expected a Float32Array, got ${Object.prototype.toString.call(t.data)}`);
+/** Checks that t is a tensor {data: Float32Array, dims} whose dims hold data.length values, of `rank` if given. */
+export function checkTensor(t: Tensor, name: string, rank?: number): void {
+  if (!t || typeof t !== 'object' || !Array.isArray(t.dims)) {
+    throw invalidArgument(name, 'a tensor {data: Float32Array, dims: number[]}', t, 'type');
   }
+  if (!(t.data instanceof Float32Array)) throw invalidArgument(`${name}.data`, 'a Float32Array', t.data, 'type');
   if (rank !== undefined && t.dims.length !== rank) {
-    throw new RangeError(`${name}: expected a rank-${rank} tensor, got dims ${shape(t.dims)}`);
+    throw new RangeError(`${name}: expected a rank-${rank} tensor, got dims ${dimsText(t.dims)}`);
   }
   const size = t.dims.reduce((a, b) => a * b, 1);
   if (!t.dims.every((d) => Number.isInteger(d) && d >= 0) || size !== t.data.length) {
-    throw new RangeError(`${name}: dims ${shape(t.dims)} hold ${size} elements, but data has ${t.data.length}`);
+    throw new RangeError(`${name}: dims ${dimsText(t.dims)} hold ${size} elements, but data has ${t.data.length}`);
   }
 }
 
@@ -41,7 +40,9 @@ function checkTensor(t: Tensor, name: string, rank?: number): void {
 export function matrix(data: Float32Array, rows: number, cols: number): Matrix {
   if (!(data instanceof Float32Array)) throw new TypeError('data: expected a Float32Array');
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0 || data.length !== rows * cols) {
-    throw new RangeError(`data: expected rows x cols = ${rows} x ${cols} = ${rows * cols} elements, got ${data.length}`);
+    throw new RangeError(
+      `data: expected rows x cols = ${rows} x ${cols} = ${rows * cols} elements, got ${data.length}`,
+    );
   }
   return { data, rows, cols };
 }

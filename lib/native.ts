@@ -7,10 +7,8 @@ import { dirname, join } from 'node:path';
 import type { Matrix, Matrix64 } from './matrix.js';
 import type {
   EpochRecord,
+  FitDiagnostics,
   FitOptions,
-  NativeFitResult,
-  NativeLeastSquaresAccumulator,
-  NativeTrainableStitch,
   NativeTrainOptions,
   OptimizerOptions,
   StitchParameters,
@@ -37,6 +35,24 @@ export interface NativeCancelToken {
   cancel(): void;
 }
 
+export interface NativeFitResult extends StitchParameters, FitDiagnostics {}
+
+export interface NativeLeastSquaresAccumulator {
+  update(x: Matrix, y: Matrix): void;
+  updateAsync(x: Matrix, y: Matrix, token?: NativeCancelToken): Promise<void>;
+  merge(other: NativeLeastSquaresAccumulator): void;
+  solve(options?: FitOptions): NativeFitResult;
+  readonly rows: number;
+}
+
+export interface NativeTrainableStitch {
+  forward(x: Matrix): Matrix;
+  backward(x: Matrix, gradOut: Matrix): void;
+  step(lr?: number): void;
+  stitch(): StitchParameters;
+  readonly steps: number;
+}
+
 export interface NativeMinibatchCKA {
   update(a: Matrix[], b: Matrix[]): void;
   updateAsync(a: Matrix[], b: Matrix[], token?: NativeCancelToken): Promise<void>;
@@ -53,7 +69,11 @@ export interface NativeCapabilities {
 
 export interface NativeAddon {
   CancelToken: new () => NativeCancelToken;
-  MinibatchCKA: new (countA: number, countB: number, options?: Omit<NativeCkaOptions, 'debiased'>) => NativeMinibatchCKA;
+  MinibatchCKA: new (
+    countA: number,
+    countB: number,
+    options?: Omit<NativeCkaOptions, 'debiased'>,
+  ) => NativeMinibatchCKA;
   capabilities(): NativeCapabilities;
   setThreads(n: number): void;
   setSimd(path: SimdPath): void;
@@ -80,14 +100,19 @@ export interface NativeAddon {
   addPositionOffsets(y: Matrix, offsets: Float32Array, positions: number): void;
   resample2d(data: Float32Array, dims: number[], outH: number, outW: number): Float32Array;
   fitStitch(x: Matrix, y: Matrix, options?: FitOptions): NativeFitResult;
-  fitStitchAsync(x: Matrix, y: Matrix, options: FitOptions | undefined, token?: NativeCancelToken): Promise<NativeFitResult>;
+  fitStitchAsync(
+    x: Matrix,
+    y: Matrix,
+    options: FitOptions | undefined,
+    token?: NativeCancelToken,
+  ): Promise<NativeFitResult>;
   applyStitch(stitch: StitchParameters, x: Matrix): Matrix;
   trainStitch(
     x: Matrix,
     y: Matrix,
     options: NativeTrainOptions,
     token?: NativeCancelToken,
-    onEpoch?: (record: EpochRecord) => void,
+    onEpoch?: (record: EpochRecord, totalEpochs: number) => void,
   ): Promise<StitchParameters & { history: EpochRecord[] }>;
   LeastSquaresAccumulator: new (inputs: number, outputs: number) => NativeLeastSquaresAccumulator;
   TrainableStitch: new (init: StitchParameters, options?: OptimizerOptions) => NativeTrainableStitch;

@@ -1,6 +1,8 @@
 // Gram matrices, HSIC and Centered Kernel Alignment. The math runs in the native core; this
 // file gives it types, documentation, AbortSignal support and progress callbacks.
 import { withAbort } from './abort.js';
+import { invalidArgument } from './validate.js';
+import { singleStep, type LongTaskOptions } from './progress.js';
 import type { Matrix, Matrix64 } from './matrix.js';
 import { native, type CkaMethod, type Kernel, type NativeCkaOptions, type NativeMinibatchCKA } from './native.js';
 
@@ -26,15 +28,8 @@ export interface CkaOptions {
   method?: CkaMethod;
 }
 
-export interface AsyncOptions {
-  /** Stops the native work; the promise rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
-
-export interface CkaMatrixOptions extends CkaOptions, AsyncOptions {
-  /** Called on the main thread as layers and pairs complete. */
-  onProgress?: (done: number, total: number) => void;
-}
+/** ckaMatrix's options: progress counts each layer's centred Gram (or features) and each pair. */
+export interface CkaMatrixOptions extends CkaOptions, LongTaskOptions {}
 
 /** The Gram matrix of the rows of x: linear X X^T or RBF. Accumulated in f64. */
 export function gram(x: Matrix, options?: GramOptions): Matrix64 {
@@ -62,10 +57,15 @@ export function cka(x: Matrix, y: Matrix, options?: CkaOptions): number {
   return native.cka(x, y, options);
 }
 
-/** cka() off the main thread. */
-export function ckaAsync(x: Matrix, y: Matrix, options: CkaOptions & AsyncOptions = {}): Promise<number> {
-  const { signal, ...cka } = options;
-  return withAbort(signal, (token) => native.ckaAsync(x, y, cka, token));
+/** cka() off the main thread; one progress event ('cka', 1 of 1) when it is done. */
+export function ckaAsync(x: Matrix, y: Matrix, options: CkaOptions & LongTaskOptions = {}): Promise<number> {
+  const { signal, onProgress, ...cka } = options;
+  return singleStep(
+    'cka',
+    'x, y',
+    onProgress,
+    withAbort(signal, (token) => native.ckaAsync(x, y, cka, token)),
+  );
 }
 
 /**
@@ -74,7 +74,10 @@ export function ckaAsync(x: Matrix, y: Matrix, options: CkaOptions & AsyncOption
  */
 export function ckaMatrix(a: Matrix[], b: Matrix[], options: CkaMatrixOptions = {}): Promise<Matrix64> {
   const { signal, onProgress, ...cka } = options;
-  return withAbort(signal, (token) => native.ckaMatrix(a, b, cka, token, onProgress));
+  const relay =
+    onProgress &&
+    ((done: number, total: number) => onProgress({ stage: 'cka', done, total, detail: 'layer Grams and pairs' }));
+  return withAbort(signal, (token) => native.ckaMatrix(a, b, cka, token, relay));
 }
 
 /**
@@ -98,14 +101,15 @@ export class MinibatchCKA {
     this.#native.update(a, b);
   }
 
-  /** update() off the main thread. */
-  updateAsync(a: Matrix[], b: Matrix[], options: AsyncOptions = {}): Promise<void> {
-    return withAbort(options.signal, (token) => this.#native.updateAsync(a, b, token));
+  /** update() off the main thread; one progress event ('update', 1 of 1) when it is done. */
+  updateAsync(a: Matrix[], b: Matrix[], options: LongTaskOptions = {}): Promise<void> {
+    const work = withAbort(options.signal, (token) => this.#native.updateAsync(a, b, token));
+    return singleStep('update', 'minibatch', options.onProgress, work);
   }
 
   /** Adds the statistics of another accumulator with the same layer counts and kernel. */
   merge(other: MinibatchCKA): void {
-    if (!(other instanceof MinibatchCKA)) throw new TypeError('other: expected a MinibatchCKA');
+    if (!(other instanceof MinibatchCKA)) throw invalidArgument('other', 'a MinibatchCKA', other, 'type');
     this.#native.merge(other.#native);
   }
 

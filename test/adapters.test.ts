@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 
 import type { Tensor } from '../lib/matrix.js';
 import { DataType, encodeModel, valueInfo } from '../lib/onnx/proto.js';
-import { Adapter, adapterToOnnx, positionRows, resampleGrid, rowsToGrid, sampleRows, type LinearStitch } from '../lib/stitch/adapters/index.js';
+import { Adapter, adapterToOnnx, resampleGrid } from '../lib/stitch/adapters/index.js';
+import { positionRows, rowsToGrid, sampleRows } from '../lib/stitch/adapters/layout.js';
+import type { Stitch } from '../lib/stitch/index.js';
 import { linearMap, ortRun, randomTensor, relError } from './onnx-helpers.js';
 
 const at4 = (t: Tensor, n: number, c: number, y: number, x: number): number => t.data[((n * t.dims[1]! + c) * t.dims[2]! + y) * t.dims[3]! + x]!;
@@ -47,13 +49,13 @@ function refTokensToGrid(t: Tensor, skip: number): Tensor {
 }
 
 /** b + sum_k W[k, j] v[k] */
-function mapVector(map: LinearStitch, v: number[]): number[] {
-  const { rows, cols, data } = map.weight;
+function mapVector(map: Stitch, v: number[]): number[] {
+  const { cols, data } = map.weight;
   return Array.from({ length: cols }, (_, j) => v.reduce((s, x, k) => s + x * data[k * cols + j]!, map.bias[j]!));
 }
 
 /** The expected adapter output, built from the definitions (not from the library's layouts). */
-function refAdapter(front: Tensor, back: number[], maps: { main: LinearStitch; cls?: LinearStitch }, frontCls: boolean): Tensor {
+function refAdapter(front: Tensor, back: number[], maps: { main: Stitch; cls?: Stitch }, frontCls: boolean): Tensor {
   const n = front.dims[0]!;
   let grid = front.dims.length === 4 ? front : refTokensToGrid(front, frontCls ? 1 : 0);
   if (front.dims.length === 3 && back.length === 2) {
@@ -91,7 +93,7 @@ function refAdapter(front: Tensor, back: number[], maps: { main: LinearStitch; c
   return { data: Float32Array.from(out), dims: [n, back[0]!, back[1]!] };
 }
 
-async function runOnnx(adapter: Adapter, maps: { main: LinearStitch; cls?: LinearStitch }, front: Tensor, opset: number): Promise<Tensor> {
+async function runOnnx(adapter: Adapter, maps: { main: Stitch; cls?: Stitch }, front: Tensor, opset: number): Promise<Tensor> {
   const fragment = adapterToOnnx(adapter, maps, { input: 'front', output: 'adapted', prefix: 'stitch/', opset });
   const bytes = encodeModel({
     ir_version: 8,
@@ -167,7 +169,7 @@ describe('adapters: native run against the definition, ONNX form against native'
     it(c.label, async () => {
       const adapter = new Adapter(c.front, c.back);
       const shapes = adapter.weightShapes;
-      const maps: { main: LinearStitch; cls?: LinearStitch } = { main: linearMap(shapes.main[0], shapes.main[1], 7) };
+      const maps: { main: Stitch; cls?: Stitch } = { main: linearMap(shapes.main[0], shapes.main[1], 7) };
       if (shapes.cls) maps.cls = linearMap(shapes.cls[0], shapes.cls[1], 9);
       const front = randomTensor([3, ...c.front], 5);
       const out = adapter.run(front, maps);
@@ -185,7 +187,7 @@ describe('adapters: native run against the definition, ONNX form against native'
 
   it('identity stitch on identical shapes returns the activation', () => {
     const adapter = new Adapter([4, 5, 5], [4, 5, 5]);
-    const identity: LinearStitch = { weight: { data: new Float32Array(16), rows: 4, cols: 4 }, bias: new Float32Array(4), apply: (x) => x };
+    const identity: Stitch = { weight: { data: new Float32Array(16), rows: 4, cols: 4 }, bias: new Float32Array(4), apply: (x) => x };
     for (let i = 0; i < 4; i++) identity.weight.data[i * 5] = 1;
     const front = randomTensor([2, 4, 5, 5], 3);
     expect(adapter.run(front, { main: identity }).data).toEqual(front.data);

@@ -98,7 +98,7 @@ describe('Reporter', () => {
       r.update(1, 2);
       r.detail('  a detail');
       r.end();
-      expect(chunks.join('')).toMatch(/^analysis \.\.\.\n  a detail\nanalysis: \d+ ms\n$/);
+      expect(chunks.join('')).toMatch(/^analysis \.\.\.\n {2}a detail\nanalysis: \d+ ms\n$/);
     }
   });
 });

@@ -79,7 +79,7 @@ describe('failures: one line on stderr, exit code 1, a stack trace only with --v
     [() => ['select', tmp, '--max-macs', '1e6'], /^restnet: '.*' has no manifest\.json/],
   ];
   for (const [args, message] of cases) {
-    it(args().slice(0, 2).join(' ') + ' ' + String(message).slice(10, 50), () => {
+    it(`${args().slice(0, 2).join(' ')} ${String(message).slice(10, 50)}`, () => {
       const r = restnet(...args());
       // Progress lines may come first; the error is one line, and no stack trace.
       const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('restnet:') || /^\s+at /.test(l));

@@ -8,14 +8,15 @@ import { gzipSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { conformTo, encodeNpy, loadData, parseNpy, resizeChw, type SampleSet } from '../lib/formats/index.js';
+import { conformTo, encodeNpy, loadData, parseNpy, type SampleSet } from '../lib/formats/index.js';
+import { resizeChw } from '../lib/formats/images.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'restnet-formats-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function npyHeader(descr: string, shape: string, fortran = false): Uint8Array {
   let h = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': ${shape}, }`;
-  h += ' '.repeat((64 - ((10 + h.length + 1) % 64)) % 64) + '\n';
+  h += `${' '.repeat((64 - ((10 + h.length + 1) % 64)) % 64)}\n`;
   const out = new Uint8Array(10 + h.length);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
   new DataView(out.buffer).setUint16(8, h.length, true);

@@ -132,7 +132,7 @@ describe('.npy headers', () => {
 
   it('check the shape against the file size before allocating', () => {
     let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1000000000), }";
-    h += ' '.repeat((64 - ((10 + h.length + 1) % 64)) % 64) + '\n';
+    h += `${' '.repeat((64 - ((10 + h.length + 1) % 64)) % 64)}\n`;
     const bytes = new Uint8Array(10 + h.length + 8);
     bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
     new DataView(bytes.buffer).setUint16(8, h.length, true);

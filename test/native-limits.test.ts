@@ -12,9 +12,9 @@ import {
   LeastSquaresAccumulator,
   MinibatchCKA,
   resampleGrid,
-  rowsToGrid,
   TrainableStitch,
 } from '../lib/index.js';
+import { rowsToGrid } from '../lib/stitch/adapters/layout.js';
 import { native } from '../lib/native.js';
 import { randomMatrix } from './oracle.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import type { Matrix, Tensor } from '../lib/matrix.js';
-import type { LinearStitch } from '../lib/stitch/adapters/index.js';
+import type { Stitch } from '../lib/stitch/index.js';
 import { DataType, encodeModel, node, tensorProto, valueInfo, type AttributeProto, type NodeProto, type TensorProto } from '../lib/onnx/proto.js';
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures', 'onnx');
@@ -166,19 +166,19 @@ export function attentionModel(): Uint8Array {
 }
 
 /** y = x W + b with seeded W and b: the reference apply a fitted stitch must match (f64 sums). */
-export function linearMap(rows: number, cols: number, seed: number, scale = 1): LinearStitch {
+export function linearMap(rows: number, cols: number, seed: number, scale = 1): Stitch {
   const weight = { data: randomValues(rows * cols, seed, scale), rows, cols };
   const bias = randomValues(cols, seed + 1, scale);
   return mapOf(weight, bias);
 }
 
-export function identityMap(n: number): LinearStitch {
+export function identityMap(n: number): Stitch {
   const weight = { data: new Float32Array(n * n), rows: n, cols: n };
   for (let i = 0; i < n; i++) weight.data[i * n + i] = 1;
   return mapOf(weight, new Float32Array(n));
 }
 
-function mapOf(weight: Matrix, bias: Float32Array): LinearStitch {
+function mapOf(weight: Matrix, bias: Float32Array): Stitch {
   const { rows, cols } = weight;
   return {
     weight,

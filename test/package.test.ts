@@ -33,10 +33,10 @@ function arm64Missing(): string {
 }
 const missingArm64 = arm64Missing();
 if (missingArm64 !== '') {
-  if (process.env['RESTNET_REQUIRE_AARCH64'] === '1') {
+  if (process.env.RESTNET_REQUIRE_AARCH64 === '1') {
     throw new Error(`the arm64 package checks need ${missingArm64} (RESTNET_REQUIRE_AARCH64=1 forbids skipping them)`);
   }
-  const log = process.env['RESTNET_SKIP_LOG'];
+  const log = process.env.RESTNET_SKIP_LOG;
   if (log) appendFileSync(log, `the arm64 package checks (apt-get install ${missingArm64})\n`);
 }
 const platforms = missingArm64 === '' ? ['linux-x64', 'linux-arm64'] : ['linux-x64'];

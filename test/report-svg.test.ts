@@ -2,7 +2,8 @@
 // colour bar, cut names on the axes; the Pareto plot's markers, legend, front and ticks.
 import { describe, expect, it } from 'vitest';
 
-import { heatmapSvg, niceTicks, paretoFront, paretoSvg, viridis, type ParetoPoint } from '../lib/index.js';
+import { heatmapSvg, paretoFront, paretoSvg, type ParetoPoint } from '../lib/index.js';
+import { niceTicks, viridis } from '../lib/report/svg.js';
 import { findAll, hasClass, parseXml } from './report-xml.js';
 
 const values = { data: Float64Array.from([0.95, 0.6, 0.2, 0.5, 0.81, 0.33, 0.1, NaN, 0.99, 0.4, 0.45, 0.0]), rows: 4, cols: 3 };

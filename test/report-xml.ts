@@ -19,7 +19,7 @@ function decode(s: string): string {
 
 /** Parses an SVG document; throws on anything not well formed. */
 export function parseXml(xml: string): XmlElement {
-  let s = xml.replace(/^<\?xml[^?]*\?>\s*/, '');
+  const s = xml.replace(/^<\?xml[^?]*\?>\s*/, '');
   const root: XmlElement = { name: '#root', attrs: {}, text: '', children: [] };
   const stack = [root];
   const token = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|([^<]+)/y;

@@ -4,7 +4,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { FrozenModel } from '../lib/onnx/index.js';
-import { Adapter, depthToSpace, spaceToDepth, type AdapterMaps } from '../lib/stitch/adapters/index.js';
+import { Adapter, type AdapterMaps } from '../lib/stitch/adapters/index.js';
+import { depthToSpace, spaceToDepth } from '../lib/stitch/adapters/layout.js';
 import { StitchedModel } from '../lib/stitch/stitched-model.js';
 import { fixture, linearMap, ortRun, randomTensor, randomValues, relError } from './onnx-helpers.js';
 

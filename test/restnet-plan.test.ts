@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { loadZooSplit } from '../lib/data/index.js';
 import { Adapter } from '../lib/stitch/adapters/index.js';
-import { analyze, fit, loadAnchor, monotoneAssignment, plan, type Analysis, type Anchor } from '../lib/restnet/index.js';
+import { analyze, fit, loadAnchor, plan, type Analysis, type Anchor } from '../lib/restnet/index.js';
+import { monotoneAssignment } from '../lib/restnet/plan.js';
 import { refineSettings, refineTargets } from '../lib/restnet/refine.js';
 import { fixture, relError } from './onnx-helpers.js';
 

@@ -2,7 +2,7 @@
 // least-squares optimum, determinism, abort, the event loop, early stopping and bad input.
 import { describe, expect, it } from 'vitest';
 
-import { fitStitch, setThreads, trainStitch, TrainableStitch, type Matrix } from '../lib/index.js';
+import { fitStitch, setThreads, trainStitch, TrainableStitch, type EpochRecord, type Matrix, type ProgressEvent } from '../lib/index.js';
 import { randomMatrix } from './oracle.js';
 import { describeEachSimd } from './simd-paths.js';
 import { linearProblem, mse, optimizerSteps, relativeError, type OptimizerRule } from './stitch-oracle.js';
@@ -70,12 +70,14 @@ describe('trainStitch', () => {
   it('from zeros reaches within 5% of the least-squares validation error', async () => {
     const ls = fitStitch(tx, ty);
     const target = mse({ weight: ls.weight.data, bias: ls.bias }, vx, vy);
-    const records: number[] = [];
+    const events: ProgressEvent<EpochRecord>[] = [];
     const { stitch, history } = await trainStitch(tx, ty, {
       optimizer: 'adam', lr: 0.02, schedule: 'cosine', epochs: 25, batchSize: 64, seed: 1,
-      validation: { x: vx, y: vy }, onEpoch: (r) => records.push(r.epoch),
+      validation: { x: vx, y: vy }, onProgress: (e) => events.push(e),
     });
-    expect(records).toEqual(history.map((h) => h.epoch));
+    // One event per epoch, in order, all before the promise settled, each carrying its record.
+    expect(events.map((e) => [e.stage, e.done, e.total])).toEqual(history.map((h) => ['train', h.epoch, 25]));
+    expect(events.map((e) => e.payload)).toEqual(history);
     expect(history).toHaveLength(25);
     const best = Math.min(...history.map((h) => h.validationLoss));
     expect(best).toBeLessThanOrEqual(1.05 * target);
@@ -126,11 +128,11 @@ describe('trainStitch', () => {
     await expect(trainStitch(x, y, { signal: aborted })).rejects.toMatchObject({ name: 'AbortError' });
   });
 
-  it('stops when onEpoch throws and rejects with that error', async () => {
+  it('stops when onProgress throws and rejects with that error', async () => {
     let calls = 0;
     const failure = new Error('stop here');
     await expect(
-      trainStitch(tx, ty, { epochs: 50, onEpoch: () => { if (++calls === 2) throw failure; } }),
+      trainStitch(tx, ty, { epochs: 50, onProgress: () => { if (++calls === 2) throw failure; } }),
     ).rejects.toBe(failure);
     expect(calls).toBe(2);
   });

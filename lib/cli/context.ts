@@ -17,5 +17,6 @@ export interface CliContext {
 export interface Command {
   spec: CommandSpec;
   /** Resolves to the exit code (0 when undefined). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command that returns nothing is an async () => void.
   run(ctx: CliContext): Promise<number | void>;
 }

@@ -1,10 +1,10 @@
 // Files the CLI writes: never half-written. Each file goes to a temporary name in the same
 // directory and is renamed over the target (atomic on POSIX file systems), so an interrupt or a
 // crash leaves the old file or the new one, never a torn one.
-import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 
+import { writeFileAtomicSync } from '../atomic-write.js';
 import { CliError } from './args.js';
 
 function errorText(error: unknown): string {
@@ -12,14 +12,11 @@ function errorText(error: unknown): string {
   return e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '')}` : String(e.message ?? e);
 }
 
-/** Writes data to path through a temporary file and a rename. */
+/** Writes data to path through a temporary file and a rename; a failure is a CliError naming the file. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, data);
   } catch (error) {
-    rmSync(tmp, { force: true });
     throw new CliError(`cannot write '${path}' (${errorText(error)})`);
   }
 }

@@ -5,7 +5,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadZooManifest, zooPath } from '../data/zoo.js';
-import { conformTo, loadData, takeSamples, type ModelRows, type SampleSet } from '../formats/index.js';
+import { conformTo, loadData, type ModelRows, type SampleSet } from '../formats/index.js';
+import { takeSamples } from '../formats/load.js';
 import { heatmapSvg } from '../report/heatmap.js';
 import { paretoSvg, type ParetoPoint } from '../report/pareto.js';
 import type { Anchor } from '../restnet/anchor.js';

@@ -25,12 +25,12 @@ export class IdxFormatError extends Error {
 }
 
 const TYPES: Record<number, { dtype: IdxDtype; bytes: number }> = {
-  0x08: { dtype: 'uint8', bytes: 1 },
-  0x09: { dtype: 'int8', bytes: 1 },
-  0x0b: { dtype: 'int16', bytes: 2 },
-  0x0c: { dtype: 'int32', bytes: 4 },
-  0x0d: { dtype: 'float32', bytes: 4 },
-  0x0e: { dtype: 'float64', bytes: 8 },
+  8: { dtype: 'uint8', bytes: 1 },
+  9: { dtype: 'int8', bytes: 1 },
+  11: { dtype: 'int16', bytes: 2 },
+  12: { dtype: 'int32', bytes: 4 },
+  13: { dtype: 'float32', bytes: 4 },
+  14: { dtype: 'float64', bytes: 8 },
 };
 
 const MAX_LENGTH = bufferConstants.MAX_LENGTH;

@@ -2,6 +2,7 @@
 // input: channel conversion (grey <-> RGB, alpha dropped), resizing (area average down, bilinear
 // with half-pixel centres up), layout HWC -> CHW. What cannot be converted is an error that names
 // the data, the model input and why.
+import { dimsText } from '../validate.js';
 
 /** Per-sample layout of image data: grey [H, W], channels first [C, H, W], channels last [H, W, C], or flat vectors [D]. */
 export type SampleLayout = 'hw' | 'chw' | 'hwc' | 'flat';
@@ -25,7 +26,6 @@ export interface ModelRows {
   cols: number;
 }
 
-const shapeText = (dims: readonly (number | string)[]): string => `[${dims.join(', ')}]`;
 
 /** Guesses the layout of an image array's sample dims (after N). */
 export function guessLayout(sample: number[]): SampleLayout {
@@ -129,7 +129,7 @@ export function conformTo(set: SampleSet, inputShape: readonly (number | string)
   const n = set.dims[0]!;
   const sample = set.dims.slice(1);
   const target = inputShape.slice(1);
-  const what = `${set.source}: samples ${shapeText(sample)} cannot be fed to the model input '${inputName}' ${shapeText(inputShape)}`;
+  const what = `${set.source}: samples ${dimsText(sample)} cannot be fed to the model input '${inputName}' ${dimsText(inputShape)}`;
   if (!target.every((d): d is number => typeof d === 'number' && d > 0)) {
     throw new RangeError(`${what}: the model's sample dims must be fixed numbers`);
   }

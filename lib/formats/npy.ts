@@ -117,7 +117,7 @@ export function encodeNpy(data: Float32Array | Uint8Array, shape: number[]): Uin
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  header += `${' '.repeat((64 - (total % 64)) % 64)}\n`;
   const out = new Uint8Array(10 + header.length + data.byteLength);
   out.set(MAGIC, 0);
   out[6] = 1;

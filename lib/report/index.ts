@@ -1,4 +1,3 @@
 // SVG reports: the CKA heat map and the Pareto plot.
 export { heatmapSvg, type HeatmapOptions } from './heatmap.js';
 export { paretoFront, paretoSvg, type ParetoOptions, type ParetoPoint } from './pareto.js';
-export { niceTicks, viridis } from './svg.js';

@@ -67,7 +67,7 @@ function panel(points: ParetoPoint[], ox: number, oy: number, cost: (p: ParetoPo
     out.push(`<path class="front" d="${path}" fill="none" stroke="#7570b3" stroke-width="1.5" stroke-dasharray="5 3"/>`);
   }
   // Stitched first so the anchors are drawn on top.
-  const order = points.map((p, i) => i).sort((a, b) => (points[a]!.kind === points[b]!.kind ? 0 : points[a]!.kind === 'anchor' ? 1 : -1));
+  const order = points.map((_, i) => i).sort((a, b) => (points[a]!.kind === points[b]!.kind ? 0 : points[a]!.kind === 'anchor' ? 1 : -1));
   for (const i of order) {
     const p = points[i]!;
     if (!Number.isFinite(p.accuracy) || !Number.isFinite(cost(p))) continue;

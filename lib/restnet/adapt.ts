@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 
 import type { Tensor } from '../matrix.js';
 import type { Rung } from './selection.js';
+import { integerArg, invalidArgument, NON_NEGATIVE, numberArg, POSITIVE } from '../validate.js';
 
 /** What the controller drives: `use(id)` switches, `run` is timed by `controller.run`, `ladder()` when no ladder is given. */
 export interface AdaptTarget {
@@ -75,11 +76,7 @@ interface Sample {
   ms: number;
 }
 
-const positive = (name: string, v: unknown, infinite = false): number => {
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name}: expected a number, got ${String(v)}`);
-  if (!(v > 0) || (!infinite && !Number.isFinite(v))) throw new RangeError(`${name}: expected a${infinite ? '' : ' finite'} number > 0, got ${v}`);
-  return v;
-};
+const positive = (name: string, v: unknown, infinite = false): number => numberArg(v, name, { ...POSITIVE, infinite });
 
 export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> {
   readonly targetMs: number;
@@ -106,36 +103,52 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
   /** The rung last stepped up to and until when it is on probation. */
   private probation: { rung: number; until: number } | null = null;
 
-  constructor(private readonly net: AdaptTarget, options: AdaptOptions) {
+  constructor(
+    private readonly net: AdaptTarget,
+    options: AdaptOptions,
+  ) {
     super();
     if (!options || typeof options !== 'object') throw new TypeError('options: expected an object with targetMs');
-    const known = ['targetMs', 'percentile', 'windowMs', 'cooldownMs', 'hysteresis', 'minAccuracy', 'ladder', 'minSamples', 'clock'];
-    for (const k of Object.keys(options)) if (!known.includes(k)) throw new TypeError(`options.${k}: unknown; expected ${known.join(', ')}`);
+    const known = [
+      'targetMs',
+      'percentile',
+      'windowMs',
+      'cooldownMs',
+      'hysteresis',
+      'minAccuracy',
+      'ladder',
+      'minSamples',
+      'clock',
+    ];
+    for (const k of Object.keys(options))
+      if (!known.includes(k)) throw new TypeError(`options.${k}: unknown; expected ${known.join(', ')}`);
     this.targetMs = positive('options.targetMs', options.targetMs, true);
-    this.percentile = positive('options.percentile', options.percentile ?? 95);
-    if (this.percentile > 100) throw new RangeError(`options.percentile: expected a number in (0, 100], got ${this.percentile}`);
+    this.percentile = numberArg(options.percentile ?? 95, 'options.percentile', { min: 0, max: 100, minOpen: true });
     this.windowMs = positive('options.windowMs', options.windowMs ?? 2000);
     this.cooldownMs = positive('options.cooldownMs', options.cooldownMs ?? 5000);
-    this.hysteresis = options.hysteresis ?? 0.2;
-    if (typeof this.hysteresis !== 'number' || !(this.hysteresis >= 0 && this.hysteresis < 1)) throw new RangeError(`options.hysteresis: expected a number in [0, 1), got ${String(options.hysteresis)}`);
-    this.minSamples = options.minSamples ?? 20;
-    if (!Number.isInteger(this.minSamples) || this.minSamples < 1) throw new RangeError(`options.minSamples: expected an integer >= 1, got ${String(options.minSamples)}`);
-    if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('options.clock: expected a function returning ms');
+    this.hysteresis = numberArg(options.hysteresis ?? 0.2, 'options.hysteresis', { min: 0, max: 1, maxOpen: true });
+    this.minSamples = integerArg(options.minSamples ?? 20, 'options.minSamples', 1);
+    if (options.clock !== undefined && typeof options.clock !== 'function')
+      throw new TypeError('options.clock: expected a function returning ms');
     this.clock = options.clock ?? (() => performance.now());
 
     let ladder = options.ladder;
     if (ladder === undefined) {
-      if (typeof net.ladder !== 'function') throw new TypeError('options.ladder: required when the net has no ladder()');
+      if (typeof net.ladder !== 'function')
+        throw new TypeError('options.ladder: required when the net has no ladder()');
       ladder = net.ladder();
     }
     if (!Array.isArray(ladder)) throw new TypeError('options.ladder: expected an array of rungs, cheapest first');
     if (ladder.length === 0) throw new RangeError('options.ladder: expected at least one rung, got none');
     const min = options.minAccuracy;
-    if (min !== undefined && (typeof min !== 'number' || Number.isNaN(min))) throw new TypeError(`options.minAccuracy: expected a number, got ${String(min)}`);
+    if (min !== undefined && (typeof min !== 'number' || Number.isNaN(min)))
+      throw invalidArgument('options.minAccuracy', 'a number', min, 'type');
     const usable = min === undefined ? ladder : ladder.filter((r) => r.accuracy !== null && r.accuracy >= min);
     if (usable.length === 0) {
       const best = Math.max(...ladder.map((r) => r.accuracy ?? -Infinity));
-      throw new RangeError(`options.minAccuracy: no rung has accuracy >= ${min}; the best is ${Number.isFinite(best) ? best : 'unmeasured'}`);
+      throw new RangeError(
+        `options.minAccuracy: no rung has accuracy >= ${min}; the best is ${Number.isFinite(best) ? best : 'unmeasured'}`,
+      );
     }
     this.ladder = Object.freeze([...usable]);
     this.backoff = this.ladder.map(() => 1);
@@ -155,7 +168,7 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
    * that began before the last switch is ignored: it describes the configuration before it.
    */
   observe(latencyMs: number): void {
-    if (typeof latencyMs !== 'number' || !(latencyMs >= 0) || !Number.isFinite(latencyMs)) throw new RangeError(`latencyMs: expected a finite number >= 0, got ${String(latencyMs)}`);
+    numberArg(latencyMs, 'latencyMs', NON_NEGATIVE);
     if (this.stopped) return;
     const now = this.clock();
     if (now - latencyMs < this.switchedAt) {
@@ -169,10 +182,20 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
     if (observed === null) return;
     if (observed > this.targetMs) {
       this.belowSince = null;
-      if (this.probation?.rung === this.rung && now <= this.probation.until) this.backoff[this.rung] = Math.min(64, this.backoff[this.rung]! * 2);
+      if (this.probation?.rung === this.rung && now <= this.probation.until)
+        this.backoff[this.rung] = Math.min(64, this.backoff[this.rung]! * 2);
       this.probation = null;
       // Down to the most accurate cheaper rung predicted to meet the target (else the cheapest).
-      if (this.rung > 0) this.move(Math.max(0, this.bestFit(observed, 0, this.rung - 1, () => true)), 'over-target', observed, now);
+      if (this.rung > 0)
+        this.move(
+          Math.max(
+            0,
+            this.bestFit(observed, 0, this.rung - 1, () => true),
+          ),
+          'over-target',
+          observed,
+          now,
+        );
       return;
     }
     if (this.probation && now > this.probation.until) {
@@ -186,7 +209,12 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
     this.belowSince ??= now;
     const below = now - this.belowSince;
     // Up to the most accurate rung predicted to meet the target whose (backed-off) cooldown has passed.
-    const up = this.bestFit(observed, this.rung + 1, this.ladder.length - 1, (r) => below >= this.cooldownMs * this.backoff[r]!);
+    const up = this.bestFit(
+      observed,
+      this.rung + 1,
+      this.ladder.length - 1,
+      (r) => below >= this.cooldownMs * this.backoff[r]!,
+    );
     if (up < 0) return;
     this.probation = { rung: up, until: now + this.cooldownMs };
     this.move(up, 'under-target', observed, now);
@@ -197,7 +225,8 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
    * window's, scaled by the cost ratio to the current rung) meets the target; -1 when none.
    */
   private bestFit(observed: number, lo: number, hi: number, eligible: (rung: number) => boolean): number {
-    for (let r = hi; r >= lo; r--) if (eligible(r) && observed * this.costRatio(this.rung!, r) <= this.targetMs) return r;
+    for (let r = hi; r >= lo; r--)
+      if (eligible(r) && observed * this.costRatio(this.rung!, r) <= this.targetMs) return r;
     return -1;
   }
 
@@ -216,7 +245,7 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
    * ladder when the pinned id is not on it.
    */
   pin(id: string | null): void {
-    if (id !== null && typeof id !== 'string') throw new TypeError(`id: expected a configuration id or null, got ${String(id)}`);
+    if (id !== null && typeof id !== 'string') throw invalidArgument('id', 'a configuration id or null', id, 'type');
     const now = this.clock();
     const from = this.net.current;
     if (id !== null) {
@@ -280,7 +309,8 @@ export class AdaptiveController extends EventEmitter<{ switch: [SwitchEvent] }> 
    * (the ladder's own order; a manifest latency was measured elsewhere, often on few runs).
    */
   private costRatio(a: number, b: number): number {
-    const ra = this.ladder[a]!, rb = this.ladder[b]!;
+    const ra = this.ladder[a]!,
+      rb = this.ladder[b]!;
     if (ra.source === 'profile' && rb.source === 'profile' && ra.latencyMs! > 0) return rb.latencyMs! / ra.latencyMs!;
     return ra.macs > 0 ? rb.macs / ra.macs : 1;
   }

@@ -10,6 +10,7 @@ import type { Anchor } from './anchor.js';
 import { layoutOf } from './layout.js';
 import { FusedSessions } from './fused-sessions.js';
 import type { ConfigRecord } from './manifest.js';
+import { integerArg, invalidArgument, NON_NEGATIVE, numberArg } from '../validate.js';
 
 /** Something run() can be pointed at: a configuration or an anchor. */
 export interface Runner {
@@ -27,11 +28,17 @@ export class SharedSegments {
   private readonly bounds: Map<string, Set<string>>;
   private readonly anchorRunners = new Map<string, Runner>();
 
-  constructor(private readonly anchors: readonly Anchor[], records: readonly ConfigRecord[]) {
+  constructor(
+    private readonly anchors: readonly Anchor[],
+    records: readonly ConfigRecord[],
+  ) {
     const byName = new Map(anchors.map((a) => [a.name, a]));
     this.bounds = new Map(anchors.map((a) => [a.name, new Set<string>()]));
     for (const record of records) {
-      if (!byName.has(record.front) || !byName.has(record.back)) throw new RangeError(`configs: '${record.id}' joins '${record.front}' to '${record.back}', expected anchors ${[...byName.keys()].join(', ')}`);
+      if (!byName.has(record.front) || !byName.has(record.back))
+        throw new RangeError(
+          `configs: '${record.id}' joins '${record.front}' to '${record.back}', expected anchors ${[...byName.keys()].join(', ')}`,
+        );
       this.bounds.get(record.front)!.add(record.frontCut);
       this.bounds.get(record.back)!.add(record.backCut);
     }
@@ -57,8 +64,13 @@ export class SharedSegments {
   /** A configuration's stitched model on the shared segments. */
   stitched(record: ConfigRecord, maps: AdapterMaps): StitchedModel {
     return new StitchedModel({
-      front: this.anchor(record.front).model, frontCut: record.frontCut, back: this.anchor(record.back).model, backCut: record.backCut, maps,
-      frontCuts: [...this.bounds.get(record.front)!], backCuts: [...this.bounds.get(record.back)!],
+      front: this.anchor(record.front).model,
+      frontCut: record.frontCut,
+      back: this.anchor(record.back).model,
+      backCut: record.backCut,
+      maps,
+      frontCuts: [...this.bounds.get(record.front)!],
+      backCuts: [...this.bounds.get(record.back)!],
       adapter: layoutOf(record),
     });
   }
@@ -106,11 +118,13 @@ export interface ExecutionOptions {
 
 /** Checks the execution options' types and ranges. */
 export function checkExecutionOptions(options: ExecutionOptions): void {
-  if (options.mode !== undefined && !RUN_MODES.includes(options.mode)) throw new RangeError(`options.mode: expected one of ${RUN_MODES.join(', ')}, got ${JSON.stringify(options.mode)}`);
-  const budget = options.memoryBudgetBytes;
-  if (budget !== undefined && (typeof budget !== 'number' || Number.isNaN(budget) || budget < 0)) throw new RangeError(`options.memoryBudgetBytes: expected a number >= 0, got ${String(budget)}`);
-  const threads = options.threads;
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new RangeError(`options.threads: expected a positive integer, got ${String(threads)}`);
+  if (options.mode !== undefined && !RUN_MODES.includes(options.mode)) {
+    throw invalidArgument('options.mode', `one of ${RUN_MODES.join(', ')}`, options.mode, 'range');
+  }
+  if (options.memoryBudgetBytes !== undefined) {
+    numberArg(options.memoryBudgetBytes, 'options.memoryBudgetBytes', { ...NON_NEGATIVE, infinite: true });
+  }
+  if (options.threads !== undefined) integerArg(options.threads, 'options.threads', 1);
 }
 
 export interface ExecutionMemory {
@@ -179,7 +193,9 @@ export class Execution {
     }
     const out = await segments(x);
     // After this call has its result, so the build (synchronous in onnxruntime-node) delays no call already waiting.
-    const build = new Promise<unknown>((resolve) => setImmediate(() => resolve(this.fused.ensure(id, () => this.source(id)))));
+    const build = new Promise<unknown>((resolve) =>
+      setImmediate(() => resolve(this.fused.ensure(id, () => this.source(id)))),
+    );
     this.scheduled.add(build);
     void build.finally(() => this.scheduled.delete(build));
     return out;

@@ -1,15 +1,16 @@
 // ReStNet: analyze -> plan -> fit -> evaluate, and the runtime that selects a configuration.
+// Public names only (the README documents them, api/restnet.api.txt lists them); internals such
+// as the refinement loop are imported from their modules.
 export { loadAnchor, defaultCuts, sha256 } from './anchor.js';
 export type { Anchor, AnchorSource, AnchorOptions } from './anchor.js';
 export { analyze, analysisToJson, ckaAt } from './analyze.js';
 export type { Analysis, AnalyzeOptions } from './analyze.js';
-export { plan, configId, cutLabel, bySize, monotoneAssignment } from './plan.js';
+export { plan, configId } from './plan.js';
 export type { Plan, PlanOptions, PlannedConfig, StitchOrder } from './plan.js';
 export { fit } from './fit.js';
 export type { FitPipelineOptions } from './fit.js';
 export { RefineError } from './refine-or-keep.js';
 export type { LeastSquaresOnly } from './plan-check.js';
-export { refineOnTask, refineSettings, refineSettingsFor, refineTargets } from './refine.js';
 export type { RefineEpoch, RefineJob, RefineOptions } from './refine.js';
 export { evaluate, predictions } from './evaluate.js';
 export type { Evaluation, EvaluateOptions } from './evaluate.js';

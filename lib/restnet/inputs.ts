@@ -2,6 +2,7 @@
 // batch-first tensor. Both become batches shaped like the anchors' input ([n, 1, 28, 28] in the
 // zoo), checked against the model's per-sample input size with an error that names both.
 import type { Tensor } from '../matrix.js';
+import type { LongTaskOptions } from '../progress.js';
 
 /** One image per row (lib/data's Dataset shape): rows x cols f32, labels optional. */
 export interface ImageRows {
@@ -13,19 +14,7 @@ export interface ImageRows {
 
 export type ImageInput = ImageRows | Tensor;
 
-export interface ProgressEvent {
-  /** 'analyze' | 'fit' | 'refine' | 'evaluate' | 'latency' */
-  stage: string;
-  done: number;
-  total: number;
-  /** What is being worked on (a configuration id, an anchor name, a batch range). */
-  detail: string;
-}
-
-export interface LongTaskOptions {
-  onProgress?: (event: ProgressEvent) => void;
-  signal?: AbortSignal;
-}
+export type { LongTaskOptions, ProgressEvent } from '../progress.js';
 
 /** The images as one f32 array with `count` samples of `size` values each. */
 export function imageRows(input: ImageInput, arg = 'data'): { data: Float32Array; count: number; size: number; labels?: Uint8Array } {

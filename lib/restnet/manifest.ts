@@ -1,9 +1,6 @@
 // manifest.json of a saved ReStNet: the two anchors (file, hash, measured numbers) and one flat
 // list of stitched configurations. Written atomically (temp file + rename) so a reader never
 // sees half a manifest; validated field by field on load.
-import { randomBytes } from 'node:crypto';
-import { rename, unlink, writeFile } from 'node:fs/promises';
-
 import type { PlannedConfig } from './plan.js';
 
 export const MANIFEST_FORMAT = 'restnet/1';
@@ -109,17 +106,125 @@ export class ManifestError extends Error {
   override name = 'ManifestError';
 }
 
-/** Writes bytes to a temp file beside `path`, then renames it over `path`. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (error) {
-    await unlink(tmp).catch(() => undefined);
-    throw error;
-  }
-}
+export { writeFileAtomic } from '../atomic-write.js';
 
-// The field-by-field check lives in manifest-validate.ts.
-export { validateManifest } from './manifest-validate.js';
+// The field-by-field check of a parsed manifest.json: every field's type and range (accuracy in
+// [0, 1], latencies >= 0, CKA in [-1, 1] up to rounding, counts as non-negative integers, the
+// accuracy interval around the accuracy, hashes as 64 hex digits, pareto / reason), so a
+// hand-edited or corrupted manifest is a ManifestError naming the field, not a wrong choice.
+type Check = (v: unknown) => boolean;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const str: Check = (v) => typeof v === 'string' && v.length > 0;
+const num: Check = (v) => typeof v === 'number' && Number.isFinite(v);
+const nonNegative: Check = (v) => num(v) && (v as number) >= 0;
+const count: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
+const fraction: Check = (v) => num(v) && (v as number) >= 0 && (v as number) <= 1;
+const hash: Check = (v) => typeof v === 'string' && HEX64.test(v);
+const bool: Check = (v) => typeof v === 'boolean';
+const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
+const orNull = (c: Check): Check => (v) => v === null || c(v);
+// Debiased (unbiased-HSIC) CKA can come out slightly below 0 for unrelated layers.
+const cka: Check = (v) => num(v) && (v as number) >= -1 - 1e-6 && (v as number) <= 1 + 1e-6;
+const interval: Check = (v) => Array.isArray(v) && v.length === 2 && fraction(v[0]) && fraction(v[1]) && (v[0] as number) <= (v[1] as number);
+
+/** [check, what it expects, required] per field. */
+type Fields = Record<string, [Check, string, boolean]>;
+
+const ANCHOR_FIELDS: Fields = {
+  name: [str, 'a non-empty string', true],
+  file: [str, 'a relative path', true],
+  sha256: [hash, '64 hex digits', true],
+  accuracy: [orNull(fraction), 'a number in [0, 1] or null', true],
+  latencyMs: [orNull(nonNegative), 'a number >= 0 or null', true],
+  macs: [count, 'an integer >= 0', true],
+  params: [count, 'an integer >= 0', true],
+  cuts: [(v) => Array.isArray(v) && v.every(str), 'a list of cut names', true],
+  latencyBatch32Ms: [orNull(nonNegative), 'a number >= 0 or null', false],
+  memoryBytes: [orNull(count), 'an integer >= 0 or null', false],
+  trainSeconds: [orNull(nonNegative), 'a number >= 0 or null', false],
+  evalImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
+  accuracyInterval: [orNull(interval), '[lo, hi] with 0 <= lo <= hi <= 1, or null', false],
+  validationAccuracy: [orNull(fraction), 'a number in [0, 1] or null', false],
+  validationImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
+  latencyP95Ms: [orNull(nonNegative), 'a number >= 0 or null', false],
+  latencyRuns: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
+};
+
+const CONFIG_FIELDS: Fields = {
+  id: [(v) => typeof v === 'string' && /^[A-Za-z0-9._~-]+$/.test(v), 'an id of letters, digits and . _ ~ -', true],
+  front: [str, 'an anchor name', true],
+  back: [str, 'an anchor name', true],
+  frontCut: [str, 'a cut name', true],
+  backCut: [str, 'a cut name', true],
+  cka: [orNull(cka), 'a number in [-1, 1] or null', true],
+  accuracy: [orNull(fraction), 'a number in [0, 1] or null', true],
+  latencyMs: [orNull(nonNegative), 'a number >= 0 or null', true],
+  macs: [count, 'an integer >= 0', true],
+  params: [count, 'an integer >= 0', true],
+  onnx: [orNull(str), 'a relative path or null', true],
+  stitch: [str, 'a relative path', true],
+  stitchSha256: [hash, '64 hex digits', true],
+  trainableParams: [count, 'an integer >= 0', true],
+  residual: [nonNegative, 'a number >= 0', true],
+  fitSeconds: [nonNegative, 'a number >= 0', true],
+  refined: [bool, 'true or false', true],
+  order: [oneOf('large-front', 'small-front'), "'large-front' or 'small-front'", false],
+  choice: [oneOf('cka', 'random'), "'cka' or 'random'", false],
+  onnxSha256: [orNull(hash), '64 hex digits or null', false],
+  positionBias: [bool, 'true or false', false],
+  downsample: [oneOf('average', 'space-to-depth'), "'average' or 'space-to-depth'", false],
+  upsample: [oneOf('bilinear', 'depth-to-space'), "'bilinear' or 'depth-to-space'", false],
+  clsMap: [bool, 'true or false', false],
+  latencyBatch32Ms: [orNull(nonNegative), 'a number >= 0 or null', false],
+  memoryBytes: [orNull(count), 'an integer >= 0 or null', false],
+  evalImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
+  accuracyInterval: [orNull(interval), '[lo, hi] with 0 <= lo <= hi <= 1, or null', false],
+  pareto: [bool, 'true or false', false],
+  reason: [str, 'a non-empty string', false],
+  validationAccuracy: [orNull(fraction), 'a number in [0, 1] or null', false],
+  validationImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
+  latencyP95Ms: [orNull(nonNegative), 'a number >= 0 or null', false],
+  latencyRuns: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],
+  refineError: [str, 'a non-empty string', false],
+};
+
+/** Checks the shape and ranges of a parsed manifest; `where` names the file in errors. */
+export function validateManifest(json: unknown, where: string): RestnetManifest {
+  const fail = (why: string): never => {
+    throw new ManifestError(`${where}: ${why}`);
+  };
+  const record = (value: unknown, fields: Fields, at: string): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${at}: expected an object, got ${JSON.stringify(value)}`);
+    const r = value as Record<string, unknown>;
+    const label = typeof r.id === 'string' ? `${at} (${r.id})` : typeof r.name === 'string' ? `${at} (${r.name})` : at;
+    for (const [key, [check, expected, required]] of Object.entries(fields)) {
+      const v = r[key];
+      if (v === undefined ? required : !check(v)) fail(`${label}.${key}: expected ${expected}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+    }
+    // A Wilson interval always contains its estimate.
+    const acc = r.accuracy, iv = r.accuracyInterval;
+    if (typeof acc === 'number' && Array.isArray(iv) && (acc < (iv[0] as number) - 1e-9 || acc > (iv[1] as number) + 1e-9)) fail(`${label}.accuracyInterval: [${iv.join(', ')}] does not contain the accuracy ${acc}`);
+    return r;
+  };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('expected a JSON object');
+  const m = json as RestnetManifest;
+  if (m.format !== MANIFEST_FORMAT) fail(`expected format "${MANIFEST_FORMAT}", got ${JSON.stringify(m.format)}`);
+  if (!Array.isArray(m.anchors) || m.anchors.length !== 2) fail(`expected two anchors, got ${Array.isArray(m.anchors) ? m.anchors.length : typeof m.anchors}`);
+  if (!Array.isArray(m.configs)) fail('expected a configs list');
+  m.anchors.forEach((a, k) => record(a, ANCHOR_FIELDS, `anchors[${k}]`));
+  const [a0, a1] = m.anchors as [RestnetManifest['anchors'][0], RestnetManifest['anchors'][0]];
+  if (a0.name === a1.name && (a0.file !== a1.file || a0.sha256 !== a1.sha256)) fail(`two anchors are named '${a0.name}'`);
+  const names = new Set([a0.name, a1.name]);
+  const ids = new Set<string>();
+  m.configs.forEach((c, k) => {
+    const at = `configs[${k}]`;
+    record(c, CONFIG_FIELDS, at);
+    if (ids.has(c.id)) fail(`${at}: duplicate id '${c.id}'`);
+    ids.add(c.id);
+    if (!names.has(c.front) || !names.has(c.back)) fail(`${at} (${c.id}): front '${c.front}' and back '${c.back}' must name anchors (${[...names].join(', ')})`);
+    if (c.pareto !== false && c.reason !== undefined) fail(`${at} (${c.id}).reason: only a configuration with pareto: false has a reason`);
+    if (c.refined && c.refineError !== undefined) fail(`${at} (${c.id}).refineError: only a configuration with refined: false has a refineError`);
+  });
+  return m;
+}

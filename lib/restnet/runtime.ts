@@ -14,7 +14,8 @@ import { checkExecutionOptions, Execution, SharedSegments, uniqueAnchors, type E
 import { anchorFiles, readFamily, readFusedFile } from './family-load.js';
 import { recoverInterruptedSave, writeFamily, type SaveOptions } from './family-save.js';
 import type { ImageInput, LongTaskOptions } from './inputs.js';
-import { ManifestError, writeFileAtomic, type AnchorRecord, type ConfigRecord } from './manifest.js';
+import { writeFileAtomic } from '../atomic-write.js';
+import { ManifestError, type AnchorRecord, type ConfigRecord } from './manifest.js';
 import type { RefineEpoch, RefineOptions } from './refine.js';
 import { refineLoaded } from './refine-loaded.js';
 import { candidatesOf, ladderOf, selectFrom, type Budget, type DeviceLatency, type Rung, type Selection, type SelectOptions } from './selection.js';
@@ -22,6 +23,7 @@ import { checkProfileOptions, measureProfile, type ProfileOptions } from './prof
 import { PROFILE_FORMAT, profileFileName, profileMismatch, readDeviceProfile, thisDevice, type DeviceProfile } from './profile-file.js';
 import { fastestThreads } from './threads.js';
 import { unknownId } from './unknown-id.js';
+import { invalidArgument } from '../validate.js';
 
 export type { Budget, Rung, Selection, SelectOptions } from './selection.js';
 export type { ExecutionMemory, ExecutionOptions, RunMode } from './execution.js';
@@ -333,7 +335,7 @@ export class ReStNet {
   static async load(dir: string, options: LoadOptions = {}): Promise<ReStNet> {
     const { warm = 'all', maxCuts, ...execution } = options;
     checkExecutionOptions(execution);
-    if (warm !== 'all' && warm !== 'none' && !(Array.isArray(warm) && warm.every((w) => typeof w === 'string'))) throw new TypeError(`options.warm: expected 'all', 'none' or an array of ids, got ${JSON.stringify(warm)}`);
+    if (warm !== 'all' && warm !== 'none' && !(Array.isArray(warm) && warm.every((w) => typeof w === 'string'))) throw invalidArgument('options.warm', "'all', 'none' or an array of ids", warm, 'type');
     // A save killed between its two renames left the family beside its folder: put it back first.
     await recoverInterruptedSave(dir);
     const found = await readDeviceProfile(dir);

@@ -1,6 +1,7 @@
 // Choosing a configuration for a device's budget: the most accurate candidate that fits (ties:
 // the faster), from the numbers in the family's records.
 import type { AnchorRecord, ConfigRecord } from './manifest.js';
+import { invalidArgument } from '../validate.js';
 
 export interface Budget {
   maxLatencyMs?: number;
@@ -15,7 +16,9 @@ export interface Budget {
  * `latencyMs` from this device's profile when one is loaded (`latencySource: 'profile'`), else the
  * manifest's figure (`'manifest'`).
  */
-export type Selection = ((ConfigRecord & { kind: 'stitched' }) | (AnchorRecord & { id: string; kind: 'anchor' })) & { latencySource: 'profile' | 'manifest' };
+export type Selection = ((ConfigRecord & { kind: 'stitched' }) | (AnchorRecord & { id: string; kind: 'anchor' })) & {
+  latencySource: 'profile' | 'manifest';
+};
 
 export interface SelectOptions {
   /** Whether the two anchors themselves are candidates (default true). */
@@ -42,10 +45,13 @@ export interface Rung {
 const BUDGET_KEYS = ['maxLatencyMs', 'maxMacs', 'maxParams', 'maxMemoryBytes', 'minAccuracy'] as const;
 
 function checkBudget(budget: Budget): void {
-  for (const k of Object.keys(budget)) if (!(BUDGET_KEYS as readonly string[]).includes(k)) throw new TypeError(`budget.${k}: unknown; expected ${BUDGET_KEYS.join(', ')}`);
+  for (const k of Object.keys(budget))
+    if (!(BUDGET_KEYS as readonly string[]).includes(k))
+      throw new TypeError(`budget.${k}: unknown; expected ${BUDGET_KEYS.join(', ')}`);
   for (const k of BUDGET_KEYS) {
     const v = budget[k];
-    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) throw new TypeError(`budget.${k}: expected a number, got ${String(v)}`);
+    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v)))
+      throw invalidArgument(`budget.${k}`, 'a number', v, 'type');
   }
 }
 
@@ -53,11 +59,18 @@ function checkBudget(budget: Budget): void {
 export type DeviceLatency = (id: string) => { latencyMs: number; latencyBatch32Ms?: number };
 
 /** The candidates of a family as selections, with this device's latencies when `profile` is given. */
-export function candidatesOf(configs: ConfigRecord[], anchors: AnchorRecord[], options: SelectOptions = {}, profile?: DeviceLatency): Selection[] {
+export function candidatesOf(
+  configs: ConfigRecord[],
+  anchors: AnchorRecord[],
+  options: SelectOptions = {},
+  profile?: DeviceLatency,
+): Selection[] {
   const offered = options.includeDominated ? configs : configs.filter((r) => r.pareto !== false);
-  const latency = (id: string) => (profile ? { ...profile(id), latencySource: 'profile' as const } : { latencySource: 'manifest' as const });
+  const latency = (id: string) =>
+    profile ? { ...profile(id), latencySource: 'profile' as const } : { latencySource: 'manifest' as const };
   const candidates: Selection[] = offered.map((r) => ({ ...r, kind: 'stitched' as const, ...latency(r.id) }));
-  if (options.includeAnchors ?? true) for (const a of anchors) candidates.push({ ...a, id: a.name, kind: 'anchor', ...latency(a.name) });
+  if (options.includeAnchors ?? true)
+    for (const a of anchors) candidates.push({ ...a, id: a.name, kind: 'anchor', ...latency(a.name) });
   return candidates;
 }
 
@@ -67,9 +80,13 @@ export function candidatesOf(configs: ConfigRecord[], anchors: AnchorRecord[], o
  */
 export function selectFrom(candidates: Selection[], budget: Budget): Selection {
   checkBudget(budget);
-  if (candidates.length === 0) throw new RangeError('select: no candidates (no offered stitched configuration, and includeAnchors is false)');
+  if (candidates.length === 0)
+    throw new RangeError('select: no candidates (no offered stitched configuration, and includeAnchors is false)');
   const unmeasured = candidates.filter((c) => c.accuracy === null || c.latencyMs === null);
-  if (unmeasured.length > 0) throw new Error(`select: ${unmeasured.map((c) => c.id).join(', ')} not measured yet; run evaluate(net, data, labels) first`);
+  if (unmeasured.length > 0)
+    throw new Error(
+      `select: ${unmeasured.map((c) => c.id).join(', ')} not measured yet; run evaluate(net, data, labels) first`,
+    );
   const value = {
     maxLatencyMs: (c: Selection) => c.latencyMs!,
     maxMacs: (c: Selection) => c.macs,
@@ -77,22 +94,33 @@ export function selectFrom(candidates: Selection[], budget: Budget): Selection {
     maxMemoryBytes: (c: Selection) => c.memoryBytes ?? Infinity,
     minAccuracy: (c: Selection) => c.accuracy!,
   };
-  const fits = (c: Selection): boolean => BUDGET_KEYS.every((k) => budget[k] === undefined || (k === 'minAccuracy' ? value[k](c) >= budget[k]! : value[k](c) <= budget[k]!));
+  const fits = (c: Selection): boolean =>
+    BUDGET_KEYS.every(
+      (k) => budget[k] === undefined || (k === 'minAccuracy' ? value[k](c) >= budget[k]! : value[k](c) <= budget[k]!),
+    );
   const ok = candidates.filter(fits).sort((x, y) => y.accuracy! - x.accuracy! || x.latencyMs! - y.latencyMs!);
   if (ok.length > 0) return ok[0]!;
   const given = BUDGET_KEYS.filter((k) => budget[k] !== undefined);
   const tightest = given.map((k) => {
-    const best = [...candidates].sort((x, y) => (k === 'minAccuracy' ? value[k](y) - value[k](x) : value[k](x) - value[k](y)))[0]!;
+    const best = [...candidates].sort((x, y) =>
+      k === 'minAccuracy' ? value[k](y) - value[k](x) : value[k](x) - value[k](y),
+    )[0]!;
     return `${k} ${k === 'minAccuracy' ? '<=' : '>='} ${fmt(value[k](best))} (${best.id})`;
   });
   // The candidate needing the least relative relaxation over all given limits.
-  const stretch = (c: Selection): number => Math.max(...given.map((k) => {
-    const v = value[k](c), b = budget[k]!;
-    return k === 'minAccuracy' ? (v >= b ? 1 : b / Math.max(v, 1e-12)) : v <= b ? 1 : v / Math.max(b, 1e-12);
-  }));
+  const stretch = (c: Selection): number =>
+    Math.max(
+      ...given.map((k) => {
+        const v = value[k](c),
+          b = budget[k]!;
+        return k === 'minAccuracy' ? (v >= b ? 1 : b / Math.max(v, 1e-12)) : v <= b ? 1 : v / Math.max(b, 1e-12);
+      }),
+    );
   const closest = [...candidates].sort((x, y) => stretch(x) - stretch(y))[0]!;
   const needs = given.map((k) => `${k}: ${fmt(value[k](closest))}`).join(', ');
-  throw new RangeError(`select: nothing fits ${JSON.stringify(budget)}. Each limit alone is met from ${tightest.join('; ')}. The tightest feasible budget for all of them is {${needs}} (${closest.id})`);
+  throw new RangeError(
+    `select: nothing fits ${JSON.stringify(budget)}. Each limit alone is met from ${tightest.join('; ')}. The tightest feasible budget for all of them is {${needs}} (${closest.id})`,
+  );
 }
 
 /**
@@ -101,7 +129,11 @@ export function selectFrom(candidates: Selection[], budget: Budget): Selection {
  */
 export function ladderOf(candidates: Selection[]): Rung[] {
   const rungs: Rung[] = candidates.map((c) => ({
-    id: c.id, kind: c.kind, accuracy: c.accuracy, macs: c.macs, latencyMs: c.latencyMs,
+    id: c.id,
+    kind: c.kind,
+    accuracy: c.accuracy,
+    macs: c.macs,
+    latencyMs: c.latencyMs,
     source: c.latencySource === 'profile' ? 'profile' : c.latencyMs !== null ? 'manifest' : 'macs',
   }));
   const key = (r: Rung): number => (r.source === 'profile' ? r.latencyMs! : r.macs);

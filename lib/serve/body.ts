@@ -5,6 +5,7 @@
 // Anything that does not fit is an HttpError 400 naming what was expected and what came.
 import { conformTo, pngSample } from '../formats/index.js';
 import type { Tensor } from '../matrix.js';
+import { dimsText } from '../validate.js';
 import { HttpError } from './errors.js';
 
 /** The model input a service feeds: its name and its sample dims (after N). */
@@ -14,8 +15,6 @@ export interface InputSpec {
 }
 
 export const CLASSIFY_TYPES = ['application/octet-stream', 'image/png', 'application/json'] as const;
-
-const shape = (dims: readonly number[]): string => `[${dims.join(', ')}]`;
 
 /** The media type of a Content-Type header, lower case, without parameters. */
 export function mediaType(header: string | undefined): string {
@@ -57,11 +56,11 @@ function fromJson(body: unknown, input: InputSpec, size: number, expected: strin
   if (!Array.isArray(dims) || dims.length < 2 || !dims.every((d) => Number.isSafeInteger(d) && d >= 1)) fail(`"dims": expected positive integers ${expected}, got ${JSON.stringify(dims)}`);
   const d = dims as number[];
   const per = d.slice(1).reduce((a, b) => a * b, 1);
-  if (per !== size) fail(`"dims": expected ${expected} (${size} values per sample), got ${shape(d)} (${per} per sample)`);
+  if (per !== size) fail(`"dims": expected ${expected} (${size} values per sample), got ${dimsText(d)} (${per} per sample)`);
   if (!Array.isArray(data)) fail(`"data": expected an array of numbers, got ${typeof data}`);
   const values = data as unknown[];
   const n = d[0]!;
-  if (values.length !== n * size) fail(`"data": expected ${n} x ${size} = ${n * size} numbers for dims ${shape(d)}, got ${values.length}`);
+  if (values.length !== n * size) fail(`"data": expected ${n} x ${size} = ${n * size} numbers for dims ${dimsText(d)}, got ${values.length}`);
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];

@@ -1,9 +1,11 @@
 // Least-squares stitching layers: one-shot fitStitch and the streaming accumulator. The solve
 // runs in the native core (f64 normal equations, Cholesky, minimum-norm eigen fallback).
 import { withAbort } from '../abort.js';
+import { singleStep, type LongTaskOptions } from '../progress.js';
+import { invalidArgument } from '../validate.js';
 import type { Matrix } from '../matrix.js';
-import { native } from '../native.js';
-import type { FitDiagnostics, FitOptions, NativeFitResult, NativeLeastSquaresAccumulator, StitchParameters } from './types.js';
+import { native, type NativeFitResult, type NativeLeastSquaresAccumulator } from '../native.js';
+import type { FitDiagnostics, FitOptions, StitchParameters } from './types.js';
 
 /** A stitching layer y = x W + b that can run on new activations. */
 export interface Stitch extends StitchParameters {
@@ -37,14 +39,15 @@ export function fitStitch(x: Matrix, y: Matrix, options?: FitOptions): FittedSti
   return fitted(native.fitStitch(x, y, options));
 }
 
-/** fitStitch() off the main thread; the signal stops it between its stages. */
+/** fitStitch() off the main thread; the signal stops it between its stages; one progress event ('fit', 1 of 1). */
 export async function fitStitchAsync(
   x: Matrix,
   y: Matrix,
-  options: FitOptions & { signal?: AbortSignal } = {},
+  options: FitOptions & LongTaskOptions = {},
 ): Promise<FittedStitch> {
-  const { signal, ...fit } = options;
-  return fitted(await withAbort(signal, (token) => native.fitStitchAsync(x, y, fit, token)));
+  const { signal, onProgress, ...fit } = options;
+  const work = withAbort(signal, (token) => native.fitStitchAsync(x, y, fit, token));
+  return fitted(await singleStep('fit', 'x, y', onProgress, work));
 }
 
 /**
@@ -70,13 +73,15 @@ export class LeastSquaresAccumulator {
   }
 
   /** update() off the main thread; updates run one at a time, in call order of their start. */
-  updateAsync(x: Matrix, y: Matrix, options: { signal?: AbortSignal } = {}): Promise<void> {
-    return withAbort(options.signal, (token) => this.#native.updateAsync(x, y, token));
+  updateAsync(x: Matrix, y: Matrix, options: LongTaskOptions = {}): Promise<void> {
+    const work = withAbort(options.signal, (token) => this.#native.updateAsync(x, y, token));
+    return singleStep('update', 'rows', options.onProgress, work);
   }
 
   /** Adds another accumulator's statistics (same widths). */
   merge(other: LeastSquaresAccumulator): void {
-    if (!(other instanceof LeastSquaresAccumulator)) throw new TypeError('other: expected a LeastSquaresAccumulator');
+    if (!(other instanceof LeastSquaresAccumulator))
+      throw invalidArgument('other', 'a LeastSquaresAccumulator', other, 'type');
     this.#native.merge(other.#native);
   }
 

@@ -2,17 +2,15 @@
 // the main thread) and TrainableStitch (forward / backward / step for a loss computed
 // elsewhere).
 import { withAbort } from '../abort.js';
+import type { LongTaskOptions } from '../progress.js';
+import { integerArg, invalidArgument } from '../validate.js';
 import type { Matrix } from '../matrix.js';
-import { native } from '../native.js';
+import { native, type NativeTrainableStitch } from '../native.js';
 import { stitch, type Stitch } from './fit.js';
-import type { EpochRecord, NativeTrainableStitch, NativeTrainOptions, OptimizerOptions, StitchParameters } from './types.js';
+import type { EpochRecord, NativeTrainOptions, OptimizerOptions, StitchParameters } from './types.js';
 
-export interface TrainOptions extends NativeTrainOptions {
-  /** Called on the main thread after each epoch, in order, before the promise settles. Throwing stops training. */
-  onEpoch?: (record: EpochRecord) => void;
-  /** Stops the native loop between batches; the promise rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
+/** trainStitch's options; progress is one 'train' event per epoch with its EpochRecord as payload. */
+export interface TrainOptions extends NativeTrainOptions, LongTaskOptions<EpochRecord> {}
 
 export interface TrainResult {
   stitch: Stitch;
@@ -22,41 +20,37 @@ export interface TrainResult {
 
 /**
  * Trains a stitch y ~ x W + b by minibatch SGD or Adam in the native core, off the main
- * thread. Unknown option names are a TypeError.
+ * thread. Unknown option names are a TypeError. onProgress is called after each epoch, in
+ * order, before the promise settles; a throwing onProgress stops training and the promise
+ * rejects with its error.
  */
 export async function trainStitch(x: Matrix, y: Matrix, options: TrainOptions = {}): Promise<TrainResult> {
-  const { onEpoch, signal, init, ...rest } = options;
-  if (onEpoch !== undefined && typeof onEpoch !== 'function') throw new TypeError('options.onEpoch: expected a function');
+  const { onProgress, signal, init, ...rest } = options;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw invalidArgument('options.onProgress', 'a function', onProgress, 'type');
+  }
   const nativeOptions = init === undefined ? rest : { ...rest, init: { weight: init.weight, bias: init.bias } };
 
-  // Epoch records reach JavaScript through a thread-safe queue that may lag the promise; they
-  // are delivered exactly once, in order, and a throwing callback cancels the training.
   const stop = new AbortController();
-  let delivered = 0;
-  let callbackFailed = false;
-  let callbackError: unknown;
-  const deliver = (record: EpochRecord): void => {
-    if (onEpoch === undefined || callbackFailed || record.epoch <= delivered) return;
-    delivered = record.epoch;
-    try {
-      onEpoch(record);
-    } catch (error) {
-      callbackFailed = true;
-      callbackError = error;
-      stop.abort(error);
-    }
-  };
+  let failure: { error: unknown } | undefined;
+  const relay =
+    onProgress &&
+    ((record: EpochRecord, total: number): void => {
+      if (failure) return;
+      try {
+        onProgress({ stage: 'train', done: record.epoch, total, detail: `epoch ${record.epoch}`, payload: record });
+      } catch (error) {
+        failure = { error };
+        stop.abort(error);
+      }
+    });
   const combined = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
   try {
-    const result = await withAbort(combined, (token) =>
-      native.trainStitch(x, y, nativeOptions, token, onEpoch === undefined ? undefined : deliver),
-    );
-    for (const record of result.history) deliver(record);
-    if (callbackFailed) throw callbackError;
+    const result = await withAbort(combined, (token) => native.trainStitch(x, y, nativeOptions, token, relay));
+    if (failure) throw failure.error;
     return { stitch: stitch(result.weight, result.bias), history: result.history };
   } catch (error) {
-    if (callbackFailed) throw callbackError;
-    throw error;
+    throw failure ? failure.error : error;
   }
 }
 
@@ -73,9 +67,8 @@ export class TrainableStitch {
 
   /** A zero-initialised stitch of inputs -> outputs. */
   static zeros(inputs: number, outputs: number, options: OptimizerOptions = {}): TrainableStitch {
-    if (!Number.isInteger(inputs) || inputs < 1 || !Number.isInteger(outputs) || outputs < 1) {
-      throw new RangeError(`inputs, outputs: expected positive integers, got ${inputs}, ${outputs}`);
-    }
+    integerArg(inputs, 'inputs', 1);
+    integerArg(outputs, 'outputs', 1);
     const weight = { data: new Float32Array(inputs * outputs), rows: inputs, cols: outputs };
     return new TrainableStitch({ weight, bias: new Float32Array(outputs) }, options);
   }

@@ -1,6 +1,6 @@
-// Shapes shared by the stitch API and the native addon's typed interface.
+// Shapes shared by the stitch API and the native addon's typed interface (lib/native.ts, which
+// imports them from here; nothing here imports native.ts, so the two form no cycle).
 import type { Matrix } from '../matrix.js';
-import type { NativeCancelToken } from '../native.js';
 
 /** A stitching layer's parameters: y = x W + b with W (inputs x outputs) and b (outputs). */
 export interface StitchParameters {
@@ -74,22 +74,4 @@ export interface NativeTrainOptions extends OptimizerOptions {
   patience?: number;
   /** 'mse' (default) or 'huber' (delta 1), both averaged over all elements. */
   loss?: LossName;
-}
-
-export interface NativeFitResult extends StitchParameters, FitDiagnostics {}
-
-export interface NativeLeastSquaresAccumulator {
-  update(x: Matrix, y: Matrix): void;
-  updateAsync(x: Matrix, y: Matrix, token?: NativeCancelToken): Promise<void>;
-  merge(other: NativeLeastSquaresAccumulator): void;
-  solve(options?: FitOptions): NativeFitResult;
-  readonly rows: number;
-}
-
-export interface NativeTrainableStitch {
-  forward(x: Matrix): Matrix;
-  backward(x: Matrix, gradOut: Matrix): void;
-  step(lr?: number): void;
-  stitch(): StitchParameters;
-  readonly steps: number;
 }

@@ -28,17 +28,29 @@ std::string describe(const Napi::Value& v) {
   return "an object";
 }
 
-// A non-negative integer dimension stored in a JS number.
+// A bound as JavaScript prints it (1e-7, 0.5, 1024), so a message reads like the caller's code.
+std::string number_text(Napi::Env env, double d) { return Napi::Number::New(env, d).ToString().Utf8Value(); }
+
+std::string integer_range_text(Napi::Env env, double min, double max) {
+  if (max == kMaxSafeInteger && min == 0.0) return "a non-negative integer";
+  if (max == kMaxSafeInteger && min == 1.0) return "a positive integer";
+  return "an integer in [" + number_text(env, min) + ", " + number_text(env, max) + "]";
+}
+
+std::string range_text(Napi::Env env, const Range& r) {
+  if (std::isinf(r.max)) return std::string("a finite number ") + (r.min_open ? "> " : ">= ") + number_text(env, r.min);
+  return std::string("a number in ") + (r.min_open ? "(" : "[") + number_text(env, r.min) + ", " +
+         number_text(env, r.max) + (r.max_open ? ")" : "]");
+}
+
+bool within(double d, const Range& r) {
+  return std::isfinite(d) && (r.min_open ? d > r.min : d >= r.min) && (r.max_open ? d < r.max : d <= r.max);
+}
+
+std::string option_name(const char* key) { return std::string("options.") + key; }
+
 std::size_t dimension(const Napi::Object& obj, const char* key, const std::string& name) {
-  const Napi::Value v = obj.Get(key);
-  if (!v.IsNumber()) {
-    throw restnet::TypeError(name + "." + key + ": expected a non-negative integer, got " + describe(v));
-  }
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0.0) || d != std::floor(d) || d > 9007199254740991.0) {
-    throw restnet::RangeError(name + "." + key + ": expected a non-negative integer, got " + v.ToString().Utf8Value());
-  }
-  return static_cast<std::size_t>(d);
+  return integer_arg(obj.Get(key), name + "." + key, 0.0, kMaxSafeInteger);
 }
 
 struct Shape {
@@ -52,9 +64,9 @@ Shape shape_of(const Napi::Value& value, const std::string& name, bool allow_f64
   }
   const Napi::Object obj = value.As<Napi::Object>();
   const Napi::Value data = obj.Get("data");
-  const bool ok = data.IsTypedArray() &&
-                  (data.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array ||
-                   (allow_f64 && data.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array));
+  const bool ok =
+      data.IsTypedArray() && (data.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array ||
+                              (allow_f64 && data.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array));
   if (!ok) {
     throw restnet::TypeError(name + ".data: expected " + (allow_f64 ? "Float32Array or Float64Array" : "Float32Array") +
                              ", got " + describe(data));
@@ -64,12 +76,12 @@ Shape shape_of(const Napi::Value& value, const std::string& name, bool allow_f64
   const std::size_t elements = checked_product({s.rows, s.cols}, name + ".rows x " + name + ".cols");
   if (length != elements) {
     throw restnet::RangeError(name + ".data: expected rows x cols = " + std::to_string(s.rows) + " x " +
-                              std::to_string(s.cols) + " = " + std::to_string(elements) +
-                              " elements, got " + std::to_string(length));
+                              std::to_string(s.cols) + " = " + std::to_string(elements) + " elements, got " +
+                              std::to_string(length));
   }
   if (s.rows == 0 || s.cols == 0) {
-    throw restnet::RangeError(name + ": expected at least 1 row and 1 column, got " + std::to_string(s.rows) +
-                              " x " + std::to_string(s.cols));
+    throw restnet::RangeError(name + ": expected at least 1 row and 1 column, got " + std::to_string(s.rows) + " x " +
+                              std::to_string(s.cols));
   }
   return s;
 }
@@ -136,12 +148,28 @@ restnet::Layers layers_of(const std::vector<MatrixArg>& list, const std::string&
   return restnet::Layers(std::move(views), name);
 }
 
-std::size_t positive_integer_arg(const Napi::Value& value, const std::string& name) {
-  const double d = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1.0;
-  if (!(d >= 1.0 && d <= 1e9) || d != std::floor(d)) {
-    throw restnet::RangeError(name + ": expected a positive integer, got " + value.ToString().Utf8Value());
+std::size_t integer_arg(const Napi::Value& value, const std::string& name, double min, double max) {
+  const Napi::Env env = value.Env();
+  if (!value.IsNumber()) {
+    throw restnet::TypeError(name + ": expected " + integer_range_text(env, min, max) + ", got " + describe(value));
+  }
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max) || d != std::floor(d)) {
+    throw restnet::RangeError(name + ": expected " + integer_range_text(env, min, max) + ", got " +
+                              value.ToString().Utf8Value());
   }
   return static_cast<std::size_t>(d);
+}
+
+double number_arg(const Napi::Value& value, const std::string& name, const Range& range) {
+  const Napi::Env env = value.Env();
+  if (!value.IsNumber())
+    throw restnet::TypeError(name + ": expected " + range_text(env, range) + ", got " + describe(value));
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!within(d, range)) {
+    throw restnet::RangeError(name + ": expected " + range_text(env, range) + ", got " + value.ToString().Utf8Value());
+  }
+  return d;
 }
 
 restnet::Matrix64 square_matrix64_arg(const Napi::Value& value, const std::string& name) {
@@ -191,29 +219,35 @@ Napi::Object options_arg(const Napi::Value& value, const std::string& name,
 bool bool_option(const Napi::Object& options, const char* key, bool fallback) {
   const Napi::Value v = options.Get(key);
   if (v.IsUndefined()) return fallback;
-  if (!v.IsBoolean()) throw restnet::TypeError(std::string("options.") + key + ": expected a boolean, got " + describe(v));
+  if (!v.IsBoolean())
+    throw restnet::TypeError(std::string("options.") + key + ": expected a boolean, got " + describe(v));
   return v.As<Napi::Boolean>().Value();
 }
 
-double number_option(const Napi::Object& options, const char* key, double fallback) {
+double number_option(const Napi::Object& options, const char* key, double fallback, const Range& range) {
   const Napi::Value v = options.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) throw restnet::TypeError(std::string("options.") + key + ": expected a number, got " + describe(v));
-  return v.As<Napi::Number>().DoubleValue();
+  return v.IsUndefined() ? fallback : number_arg(v, option_name(key), range);
+}
+
+std::size_t integer_option(const Napi::Object& options, const char* key, std::size_t fallback, double min, double max) {
+  const Napi::Value v = options.Get(key);
+  return v.IsUndefined() ? fallback : integer_arg(v, option_name(key), min, max);
 }
 
 std::string string_option(const Napi::Object& options, const char* key, const std::string& fallback) {
   const Napi::Value v = options.Get(key);
   if (v.IsUndefined()) return fallback;
-  if (!v.IsString()) throw restnet::TypeError(std::string("options.") + key + ": expected a string, got " + describe(v));
+  if (!v.IsString())
+    throw restnet::TypeError(std::string("options.") + key + ": expected a string, got " + describe(v));
   return v.As<Napi::String>().Utf8Value();
 }
 
-restnet::CkaOptions cka_options(const Napi::Value& value) {
-  const Napi::Object o = options_arg(value, "options", {"kernel", "threshold", "debiased", "method"});
+restnet::CkaOptions cka_options(const Napi::Value& value, bool with_debiased) {
+  const Napi::Object o = with_debiased ? options_arg(value, "options", {"kernel", "threshold", "debiased", "method"})
+                                       : options_arg(value, "options", {"kernel", "threshold", "method"});
   restnet::CkaOptions out;
   out.kernel = restnet::parse_kernel(string_option(o, "kernel", "linear"));
-  out.threshold = number_option(o, "threshold", 1.0);
+  out.threshold = number_option(o, "threshold", 1.0, kPositive);
   out.debiased = bool_option(o, "debiased", false);
   out.method = restnet::parse_method(string_option(o, "method", "auto"));
   return out;
@@ -223,12 +257,9 @@ restnet::GramOptions gram_options(const Napi::Value& value) {
   const Napi::Object o = options_arg(value, "options", {"kernel", "threshold", "sigma"});
   restnet::GramOptions out;
   out.kernel = restnet::parse_kernel(string_option(o, "kernel", "linear"));
-  out.threshold = number_option(o, "threshold", 1.0);
-  out.sigma = number_option(o, "sigma", 0.0);
-  // The core reads sigma = 0 as "use the median rule"; a caller who passes sigma means it.
-  if (!o.Get("sigma").IsUndefined() && !(out.sigma > 0.0 && std::isfinite(out.sigma))) {
-    throw restnet::RangeError("options.sigma: expected a finite number > 0, got " + o.Get("sigma").ToString().Utf8Value());
-  }
+  out.threshold = number_option(o, "threshold", 1.0, kPositive);
+  // The core reads sigma = 0 as "use the median rule" (the default); a caller who passes sigma means it.
+  out.sigma = number_option(o, "sigma", 0.0, kPositive);
   return out;
 }
 

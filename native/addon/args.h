@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,21 +48,42 @@ void check_output_size(std::size_t elements, std::size_t element_bytes, const st
 // frees it in any garbage collection), after check_output_size.
 Napi::Float32Array float32_output(Napi::Env env, std::size_t elements, const std::string& name);
 
-// An integer count or width in [1, 1e9] (layer counts, stitch widths): RangeError otherwise.
-std::size_t positive_integer_arg(const Napi::Value& value, const std::string& name);
+// The largest integer a JavaScript number holds exactly (2^53 - 1).
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+// An integer in [min, max]: TypeError naming `name` when value is not a number, RangeError when
+// it is not an integer in range. The message states the range ("a positive integer",
+// "a non-negative integer" or "an integer in [min, max]") and the value given.
+std::size_t integer_arg(const Napi::Value& value, const std::string& name, double min, double max);
+
+// The values a number argument may take: finite, from min to max, each end open or closed.
+struct Range {
+  double min;
+  double max;
+  bool min_open;
+  bool max_open;
+};
+constexpr Range kPositive{0.0, std::numeric_limits<double>::infinity(), true, true};      // a finite number > 0
+constexpr Range kNonNegative{0.0, std::numeric_limits<double>::infinity(), false, true};  // a finite number >= 0
+
+// A finite number within `range`: TypeError when value is not a number, RangeError otherwise.
+double number_arg(const Napi::Value& value, const std::string& name, const Range& range);
 
 // A square {data: Float32Array | Float64Array, rows, cols} Gram matrix, copied to f64.
 restnet::Matrix64 square_matrix64_arg(const Napi::Value& value, const std::string& name);
 
 // An options object (or undefined). Throws TypeError on a property not in `allowed`, so a
 // misspelt option is an error rather than silently ignored.
-Napi::Object options_arg(const Napi::Value& value, const std::string& name,
-                         std::initializer_list<const char*> allowed);
+Napi::Object options_arg(const Napi::Value& value, const std::string& name, std::initializer_list<const char*> allowed);
+// Optional members of an options object, named options.<key> in errors, `fallback` when absent.
 bool bool_option(const Napi::Object& options, const char* key, bool fallback);
-double number_option(const Napi::Object& options, const char* key, double fallback);
+double number_option(const Napi::Object& options, const char* key, double fallback, const Range& range);
+std::size_t integer_option(const Napi::Object& options, const char* key, std::size_t fallback, double min, double max);
 std::string string_option(const Napi::Object& options, const char* key, const std::string& fallback);
 
-restnet::CkaOptions cka_options(const Napi::Value& value);
+// {kernel, threshold, method} and, unless `with_debiased` is false (the minibatch accumulator
+// is always debiased), debiased.
+restnet::CkaOptions cka_options(const Napi::Value& value, bool with_debiased = true);
 restnet::GramOptions gram_options(const Napi::Value& value);
 
 // The cancel token an async call was given (a native CancelToken object), or null.

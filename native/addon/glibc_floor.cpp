@@ -26,10 +26,10 @@
 // function whose symbol is <name> (an asm label, so it never clashes with the compiler's
 // built-in declarations of exp, pow or hypot) calling it. Argument types are opaque on
 // purpose: C linkage does not encode them, and the real headers are not included.
-#define RESTNET_FORWARD(ret, name, params, args)                                   \
-  extern "C" ret restnet_base_##name params;                                       \
-  __asm__(".symver restnet_base_" #name "," #name "@" RESTNET_GLIBC_BASE);         \
-  RESTNET_HIDDEN ret restnet_local_##name params __asm__(#name);                   \
+#define RESTNET_FORWARD(ret, name, params, args)                           \
+  extern "C" ret restnet_base_##name params;                               \
+  __asm__(".symver restnet_base_" #name "," #name "@" RESTNET_GLIBC_BASE); \
+  RESTNET_HIDDEN ret restnet_local_##name params __asm__(#name);           \
   ret restnet_local_##name params { return restnet_base_##name args; }
 
 using opaque = void*;
@@ -37,7 +37,7 @@ using thread_id = unsigned long;
 using routine = void* (*)(void*);
 using destructor = void (*)(void*);
 
-RESTNET_FORWARD(int, pthread_create, (thread_id* t, const void* attr, routine fn, void* arg), (t, attr, fn, arg))
+RESTNET_FORWARD(int, pthread_create, (thread_id * t, const void* attr, routine fn, void* arg), (t, attr, fn, arg))
 RESTNET_FORWARD(int, pthread_join, (thread_id t, void** result), (t, result))
 RESTNET_FORWARD(int, pthread_detach, (thread_id t), (t))
 RESTNET_FORWARD(int, pthread_once, (int* once, void (*init)()), (once, init))

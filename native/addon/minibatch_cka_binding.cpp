@@ -11,25 +11,19 @@ namespace {
 class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "MinibatchCKA",
-                       {InstanceMethod<&MinibatchCka::Update>("update"),
-                        InstanceMethod<&MinibatchCka::UpdateAsync>("updateAsync"),
-                        InstanceMethod<&MinibatchCka::Merge>("merge"),
-                        InstanceMethod<&MinibatchCka::Result>("result"),
-                        InstanceAccessor<&MinibatchCka::Batches>("batches")});
+    return DefineClass(
+        env, "MinibatchCKA",
+        {InstanceMethod<&MinibatchCka::Update>("update"), InstanceMethod<&MinibatchCka::UpdateAsync>("updateAsync"),
+         InstanceMethod<&MinibatchCka::Merge>("merge"), InstanceMethod<&MinibatchCka::Result>("result"),
+         InstanceAccessor<&MinibatchCka::Batches>("batches")});
   }
 
   explicit MinibatchCka(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
     guarded(info.Env(), [&] {
-      const std::size_t count_a = positive_integer_arg(info[0], "countA");
-      const std::size_t count_b = positive_integer_arg(info[1], "countB");
+      const std::size_t count_a = integer_arg(info[0], "countA", 1, kMaxSafeInteger);
+      const std::size_t count_b = integer_arg(info[1], "countB", 1, kMaxSafeInteger);
       check_output_size(checked_product({count_a, count_b}, "countA x countB"), sizeof(double), "result");
-      const Napi::Object o = options_arg(info[2], "options", {"kernel", "threshold", "method"});
-      restnet::CkaOptions options;
-      options.kernel = restnet::parse_kernel(string_option(o, "kernel", "linear"));
-      options.threshold = number_option(o, "threshold", 1.0);
-      options.method = restnet::parse_method(string_option(o, "method", "auto"));
-      create(count_a, count_b, options);
+      create(count_a, count_b, cka_options(info[2], false));
       return 0;
     });
   }
@@ -50,10 +44,9 @@ class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka>
       restnet::Layers la = layers_of(a, "a"), lb = layers_of(b, "b");
       std::vector<MatrixArg> keep = std::move(a);
       for (MatrixArg& m : b) keep.push_back(std::move(m));
-      return queue_update(env, std::move(keep), info[2],
-                          [la, lb](restnet::MinibatchCka& acc, const restnet::Control& control) {
-                            acc.update(la, lb, control);
-                          });
+      return queue_update(
+          env, std::move(keep), info[2],
+          [la, lb](restnet::MinibatchCka& acc, const restnet::Control& control) { acc.update(la, lb, control); });
     });
   }
 
@@ -68,7 +61,8 @@ class MinibatchCka : public AccumulatorWrap<MinibatchCka, restnet::MinibatchCka>
   }
 
   Napi::Value Batches(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(locked([](restnet::MinibatchCka& acc) { return acc.batches(); })));
+    return Napi::Number::New(info.Env(),
+                             static_cast<double>(locked([](restnet::MinibatchCka& acc) { return acc.batches(); })));
   }
 };
 

@@ -1,7 +1,9 @@
 // An AsyncWorker that settles a Promise: the work runs on the libuv pool (never on the event
 // loop), the inputs it reads are kept alive by references it owns, core exceptions reject the
 // promise with the matching JavaScript error, and an optional progress callback is called on
-// the main thread through a thread-safe function.
+// the main thread through a thread-safe function. Every progress call reaches JavaScript before
+// the promise settles: with a callback, the promise settles in the thread-safe function's
+// finalizer, which runs after its queue has drained.
 #pragma once
 
 #include <napi.h>
@@ -46,7 +48,14 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
   void attach_progress(Napi::Env env, Napi::Function callback) {
-    progress_ = Napi::ThreadSafeFunction::New(env, callback, "restnet progress", 0, 1);
+    // The worker outlives OnOK until the finalizer has settled the promise and deletes it.
+    SuppressDestruct();
+    progress_ = Napi::ThreadSafeFunction::New(env, callback, "restnet progress", 0, 1, this,
+                                              [](Napi::Env e, PromiseWorker* self) {
+                                                Napi::HandleScope scope(e);
+                                                self->settle(e);
+                                                delete self;
+                                              });
     has_progress_ = true;
     control_.progress = [this](std::size_t done, std::size_t total) {
       progress_.NonBlockingCall([done, total](Napi::Env e, Napi::Function fn) {
@@ -64,9 +73,15 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (has_progress_) progress_.Release();
+    if (has_progress_) {
+      progress_.Release();  // the finalizer settles once the queued progress calls have run
+      return;
+    }
+    Napi::HandleScope scope(Env());
+    settle(Env());
+  }
+
+  void settle(Napi::Env env) {
     if (error_) {
       deferred_.Reject(js_error(env, error_).Value());
       return;

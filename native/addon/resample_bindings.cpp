@@ -1,7 +1,6 @@
-// nchwToRows, rowsToNchw, resample2d, spaceToDepth, depthToSpace: argument checks around the core's layout and resampling
-// loops; each returns a new Float32Array. addPositionSums and addPositionOffsets work in place on
+// nchwToRows, rowsToNchw, resample2d, spaceToDepth, depthToSpace: argument checks around the core's layout and
+// resampling loops; each returns a new Float32Array. addPositionSums and addPositionOffsets work in place on
 // per-position rows.
-#include <cmath>
 #include <string>
 #include <vector>
 
@@ -22,14 +21,8 @@ Napi::Float32Array float32_arg(const Napi::Value& value, const std::string& name
 }
 
 // A count below 2^53 (exact in a JavaScript number); products of counts go through checked_product.
-std::size_t count_arg(const Napi::Value& value, const std::string& name, bool allow_zero) {
-  if (!value.IsNumber()) throw restnet::TypeError(name + ": expected a number, got another value");
-  const double v = value.As<Napi::Number>().DoubleValue();
-  if (!(v >= (allow_zero ? 0 : 1)) || v != std::floor(v) || v > 9007199254740991.0) {
-    throw restnet::RangeError(name + ": expected a " + (allow_zero ? "non-negative" : "positive") + " integer, got " +
-                              value.ToString().Utf8Value());
-  }
-  return static_cast<std::size_t>(v);
+std::size_t count_arg(const Napi::Value& value, const std::string& name, double min) {
+  return integer_arg(value, name, min, kMaxSafeInteger);
 }
 
 // [N, C, H, W] whose element count fits in size_t, so Nchw::size() is exact from here on.
@@ -39,15 +32,16 @@ restnet::Nchw nchw_arg(const Napi::Value& value, const std::string& name) {
   }
   const Napi::Array a = value.As<Napi::Array>();
   restnet::Nchw s;
-  s.n = count_arg(a.Get(0u), name + "[0]", true);
-  s.c = count_arg(a.Get(1u), name + "[1]", false);
-  s.h = count_arg(a.Get(2u), name + "[2]", false);
-  s.w = count_arg(a.Get(3u), name + "[3]", false);
+  s.n = count_arg(a.Get(0u), name + "[0]", 0);
+  s.c = count_arg(a.Get(1u), name + "[1]", 1);
+  s.h = count_arg(a.Get(2u), name + "[2]", 1);
+  s.w = count_arg(a.Get(3u), name + "[3]", 1);
   checked_product({s.n, s.c, s.h, s.w}, name + " N x C x H x W");
   return s;
 }
 
-void require_length(const Napi::Float32Array& data, std::size_t expected, const std::string& name, const std::string& what) {
+void require_length(const Napi::Float32Array& data, std::size_t expected, const std::string& name,
+                    const std::string& what) {
   if (data.ElementLength() != expected) {
     throw restnet::RangeError(name + ": expected " + what + " = " + std::to_string(expected) + " elements, got " +
                               std::to_string(data.ElementLength()));
@@ -55,7 +49,8 @@ void require_length(const Napi::Float32Array& data, std::size_t expected, const 
 }
 
 std::string dims_text(const restnet::Nchw& s) {
-  return "[" + std::to_string(s.n) + ", " + std::to_string(s.c) + ", " + std::to_string(s.h) + ", " + std::to_string(s.w) + "]";
+  return "[" + std::to_string(s.n) + ", " + std::to_string(s.c) + ", " + std::to_string(s.h) + ", " +
+         std::to_string(s.w) + "]";
 }
 
 // nchwToRows(data, [n, c, h, w]) -> Float32Array (n*h*w) x c
@@ -77,7 +72,7 @@ Napi::Value RowsToNchw(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     const Napi::Float32Array rows = float32_arg(info[0], "rows");
     const restnet::Nchw s = nchw_arg(info[1], "dims");
-    const std::size_t skip = count_arg(info[2], "skip", true);
+    const std::size_t skip = count_arg(info[2], "skip", 0);
     // The output check first: with N and C >= 1 it bounds H*W, so skip + H*W cannot wrap.
     check_output_size(s.size(), sizeof(float), "grid");
     require_length(rows, checked_product({s.n, skip + s.h * s.w, s.c}, "N x (skip + H*W) x C"), "rows",
@@ -95,11 +90,12 @@ Napi::Value Resample2d(const Napi::CallbackInfo& info) {
     const Napi::Float32Array x = float32_arg(info[0], "data");
     const restnet::Nchw s = nchw_arg(info[1], "dims");
     require_length(x, s.size(), "data", "dims " + dims_text(s));
-    const std::size_t oh = count_arg(info[2], "outH", false);
-    const std::size_t ow = count_arg(info[3], "outW", false);
+    const std::size_t oh = count_arg(info[2], "outH", 1);
+    const std::size_t ow = count_arg(info[3], "outW", 1);
     restnet::axis_resample(s.h, oh, "outH");
     restnet::axis_resample(s.w, ow, "outW");
-    Napi::Float32Array out = float32_output(env, checked_product({s.n, s.c, oh, ow}, "N x C x outH x outW"), "resampled grid");
+    Napi::Float32Array out =
+        float32_output(env, checked_product({s.n, s.c, oh, ow}, "N x C x outH x outW"), "resampled grid");
     // An empty batch has nothing to resample; the core's per-axis tables would still take time
     // and memory in proportion to H, W, outH and outW, which nothing bounds when N = 0.
     if (s.n == 0) return out;
@@ -119,7 +115,7 @@ Napi::Value Rearrange(const Napi::CallbackInfo& info) {
     const Napi::Float32Array x = float32_arg(info[0], "data");
     const restnet::Nchw s = nchw_arg(info[1], "dims");
     require_length(x, s.size(), "data", "dims " + dims_text(s));
-    const std::size_t f = count_arg(info[2], "f", false);
+    const std::size_t f = count_arg(info[2], "f", 1);
     Napi::Float32Array out = float32_output(env, s.size(), "rearranged grid");
     rearrange(x.Data(), s, f, out.Data(), "data");
     return out;
@@ -131,15 +127,15 @@ Napi::Value AddPositionSums(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     const MatrixArg x = matrix_arg(info[0], "x");
-    const std::size_t positions = positive_integer_arg(info[1], "positions");
+    const std::size_t positions = count_arg(info[1], "positions", 1);
     if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
       throw restnet::TypeError("sum: expected a Float64Array");
     }
     Napi::Float64Array sum = info[2].As<Napi::Float64Array>();
     const std::size_t expected = checked_product({positions, x.view.cols}, "positions x x.cols");
     if (sum.ElementLength() != expected) {
-      throw restnet::RangeError("sum: expected positions x x.cols = " + std::to_string(expected) +
-                                " elements, got " + std::to_string(sum.ElementLength()));
+      throw restnet::RangeError("sum: expected positions x x.cols = " + std::to_string(expected) + " elements, got " +
+                                std::to_string(sum.ElementLength()));
     }
     restnet::add_position_sums(x.view, positions, sum.Data(), "x");
     return env.Undefined();
@@ -152,10 +148,12 @@ Napi::Value AddPositionOffsets(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     const MatrixArg y = matrix_arg(info[0], "y");
     const Napi::Float32Array offsets = float32_arg(info[1], "offsets");
-    const std::size_t positions = positive_integer_arg(info[2], "positions");
-    require_length(offsets, checked_product({positions, y.view.cols}, "positions x y.cols"), "offsets", "positions x y.cols");
+    const std::size_t positions = count_arg(info[2], "positions", 1);
+    require_length(offsets, checked_product({positions, y.view.cols}, "positions x y.cols"), "offsets",
+                   "positions x y.cols");
     // The view is read-only by type; the typed array behind it belongs to the caller, who asked for the update.
-    restnet::add_position_offsets(const_cast<float*>(y.view.data), y.view.rows, y.view.cols, offsets.Data(), positions, "y");
+    restnet::add_position_offsets(const_cast<float*>(y.view.data), y.view.rows, y.view.cols, offsets.Data(), positions,
+                                  "y");
     return env.Undefined();
   });
 }

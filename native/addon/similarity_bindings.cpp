@@ -1,5 +1,4 @@
 // gram, centerGram, hsic, cka, ckaAsync, ckaMatrix.
-#include <cmath>
 
 #include "addon.h"
 #include "args.h"

@@ -1,6 +1,5 @@
 #include "stitch_args.h"
 
-#include <cmath>
 #include <cstring>
 
 #include "restnet/errors.h"
@@ -60,11 +59,8 @@ void check_stitch_size(const restnet::MatrixView& x, const restnet::MatrixView& 
 restnet::LstsqOptions lstsq_options(const Napi::Value& value) {
   const Napi::Object o = options_arg(value, "options", {"ridge", "bias"});
   restnet::LstsqOptions out;
-  out.ridge = number_option(o, "ridge", 0.0);
+  out.ridge = number_option(o, "ridge", 0.0, kNonNegative);
   out.bias = bool_option(o, "bias", true);
-  if (!(out.ridge >= 0.0) || !std::isfinite(out.ridge)) {
-    throw restnet::RangeError("options.ridge: expected a finite number >= 0, got " + o.Get("ridge").ToString().Utf8Value());
-  }
   return out;
 }
 
@@ -80,21 +76,13 @@ Napi::Object lstsq_result_value(Napi::Env env, const restnet::LstsqResult& resul
 restnet::OptimizerOptions optimizer_options(const Napi::Object& options) {
   restnet::OptimizerOptions out;
   out.kind = restnet::parse_optimizer(string_option(options, "optimizer", "adam"));
-  out.lr = number_option(options, "lr", 1e-3);
-  out.momentum = number_option(options, "momentum", 0.0);
+  out.lr = number_option(options, "lr", 1e-3, kPositive);
+  out.momentum = number_option(options, "momentum", 0.0, Range{0.0, 1.0, false, true});
   out.nesterov = bool_option(options, "nesterov", false);
-  out.weight_decay = number_option(options, "weightDecay", 0.0);
+  out.weight_decay = number_option(options, "weightDecay", 0.0, kNonNegative);
+  // The ranges are checked above; the core checks how the options combine (momentum only for sgd).
   restnet::check_optimizer(out);
   return out;
-}
-
-std::size_t integer_option(const Napi::Object& options, const char* key, std::size_t fallback, double min, double max) {
-  const double v = number_option(options, key, static_cast<double>(fallback));
-  if (!(v >= min && v <= max) || v != std::floor(v)) {
-    throw restnet::RangeError(std::string("options.") + key + ": expected an integer in [" + std::to_string(static_cast<long long>(min)) +
-                              ", " + std::to_string(static_cast<long long>(max)) + "], got " + options.Get(key).ToString().Utf8Value());
-  }
-  return static_cast<std::size_t>(v);
 }
 
 }  // namespace restnet_addon

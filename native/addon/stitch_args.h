@@ -32,7 +32,4 @@ Napi::Object lstsq_result_value(Napi::Env env, const restnet::LstsqResult& resul
 // unknown names.
 restnet::OptimizerOptions optimizer_options(const Napi::Object& options);
 
-// An optional integer option within [min, max]: RangeError naming options.<key> otherwise.
-std::size_t integer_option(const Napi::Object& options, const char* key, std::size_t fallback, double min, double max);
-
 }  // namespace restnet_addon

@@ -67,7 +67,9 @@ Napi::Object record_value(Napi::Env env, const restnet::EpochRecord& r) {
   return o;
 }
 
-// A (done, total) progress function for PromiseWorker that calls onEpoch(record of epoch done).
+// The one relay of epoch records: a (done, total) progress function for PromiseWorker that calls
+// onEpoch(record of epoch done, total epochs). Each record is logged before its progress call,
+// and PromiseWorker delivers every progress call, in order, before the promise settles.
 Napi::Value epoch_relay(Napi::Env env, const Napi::Value& on_epoch, const std::shared_ptr<EpochLog>& log) {
   if (on_epoch.IsUndefined()) return env.Undefined();
   if (!on_epoch.IsFunction()) throw restnet::TypeError("onEpoch: expected a function");
@@ -77,10 +79,9 @@ Napi::Value epoch_relay(Napi::Env env, const Napi::Value& on_epoch, const std::s
     restnet::EpochRecord record;
     {
       std::lock_guard<std::mutex> lock(log->mutex);
-      if (done == 0 || done > log->records.size()) return;  // progress always follows its record
-      record = log->records[done - 1];
+      record = log->records[done - 1];  // done >= 1: reported only after its record
     }
-    callback->Call({record_value(info.Env(), record)});
+    callback->Call({record_value(info.Env(), record), info[1]});
   });
 }
 
@@ -91,21 +92,20 @@ Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
     std::vector<MatrixArg> keep = xy_args(info);
     const restnet::MatrixView x = keep[0].view, y = keep[1].view;
     check_stitch_size(x, y);
-    const Napi::Object o =
-        options_arg(info[2], "options",
-                    {"init", "optimizer", "lr", "momentum", "nesterov", "weightDecay", "schedule", "epochs",
-                     "batchSize", "seed", "validation", "patience", "loss"});
+    const Napi::Object o = options_arg(info[2], "options",
+                                       {"init", "optimizer", "lr", "momentum", "nesterov", "weightDecay", "schedule",
+                                        "epochs", "batchSize", "seed", "validation", "patience", "loss"});
     restnet::TrainOptions options;
     options.optimizer = optimizer_options(o);
     options.schedule = restnet::parse_schedule(string_option(o, "schedule", "constant"));
     options.loss = restnet::parse_loss(string_option(o, "loss", "mse"));
     options.epochs = integer_option(o, "epochs", 10, 1, 1e9);
-    options.batch_size = integer_option(o, "batchSize", std::min<std::size_t>(128, x.rows), 1,
-                                        static_cast<double>(x.rows));
-    options.seed = integer_option(o, "seed", 0, 0, 9007199254740991.0);
+    options.batch_size =
+        integer_option(o, "batchSize", std::min<std::size_t>(128, x.rows), 1, static_cast<double>(x.rows));
+    options.seed = integer_option(o, "seed", 0, 0, kMaxSafeInteger);
     options.patience = integer_option(o, "patience", 0, 0, 1e9);
-    const restnet::LinearMap init =
-        o.Get("init").IsUndefined() ? restnet::LinearMap(x.cols, y.cols) : linear_map_arg(o.Get("init"), "options.init");
+    const restnet::LinearMap init = o.Get("init").IsUndefined() ? restnet::LinearMap(x.cols, y.cols)
+                                                                : linear_map_arg(o.Get("init"), "options.init");
     bool validate = false;
     if (!o.Get("validation").IsUndefined()) {
       const Napi::Object v = options_arg(o.Get("validation"), "options.validation", {"x", "y"});
@@ -121,8 +121,8 @@ Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
         env,
         [x, y, vx, vy, validate, init, options, log](const restnet::Control& control) {
           const std::size_t epochs = options.epochs;
-          return restnet::train_stitch(x, y, init, options, validate ? &vx : nullptr, validate ? &vy : nullptr,
-                                       control, [&](const restnet::EpochRecord& r) {
+          return restnet::train_stitch(x, y, init, options, validate ? &vx : nullptr, validate ? &vy : nullptr, control,
+                                       [&](const restnet::EpochRecord& r) {
                                          {
                                            std::lock_guard<std::mutex> lock(log->mutex);
                                            log->records.push_back(r);
@@ -133,7 +133,8 @@ Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
         [](Napi::Env e, restnet::TrainResult& r) -> Napi::Value {
           Napi::Object out = linear_map_value(e, r.map);
           Napi::Array history = Napi::Array::New(e, r.history.size());
-          for (std::size_t i = 0; i < r.history.size(); ++i) history.Set(static_cast<uint32_t>(i), record_value(e, r.history[i]));
+          for (std::size_t i = 0; i < r.history.size(); ++i)
+            history.Set(static_cast<uint32_t>(i), record_value(e, r.history[i]));
           out.Set("history", history);
           return out;
         },

@@ -1,14 +1,13 @@
 // LeastSquaresAccumulator (streamed least squares) and TrainableStitch (forward / backward /
 // step for losses computed elsewhere).
-#include <cmath>
 #include <cstring>
 
 #include "accumulator_wrap.h"
 #include "addon.h"
 #include "args.h"
+#include "promise_worker.h"
 #include "restnet/centering.h"
 #include "restnet/errors.h"
-#include "promise_worker.h"
 #include "stitch_args.h"
 
 namespace restnet_addon {
@@ -17,18 +16,19 @@ namespace {
 class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAccumulator> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "LeastSquaresAccumulator",
-                       {InstanceMethod<&Accumulator::Update>("update"),
-                        InstanceMethod<&Accumulator::UpdateAsync>("updateAsync"),
-                        InstanceMethod<&Accumulator::Merge>("merge"),
-                        InstanceMethod<&Accumulator::Solve>("solve"), InstanceAccessor<&Accumulator::Rows>("rows")});
+    return DefineClass(
+        env, "LeastSquaresAccumulator",
+        {InstanceMethod<&Accumulator::Update>("update"), InstanceMethod<&Accumulator::UpdateAsync>("updateAsync"),
+         InstanceMethod<&Accumulator::Merge>("merge"), InstanceMethod<&Accumulator::Solve>("solve"),
+         InstanceAccessor<&Accumulator::Rows>("rows")});
   }
 
   explicit Accumulator(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
     guarded(info.Env(), [&] {
-      const std::size_t inputs = positive_integer_arg(info[0], "inputs"), outputs = positive_integer_arg(info[1], "outputs");
+      const std::size_t inputs = integer_arg(info[0], "inputs", 1, kMaxSafeInteger),
+                        outputs = integer_arg(info[1], "outputs", 1, kMaxSafeInteger);
       // Its state, inputs x (inputs + outputs) doubles, is allocated (zero-filled) now, from two numbers alone.
-      // Both are at most 1e9, so their sum cannot wrap.
+      // Both are below 2^53, so their sum cannot wrap.
       const std::size_t state = checked_product({inputs, inputs + outputs}, "inputs x (inputs + outputs)");
       check_output_size(state, sizeof(double), "the accumulator's inputs x (inputs + outputs) sums");
       create(inputs, outputs);
@@ -66,7 +66,8 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
   Napi::Value Solve(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const restnet::LstsqOptions options = lstsq_options(info[0]);
-      return lstsq_result_value(info.Env(), locked([&](restnet::LeastSquaresAccumulator& acc) { return acc.solve(options); }));
+      return lstsq_result_value(info.Env(),
+                                locked([&](restnet::LeastSquaresAccumulator& acc) { return acc.solve(options); }));
     });
   }
 
@@ -80,9 +81,9 @@ class Trainable : public Napi::ObjectWrap<Trainable> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TrainableStitch",
-                       {InstanceMethod<&Trainable::Forward>("forward"), InstanceMethod<&Trainable::Backward>("backward"),
-                        InstanceMethod<&Trainable::Step>("step"), InstanceMethod<&Trainable::Stitch>("stitch"),
-                        InstanceAccessor<&Trainable::Steps>("steps")});
+                       {InstanceMethod<&Trainable::Forward>("forward"),
+                        InstanceMethod<&Trainable::Backward>("backward"), InstanceMethod<&Trainable::Step>("step"),
+                        InstanceMethod<&Trainable::Stitch>("stitch"), InstanceAccessor<&Trainable::Steps>("steps")});
   }
 
   // new TrainableStitch(init, {optimizer, lr, momentum, nesterov, weightDecay})
@@ -101,7 +102,8 @@ class Trainable : public Napi::ObjectWrap<Trainable> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const MatrixArg x = matrix_arg(info[0], "x");
       restnet::check_finite(x.view, "x");
-      check_output_size(checked_product({x.view.rows, stitch_->map().out}, "x.rows x outputs"), sizeof(float), "forward");
+      check_output_size(checked_product({x.view.rows, stitch_->map().out}, "x.rows x outputs"), sizeof(float),
+                        "forward");
       return matrix_value(info.Env(), stitch_->forward(x.view), x.view.rows, stitch_->map().out);
     });
   }
@@ -122,11 +124,7 @@ class Trainable : public Napi::ObjectWrap<Trainable> {
       if (info[0].IsUndefined()) {
         stitch_->step();
       } else {
-        const double lr = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1.0;
-        if (!(lr > 0.0) || !std::isfinite(lr)) {
-          throw restnet::RangeError("lr: expected a finite number > 0, got " + info[0].ToString().Utf8Value());
-        }
-        stitch_->step(lr);
+        stitch_->step(number_arg(info[0], "lr", kPositive));
       }
       return info.Env().Undefined();
     });

@@ -1,6 +1,4 @@
 // capabilities, setThreads, setSimd: what the machine offers and how the core uses it.
-#include <cmath>
-
 #include "addon.h"
 #include "args.h"
 #include "restnet/dispatch.h"
@@ -24,13 +22,8 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const Napi::Value v = info[0];
-    const double n = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
-    if (!(n >= 0.0) || n != std::floor(n) || n > 1024.0) {
-      throw restnet::RangeError("threads: expected an integer from 0 (hardware default) to 1024, got " +
-                                v.ToString().Utf8Value());
-    }
-    restnet::set_thread_count(static_cast<std::size_t>(n));
+    // 0 asks for the hardware default.
+    restnet::set_thread_count(integer_arg(info[0], "threads", 0, 1024));
     return env.Undefined();
   });
 }

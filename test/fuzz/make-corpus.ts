@@ -24,7 +24,7 @@ write('images-f32.npy', encodeNpy(floats(36), [4, 3, 3]));
 write('images-u8.npy', encodeNpy(bytes(50), [2, 5, 5]));
 {
   let h = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }";
-  h += ' '.repeat((64 - ((10 + h.length + 1) % 64)) % 64) + '\n';
+  h += `${' '.repeat((64 - ((10 + h.length + 1) % 64)) % 64)}\n`;
   const out = new Uint8Array(10 + h.length + 48);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
   const view = new DataView(out.buffer);

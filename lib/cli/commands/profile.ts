@@ -57,7 +57,7 @@ export const profile: Command = {
     const net = await ReStNet.load(resolve(dir), { warm: 'none', mode: ctx.args.string('mode', 'auto') as (typeof RUN_MODES)[number], ...(threads === undefined ? {} : { threads }) });
     try {
       ctx.progress.step(`profiling ${net.ids.length} configurations and ${net.anchorRecords.length} anchors`);
-      let result;
+      let result: Awaited<ReturnType<typeof net.profile>>;
       try {
         result = await net.profile({ runs, batches, signal: ctx.signal, onProgress: onProgress(ctx) });
       } catch (error) {

@@ -64,7 +64,7 @@ export const serve: Command = {
     // batching) needs a core too.
     const net = await loadNet(dir, ctx, { threads: a.number('threads', 1) });
     const { createService } = await import('../../serve/app.js');
-    let service;
+    let service: Awaited<ReturnType<typeof createService>>;
     try {
       // Every configuration once at each batch size up to --max-batch: onnxruntime sets up buffers
       // per input shape, and the first batches of a new size after a switch would otherwise look

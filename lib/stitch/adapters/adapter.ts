@@ -3,20 +3,15 @@
 // positions, applies the stitch (and, CNN -> Transformer, a second map that makes the CLS token
 // from the mean-pooled feature map), and lays the result out as the back's input.
 import type { Matrix, Tensor } from '../../matrix.js';
-import { addPositionOffsets, checkTensor, depthToSpace, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows, spaceToDepth } from './layout.js';
+import { addPositionOffsets, depthToSpace, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows, spaceToDepth } from './layout.js';
+import { checkTensor } from '../../matrix.js';
+import type { Stitch } from '../fit.js';
 import { activationShape, shapeDims, type ActivationShape } from './shapes.js';
-
-/** A linear map y = x W + b as fitStitch returns it. */
-export interface LinearStitch {
-  weight: Matrix;
-  bias: Float32Array;
-  apply(x: Matrix): Matrix;
-}
 
 /** The maps an adapter applies: `main` per position; `cls` only for CNN -> Transformer with CLS. */
 export interface AdapterMaps {
-  main: LinearStitch;
-  cls?: LinearStitch;
+  main: Stitch;
+  cls?: Stitch;
   /**
    * Optional per-position offset added to the main map's output: positions x outputs (row p is
    * added at position p of every sample: pixel p of the back's grid, or token p of the main rows).
@@ -182,7 +177,7 @@ export class Adapter {
       const expected = shapes[key];
       const map = maps?.[key];
       if (!expected) continue;
-      if (!map || !map.weight || !(map.bias instanceof Float32Array) || typeof map.apply !== 'function') {
+      if (!map?.weight || !(map.bias instanceof Float32Array) || typeof map.apply !== 'function') {
         throw new TypeError(`maps.${key}: expected a stitch {weight, bias, apply}${key === 'cls' ? ' (this adapter makes a CLS token)' : ''}`);
       }
       if (map.weight.rows !== expected[0] || map.weight.cols !== expected[1] || map.bias.length !== expected[1]) {

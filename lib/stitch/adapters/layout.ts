@@ -1,25 +1,9 @@
 // Activations -> the rows that CKA and the stitch solvers use, and back. Per sample (one row per
 // image) for CKA; per position (one row per pixel or token) for stitching. The NCHW transposes
 // and the grid resampling run in the native core; token tensors [N, T, D] already are rows.
-import { clsToken, flatten, spatialMeanPool, tokenMean, type Matrix, type Tensor } from '../../matrix.js';
+import { checkTensor, clsToken, flatten, spatialMeanPool, tokenMean, type Matrix, type Tensor } from '../../matrix.js';
 import { native } from '../../native.js';
-
-function text(dims: readonly number[]): string {
-  return `[${dims.join(', ')}]`;
-}
-
-export function checkTensor(t: Tensor, name: string, rank?: number): void {
-  if (!t || !(t.data instanceof Float32Array) || !Array.isArray(t.dims)) {
-    throw new TypeError(`${name}: expected a tensor {data: Float32Array, dims: number[]}`);
-  }
-  if (rank !== undefined && t.dims.length !== rank) {
-    throw new RangeError(`${name}: expected a rank-${rank} tensor, got dims ${text(t.dims)}`);
-  }
-  const size = t.dims.reduce((a, b) => a * b, 1);
-  if (!t.dims.every((d) => Number.isInteger(d) && d >= 0) || size !== t.data.length) {
-    throw new RangeError(`${name}: dims ${text(t.dims)} hold ${size} elements, but data has ${t.data.length}`);
-  }
-}
+import { dimsText } from '../../validate.js';
 
 export type SamplePooling = 'flatten' | 'mean' | 'cls';
 
@@ -35,7 +19,7 @@ export function sampleRows(t: Tensor, pooling: SamplePooling = 'flatten', name =
     case 'mean':
       if (t.dims.length === 4) return spatialMeanPool(t, name);
       if (t.dims.length === 3) return tokenMean(t, name);
-      throw new RangeError(`${name}: mean pooling expects [N, C, H, W] or [N, T, D], got dims ${text(t.dims)}`);
+      throw new RangeError(`${name}: mean pooling expects [N, C, H, W] or [N, T, D], got dims ${dimsText(t.dims)}`);
     case 'cls':
       return clsToken(t, name);
     default:
@@ -54,7 +38,7 @@ export function positionRows(t: Tensor, name = 'activation'): Matrix {
     const [n, tokens, d] = t.dims as [number, number, number];
     return { data: t.data, rows: n * tokens, cols: d };
   }
-  throw new RangeError(`${name}: expected [N, C, H, W] or [N, T, D], got dims ${text(t.dims)}`);
+  throw new RangeError(`${name}: expected [N, C, H, W] or [N, T, D], got dims ${dimsText(t.dims)}`);
 }
 
 /** (N (skip + H W)) x C rows -> [N, C, H, W], leaving out the first `skip` rows of each sample. */
@@ -101,7 +85,8 @@ export function prependCls(cls: Matrix, tokens: Matrix, n: number): Tensor {
 export function spaceToDepth(t: Tensor, f: number, name = 'activation'): Tensor {
   checkTensor(t, name, 4);
   const [n, c, h, w] = t.dims as [number, number, number, number];
-  if (!Number.isInteger(f) || f < 1 || h % f !== 0 || w % f !== 0) throw new RangeError(`${name}: space-to-depth by ${f} needs H and W divisible by it, got dims ${text(t.dims)}`);
+  if (!Number.isInteger(f) || f < 1 || h % f !== 0 || w % f !== 0)
+    throw new RangeError(`${name}: space-to-depth by ${f} needs H and W divisible by it, got dims ${dimsText(t.dims)}`);
   if (f === 1) return t;
   return { data: native.spaceToDepth(t.data, t.dims, f), dims: [n, c * f * f, h / f, w / f] };
 }
@@ -110,7 +95,10 @@ export function spaceToDepth(t: Tensor, f: number, name = 'activation'): Tensor 
 export function depthToSpace(t: Tensor, f: number, name = 'activation'): Tensor {
   checkTensor(t, name, 4);
   const [n, cf, h, w] = t.dims as [number, number, number, number];
-  if (!Number.isInteger(f) || f < 1 || cf % (f * f) !== 0) throw new RangeError(`${name}: depth-to-space by ${f} needs channels divisible by ${f * f}, got dims ${text(t.dims)}`);
+  if (!Number.isInteger(f) || f < 1 || cf % (f * f) !== 0)
+    throw new RangeError(
+      `${name}: depth-to-space by ${f} needs channels divisible by ${f * f}, got dims ${dimsText(t.dims)}`,
+    );
   if (f === 1) return t;
   return { data: native.depthToSpace(t.data, t.dims, f), dims: [n, cf / (f * f), h * f, w * f] };
 }

@@ -2,7 +2,8 @@
 // Slice/Transpose/Reshape for the layouts, AveragePool and Resize (linear, half_pixel) for the
 // grid, MatMul + Add for the maps, ReduceMean + Unsqueeze + Concat for a CLS token.
 import { attribute, DataType, node, tensorProto, type NodeProto, type TensorProto } from '../../onnx/proto.js';
-import type { Adapter, AdapterMaps, LinearStitch } from './adapter.js';
+import type { Stitch } from '../fit.js';
+import type { Adapter, AdapterMaps } from './adapter.js';
 
 export interface OnnxFragment {
   nodes: NodeProto[];
@@ -63,7 +64,7 @@ class Builder {
   }
 
   /** x W + b on the last axis, plus a per-position offset of dims `positionDims` when given. */
-  linear(x: string, map: LinearStitch, output?: string, position?: { data: Float32Array; dims: number[] }): string {
+  linear(x: string, map: Stitch, output?: string, position?: { data: Float32Array; dims: number[] }): string {
     const w = this.floats(map.weight.data, [map.weight.rows, map.weight.cols]);
     const b = this.floats(map.bias, [map.bias.length]);
     if (!position) return this.op('Add', [this.op('MatMul', [x, w]), b], [], output);

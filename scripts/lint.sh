@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `npm run lint`: Biome (lint rules and the 120-column format, biome.json) over the TypeScript and
+# scripts, then clang-format (.clang-format) over native/. Without clang-format the C++ check is
+# skipped and named (in $RESTNET_SKIP_LOG under `npm test`), except under CI=true, where
+# .ci/run installs it and a skip is an error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+npx biome check --error-on-warnings .
+
+mapfile -t cpp < <(git ls-files 'native/*.cpp' 'native/*.h')
+if command -v clang-format >/dev/null; then
+  clang-format --dry-run --Werror "${cpp[@]}"
+elif [ "${CI:-}" = true ]; then
+  echo "error: the C++ format check needs clang-format (apt-get install clang-format)" >&2
+  exit 1
+else
+  echo "skipped: the C++ format check (install clang-format)" >&2
+  if [ -n "${RESTNET_SKIP_LOG:-}" ]; then echo "the C++ format check (apt-get install clang-format)" >>"$RESTNET_SKIP_LOG"; fi
+fi
