@@ -1,7 +1,9 @@
-// The accuracy interval, the validation split and the dominance filter (lib/restnet/pareto.ts).
+// The accuracy interval, the validation split and the dominance filter (lib/restnet/pareto.ts), and
+// the augmented training images of refinement (lib/restnet/refine.ts).
 import { describe, expect, it } from 'vitest';
 
 import { holdOut, lineAt, paretoVerdicts, wilsonInterval, type ParetoCandidate } from '../lib/index.js';
+import { refineSettings, trainingRows } from '../lib/restnet/refine.js';
 import { paretoSvg } from '../lib/report/pareto.js';
 import { findAll, hasClass, parseXml } from './report-xml.js';
 
@@ -127,5 +129,38 @@ describe('paretoSvg with dominated configurations', () => {
     // Without 'bad' (drawn highest), the front runs s -> ok -> l in both panels: 3 points each.
     for (const path of findAll(svg, hasClass('front'))) expect(path.attrs.d!.match(/[ML]/g)).toHaveLength(3);
     expect(findAll(svg, (e) => e.name === 'text').map((e) => e.text)).toContain('dominated (not offered)');
+  });
+});
+
+describe('trainingRows (refinement augmentation)', () => {
+  // Two images [C=1, H=2, W=3] with values that name their pixel.
+  const data = { images: Float32Array.from([1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]), rows: 2, cols: 6, labels: Uint8Array.from([7, 8]) };
+  const shape = ['N', 1, 2, 3] as const;
+
+  it('without augmentation trains on the first `images` images as they are', () => {
+    const r = trainingRows(data, refineSettings({ images: 1 }), shape);
+    expect(Array.from(r.images)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(r.labels!)).toEqual([7]);
+  });
+
+  it('appends a mirrored copy and a shifted copy (edges replicated) of every image, labels alongside', () => {
+    const r = trainingRows(data, refineSettings({ augment: ['flip', 'shift'] }), shape);
+    expect(r.rows).toBe(6);
+    expect(Array.from(r.labels!)).toEqual([7, 8, 7, 8, 7, 8]);
+    expect(Array.from(r.images.subarray(12, 24))).toEqual([3, 2, 1, 6, 5, 4, 13, 12, 11, 16, 15, 14]);
+    // Each shifted copy is the image moved by some (dy, dx) in [-2, 2]^2 other than (0, 0).
+    for (let i = 0; i < 2; i++) {
+      const src = data.images.subarray(i * 6, (i + 1) * 6), got = Array.from(r.images.subarray((4 + i) * 6, (5 + i) * 6));
+      const clamp = (v: number, n: number): number => Math.min(n - 1, Math.max(0, v));
+      const moves = [];
+      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
+        if (dy === 0 && dx === 0) continue;
+        const shifted = Array.from({ length: 6 }, (_, k) => src[clamp(Math.floor(k / 3) - dy, 2) * 3 + clamp((k % 3) - dx, 3)]!);
+        if (shifted.every((v, k) => v === got[k])) moves.push([dy, dx]);
+      }
+      expect(moves.length).toBeGreaterThan(0);
+    }
+    expect(() => refineSettings({ augment: ['flip', 'flip'] })).toThrow(/augment: expected a list of distinct/);
+    expect(() => trainingRows(data, refineSettings({ augment: ['flip'] }), ['N', 6])).toThrow(/expected images \[N, C, H, W\]/);
   });
 });

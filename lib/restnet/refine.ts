@@ -137,8 +137,14 @@ export function trainingRows(data: ImageInput, settings: Required<RefineOptions>
   const key = `${count}:${settings.seed}:${settings.augment.join(',')}`;
   const hit = trainingCache.get(data)?.get(key);
   if (hit) return hit;
+  if (settings.augment.length === 0) {
+    // Nothing to add: a view of the first `count` images.
+    const view: ImageRows = { images: images.subarray(0, count * size), rows: count, cols: size };
+    if (labels) view.labels = labels.subarray(0, count);
+    return view;
+  }
   const dims = sampleInputDims(inputShape, 'model input');
-  if (settings.augment.length > 0 && dims.length !== 3) throw new RangeError(`options.refine.augment: expected images [N, C, H, W] to mirror and shift, the model input is [${inputShape.join(', ')}]`);
+  if (dims.length !== 3) throw new RangeError(`options.refine.augment: expected images [N, C, H, W] to mirror and shift, the model input is [${inputShape.join(', ')}]`);
   const copies = 1 + settings.augment.length;
   const out: ImageRows = { images: new Float32Array(copies * count * size), rows: copies * count, cols: size };
   out.images.set(images.subarray(0, count * size));
