@@ -54,7 +54,8 @@ export function startPeer(script, setup, threads, extraEnv = {}, interpreter = p
     ...extraEnv,
   };
   for (const name of BLAS_OVERRIDES) delete env[name];
-  if (existsSync(OPENBLAS_DIR)) env.LD_LIBRARY_PATH = [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+  if (existsSync(OPENBLAS_DIR))
+    env.LD_LIBRARY_PATH = [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   const child = spawn(interpreter, [join(benchDir, 'peers', script)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const waiting = [];
@@ -92,9 +93,11 @@ function cpuMs() {
 export async function interleaved(ours, peer, op, reps) {
   await ours();
   await peer.call(op);
-  const wall = { ours: [], peer: [], ratio: [] }, cpu = { ours: [], peer: [], ratio: [] };
+  const wall = { ours: [], peer: [], ratio: [] },
+    cpu = { ours: [], peer: [], ratio: [] };
   for (let i = 0; i < reps; i++) {
-    const c = cpuMs(), t = performance.now();
+    const c = cpuMs(),
+      t = performance.now();
     await ours();
     wall.ours.push(performance.now() - t);
     cpu.ours.push(cpuMs() - c);
@@ -118,8 +121,16 @@ export async function interleaved(ours, peer, op, reps) {
 /** One line naming the BLAS a peer ran, from its info(). */
 export function blasLine(info) {
   const libs = info.blas.libraries.map((l) =>
-    [l.internal_api ?? 'BLAS', l.version, l.architecture && `kernel ${l.architecture}`, l.threading_layer, l.num_threads && `${l.num_threads} threads`]
-      .filter(Boolean).join(' '));
+    [
+      l.internal_api ?? 'BLAS',
+      l.version,
+      l.architecture && `kernel ${l.architecture}`,
+      l.threading_layer,
+      l.num_threads && `${l.num_threads} threads`,
+    ]
+      .filter(Boolean)
+      .join(' '),
+  );
   const env = Object.entries(info.env).filter(([k]) => k.startsWith('OPENBLAS') && !k.endsWith('NUM_THREADS'));
   return `${libs.join('; ') || 'no BLAS found'} (from ${info.blas.source}; OPENBLAS_* overrides in the peer: ${env.length ? env.map(([k, v]) => `${k}=${v}`).join(', ') : 'none'})`;
 }

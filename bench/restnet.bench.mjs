@@ -15,7 +15,19 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { analyze, capabilities, evaluate, fit, loadAnchor, loadZooManifest, loadZooSplit, plan, refineSettings, ReStNet, zooPath } from '../dist/index.js';
+import {
+  analyze,
+  capabilities,
+  evaluate,
+  fit,
+  loadAnchor,
+  loadZooManifest,
+  loadZooSplit,
+  plan,
+  refineSettings,
+  ReStNet,
+  zooPath,
+} from '../dist/index.js';
 import { fmt, machine, median, writeResults } from './harness.mjs';
 
 /** Median ms per sample at batch 1 of a whole ONNX file in one onnxruntime session (the fused export, or an anchor's own file). */
@@ -50,7 +62,9 @@ const SETTINGS = refineSettings(REFINE);
 
 const zoo = loadZooManifest();
 const present = new Set(zoo.anchors.filter((a) => existsSync(zooPath(a.file))).map((a) => a.name));
-const wanted = (process.env.BENCH_PAIRS ?? 'cnn-l:cnn-s,vit-l:vit-s,cnn-l:vit-s,vit-l:cnn-s').split(',').map((p) => p.split(':'));
+const wanted = (process.env.BENCH_PAIRS ?? 'cnn-l:cnn-s,vit-l:vit-s,cnn-l:vit-s,vit-l:cnn-s')
+  .split(',')
+  .map((p) => p.split(':'));
 let pairs = wanted.filter(([a, b]) => present.has(a) && present.has(b));
 const missing = wanted.filter(([a, b]) => !(present.has(a) && present.has(b))).map((p) => p.join(' -> '));
 // With only one anchor trained, the pipeline still runs (self-stitching), so the bench never fails on a partial zoo.
@@ -112,14 +126,26 @@ for (const [nameA, nameB] of pairs) {
     const p = plan(analysis, { order: 'large-front', choice: 'random', seed });
     randomRuns.push({ seed, configs: await accuracyOnly(await fit(p, calibration, { calibrationLimit: CAL })) });
   }
-  const randomRefined = await accuracyOnly(await fit(plan(analysis, { order: 'large-front', choice: 'random', seed: 1 }), calibration, { calibrationLimit: CAL, refine: REFINE }));
+  const randomRefined = await accuracyOnly(
+    await fit(plan(analysis, { order: 'large-front', choice: 'random', seed: 1 }), calibration, {
+      calibrationLimit: CAL,
+      refine: REFINE,
+    }),
+  );
   const smallPlan = plan(analysis, { order: 'small-front' });
-  const small = smallPlan.configs.length > 0 ? await accuracyOnly(await fit(smallPlan, calibration, { calibrationLimit: CAL, refine: REFINE })) : [];
+  const small =
+    smallPlan.configs.length > 0
+      ? await accuracyOnly(await fit(smallPlan, calibration, { calibrationLimit: CAL, refine: REFINE }))
+      : [];
   log(`ablations done`);
 
-  const [large, smallAnchor] = [ev.anchors.find((x) => x.name === main.large), ev.anchors.find((x) => x.name === main.small)].map((r) => ({ ...r }));
+  const [large, smallAnchor] = [
+    ev.anchors.find((x) => x.name === main.large),
+    ev.anchors.find((x) => x.name === main.small),
+  ].map((r) => ({ ...r }));
   const configs = ev.configs.map((c) => ({ ...c }));
-  const lo = Math.min(a.macs, b.macs), hi = Math.max(a.macs, b.macs);
+  const lo = Math.min(a.macs, b.macs),
+    hi = Math.max(a.macs, b.macs);
   const floor = smallAnchor.accuracy - 0.03;
   const checks = {
     count: configs.length >= 4,
@@ -133,21 +159,41 @@ for (const [nameA, nameB] of pairs) {
   const randomRefinedMean = mean(randomRefined.map((c) => c.accuracy));
   const trainable = configs.reduce((n, c) => n + c.trainableParams, 0);
   const fitAll = configs.reduce((n, c) => n + c.fitSeconds, 0);
-  const scratch = (a.zoo?.trainSeconds ?? NaN) + (b === a ? 0 : b.zoo?.trainSeconds ?? NaN);
+  const scratch = (a.zoo?.trainSeconds ?? NaN) + (b === a ? 0 : (b.zoo?.trainSeconds ?? NaN));
   // The CKA plan again on the ablation images (this overwrites net's records; the copies above keep the full-eval numbers).
   const ckaMean = mean((await accuracyOnly(net)).map((c) => c.accuracy));
   const worst = Math.min(...configs.map((c) => c.accuracy));
-  summary.push({ pair: `${main.large} -> ${main.small}`, n: configs.length, checks, worst, floor, ckaMean, lsMean, randomMean, randomRefinedMean, smallMean, large, smallAnchor, trainable, fitAll, scratch, seconds: (performance.now() - t0) / 1000 });
+  summary.push({
+    pair: `${main.large} -> ${main.small}`,
+    n: configs.length,
+    checks,
+    worst,
+    floor,
+    ckaMean,
+    lsMean,
+    randomMean,
+    randomRefinedMean,
+    smallMean,
+    large,
+    smallAnchor,
+    trainable,
+    fitAll,
+    scratch,
+    seconds: (performance.now() - t0) / 1000,
+  });
 
   let md = `### ${main.large} -> ${main.small}\n\n`;
   md += `Calibration: ${analysis.samples} images (CKA: ${analysis.batches} minibatches of 128, linear, flattened activations; least squares on every position; then refined on the task: ${SETTINGS.epochs} epochs at peak lr ${SETTINGS.lr} over all ${calibration.rows} calibration images, cross-entropy against labels mixed 1:1 with ${main.large}'s probabilities, through the frozen back). Eval: ${ev.samples} images of the shipped eval split. Latency: median of 15 runs at batch 1 (ms per sample) and of 5 runs at batch 32 (ms per batch), ${THREADS} onnxruntime threads, through the shared-segment runtime (an anchor too runs as its chain of segments); 'one file' is batch 1 of the fused export (or the anchor's own file) in a single session.\n\n`;
-  md += '| configuration | cut (front -> back) | CKA | accuracy % | ms (b1) | ms (b32) | ms (b1, one file) | MMACs | params | memory KB | LS residual | fit s | stitch params |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
-  for (const r of main.large === main.small ? [large] : [large, smallAnchor]) md += `| **${r.name}** (anchor) | - | - | ${pct(r.accuracy)} | ${fmt(r.latencyMs, 3)} | ${fmt(r.latencyBatch32Ms, 2)} | ${fmt(fusedMs.get(r.name), 3)} | ${mega(r.macs)} | ${r.params} | ${(r.memoryBytes / 1024).toFixed(0)} | - | - | - |\n`;
+  md +=
+    '| configuration | cut (front -> back) | CKA | accuracy % | ms (b1) | ms (b32) | ms (b1, one file) | MMACs | params | memory KB | LS residual | fit s | stitch params |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  for (const r of main.large === main.small ? [large] : [large, smallAnchor])
+    md += `| **${r.name}** (anchor) | - | - | ${pct(r.accuracy)} | ${fmt(r.latencyMs, 3)} | ${fmt(r.latencyBatch32Ms, 2)} | ${fmt(fusedMs.get(r.name), 3)} | ${mega(r.macs)} | ${r.params} | ${(r.memoryBytes / 1024).toFixed(0)} | - | - | - |\n`;
   for (const c of [...configs].sort((x, y) => x.macs - y.macs)) {
     md += `| ${c.front} -> ${c.back} | ${short(c)} | ${fmt(c.cka, 3)} | ${pct(c.accuracy)} | ${fmt(c.latencyMs, 3)} | ${fmt(c.latencyBatch32Ms, 2)} | ${fmt(fusedMs.get(c.id), 3)} | ${mega(c.macs)} | ${c.params} | ${(c.memoryBytes / 1024).toFixed(0)} | ${c.residual.toExponential(2)} | ${fmt(c.fitSeconds, 2)} | ${c.trainableParams} |\n`;
   }
   md += `\nChecks: ${configs.length} configurations (>= 4: ${checks.count ? 'yes' : 'NO'}); cost between the anchors (${mega(lo)}-${mega(hi)} MMACs: ${checks.cost ? 'yes' : 'NO'}); none below the small anchor's accuracy - 3 points (${pct(floor)}%: ${checks.accuracy ? 'yes' : 'NO'}).`;
-  if (main.skipped.length) md += ` Front cuts without a configuration: ${main.skipped.map((s) => `${s.frontCut} (${s.reason})`).join('; ')}.`;
+  if (main.skipped.length)
+    md += ` Front cuts without a configuration: ${main.skipped.map((s) => `${s.frontCut} (${s.reason})`).join('; ')}.`;
   md += `\n\nMemory: both anchors + all ${memory.configs} stitches = ${(memory.totalModelBytes / 1024).toFixed(0)} KB of model (${(memory.stitchBytes / 1024).toFixed(1)} KB of stitches), ${sessionsBefore} onnxruntime sessions after loading, ${sessionsAfter} after switching through every configuration (slowest use(): ${switchMs.toFixed(3)} ms); process RSS ${(memory.rssBytes / 2 ** 20).toFixed(0)} MB.\n\n`;
   md += `| ablation (mean accuracy over the configurations, %, first ${Math.min(ABLATION_EVAL, ev.samples)} eval images) | value |\n|---|---:|\n`;
   md += `| CKA-chosen back cut, large-front, least squares + task refinement (the configurations above) | ${pct(ckaMean)} |\n`;
@@ -165,7 +211,8 @@ const m = machine(capabilities());
 let out = '## ReStNet on the zoo: stitched configurations, ablations, fitting cost\n\n';
 out += `${m.cpu}, ${m.cores} cores, Node ${m.node}, SIMD path ${m.simd}. Pairs: ${summary.map((s) => s.pair).join(', ') || 'none'}${missing.length ? ` (not run, anchors not in zoo/ yet: ${missing.join(', ')})` : ''}.\n\n`;
 out += `Means over a plan's configurations on the first ${ABLATION_EVAL} eval images; 'worst' is the least accurate configuration on the full eval split against the floor (small anchor - 3 points).\n\n`;
-out += '| pair | configs | checks | worst % (floor) | CKA cut, LS + refine % | CKA cut, LS % | random cut, LS % | random cut, LS + refine % | small-front, refined % | fit all s | anchors from scratch s |\n|---|---:|:-:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+out +=
+  '| pair | configs | checks | worst % (floor) | CKA cut, LS + refine % | CKA cut, LS % | random cut, LS % | random cut, LS + refine % | small-front, refined % | fit all s | anchors from scratch s |\n|---|---:|:-:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
 for (const s of summary) {
   out += `| ${s.pair} | ${s.n} | ${Object.values(s.checks).every(Boolean) ? 'pass' : 'FAIL'} | ${pct(s.worst)} (${pct(s.floor)}) | ${pct(s.ckaMean)} | ${pct(s.lsMean)} | ${pct(s.randomMean)} | ${pct(s.randomRefinedMean)} | ${Number.isNaN(s.smallMean) ? '-' : pct(s.smallMean)} | ${fmt(s.fitAll, 1)} | ${fmt(s.scratch, 0)} |\n`;
 }

@@ -29,7 +29,29 @@ if (!dir) {
   dir = mkdtempSync(join(tmpdir(), 'restnet-runtime-bench-'));
   built = true;
   log('building a demo family (cnn-l -> cnn-s, quick settings)');
-  execFileSync(process.execPath, [join(benchDir, '..', 'dist', 'cli', 'main.js'), 'demo', '--pairs', 'cnn-l/cnn-s', '--calibration', '64', '--refine-images', '64', '--refine-epochs', '1', '--eval', '100', '--latency-runs', '2', '--out', dir, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    process.execPath,
+    [
+      join(benchDir, '..', 'dist', 'cli', 'main.js'),
+      'demo',
+      '--pairs',
+      'cnn-l/cnn-s',
+      '--calibration',
+      '64',
+      '--refine-images',
+      '64',
+      '--refine-epochs',
+      '1',
+      '--eval',
+      '100',
+      '--latency-runs',
+      '2',
+      '--out',
+      dir,
+      '--quiet',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
 }
 
 const evalSplit = loadZooSplit('eval');
@@ -44,7 +66,9 @@ function spearman(xs, ys) {
     order.forEach(([, i], k) => (r[i] = k));
     return r;
   };
-  const rx = rank(xs), ry = rank(ys), n = xs.length;
+  const rx = rank(xs),
+    ry = rank(ys),
+    n = xs.length;
   const d2 = rx.reduce((s, r, i) => s + (r - ry[i]) ** 2, 0);
   return 1 - (6 * d2) / (n * (n * n - 1));
 }
@@ -65,10 +89,18 @@ const threads = memory.threads;
 const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
 const items = [
   ...manifest.configs.map((c) => ({ id: c.id, macs: c.macs, file: join(dir, c.onnx) })),
-  ...[...new Map(manifest.anchors.map((a) => [a.name, a])).values()].map((a) => ({ id: a.name, macs: a.macs, file: join(dir, a.file), anchor: true })),
+  ...[...new Map(manifest.anchors.map((a) => [a.name, a])).values()].map((a) => ({
+    id: a.name,
+    macs: a.macs,
+    file: join(dir, a.file),
+    anchor: true,
+  })),
 ].sort((a, b) => a.macs - b.macs);
 for (const it of items) {
-  it.session = await ort.InferenceSession.create(readFileSync(it.file), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  it.session = await ort.InferenceSession.create(readFileSync(it.file), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
   it.feeds = { [it.session.inputNames[0]]: new ort.Tensor('float32', x1.data, x1.dims) };
   it.net = [];
   it.plain = [];
@@ -78,7 +110,16 @@ for (let r = -5; r < RUNS; r++) {
   for (const it of items) {
     net.use(it.id);
     // Alternate which goes first, so neither always follows the other's cache state.
-    const pair = r % 2 ? [['net', () => net.run(x1)], ['plain', () => it.session.run(it.feeds)]] : [['plain', () => it.session.run(it.feeds)], ['net', () => net.run(x1)]];
+    const pair =
+      r % 2
+        ? [
+            ['net', () => net.run(x1)],
+            ['plain', () => it.session.run(it.feeds)],
+          ]
+        : [
+            ['plain', () => it.session.run(it.feeds)],
+            ['net', () => net.run(x1)],
+          ];
     for (const [k, fn] of pair) {
       const ms = await timeOnce(fn);
       if (r >= 0) it[k].push(ms);
@@ -90,8 +131,14 @@ for (const it of items) {
   it.plainMs = median(it.plain);
   it.ratio = it.netMs / it.plainMs;
 }
-const rho = spearman(items.map((i) => i.macs), items.map((i) => i.netMs));
-const rhoPlain = spearman(items.map((i) => i.macs), items.map((i) => i.plainMs));
+const rho = spearman(
+  items.map((i) => i.macs),
+  items.map((i) => i.netMs),
+);
+const rhoPlain = spearman(
+  items.map((i) => i.macs),
+  items.map((i) => i.plainMs),
+);
 
 // 2. use(): a pointer change.
 const useTimes = [];
@@ -129,10 +176,20 @@ for (let round = 0; round < 10; round++) {
 }
 await tight.dispose();
 await shared.dispose();
-const coldBy = configs.map((c) => {
-  const rows = cold.filter((r) => r.id === c.id);
-  return { id: c.id, n: rows.length, first: median(rows.map((r) => r.first)), second: median(rows.map((r) => r.second)), fused: median(rows.map((r) => r.fused)), sharedFirst: median(rows.map((r) => r.sharedFirst)), segments: median(rows.map((r) => r.segments)) };
-}).filter((r) => r.n > 0);
+const coldBy = configs
+  .map((c) => {
+    const rows = cold.filter((r) => r.id === c.id);
+    return {
+      id: c.id,
+      n: rows.length,
+      first: median(rows.map((r) => r.first)),
+      second: median(rows.map((r) => r.second)),
+      fused: median(rows.map((r) => r.fused)),
+      sharedFirst: median(rows.map((r) => r.sharedFirst)),
+      segments: median(rows.map((r) => r.segments)),
+    };
+  })
+  .filter((r) => r.n > 0);
 
 // 4. Intra-op threads 1 vs 2, batch 1 and batch 32, on the largest anchor's file (interleaved).
 const largest = items.filter((i) => i.anchor).sort((a, b) => b.macs - a.macs)[0];
@@ -171,7 +228,8 @@ md += `The machine was busy (shared with other jobs; load average ${fmt(load0, 1
 md += `Family: \`restnet demo --pairs cnn-l/cnn-s --calibration 64 --refine-images 64 --refine-epochs 1 --eval 100\`, loaded with \`ReStNet.load(dir)\` defaults (mode auto, warm all, ${threads} intra-op thread(s) as measured at load; load took ${fmt(loadMs / 1000, 2)} s). `;
 md += `Batch 1, ${RUNS} rounds; each round runs every model once through \`net.use(id); net.run(x)\` and once through its own \`<id>.onnx\` in a plain onnxruntime session (same threads), alternating which goes first.\n\n`;
 md += '| id | MMACs | `net.run` ms | one file ms | ratio |\n|---|---:|---:|---:|---:|\n';
-for (const it of items) md += `| ${it.id}${it.anchor ? ' (anchor)' : ''} | ${fmt(it.macs / 1e6, 1)} | ${fmt(it.netMs, 3)} | ${fmt(it.plainMs, 3)} | ${fmt(it.ratio, 2)} |\n`;
+for (const it of items)
+  md += `| ${it.id}${it.anchor ? ' (anchor)' : ''} | ${fmt(it.macs / 1e6, 1)} | ${fmt(it.netMs, 3)} | ${fmt(it.plainMs, 3)} | ${fmt(it.ratio, 2)} |\n`;
 const worst = Math.max(...items.map((i) => i.ratio));
 md += `\nWorst ratio ${fmt(worst, 2)} (target <= 1.15: ${worst <= 1.15 ? 'met' : 'missed'}). `;
 md += `Spearman rank correlation of MACs and \`net.run\` latency: ${fmt(rho, 3)} (target >= 0.9: ${rho >= 0.9 ? 'met' : 'missed'}; the plain sessions' own: ${fmt(rhoPlain, 3)}).\n\n`;
@@ -179,8 +237,10 @@ const sortedUse = [...useTimes].sort((a, b) => a - b);
 const p99 = sortedUse[Math.ceil(0.99 * sortedUse.length) - 1];
 md += `\`use(id)\`: median ${us(median(useTimes))}, p99 ${us(p99)}, max ${us(sortedUse.at(-1))} over ${useTimes.length} switches (target < 1 ms: ${p99 < 1 ? 'met' : 'missed'} at p99; \`use()\` is a synchronous reference swap, so a max above that is the process being descheduled or collecting garbage, not work inside it).\n\n`;
 md += `### A configuration whose fused session is not built\n\nLoaded with \`memoryBudgetBytes: ${budget}\` (the two smallest configurations' files): using the others in turn evicts and rebuilds. Per configuration not held: the first call after \`use()\` (on the shared segments; the build starts after it returns), the second (which may wait for that synchronous build), and a call once the session is built; against the same switch on a family loaded with \`mode: 'shared'\` (its first call after \`use()\`, and its steady latency). Medians over ${cold.length / Math.max(coldBy.length, 1)} rounds, ms.\n\n`;
-md += '| id | first call | second call | fused | shared mode: first call | shared mode: steady |\n|---|---:|---:|---:|---:|---:|\n';
-for (const r of coldBy) md += `| ${r.id} | ${fmt(r.first, 3)} | ${fmt(r.second, 3)} | ${fmt(r.fused, 3)} | ${fmt(r.sharedFirst, 3)} | ${fmt(r.segments, 3)} |\n`;
+md +=
+  '| id | first call | second call | fused | shared mode: first call | shared mode: steady |\n|---|---:|---:|---:|---:|---:|\n';
+for (const r of coldBy)
+  md += `| ${r.id} | ${fmt(r.first, 3)} | ${fmt(r.second, 3)} | ${fmt(r.fused, 3)} | ${fmt(r.sharedFirst, 3)} | ${fmt(r.segments, 3)} |\n`;
 md += `\n### Intra-op threads\n\n${largest.id}'s file in one session, interleaved, 40 runs each, median ms:\n\n| threads | batch 1 | batch 32 |\n|---:|---:|---:|\n`;
 for (const r of threadRows) md += `| ${r.t} | ${fmt(r.b1, 3)} | ${fmt(r.b32, 2)} |\n`;
 writeResults('runtime', md);

@@ -10,7 +10,17 @@ import { join } from 'node:path';
 
 import { capabilities, cka, fitStitch, gram, LeastSquaresAccumulator, setSimd } from '../dist/index.js';
 import { uniformMatrix as random } from '../dist/cli/board-bench.js';
-import { benchDir, blasLine, fmt, interleaved, machine, median, startPeer, writeRaw, writeResults } from './harness.mjs';
+import {
+  benchDir,
+  blasLine,
+  fmt,
+  interleaved,
+  machine,
+  median,
+  startPeer,
+  writeRaw,
+  writeResults,
+} from './harness.mjs';
 
 const n = Number(process.env.BENCH_N ?? 4096);
 const d = Number(process.env.BENCH_D ?? 1024);
@@ -33,7 +43,8 @@ const rows = [
   ['cka linear, method feature', () => cka(x, y, { method: 'feature' }), 'ckaFeature', 'numpy feature form', null],
 ];
 const measured = [];
-for (const [name, ours, op, peerName, target] of rows) measured.push({ name, peerName, target, ...(await interleaved(ours, peer, op, reps)) });
+for (const [name, ours, op, peerName, target] of rows)
+  measured.push({ name, peerName, target, ...(await interleaved(ours, peer, op, reps)) });
 const info = await peer.info();
 peer.close();
 rmSync(dir, { recursive: true });
@@ -57,7 +68,11 @@ const stitchModel = fitStitch(x, half);
 const shapes = [
   [`gram ${n} x ${d}`, () => gram(x), n * (n + 1) * d],
   [`cka feature ${n} x ${d}, ${d}`, () => cka(x, y, { method: 'feature' }), 2 * d * (2 * d + 1) * n],
-  [`least-squares normal equations ${n} x ${d} -> ${d / 2}`, () => new LeastSquaresAccumulator(d, d / 2).update(x, half), n * d * (d + 1) + n * d * d],
+  [
+    `least-squares normal equations ${n} x ${d} -> ${d / 2}`,
+    () => new LeastSquaresAccumulator(d, d / 2).update(x, half),
+    n * d * (d + 1) + n * d * d,
+  ],
   [`stitch apply ${n} x ${d} -> ${d / 2}`, () => stitchModel.apply(x), n * d * d],
 ];
 const cpuMs = () => {
@@ -69,9 +84,11 @@ for (const path of caps.available.filter((p) => p in lanes)) {
   setSimd(path);
   for (const [shape, fn, flop] of shapes) {
     fn();
-    const wall = [], cpu = [];
+    const wall = [],
+      cpu = [];
     for (let r = 0; r < Math.max(3, reps >> 1); r++) {
-      const c = cpuMs(), t = performance.now();
+      const c = cpuMs(),
+        t = performance.now();
       fn();
       wall.push(performance.now() - t);
       cpu.push(cpuMs() - c);
@@ -97,8 +114,14 @@ md += `\nlinear CKA: restnet ${value.toFixed(9)}, numpy f64 ${info.ckaF64.toFixe
 md += `### GEMM throughput per SIMD path\n\n`;
 md += `One core's f32 FMA peak, measured in the same run with all ${m.cores} cores busy (bench/peers/fma_peak.cpp: 12 or 16 independent FMA chains per thread, `;
 md += `FLOP over the thread's own CPU time, best of 5): `;
-md += Object.entries(fmaPeak).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${fmt(v, 1)} GFLOP/s`).join(', ');
-md += `. Divided by lanes x 2 FLOP x 2 FMA pipes that is ${['avx2', 'avx512'].filter((p) => fmaPeak[p]).map((p) => `${fmt(fmaPeak[p] / (lanes[p] * 4), 2)} GHz (${p})`).join(', ')}: `;
+md += Object.entries(fmaPeak)
+  .filter(([, v]) => v !== null)
+  .map(([k, v]) => `${k} ${fmt(v, 1)} GFLOP/s`)
+  .join(', ');
+md += `. Divided by lanes x 2 FLOP x 2 FMA pipes that is ${['avx2', 'avx512']
+  .filter((p) => fmaPeak[p])
+  .map((p) => `${fmt(fmaPeak[p] / (lanes[p] * 4), 2)} GHz (${p})`)
+  .join(', ')}: `;
 md += `a plausible all-core turbo clock above the ${m.mhz ? fmt(m.mhz / 1000, 2) : '?'} GHz base, so this CPU has two FMA pipes of each width (with one, the clock would have to be twice that). `;
 md += `The nominal figure at the base clock is ${['avx2', 'avx512'].map((p) => `${p} ${m.mhz ? fmt((m.mhz * lanes[p] * 4) / 1000, 1) : '?'}`).join(', ')} GFLOP/s per core. `;
 md += `Efficiency below = FLOP per CPU-second of the whole process / that per-core peak (time a thread spends descheduled on a shared machine does not count); GFLOP/s = FLOP per wall second with ${caps.threads} threads.\n\n`;

@@ -41,15 +41,23 @@ for (let i = 0; i < n; i++) xr.data.copyWithin(i * d + d - d / 4, i * d, i * d +
 
 const dir = mkdtempSync(join(tmpdir(), 'restnet-bench-'));
 const cases = [];
-for (const [label, data, target] of [['full rank', x, 0.4], [`rank-deficient (${d / 4} columns repeated)`, xr, 0.5]]) {
+for (const [label, data, target] of [
+  ['full rank', x, 0.4],
+  [`rank-deficient (${d / 4} columns repeated)`, xr, 0.5],
+]) {
   const fit = fitStitch(data, y);
-  const files = { x: join(dir, `x${cases.length}.f32`), y: join(dir, 'y.f32'), weight: join(dir, 'w.f32'), bias: join(dir, 'b.f32') };
+  const files = {
+    x: join(dir, `x${cases.length}.f32`),
+    y: join(dir, 'y.f32'),
+    weight: join(dir, 'w.f32'),
+    bias: join(dir, 'b.f32'),
+  };
   writeRaw(files.x, data);
   writeRaw(files.y, y);
   writeRaw(files.weight, fit.weight);
   writeRaw(files.bias, { data: fit.bias });
   const peer = startPeer('numpy_lstsq.py', { ...files, n, d, k }, caps.threads);
-  const info = await peer.info();  // reads the weight files before the next case rewrites them
+  const info = await peer.info(); // reads the weight files before the next case rewrites them
   const lstsq = await interleaved(() => fitStitch(data, y), peer, 'lstsq', reps);
   const normal = data === x ? await interleaved(() => fitStitch(data, y), peer, 'normal', reps) : null;
   peer.close();
@@ -62,7 +70,12 @@ const torchFiles = { x: join(dir, 'x0.f32'), y: join(dir, 'y.f32') };
 const torch = startPeer('torch_linear.py', { ...torchFiles, n, d, k, threads: caps.threads, batch }, caps.threads, {
   OMP_WAIT_POLICY: 'PASSIVE',
 });
-const epoch = await interleaved(() => trainStitch(x, y, { epochs: 1, batchSize: batch, optimizer: 'adam', lr: 1e-3 }), torch, 'epoch', reps);
+const epoch = await interleaved(
+  () => trainStitch(x, y, { epochs: 1, batchSize: batch, optimizer: 'adam', lr: 1e-3 }),
+  torch,
+  'epoch',
+  reps,
+);
 const torchInfo = await torch.info();
 torch.close();
 rmSync(dir, { recursive: true });
@@ -74,8 +87,10 @@ md += `${m.load > m.cores ? ' (the machine was shared with other jobs: read the 
 md += `Peers: numpy ${cases[0].info.numpy} on ${blasLine(cases[0].info)}; PyTorch ${torchInfo.torch} on ${blasLine(torchInfo)}. `;
 md += `Each rep runs restnet then the peer (one call each, after a warm-up of both), ${reps} reps; the ratio is the median of the per-rep wall-time ratios (min-max in brackets); `;
 md += 'the CPU-time ratio divides the CPU time of each process (every thread, user + system) over the same calls. ';
-md += 'The PyTorch peer runs with OMP_WAIT_POLICY=PASSIVE: with its OpenMP threads spinning while they wait, its epoch took 5-20 s on this shared machine instead of 0.7 s.\n\n';
-md += '| operation | restnet ms | peer ms | peer | ratio (min-max) | CPU-time ratio | target | met |\n|---|---:|---:|---|---:|---:|---:|:-:|\n';
+md +=
+  'The PyTorch peer runs with OMP_WAIT_POLICY=PASSIVE: with its OpenMP threads spinning while they wait, its epoch took 5-20 s on this shared machine instead of 0.7 s.\n\n';
+md +=
+  '| operation | restnet ms | peer ms | peer | ratio (min-max) | CPU-time ratio | target | met |\n|---|---:|---:|---|---:|---:|---:|:-:|\n';
 const row = (op, r, name, target) => {
   const met = target === null ? '-' : r.ratio <= target ? 'yes' : 'no';
   md += `| ${op} | ${fmt(r.ours, 1)} | ${fmt(r.peer, 1)} | ${name} | ${fmt(r.ratio)}x (${fmt(r.spread[0])}-${fmt(r.spread[1])}) | ${fmt(r.cpuRatio)}x | ${target === null ? '-' : `<= ${target}x`} | ${met} |\n`;
@@ -85,7 +100,12 @@ for (const c of cases) {
   // Context, no target: numpy running restnet's own algorithm (f64 normal equations + solve).
   if (c.normal) row(`fitStitch, ${c.label}, for context`, c.normal, 'numpy f64 normal equations + `solve`', null);
 }
-row('trainStitch, 1 epoch (Adam, batch 128, MSE)', epoch, `PyTorch nn.Linear + Adam, ${torchInfo.threads} threads`, 0.5);
+row(
+  'trainStitch, 1 epoch (Adam, batch 128, MSE)',
+  epoch,
+  `PyTorch nn.Linear + Adam, ${torchInfo.threads} threads`,
+  0.5,
+);
 md += '\n';
 for (const c of cases) {
   md += `Accuracy of fitStitch (${c.label}) against numpy's f64 lstsq: weight relative error ${c.info.weightError.toExponential(2)}, `;

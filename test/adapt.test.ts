@@ -9,11 +9,22 @@ import type { Rung } from '../lib/restnet/index.js';
 
 const base: Record<string, number> = { tiny: 2, small: 4, mid: 8, big: 16 };
 const accuracy: Record<string, number> = { tiny: 0.7, small: 0.8, mid: 0.85, big: 0.9 };
-const rung = (id: string, latencyMs: number | null = base[id]!): Rung => ({ id, kind: id === 'big' ? 'anchor' : 'stitched', accuracy: accuracy[id]!, macs: base[id]! * 1e6, latencyMs, source: latencyMs === null ? 'macs' : 'profile' });
+const rung = (id: string, latencyMs: number | null = base[id]!): Rung => ({
+  id,
+  kind: id === 'big' ? 'anchor' : 'stitched',
+  accuracy: accuracy[id]!,
+  macs: base[id]! * 1e6,
+  latencyMs,
+  source: latencyMs === null ? 'macs' : 'profile',
+});
 const LADDER = ['tiny', 'small', 'mid', 'big'].map((id) => rung(id));
 
 /** A net that only switches (as ReStNet.use does: unknown ids are a RangeError). */
-function simNet(ids = ['tiny', 'small', 'mid', 'big', 'other']): { current: string; use(id: string): void; uses: string[] } {
+function simNet(ids = ['tiny', 'small', 'mid', 'big', 'other']): {
+  current: string;
+  use(id: string): void;
+  uses: string[];
+} {
   return {
     current: ids[0]!,
     uses: [],
@@ -41,16 +52,28 @@ function rng(seed: number): () => number {
  * Drives a controller: one request every `everyMs` of simulated time, each taking the current
  * configuration's base latency x load(t) x (1 + 0.1 u). Returns the switch events with their times.
  */
-function simulate(options: Partial<AdaptOptions> & { targetMs: number }, load: (t: number) => number, untilMs: number, opts: { latency?: (id: string) => number; everyMs?: number; net?: ReturnType<typeof simNet> } = {}) {
+function simulate(
+  options: Partial<AdaptOptions> & { targetMs: number },
+  load: (t: number) => number,
+  untilMs: number,
+  opts: { latency?: (id: string) => number; everyMs?: number; net?: ReturnType<typeof simNet> } = {},
+) {
   let now = 0;
   const net = opts.net ?? simNet();
-  const c = new AdaptiveController(net, { ladder: LADDER, windowMs: 1000, cooldownMs: 5000, clock: () => now, ...options });
+  const c = new AdaptiveController(net, {
+    ladder: LADDER,
+    windowMs: 1000,
+    cooldownMs: 5000,
+    clock: () => now,
+    ...options,
+  });
   const events: (SwitchEvent & { t: number })[] = [];
   c.on('switch', (e) => events.push({ ...e, t: now }));
   const u = rng(7);
   const every = opts.everyMs ?? 10;
   const step = (until: number): void => {
-    for (; now < until; now += every) c.observe((opts.latency ?? ((id) => base[id]!))(c.current) * load(now) * (1 + 0.1 * u()));
+    for (; now < until; now += every)
+      c.observe((opts.latency ?? ((id) => base[id]!))(c.current) * load(now) * (1 + 0.1 * u()));
   };
   step(untilMs);
   return { c, net, events, step, at: () => now };
@@ -146,7 +169,9 @@ describe('AdaptiveController', () => {
     expect(events.map((e) => e.to)).toEqual(['small']);
     expect(c.current).toBe('small');
     expect(c.stats().observedMs!).toBeGreaterThan(10);
-    expect(() => new AdaptiveController(simNet(), { targetMs: 10, ladder: LADDER, minAccuracy: 0.95 })).toThrow(/no rung has accuracy >= 0.95; the best is 0.9/);
+    expect(() => new AdaptiveController(simNet(), { targetMs: 10, ladder: LADDER, minAccuracy: 0.95 })).toThrow(
+      /no rung has accuracy >= 0.95; the best is 0.9/,
+    );
   });
 
   it('ignores observations of requests that began before the last switch', () => {
@@ -163,10 +188,13 @@ describe('AdaptiveController', () => {
 
   it('run() times the net run and observes it', async () => {
     let now = 0;
-    const net = { ...simNet(), async run(x: { data: Float32Array; dims: number[] }) {
-      now += base[this.current]! * 3;
-      return x;
-    } };
+    const net = {
+      ...simNet(),
+      async run(x: { data: Float32Array; dims: number[] }) {
+        now += base[this.current]! * 3;
+        return x;
+      },
+    };
     const c = new AdaptiveController(net, { targetMs: 10, ladder: LADDER, minSamples: 2, clock: () => now });
     const x = { data: new Float32Array(1), dims: [1] };
     expect(await c.run(x)).toBe(x);
@@ -194,12 +222,22 @@ describe('AdaptiveController', () => {
     const net = { ...simNet(), ladder: () => LADDER };
     expect(new AdaptiveController(net, { targetMs: 5 }).current).toBe('big');
     expect(() => new AdaptiveController(simNet(), { targetMs: 5 })).toThrow(/options.ladder: required/);
-    expect(() => new AdaptiveController(simNet(), { targetMs: 5, ladder: [] })).toThrow(/options.ladder: expected at least one rung/);
+    expect(() => new AdaptiveController(simNet(), { targetMs: 5, ladder: [] })).toThrow(
+      /options.ladder: expected at least one rung/,
+    );
     expect(() => new AdaptiveController(simNet(), { targetMs: -1, ladder: LADDER })).toThrow(RangeError);
-    expect(() => new AdaptiveController(simNet(), { targetMs: '5' as unknown as number, ladder: LADDER })).toThrow(TypeError);
-    expect(() => new AdaptiveController(simNet(), { targetMs: 5, ladder: LADDER, percentile: 120 })).toThrow(/options.percentile/);
-    expect(() => new AdaptiveController(simNet(), { targetMs: 5, ladder: LADDER, hysteresis: 1 })).toThrow(/options.hysteresis/);
-    expect(() => new AdaptiveController(simNet(), { targetMs: 5, ladder: LADDER, windowMS: 5 } as unknown as AdaptOptions)).toThrow(/options.windowMS: unknown/);
+    expect(() => new AdaptiveController(simNet(), { targetMs: '5' as unknown as number, ladder: LADDER })).toThrow(
+      TypeError,
+    );
+    expect(() => new AdaptiveController(simNet(), { targetMs: 5, ladder: LADDER, percentile: 120 })).toThrow(
+      /options.percentile/,
+    );
+    expect(() => new AdaptiveController(simNet(), { targetMs: 5, ladder: LADDER, hysteresis: 1 })).toThrow(
+      /options.hysteresis/,
+    );
+    expect(
+      () => new AdaptiveController(simNet(), { targetMs: 5, ladder: LADDER, windowMS: 5 } as unknown as AdaptOptions),
+    ).toThrow(/options.windowMS: unknown/);
     const c = new AdaptiveController(simNet(), { targetMs: 5, ladder: LADDER });
     expect(() => c.observe(-1)).toThrow(RangeError);
     expect(() => c.observe(Number.NaN)).toThrow(RangeError);

@@ -13,7 +13,10 @@ import { StitchedModel } from '../lib/stitch/stitched-model.js';
 import { fixture, ortRun, relError, zooAnchors, ZOO } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
-const images = (from: number, n: number): Tensor => ({ data: calibration.images.slice(from * 784, (from + n) * 784), dims: [n, 1, 28, 28] });
+const images = (from: number, n: number): Tensor => ({
+  data: calibration.images.slice(from * 784, (from + n) * 784),
+  dims: [n, 1, 28, 28],
+});
 
 const models: FrozenModel[] = [];
 afterAll(async () => {
@@ -31,7 +34,13 @@ function argmax(t: Tensor, i: number): number {
   return row.indexOf(Math.max(...row));
 }
 
-async function fittedMaps(front: FrozenModel, frontCut: string, back: FrozenModel, backCut: string, x: Tensor): Promise<{ adapter: Adapter; maps: AdapterMaps }> {
+async function fittedMaps(
+  front: FrozenModel,
+  frontCut: string,
+  back: FrozenModel,
+  backCut: string,
+  x: Tensor,
+): Promise<{ adapter: Adapter; maps: AdapterMaps }> {
   const adapter = new Adapter(front.sampleDims(frontCut), back.sampleDims(backCut));
   const f = (await front.capture(x, [frontCut]))[frontCut]!;
   const b = (await back.capture(x, [backCut]))[backCut]!;
@@ -52,12 +61,19 @@ describe('fitted stitches', () => {
   });
 
   it('CNN -> Transformer with CLS: fitted main and CLS maps; fused export == chained run', async () => {
-    const a = await load(fixture('cnn-a')), b = await load(fixture('vit-b'));
+    const a = await load(fixture('cnn-a')),
+      b = await load(fixture('vit-b'));
     const x = images(100, 48);
     const { adapter, maps } = await fittedMaps(a, '/block2/Relu_1_output_0', b, '/Add_output_0', x);
     expect(adapter.kind).toBe('cnn-vit');
     expect(maps.cls!.weight).toMatchObject({ rows: 16, cols: 8 });
-    const stitched = new StitchedModel({ front: a, frontCut: '/block2/Relu_1_output_0', back: b, backCut: '/Add_output_0', maps });
+    const stitched = new StitchedModel({
+      front: a,
+      frontCut: '/block2/Relu_1_output_0',
+      back: b,
+      backCut: '/Add_output_0',
+      maps,
+    });
     const y = images(300, 16);
     expect(relError(await ortRun(stitched.toOnnx(), y), await stitched.run(y))).toBeLessThan(1e-4);
   });
@@ -65,14 +81,23 @@ describe('fitted stitches', () => {
   for (const anchor of zooAnchors()) {
     it(`zoo ${anchor}: a stitch fitted from the anchor to itself at every block keeps the predictions`, async () => {
       const a = await load(join(ZOO, `${anchor}.onnx`));
-      const fit = images(0, 200), check = images(1000, 100);
+      const fit = images(0, 200),
+        check = images(1000, 100);
       const reference = await a.run(check);
       for (const block of loadZooManifest().anchors.find((e) => e.name === anchor)!.blocks) {
         const { maps } = await fittedMaps(a, block.tensor, a, block.tensor, fit);
-        const out = await new StitchedModel({ front: a, frontCut: block.tensor, back: a, backCut: block.tensor, maps }).run(check);
+        const out = await new StitchedModel({
+          front: a,
+          frontCut: block.tensor,
+          back: a,
+          backCut: block.tensor,
+          maps,
+        }).run(check);
         let same = 0;
         for (let i = 0; i < 100; i++) if (argmax(out, i) === argmax(reference, i)) same++;
-        console.log(`${anchor} ${block.name}: agreement ${same}/100, max rel error ${relError(out, reference).toExponential(2)}`);
+        console.log(
+          `${anchor} ${block.name}: agreement ${same}/100, max rel error ${relError(out, reference).toExponential(2)}`,
+        );
         expect(same).toBeGreaterThanOrEqual(99);
       }
     }, 300_000);

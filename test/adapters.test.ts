@@ -10,14 +10,16 @@ import { positionRows, rowsToGrid, sampleRows } from '../lib/stitch/adapters/lay
 import type { Stitch } from '../lib/stitch/index.js';
 import { linearMap, ortRun, randomTensor, relError } from './onnx-helpers.js';
 
-const at4 = (t: Tensor, n: number, c: number, y: number, x: number): number => t.data[((n * t.dims[1]! + c) * t.dims[2]! + y) * t.dims[3]! + x]!;
+const at4 = (t: Tensor, n: number, c: number, y: number, x: number): number =>
+  t.data[((n * t.dims[1]! + c) * t.dims[2]! + y) * t.dims[3]! + x]!;
 
 /** Weights of input i for output o along one axis: block average down, half-pixel linear up. */
 function axisWeight(inLen: number, outLen: number, o: number, i: number): number {
   if (inLen === outLen) return o === i ? 1 : 0;
   if (outLen < inLen) {
     // adaptive average pooling (PyTorch adaptive_avg_pool2d)
-    const begin = Math.floor((o * inLen) / outLen), end = Math.ceil(((o + 1) * inLen) / outLen);
+    const begin = Math.floor((o * inLen) / outLen),
+      end = Math.ceil(((o + 1) * inLen) / outLen);
     return i >= begin && i < end ? 1 / (end - begin) : 0;
   }
   const src = Math.min(Math.max((o + 0.5) * (inLen / outLen) - 0.5, 0), inLen - 1);
@@ -32,7 +34,8 @@ function refResample(t: Tensor, oh: number, ow: number): Tensor {
       for (let y = 0; y < oh; y++)
         for (let x = 0; x < ow; x++) {
           let s = 0;
-          for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) s += axisWeight(h, oh, y, i) * axisWeight(w, ow, x, j) * at4(t, a, ch, i, j);
+          for (let i = 0; i < h; i++)
+            for (let j = 0; j < w; j++) s += axisWeight(h, oh, y, i) * axisWeight(w, ow, x, j) * at4(t, a, ch, i, j);
           out[((a * c + ch) * oh + y) * ow + x] = s;
         }
   return { data: out, dims: [n, c, oh, ow] };
@@ -44,7 +47,8 @@ function refTokensToGrid(t: Tensor, skip: number): Tensor {
   const side = Math.sqrt(tokens - skip);
   const out = new Float32Array(n * d * side * side);
   for (let a = 0; a < n; a++)
-    for (let p = 0; p < side * side; p++) for (let k = 0; k < d; k++) out[(a * d + k) * side * side + p] = t.data[(a * tokens + skip + p) * d + k]!;
+    for (let p = 0; p < side * side; p++)
+      for (let k = 0; k < d; k++) out[(a * d + k) * side * side + p] = t.data[(a * tokens + skip + p) * d + k]!;
   return { data: out, dims: [n, d, side, side] };
 }
 
@@ -62,19 +66,25 @@ function refAdapter(front: Tensor, back: number[], maps: { main: Stitch; cls?: S
     // token by token
     const [tokens, d] = [front.dims[1]!, front.dims[2]!];
     const out: number[] = [];
-    for (let i = 0; i < n * tokens; i++) out.push(...mapVector(maps.main, Array.from(front.data.subarray(i * d, (i + 1) * d))));
+    for (let i = 0; i < n * tokens; i++)
+      out.push(...mapVector(maps.main, Array.from(front.data.subarray(i * d, (i + 1) * d))));
     return { data: Float32Array.from(out), dims: [n, tokens, back[1]!] };
   }
-  const [gh, gw] = back.length === 3 ? [back[1]!, back[2]!] : [Math.sqrt(back[0]! - (maps.cls ? 1 : 0)), Math.sqrt(back[0]! - (maps.cls ? 1 : 0))];
+  const [gh, gw] =
+    back.length === 3
+      ? [back[1]!, back[2]!]
+      : [Math.sqrt(back[0]! - (maps.cls ? 1 : 0)), Math.sqrt(back[0]! - (maps.cls ? 1 : 0))];
   grid = refResample(grid, gh!, gw!);
   const c = grid.dims[1]!;
-  const pixel = (a: number, y: number, x: number): number[] => Array.from({ length: c }, (_, k) => at4(grid, a, k, y, x));
+  const pixel = (a: number, y: number, x: number): number[] =>
+    Array.from({ length: c }, (_, k) => at4(grid, a, k, y, x));
   if (back.length === 3) {
     const cb = back[0]!;
     const out = new Float32Array(n * cb * gh! * gw!);
     for (let a = 0; a < n; a++)
       for (let y = 0; y < gh!; y++)
-        for (let x = 0; x < gw!; x++) mapVector(maps.main, pixel(a, y, x)).forEach((v, k) => (out[((a * cb + k) * gh! + y) * gw! + x] = v));
+        for (let x = 0; x < gw!; x++)
+          mapVector(maps.main, pixel(a, y, x)).forEach((v, k) => (out[((a * cb + k) * gh! + y) * gw! + x] = v));
     return { data: out, dims: [n, cb, gh!, gw!] };
   }
   const out: number[] = [];
@@ -93,7 +103,12 @@ function refAdapter(front: Tensor, back: number[], maps: { main: Stitch; cls?: S
   return { data: Float32Array.from(out), dims: [n, back[0]!, back[1]!] };
 }
 
-async function runOnnx(adapter: Adapter, maps: { main: Stitch; cls?: Stitch }, front: Tensor, opset: number): Promise<Tensor> {
+async function runOnnx(
+  adapter: Adapter,
+  maps: { main: Stitch; cls?: Stitch },
+  front: Tensor,
+  opset: number,
+): Promise<Tensor> {
   const fragment = adapterToOnnx(adapter, maps, { input: 'front', output: 'adapted', prefix: 'stitch/', opset });
   const bytes = encodeModel({
     ir_version: 8,
@@ -115,7 +130,9 @@ describe('layouts and resampling (native) against direct references', () => {
     const t = randomTensor([3, 5, 4, 6], 1);
     const rows = positionRows(t);
     expect([rows.rows, rows.cols]).toEqual([3 * 24, 5]);
-    for (let a = 0; a < 3; a++) for (let c = 0; c < 5; c++) for (let p = 0; p < 24; p++) expect(rows.data[(a * 24 + p) * 5 + c]).toBe(t.data[(a * 5 + c) * 24 + p]);
+    for (let a = 0; a < 3; a++)
+      for (let c = 0; c < 5; c++)
+        for (let p = 0; p < 24; p++) expect(rows.data[(a * 24 + p) * 5 + c]).toBe(t.data[(a * 5 + c) * 24 + p]);
     expect(rowsToGrid(rows, 3, 4, 6).data).toEqual(t.data);
     const tokens = randomTensor([2, 17, 6], 2);
     const grid = rowsToGrid(positionRows(tokens), 2, 4, 4, 1);
@@ -126,14 +143,25 @@ describe('layouts and resampling (native) against direct references', () => {
   it('per-sample rows for CKA: flatten, mean, cls', () => {
     const t = randomTensor([2, 3, 4], 3);
     expect(sampleRows(t, 'flatten')).toMatchObject({ rows: 2, cols: 12 });
-    expect(sampleRows(t, 'cls').data).toEqual(Float32Array.from([...t.data.subarray(0, 4), ...t.data.subarray(12, 16)]));
+    expect(sampleRows(t, 'cls').data).toEqual(
+      Float32Array.from([...t.data.subarray(0, 4), ...t.data.subarray(12, 16)]),
+    );
     const m = sampleRows(t, 'mean');
     expect(m.data[1]).toBeCloseTo((t.data[1]! + t.data[5]! + t.data[9]!) / 3, 6);
     expect(() => sampleRows(randomTensor([2, 3], 1), 'mean')).toThrow(/mean pooling expects/);
   });
 
   it('average pooling down (adaptive for non-integer factors), bilinear (half-pixel) up, mixed axes', () => {
-    for (const [h, w, oh, ow] of [[8, 8, 4, 4], [8, 6, 2, 3], [7, 7, 4, 4], [14, 5, 4, 3], [3, 5, 7, 9], [6, 4, 3, 10], [1, 1, 4, 4], [4, 4, 4, 4]] as const) {
+    for (const [h, w, oh, ow] of [
+      [8, 8, 4, 4],
+      [8, 6, 2, 3],
+      [7, 7, 4, 4],
+      [14, 5, 4, 3],
+      [3, 5, 7, 9],
+      [6, 4, 3, 10],
+      [1, 1, 4, 4],
+      [4, 4, 4, 4],
+    ] as const) {
       const t = randomTensor([2, 3, h, w], h * 10 + w);
       const got = resampleGrid(t, oh, ow);
       expect(got.dims).toEqual([2, 3, oh, ow]);
@@ -144,9 +172,15 @@ describe('layouts and resampling (native) against direct references', () => {
   it('errors name the argument, expected and actual', () => {
     const t = randomTensor([1, 2, 6, 6], 1);
     expect(() => resampleGrid(t, 0, 4)).toThrow(/outH: expected a positive integer/);
-    expect(() => resampleGrid({ data: new Float32Array(5), dims: [1, 1, 2, 2] }, 1, 1)).toThrow(/activation: dims \[1, 1, 2, 2\] hold 4 elements, but data has 5/);
-    expect(() => positionRows({ data: new Float32Array(4), dims: [4] })).toThrow(/expected \[N, C, H, W\] or \[N, T, D\]/);
-    expect(() => rowsToGrid({ data: new Float32Array(10), rows: 5, cols: 2 }, 1, 2, 2)).toThrow(/rows: expected N x \(skip \+ H\*W\) x C/);
+    expect(() => resampleGrid({ data: new Float32Array(5), dims: [1, 1, 2, 2] }, 1, 1)).toThrow(
+      /activation: dims \[1, 1, 2, 2\] hold 4 elements, but data has 5/,
+    );
+    expect(() => positionRows({ data: new Float32Array(4), dims: [4] })).toThrow(
+      /expected \[N, C, H, W\] or \[N, T, D\]/,
+    );
+    expect(() => rowsToGrid({ data: new Float32Array(10), rows: 5, cols: 2 }, 1, 2, 2)).toThrow(
+      /rows: expected N x \(skip \+ H\*W\) x C/,
+    );
   });
 });
 
@@ -180,28 +214,43 @@ describe('adapters: native run against the definition, ONNX form against native'
       const pairs = adapter.pairs(front, back);
       expect(pairs.main.x.rows).toBe(pairs.main.y.rows);
       expect([pairs.main.x.cols, pairs.main.y.cols]).toEqual(shapes.main);
-      expect(pairs.cls ? [pairs.cls.x.rows, pairs.cls.x.cols, pairs.cls.y.cols] : undefined).toEqual(shapes.cls ? [3, ...shapes.cls] : undefined);
-      for (const opset of [13, 18]) expect(relError(await runOnnx(adapter, maps, front, opset), out), `opset ${opset}`).toBeLessThan(1e-5);
+      expect(pairs.cls ? [pairs.cls.x.rows, pairs.cls.x.cols, pairs.cls.y.cols] : undefined).toEqual(
+        shapes.cls ? [3, ...shapes.cls] : undefined,
+      );
+      for (const opset of [13, 18])
+        expect(relError(await runOnnx(adapter, maps, front, opset), out), `opset ${opset}`).toBeLessThan(1e-5);
     });
   }
 
   it('identity stitch on identical shapes returns the activation', () => {
     const adapter = new Adapter([4, 5, 5], [4, 5, 5]);
-    const identity: Stitch = { weight: { data: new Float32Array(16), rows: 4, cols: 4 }, bias: new Float32Array(4), apply: (x) => x };
+    const identity: Stitch = {
+      weight: { data: new Float32Array(16), rows: 4, cols: 4 },
+      bias: new Float32Array(4),
+      apply: (x) => x,
+    };
     for (let i = 0; i < 4; i++) identity.weight.data[i * 5] = 1;
     const front = randomTensor([2, 4, 5, 5], 3);
     expect(adapter.run(front, { main: identity }).data).toEqual(front.data);
   });
 
   it('rejects mismatched shapes and maps, naming them', () => {
-    expect(() => new Adapter([17, 6], [10, 6])).toThrow(/back: a Transformer -> Transformer adapter .* needs 17 tokens/);
+    expect(() => new Adapter([17, 6], [10, 6])).toThrow(
+      /back: a Transformer -> Transformer adapter .* needs 17 tokens/,
+    );
     expect(() => new Adapter([15, 6], [3, 4, 4])).toThrow(/front: expected a square number of tokens, got 15/);
     expect(() => new Adapter([2, 3, 4, 5], [3, 4, 4])).toThrow(/front: expected per-sample dims/);
     const a = new Adapter([3, 8, 8], [17, 4]);
     const main = linearMap(3, 4, 1);
     expect(() => a.run(randomTensor([2, 3, 8, 8], 1), { main })).toThrow(/maps.cls: expected a stitch/);
-    expect(() => a.run(randomTensor([2, 3, 8, 8], 1), { main: linearMap(3, 5, 1), cls: main })).toThrow(/maps.main: expected a 3 x 4 weight and 4 biases, got 3 x 5 and 5/);
-    expect(() => a.run(randomTensor([2, 3, 4, 4], 1), { main, cls: main })).toThrow(/front: expected dims \[N, 3, 8, 8\], got \[2, 3, 4, 4\]/);
-    expect(() => a.pairs(randomTensor([2, 3, 8, 8], 1), randomTensor([3, 17, 4], 1))).toThrow(/back: expected the same batch as front \(2\), got 3/);
+    expect(() => a.run(randomTensor([2, 3, 8, 8], 1), { main: linearMap(3, 5, 1), cls: main })).toThrow(
+      /maps.main: expected a 3 x 4 weight and 4 biases, got 3 x 5 and 5/,
+    );
+    expect(() => a.run(randomTensor([2, 3, 4, 4], 1), { main, cls: main })).toThrow(
+      /front: expected dims \[N, 3, 8, 8\], got \[2, 3, 4, 4\]/,
+    );
+    expect(() => a.pairs(randomTensor([2, 3, 8, 8], 1), randomTensor([3, 17, 4], 1))).toThrow(
+      /back: expected the same batch as front \(2\), got 3/,
+    );
   });
 });

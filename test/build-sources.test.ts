@@ -9,7 +9,10 @@ import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..');
-const sources = JSON.parse(readFileSync(join(root, 'native/sources.json'), 'utf8')) as Record<string, string[] | string>;
+const sources = JSON.parse(readFileSync(join(root, 'native/sources.json'), 'utf8')) as Record<
+  string,
+  string[] | string
+>;
 const list = (key: string): string[] => sources[key] as string[];
 
 function filesUnder(dir: string): string[] {

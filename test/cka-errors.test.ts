@@ -12,11 +12,15 @@ describe('input validation', () => {
     expect(() => cka({ data: new Float32Array(29), rows: 10, cols: 3 }, x)).toThrow(
       new RangeError('x.data: expected rows x cols = 10 x 3 = 30 elements, got 29'),
     );
-    expect(() => cka(x, { data: new Float32Array(31), rows: 10, cols: 3 })).toThrow(/y\.data: expected .* 30 elements, got 31/);
+    expect(() => cka(x, { data: new Float32Array(31), rows: 10, cols: 3 })).toThrow(
+      /y\.data: expected .* 30 elements, got 31/,
+    );
   });
 
   it('rejects a row mismatch, naming both sides', () => {
-    expect(() => cka(x, randomMatrix(9, 3, 2))).toThrow(new RangeError('y: expected 10 rows (the rows of x), got 9 x 3'));
+    expect(() => cka(x, randomMatrix(9, 3, 2))).toThrow(
+      new RangeError('y: expected 10 rows (the rows of x), got 9 x 3'),
+    );
   });
 
   it('rejects non-finite values with their position', () => {
@@ -32,7 +36,9 @@ describe('input validation', () => {
       new TypeError('x.data: expected Float32Array, got Float64Array'),
     );
     expect(() => cka([1, 2, 3] as never, x)).toThrow(TypeError);
-    expect(() => cka({ data: new Float32Array(30), rows: 2.5, cols: 3 }, x)).toThrow(/x\.rows: expected a non-negative integer/);
+    expect(() => cka({ data: new Float32Array(30), rows: 2.5, cols: 3 }, x)).toThrow(
+      /x\.rows: expected a non-negative integer/,
+    );
   });
 
   it('needs 4 rows for the unbiased estimator and 2 for CKA', () => {
@@ -46,17 +52,25 @@ describe('input validation', () => {
   });
 
   it('rejects unknown kernels, methods, options and bad thresholds', () => {
-    expect(() => cka(x, x, { kernel: 'poly' as never })).toThrow(new TypeError("kernel: expected 'linear' or 'rbf', got 'poly'"));
+    expect(() => cka(x, x, { kernel: 'poly' as never })).toThrow(
+      new TypeError("kernel: expected 'linear' or 'rbf', got 'poly'"),
+    );
     expect(() => cka(x, x, { method: 'svd' as never })).toThrow(/method: expected 'auto', 'gram' or 'feature'/);
     expect(() => cka(x, x, { kernal: 'rbf' } as never)).toThrow(/options\.kernal: unknown option/);
-    expect(() => cka(x, x, { kernel: 'rbf', threshold: -1 })).toThrow(/threshold: expected a finite number > 0, got -1/);
+    expect(() => cka(x, x, { kernel: 'rbf', threshold: -1 })).toThrow(
+      /threshold: expected a finite number > 0, got -1/,
+    );
     expect(() => gram(x, { kernel: 'rbf', sigma: 0 })).toThrow(/sigma: expected a finite number > 0/);
     expect(() => cka(x, x, { kernel: 'rbf', method: 'feature' })).toThrow(TypeError);
   });
 
   it('rejects non-square or mismatched Grams in hsic', () => {
-    expect(() => hsic({ data: new Float64Array(6), rows: 2, cols: 3 }, gram(x))).toThrow(/k: expected a square Gram matrix, got 2 x 3/);
-    expect(() => hsic(gram(x), gram(randomMatrix(5, 3, 6)))).toThrow(/l: expected 10 x 10 \(the shape of k\), got 5 x 5/);
+    expect(() => hsic({ data: new Float64Array(6), rows: 2, cols: 3 }, gram(x))).toThrow(
+      /k: expected a square Gram matrix, got 2 x 3/,
+    );
+    expect(() => hsic(gram(x), gram(randomMatrix(5, 3, 6)))).toThrow(
+      /l: expected 10 x 10 \(the shape of k\), got 5 x 5/,
+    );
   });
 
   it('rejects bad layer lists and counts', async () => {
@@ -66,7 +80,9 @@ describe('input validation', () => {
     const acc = new MinibatchCKA(1, 2);
     expect(() => acc.update([x], [x])).toThrow(/b: expected 2 matrices \(countB\), got 1/);
     expect(acc.batches).toBe(0);
-    expect(() => acc.merge(new MinibatchCKA(2, 2))).toThrow(/other: expected an accumulator of 1 x 2 layers, got 2 x 2/);
+    expect(() => acc.merge(new MinibatchCKA(2, 2))).toThrow(
+      /other: expected an accumulator of 1 x 2 layers, got 2 x 2/,
+    );
     expect(() => setThreads(-1)).toThrow(RangeError);
   });
 

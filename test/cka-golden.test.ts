@@ -34,9 +34,7 @@ interface Fixture {
   minibatch: { batches: { a: FixtureMatrix[]; b: FixtureMatrix[] }[]; expected: number[] };
 }
 
-const fixture = JSON.parse(
-  readFileSync(new URL('./fixtures/cka-golden.json', import.meta.url), 'utf8'),
-) as Fixture;
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/cka-golden.json', import.meta.url), 'utf8')) as Fixture;
 
 const toMatrix = (m: FixtureMatrix): Matrix => ({ data: Float32Array.from(m.data), rows: m.rows, cols: m.cols });
 
@@ -91,7 +89,7 @@ describeEachSimd('golden CKA', () => {
     expectClose([hsic(k, l, { unbiased: true })], [g.hsicUnbiased], 1e-6);
   });
 
-  it("accumulates minibatch CKA as Nguyen et al. define it", () => {
+  it('accumulates minibatch CKA as Nguyen et al. define it', () => {
     const acc = new MinibatchCKA(2, 3);
     for (const batch of fixture.minibatch.batches) acc.update(batch.a.map(toMatrix), batch.b.map(toMatrix));
     const result = acc.result();

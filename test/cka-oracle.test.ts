@@ -92,9 +92,7 @@ describeEachSimd('CKA vs the f64 oracle', () => {
     for (const options of [{}, { debiased: true }, { kernel: 'rbf' as const }]) {
       const m = await ckaMatrix(a, b, options);
       expect([m.rows, m.cols]).toEqual([2, 3]);
-      a.forEach((ai, i) =>
-        b.forEach((bj, j) => expect(m.data[i * 3 + j]).toBeCloseTo(ckaOracle(ai, bj, options), 5)),
-      );
+      a.forEach((ai, i) => b.forEach((bj, j) => expect(m.data[i * 3 + j]).toBeCloseTo(ckaOracle(ai, bj, options), 5)));
     }
   });
 });

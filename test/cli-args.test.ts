@@ -13,7 +13,10 @@ import { Reporter, si, table } from '../lib/cli/output.js';
 const spec: CommandSpec = {
   name: 'try',
   summary: 'A test command.',
-  positionals: [{ name: 'A', help: 'first' }, { name: 'B', help: 'second', optional: true }],
+  positionals: [
+    { name: 'A', help: 'first' },
+    { name: 'B', help: 'second', optional: true },
+  ],
   flags: [
     { name: 'out', short: 'o', type: 'string', value: 'DIR', help: '(required) where' },
     { name: 'n', type: 'integer', min: 1, help: 'count', defaultText: '3' },
@@ -27,7 +30,15 @@ describe('parseArgs', () => {
   it('parses long, short, = and -- forms into typed values', () => {
     const p = parseArgs(spec, ['x', '-o', 'dir', '--n=4', '--rate', '0.5', '--fast', '--mode', 'b', '--json']);
     expect(p.positionals).toEqual(['x']);
-    expect([p.string('out'), p.number('n'), p.number('rate'), p.bool('fast'), p.string('mode'), p.bool('json'), p.bool('quiet')]).toEqual(['dir', 4, 0.5, true, 'b', true, false]);
+    expect([
+      p.string('out'),
+      p.number('n'),
+      p.number('rate'),
+      p.bool('fast'),
+      p.string('mode'),
+      p.bool('json'),
+      p.bool('quiet'),
+    ]).toEqual(['dir', 4, 0.5, true, 'b', true, false]);
     expect(p.number('missing', 7)).toBe(7);
     expect(parseArgs(spec, ['--', '-x', 'y']).positionals).toEqual(['-x', 'y']);
     expect(parseArgs(spec, ['a', '-5']).positionals).toEqual(['a', '-5']);
@@ -91,7 +102,10 @@ describe('Reporter', () => {
   });
 
   it('prints plain lines off a TTY, or with plain: true (--quiet)', () => {
-    for (const [isTTY, plain] of [[false, false], [true, true]] as const) {
+    for (const [isTTY, plain] of [
+      [false, false],
+      [true, true],
+    ] as const) {
       const { chunks, stream } = sink(isTTY);
       const r = new Reporter({ stream, plain });
       r.step('analysis');
@@ -105,7 +119,15 @@ describe('Reporter', () => {
 
 describe('table and si', () => {
   it('aligns text left and numbers right', () => {
-    expect(table(['name', 'ms'], [['a', '1.5 ms'], ['bbb', '12.25 ms']])).toBe('name        ms\n----  --------\na       1.5 ms\nbbb   12.25 ms');
+    expect(
+      table(
+        ['name', 'ms'],
+        [
+          ['a', '1.5 ms'],
+          ['bbb', '12.25 ms'],
+        ],
+      ),
+    ).toBe('name        ms\n----  --------\na       1.5 ms\nbbb   12.25 ms');
     expect([si(9345920), si(77418), si(999), si(2.5e9)]).toEqual(['9.35M', '77.4k', '999', '2.50G']);
   });
 });

@@ -15,7 +15,12 @@ describe('restnet bench', () => {
     expect(status).toBe(0);
     const report = JSON.parse(stdout);
     const caps = capabilities();
-    expect(report.machine).toMatchObject({ arch: process.arch, simd: caps.simd, available: caps.available, threads: caps.threads });
+    expect(report.machine).toMatchObject({
+      arch: process.arch,
+      simd: caps.simd,
+      available: caps.available,
+      threads: caps.threads,
+    });
     expect(new Set(report.timings.map((t: { simd: string }) => t.simd))).toEqual(new Set(caps.available));
     for (const t of report.timings) {
       expect(t.ms).toBeGreaterThan(0);

@@ -43,8 +43,14 @@ describe('usage errors: one line on stderr, exit code 2', () => {
     [['frobnicate'], /^restnet: unknown command 'frobnicate'/],
     [['analyze', 'cnn-s'], /^restnet: analyze: missing B \(see restnet analyze --help\)$/],
     [['analyze', 'cnn-s', 'cnn-s', '--frob'], /^restnet: unknown option '--frob' \(see restnet analyze --help\)$/],
-    [['analyze', 'cnn-s', 'cnn-s', '--calibration', 'lots'], /^restnet: --calibration: expected an integer >= 4, got lots$/],
-    [['analyze', 'cnn-s', 'cnn-s', '--features', 'odd'], /^restnet: --features: expected one of flatten, mean, got odd$/],
+    [
+      ['analyze', 'cnn-s', 'cnn-s', '--calibration', 'lots'],
+      /^restnet: --calibration: expected an integer >= 4, got lots$/,
+    ],
+    [
+      ['analyze', 'cnn-s', 'cnn-s', '--features', 'odd'],
+      /^restnet: --features: expected one of flatten, mean, got odd$/,
+    ],
     [['analyze', join(tmp, 'a.onnx'), 'cnn-s'], /^restnet: analyze: --data is required for models outside the zoo/],
     [['stitch', 'cnn-s', 'cnn-s'], /^restnet: stitch: --out DIR is required/],
     [['select', tmp], /^restnet: select: give a budget/],
@@ -69,12 +75,27 @@ describe('failures: one line on stderr, exit code 1, a stack trace only with --v
     writeFileSync(join(tmp, 'junk.onnx'), 'not onnx');
   });
   const cases: [() => string[], RegExp][] = [
-    [() => ['analyze', join(tmp, 'missing.onnx'), 'cnn-s', '--data', 'zoo'], /^restnet: model '.*missing\.onnx' does not exist \(expected an ONNX file or a zoo anchor: /],
+    [
+      () => ['analyze', join(tmp, 'missing.onnx'), 'cnn-s', '--data', 'zoo'],
+      /^restnet: model '.*missing\.onnx' does not exist \(expected an ONNX file or a zoo anchor: /,
+    ],
     [() => ['analyze', join(tmp, 'junk.onnx'), 'cnn-s', '--data', 'zoo'], /^restnet: model '.*junk\.onnx': /],
-    [() => ['analyze', 'cnn-s', 'cnn-s', '--data', join(tmp, 'missing.npy')], /^restnet: data '.*missing\.npy' does not exist$/],
-    [() => ['analyze', 'cnn-s', 'cnn-s', '--data', join(tmp, 'flat.npy')], /^restnet: .*flat\.npy: samples \[10\] cannot be fed to the model input 'pixels' of 'cnn-s' \[N, 1, 28, 28\]: the data are flat vectors of 10 values, not images/],
-    [() => ['analyze', 'cnn-s', 'cnn-s', '--out', join(tmp, 'not-a-dir')], /^restnet: output directory '.*not-a-dir' is a file, not a directory$/],
-    [() => ['analyze', 'cnn-s', 'cnn-s', '--out', join(tmp, 'not-a-dir', 'sub')], /^restnet: output directory '.*sub' is not writable \(ENOTDIR/],
+    [
+      () => ['analyze', 'cnn-s', 'cnn-s', '--data', join(tmp, 'missing.npy')],
+      /^restnet: data '.*missing\.npy' does not exist$/,
+    ],
+    [
+      () => ['analyze', 'cnn-s', 'cnn-s', '--data', join(tmp, 'flat.npy')],
+      /^restnet: .*flat\.npy: samples \[10\] cannot be fed to the model input 'pixels' of 'cnn-s' \[N, 1, 28, 28\]: the data are flat vectors of 10 values, not images/,
+    ],
+    [
+      () => ['analyze', 'cnn-s', 'cnn-s', '--out', join(tmp, 'not-a-dir')],
+      /^restnet: output directory '.*not-a-dir' is a file, not a directory$/,
+    ],
+    [
+      () => ['analyze', 'cnn-s', 'cnn-s', '--out', join(tmp, 'not-a-dir', 'sub')],
+      /^restnet: output directory '.*sub' is not writable \(ENOTDIR/,
+    ],
     [() => ['select', join(tmp, 'nowhere'), '--max-macs', '1e6'], /^restnet: '.*nowhere' does not exist/],
     [() => ['select', tmp, '--max-macs', '1e6'], /^restnet: '.*' has no manifest\.json/],
   ];
@@ -82,7 +103,10 @@ describe('failures: one line on stderr, exit code 1, a stack trace only with --v
     it(`${args().slice(0, 2).join(' ')} ${String(message).slice(10, 50)}`, () => {
       const r = restnet(...args());
       // Progress lines may come first; the error is one line, and no stack trace.
-      const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('restnet:') || /^\s+at /.test(l));
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('restnet:') || /^\s+at /.test(l));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(message);
       expect(r.status).toBe(1);
@@ -106,7 +130,12 @@ describe('analyze on a folder of PNG images', () => {
       const img = new pngjs.PNG({ width: 32, height: 32 });
       for (let p = 0; p < 32 * 32; p++) {
         const [y, x] = [Math.floor(p / 32), p % 32];
-        const v = Math.round(255 * zoo.images[k * 784 + Math.min(27, Math.floor(y * 28 / 32)) * 28 + Math.min(27, Math.floor(x * 28 / 32))]!);
+        const v = Math.round(
+          255 *
+            zoo.images[
+              k * 784 + Math.min(27, Math.floor((y * 28) / 32)) * 28 + Math.min(27, Math.floor((x * 28) / 32))
+            ]!,
+        );
         img.data.set([v, v, v, 255], p * 4);
       }
       writeFileSync(join(dir, `img${k}.png`), pngjs.PNG.sync.write(img));
@@ -128,7 +157,11 @@ describe('analyze on a folder of PNG images', () => {
 describe('Ctrl-C', () => {
   it('stops the pipeline with exit code 130 and leaves no manifest and no staging files', async () => {
     const out = join(tmp, 'interrupted');
-    const child = spawn(process.execPath, [cli, 'stitch', 'cnn-s', 'cnn-s', '--cost-range', 'any', '--calibration', '5000', '--out', out, '--quiet'], { cwd: tmp });
+    const child = spawn(
+      process.execPath,
+      [cli, 'stitch', 'cnn-s', 'cnn-s', '--cost-range', 'any', '--calibration', '5000', '--out', out, '--quiet'],
+      { cwd: tmp },
+    );
     let stderr = '';
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await new Promise<void>((resolve) => {
@@ -155,7 +188,21 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
   let stdout = '';
 
   beforeAll(() => {
-    const r = restnet('stitch', A, B, '--calibration', '128', '--no-refine', '--eval', '200', '--cost-range', 'any', '--out', out, '--quiet');
+    const r = restnet(
+      'stitch',
+      A,
+      B,
+      '--calibration',
+      '128',
+      '--no-refine',
+      '--eval',
+      '200',
+      '--cost-range',
+      'any',
+      '--out',
+      out,
+      '--quiet',
+    );
     if (r.status !== 0) throw new Error(`stitch failed (${r.status}): ${r.stderr}`);
     stdout = r.stdout;
     manifest = validateManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')), 'manifest.json');
@@ -171,12 +218,16 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
       expect(existsSync(join(out, c.onnx!))).toBe(true);
       expect(stdout).toContain(c.id);
     }
-    expect(stdout).toMatch(/configuration\s+front cut\s+back cut\s+CKA\s+accuracy \(\d+ images, 95% interval\)\s+validation\s+offered\s+latency\s+MACs\s+params/);
+    expect(stdout).toMatch(
+      /configuration\s+front cut\s+back cut\s+CKA\s+accuracy \(\d+ images, 95% interval\)\s+validation\s+offered\s+latency\s+MACs\s+params/,
+    );
     const cka = JSON.parse(readFileSync(join(out, `cka-${A}-${B}.json`), 'utf8'));
     const svg = parseXml(readFileSync(join(out, `cka-${A}-${B}.svg`), 'utf8'));
     expect(findAll(svg, hasClass('cell'))).toHaveLength(cka.cutsA.length * cka.cutsB.length);
     expect(findAll(svg, hasClass('highlight'))).toHaveLength(manifest.configs.length);
-    const pareto = parseXml(readFileSync(join(out, `pareto-${manifest.configs[0]!.front}-${manifest.configs[0]!.back}.svg`), 'utf8'));
+    const pareto = parseXml(
+      readFileSync(join(out, `pareto-${manifest.configs[0]!.front}-${manifest.configs[0]!.back}.svg`), 'utf8'),
+    );
     expect(findAll(pareto, hasClass('stitched'))).toHaveLength(2 * manifest.configs.length);
     expect(readdirSync(out).filter((f) => f.startsWith('.'))).toEqual([]);
   });
@@ -204,8 +255,12 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
   });
 
   it('select: above every anchor picks the most accurate, between picks the best that fits, below fails with exit 1', () => {
-    const all = [...manifest.configs.map((c) => ({ id: c.id, accuracy: c.accuracy!, latencyMs: c.latencyMs!, macs: c.macs })), ...manifest.anchors.map((a) => ({ id: a.name, accuracy: a.accuracy!, latencyMs: a.latencyMs!, macs: a.macs }))];
-    const best = (fits: (x: (typeof all)[0]) => boolean) => all.filter(fits).sort((x, y) => y.accuracy - x.accuracy || x.latencyMs - y.latencyMs)[0]!;
+    const all = [
+      ...manifest.configs.map((c) => ({ id: c.id, accuracy: c.accuracy!, latencyMs: c.latencyMs!, macs: c.macs })),
+      ...manifest.anchors.map((a) => ({ id: a.name, accuracy: a.accuracy!, latencyMs: a.latencyMs!, macs: a.macs })),
+    ];
+    const best = (fits: (x: (typeof all)[0]) => boolean) =>
+      all.filter(fits).sort((x, y) => y.accuracy - x.accuracy || x.latencyMs - y.latencyMs)[0]!;
     const macsAll = all.map((x) => x.macs).sort((x, y) => x - y);
     const above = restnet('select', out, '--max-macs', String(macsAll.at(-1)! * 2), '--json');
     expect(above.status).toBe(0);
@@ -233,10 +288,15 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
     // small validation split, are cleared so that the others are offered).
     const marked = {
       ...manifest,
-      configs: manifest.configs.map((c) => (c.id === top.id ? { ...c, pareto: false, reason: 'marked by the test' } : { ...c, pareto: true, reason: undefined })),
+      configs: manifest.configs.map((c) =>
+        c.id === top.id
+          ? { ...c, pareto: false, reason: 'marked by the test' }
+          : { ...c, pareto: true, reason: undefined },
+      ),
     };
     writeFileSync(join(copy, 'manifest.json'), JSON.stringify(marked));
-    const pick = (...extra: string[]) => JSON.parse(restnet('select', copy, '--max-macs', '1e12', '--no-anchors', '--json', ...extra).stdout).id;
+    const pick = (...extra: string[]) =>
+      JSON.parse(restnet('select', copy, '--max-macs', '1e12', '--no-anchors', '--json', ...extra).stdout).id;
     if (ranked.length > 1) expect(pick()).toBe(ranked[1]!.id);
     expect(pick('--include-dominated')).toBe(top.id);
   });
@@ -253,17 +313,20 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
     const alone = await ort.InferenceSession.create(new Uint8Array(readFileSync(file)));
     const inFamily = await ort.InferenceSession.create(join(out, c.onnx!));
     const x = new ort.Tensor('float32', loadZooSplit('eval').images.slice(0, 8 * 784), [8, 1, 28, 28]);
-    const logits = async (session: typeof alone): Promise<number[]> => Array.from((await session.run({ [session.inputNames[0]!]: x }))[session.outputNames[0]!]!.data as Float32Array);
+    const logits = async (session: typeof alone): Promise<number[]> =>
+      Array.from((await session.run({ [session.inputNames[0]!]: x }))[session.outputNames[0]!]!.data as Float32Array);
     const [a, b] = [await logits(alone), await logits(inFamily)];
     expect(a).toHaveLength(80);
     expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeLessThan(1e-5);
     await Promise.all([alone.release(), inFamily.release()]);
     const bad = restnet('export', out, '--config', 'nope', '-o', file);
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain(`restnet: export: no configuration 'nope' in ${out}; expected one of ${manifest.configs[0]!.id}`);
+    expect(bad.stderr).toContain(
+      `restnet: export: no configuration 'nope' in ${out}; expected one of ${manifest.configs[0]!.id}`,
+    );
   });
 
-  it('profile writes this device\'s latencies next to the manifest, and select then says it used them', () => {
+  it("profile writes this device's latencies next to the manifest, and select then says it used them", () => {
     const r = restnet('profile', out, '--runs', '2', '--batch', '1,2', '--json', '--quiet');
     expect(r.status, r.stderr).toBe(0);
     const written = JSON.parse(r.stdout);
@@ -272,8 +335,14 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
     expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toEqual(manifest);
     const chosen = JSON.parse(restnet('select', out, '--max-latency-ms', '1000', '--json').stdout);
     expect(chosen.latencySource).toBe('profile');
-    expect(chosen.latencyMs).toBe(written.entries.find((e: { id: string }) => e.id === chosen.id).batches['1'].medianMs);
-    expect(restnet('select', out, '--max-latency-ms', '1000').stdout).toMatch(/latency \d+\.\d{3} ms \(this device's profile\)/);
-    expect(restnet('profile', out, '--batch', '1,x').stderr).toMatch(/^restnet: --batch: expected positive integers separated by commas/);
+    expect(chosen.latencyMs).toBe(
+      written.entries.find((e: { id: string }) => e.id === chosen.id).batches['1'].medianMs,
+    );
+    expect(restnet('select', out, '--max-latency-ms', '1000').stdout).toMatch(
+      /latency \d+\.\d{3} ms \(this device's profile\)/,
+    );
+    expect(restnet('profile', out, '--batch', '1,x').stderr).toMatch(
+      /^restnet: --batch: expected positive integers separated by commas/,
+    );
   });
 });

@@ -23,7 +23,9 @@ const present = zooAnchorsPresent();
 const available = DEFAULT_PAIRS.filter((p) => p.every((a) => present.includes(a)));
 const complete = available.length === DEFAULT_PAIRS.length;
 const pairs: string[][] = available.length > 0 ? available : [['cnn-s', 'cnn-s']];
-const pairArgs = complete ? [] : ['--pairs', pairs.map((p) => p.join('/')).join(','), ...(available.length ? [] : ['--cost-range', 'any'])];
+const pairArgs = complete
+  ? []
+  : ['--pairs', pairs.map((p) => p.join('/')).join(','), ...(available.length ? [] : ['--cost-range', 'any'])];
 
 describe(`restnet demo (${complete ? 'the three zoo pairs' : `${pairs.map((p) => p.join('/')).join(', ')}: the zoo is incomplete`})`, () => {
   const out = join(tmp, 'out');
@@ -31,7 +33,28 @@ describe(`restnet demo (${complete ? 'the three zoo pairs' : `${pairs.map((p) =>
   let manifest: RestnetManifest;
 
   beforeAll(() => {
-    const r = spawnSync(process.execPath, [cli, 'demo', '--out', out, '--calibration', '64', '--refine-images', '64', '--refine-epochs', '1', '--eval', '100', '--latency-runs', '2', '--quiet', ...pairArgs], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'demo',
+        '--out',
+        out,
+        '--calibration',
+        '64',
+        '--refine-images',
+        '64',
+        '--refine-epochs',
+        '1',
+        '--eval',
+        '100',
+        '--latency-runs',
+        '2',
+        '--quiet',
+        ...pairArgs,
+      ],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`demo failed (${r.status}): ${r.stderr}`);
     stdout = r.stdout;
     manifest = validateManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')), 'manifest.json');
@@ -46,7 +69,19 @@ describe(`restnet demo (${complete ? 'the three zoo pairs' : `${pairs.map((p) =>
       expect(existsSync(join(out, a.file))).toBe(true);
     }
     for (const c of manifest.configs) {
-      expect(c).toMatchObject({ id: expect.any(String), front: expect.any(String), back: expect.any(String), frontCut: expect.any(String), backCut: expect.any(String), cka: expect.any(Number), accuracy: expect.any(Number), latencyMs: expect.any(Number), macs: expect.any(Number), params: expect.any(Number), onnx: expect.any(String) });
+      expect(c).toMatchObject({
+        id: expect.any(String),
+        front: expect.any(String),
+        back: expect.any(String),
+        frontCut: expect.any(String),
+        backCut: expect.any(String),
+        cka: expect.any(Number),
+        accuracy: expect.any(Number),
+        latencyMs: expect.any(Number),
+        macs: expect.any(Number),
+        params: expect.any(Number),
+        onnx: expect.any(String),
+      });
       expect(existsSync(join(out, c.onnx!))).toBe(true);
       expect(existsSync(join(out, c.stitch))).toBe(true);
       // The CLI refines on the task by default.

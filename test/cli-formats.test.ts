@@ -25,7 +25,13 @@ function npyHeader(descr: string, shape: string, fortran = false): Uint8Array {
 }
 const concat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => Array.from(p)));
 
-function png(path: string, w: number, h: number, pixel: (x: number, y: number) => [number, number, number], colorType: 0 | 2 = 0): void {
+function png(
+  path: string,
+  w: number,
+  h: number,
+  pixel: (x: number, y: number) => [number, number, number],
+  colorType: 0 | 2 = 0,
+): void {
   const img = new pngjs.PNG({ width: w, height: h, colorType, inputColorType: 2, inputHasAlpha: false } as never);
   const data = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set(pixel(x, y), (y * w + x) * 3);
@@ -42,7 +48,9 @@ describe('.npy', () => {
     const u = parseNpy(encodeNpy(Uint8Array.from([0, 255, 7]), [3]));
     expect(u).toMatchObject({ dtype: 'uint8', shape: [3] });
     // Fortran order: a 2x3 array [[0,1,2],[3,4,5]] is stored column by column: 0 3 1 4 2 5.
-    const fo = parseNpy(concat(npyHeader('<f4', '(2, 3)', true), new Uint8Array(Float32Array.from([0, 3, 1, 4, 2, 5]).buffer)));
+    const fo = parseNpy(
+      concat(npyHeader('<f4', '(2, 3)', true), new Uint8Array(Float32Array.from([0, 3, 1, 4, 2, 5]).buffer)),
+    );
     expect(Array.from(fo.data)).toEqual([0, 1, 2, 3, 4, 5]);
     // Big-endian int32 labels, and float64.
     const be = new Uint8Array(8);
@@ -53,13 +61,26 @@ describe('.npy', () => {
 
   it('rejects bad magic, unsupported types and wrong sizes with the file name', () => {
     expect(() => parseNpy(new Uint8Array(20), 'x.npy')).toThrow('x.npy: not a .npy file');
-    expect(() => parseNpy(concat(npyHeader('<c8', '(2,)'), new Uint8Array(16)), 'x.npy')).toThrow(/element type '<c8' is not supported/);
-    expect(() => parseNpy(concat(npyHeader('<f4', '(2, 3)'), new Uint8Array(20)), 'x.npy')).toThrow('x.npy: truncated .npy data: shape (2, 3) of float32 needs 24 bytes, got 20');
+    expect(() => parseNpy(concat(npyHeader('<c8', '(2,)'), new Uint8Array(16)), 'x.npy')).toThrow(
+      /element type '<c8' is not supported/,
+    );
+    expect(() => parseNpy(concat(npyHeader('<f4', '(2, 3)'), new Uint8Array(20)), 'x.npy')).toThrow(
+      'x.npy: truncated .npy data: shape (2, 3) of float32 needs 24 bytes, got 20',
+    );
   });
 
   it('loads as data: uint8 scaled to [0, 1], with .npy labels', () => {
-    writeFileSync(join(dir, 'u8.npy'), encodeNpy(Uint8Array.from({ length: 2 * 4 * 4 }, (_, i) => (i % 2) * 255), [2, 4, 4]));
-    writeFileSync(join(dir, 'labels.npy'), concat(npyHeader('<i8', '(2,)'), new Uint8Array(BigInt64Array.from([3n, 1n]).buffer)));
+    writeFileSync(
+      join(dir, 'u8.npy'),
+      encodeNpy(
+        Uint8Array.from({ length: 2 * 4 * 4 }, (_, i) => (i % 2) * 255),
+        [2, 4, 4],
+      ),
+    );
+    writeFileSync(
+      join(dir, 'labels.npy'),
+      concat(npyHeader('<i8', '(2,)'), new Uint8Array(BigInt64Array.from([3n, 1n]).buffer)),
+    );
     const set = loadData(join(dir, 'u8.npy'), join(dir, 'labels.npy'));
     expect(set).toMatchObject({ dims: [2, 4, 4], layout: 'hw' });
     expect(Array.from(set.data.subarray(0, 4))).toEqual([0, 1, 0, 1]);
@@ -87,7 +108,9 @@ describe('IDX and the zoo', () => {
 
   it('names unknown formats and missing files', () => {
     writeFileSync(join(dir, 'notes.txt'), 'hello');
-    expect(() => loadData(join(dir, 'notes.txt'))).toThrow(/unknown data format: expected IDX \(\.gz or raw\), \.npy, a folder of PNG images/);
+    expect(() => loadData(join(dir, 'notes.txt'))).toThrow(
+      /unknown data format: expected IDX \(\.gz or raw\), \.npy, a folder of PNG images/,
+    );
     expect(() => loadData(join(dir, 'missing.npy'))).toThrow(/does not exist/);
   });
 });
@@ -96,7 +119,8 @@ describe('PNG folders', () => {
   it('reads grey images in natural name order with a file,label labels file', () => {
     const d = join(dir, 'pngs');
     mkdirSync(d);
-    for (const [k, name] of ['img2.png', 'img10.png', 'img1.png'].entries()) png(join(d, name), 3, 2, (x) => [x * 100 + k, x * 100 + k, x * 100 + k]);
+    for (const [k, name] of ['img2.png', 'img10.png', 'img1.png'].entries())
+      png(join(d, name), 3, 2, (x) => [x * 100 + k, x * 100 + k, x * 100 + k]);
     writeFileSync(join(d, 'labels.csv'), 'file,label\nimg1.png,1\nimg2.png,2\nimg10.png,0\n');
     const set = loadData(d);
     expect(set).toMatchObject({ dims: [3, 2, 3], layout: 'hw' });
@@ -121,7 +145,12 @@ describe('PNG folders', () => {
 });
 
 describe('conformTo', () => {
-  const grey: SampleSet = { data: Float32Array.from({ length: 2 * 4 * 4 }, (_, i) => (i % 16) / 16), dims: [2, 4, 4], layout: 'hw', source: 'g.npy' };
+  const grey: SampleSet = {
+    data: Float32Array.from({ length: 2 * 4 * 4 }, (_, i) => (i % 16) / 16),
+    dims: [2, 4, 4],
+    layout: 'hw',
+    source: 'g.npy',
+  };
 
   it('passes matching data through and resizes and converts channels', () => {
     expect(conformTo(grey, ['N', 1, 4, 4]).images).toBe(grey.data);
@@ -131,7 +160,12 @@ describe('conformTo', () => {
     expect(down.images[0]).toBeCloseTo(2.5 / 16, 6);
     const rgb = conformTo(grey, ['N', 3, 4, 4]);
     expect(Array.from(rgb.images.subarray(16, 32))).toEqual(Array.from(grey.data.subarray(0, 16)));
-    const hwc: SampleSet = { data: Float32Array.from([1, 0, 0, 0, 1, 0]), dims: [1, 1, 2, 3], layout: 'hwc', source: 'c' };
+    const hwc: SampleSet = {
+      data: Float32Array.from([1, 0, 0, 0, 1, 0]),
+      dims: [1, 1, 2, 3],
+      layout: 'hwc',
+      source: 'c',
+    };
     expect(Array.from(conformTo(hwc, ['N', 1, 1, 2]).images).map((v) => +v.toFixed(3))).toEqual([0.299, 0.587]);
     const flat: SampleSet = { data: new Float32Array(2 * 16), dims: [2, 16], layout: 'flat', source: 'f' };
     expect(conformTo(flat, ['N', 16]).cols).toBe(16);
@@ -144,7 +178,9 @@ describe('conformTo', () => {
 
   it('says why data cannot be fed to a model', () => {
     const flat: SampleSet = { data: new Float32Array(2 * 10), dims: [2, 10], layout: 'flat', source: 'v.npy' };
-    expect(() => conformTo(flat, ['N', 1, 28, 28], 'pixels')).toThrow("v.npy: samples [10] cannot be fed to the model input 'pixels' [N, 1, 28, 28]: the data are flat vectors of 10 values, not images, and the model takes 784");
+    expect(() => conformTo(flat, ['N', 1, 28, 28], 'pixels')).toThrow(
+      "v.npy: samples [10] cannot be fed to the model input 'pixels' [N, 1, 28, 28]: the data are flat vectors of 10 values, not images, and the model takes 784",
+    );
     expect(() => conformTo(grey, ['N', 5, 4, 4], 'pixels')).toThrow(/cannot convert 1 channel to the model's 5/);
     expect(() => conformTo(grey, ['N', 10], 'x')).toThrow(/the model takes 10 values per sample, the data have 16/);
   });

@@ -48,7 +48,7 @@ describe('PNG headers', () => {
   // compressed first rows, the rest would follow.
   const bomb = rawPng(30000, 30000, deflateSync(Buffer.alloc(800_000)));
 
-  it('refuse an image whose size differs from the folder\'s first, before decoding it', () => {
+  it("refuse an image whose size differs from the folder's first, before decoding it", () => {
     const d = join(dir, 'mixed');
     mkdirSync(d);
     greyPng(join(d, 'a.png'), 28, 28);
@@ -56,7 +56,9 @@ describe('PNG headers', () => {
     writeFileSync(join(d, 'labels.txt'), '0\n1\n');
     // pngjs on this file would stop at its truncated IDAT ("broken PNG"); the size check comes first.
     expect(() => loadData(d)).toThrow(
-      new DataFormatError(`${join(d, 'b.png')}: 30000x30000 pixels, but a.png has 28x28; the images of a folder must have one size`),
+      new DataFormatError(
+        `${join(d, 'b.png')}: 30000x30000 pixels, but a.png has 28x28; the images of a folder must have one size`,
+      ),
     );
   });
 
@@ -64,7 +66,9 @@ describe('PNG headers', () => {
     const d = join(dir, 'huge');
     mkdirSync(d);
     writeFileSync(join(d, 'a.png'), bomb);
-    expect(() => loadData(d)).toThrow(/a\.png: implausible PNG size 30000x30000: expected 1 to 67108864 pixels, got 900000000/);
+    expect(() => loadData(d)).toThrow(
+      /a\.png: implausible PNG size 30000x30000: expected 1 to 67108864 pixels, got 900000000/,
+    );
   });
 
   it('refuse an interlaced image whose data inflate past the size its header implies', () => {
@@ -74,7 +78,9 @@ describe('PNG headers', () => {
     const expected = scanlineBytes({ width: 28, height: 28, bitDepth: 8, colorType: 0, interlaced: true });
     writeFileSync(join(d, 'a.png'), rawPng(28, 28, deflateSync(Buffer.alloc(64 * 2 ** 20)), 1));
     expect(() => loadData(d)).toThrow(
-      new DataFormatError(`${join(d, 'a.png')}: broken PNG: a 28x28 interlaced image has ${expected} bytes of scanlines, its data inflate to more`),
+      new DataFormatError(
+        `${join(d, 'a.png')}: broken PNG: a 28x28 interlaced image has ${expected} bytes of scanlines, its data inflate to more`,
+      ),
     );
     // The honest interlaced file of the same size still loads.
     writeFileSync(join(d, 'a.png'), rawPng(28, 28, deflateSync(Buffer.alloc(expected, 0)), 1));
@@ -83,7 +89,15 @@ describe('PNG headers', () => {
 
   it('count Adam7 scanlines as the PNG specification does', () => {
     // 8 x 8 grey 8-bit: passes of 1x1, 1x1, 2x1, 2x2, 4x2, 4x4, 8x4 pixels, each row with a filter byte.
-    const passes = [[1, 1], [1, 1], [2, 1], [2, 2], [4, 2], [4, 4], [8, 4]];
+    const passes = [
+      [1, 1],
+      [1, 1],
+      [2, 1],
+      [2, 2],
+      [4, 2],
+      [4, 4],
+      [8, 4],
+    ];
     const bytes = passes.reduce((s, [w, h]) => s + h! * (w! + 1), 0);
     expect(scanlineBytes({ width: 8, height: 8, bitDepth: 8, colorType: 0, interlaced: true })).toBe(bytes);
     expect(scanlineBytes({ width: 8, height: 8, bitDepth: 8, colorType: 0, interlaced: false })).toBe(8 * 9);
@@ -103,14 +117,18 @@ describe('gzip IDX streams', () => {
     // [1, 2, 2] needs 4 bytes; the stream holds 64 MB of zeros in 64 KB.
     const gz = gzipSync(Buffer.concat([header([1, 2, 2]), Buffer.alloc(64 * 2 ** 20)]));
     expect(() => parseIdx(gz, 'long.gz')).toThrow(
-      new RangeError('long.gz: IDX data longer than its header says: header dims [1, 2, 2] of uint8 need 4 bytes, the gzip stream inflates to more'),
+      new RangeError(
+        'long.gz: IDX data longer than its header says: header dims [1, 2, 2] of uint8 need 4 bytes, the gzip stream inflates to more',
+      ),
     );
   });
 
   it('refuse a header that claims more than the stream can hold, without inflating it', () => {
     const gz = gzipSync(Buffer.concat([header([60000, 28, 28]), Buffer.alloc(10)]));
     expect(() => parseIdx(gz, 'short.gz')).toThrow(
-      new RangeError(`short.gz: truncated IDX data: header dims [60000, 28, 28] of uint8 need 47040000 bytes, a gzip stream of ${gz.length} bytes holds at most ${gz.length * 1032}`),
+      new RangeError(
+        `short.gz: truncated IDX data: header dims [60000, 28, 28] of uint8 need 47040000 bytes, a gzip stream of ${gz.length} bytes holds at most ${gz.length * 1032}`,
+      ),
     );
   });
 
@@ -127,7 +145,9 @@ describe('gzip IDX streams', () => {
 describe('.npy headers', () => {
   it('refuse a version 2 file cut inside its header length', () => {
     const bytes = Uint8Array.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0, 10, 0, 0]);
-    expect(() => parseNpy(bytes, 'cut.npy')).toThrow(new RangeError('cut.npy: truncated .npy header: expected at least 12 bytes, got 11'));
+    expect(() => parseNpy(bytes, 'cut.npy')).toThrow(
+      new RangeError('cut.npy: truncated .npy header: expected at least 12 bytes, got 11'),
+    );
   });
 
   it('check the shape against the file size before allocating', () => {
@@ -137,6 +157,8 @@ describe('.npy headers', () => {
     bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
     new DataView(bytes.buffer).setUint16(8, h.length, true);
     for (let i = 0; i < h.length; i++) bytes[10 + i] = h.charCodeAt(i);
-    expect(() => parseNpy(bytes, 'big.npy')).toThrow(/big\.npy: truncated \.npy data: shape \(1000000000, 1000000000\) of float32 needs 4000000000000000000 bytes, got 8/);
+    expect(() => parseNpy(bytes, 'big.npy')).toThrow(
+      /big\.npy: truncated \.npy data: shape \(1000000000, 1000000000\) of float32 needs 4000000000000000000 bytes, got 8/,
+    );
   });
 });

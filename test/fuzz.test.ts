@@ -53,9 +53,12 @@ describe('fuzz harness', () => {
     const dir = new URL('./fuzz/corpus/', import.meta.url);
     const files = readdirSync(dir);
     const bytes = (f: string): Uint8Array => new Uint8Array(readFileSync(new URL(f, dir)));
-    for (const f of files.filter((n) => n.endsWith('.npy'))) expect(parseNpy(bytes(f), f).shape.length).toBeGreaterThan(0);
-    for (const f of files.filter((n) => n.includes('.idx'))) expect(parseIdx(bytes(f), f).dims.length).toBeGreaterThan(0);
-    for (const f of files.filter((n) => n.endsWith('.stitch'))) expect(decodeStitch(bytes(f), f).maps.main.weight.rows).toBe(4);
+    for (const f of files.filter((n) => n.endsWith('.npy')))
+      expect(parseNpy(bytes(f), f).shape.length).toBeGreaterThan(0);
+    for (const f of files.filter((n) => n.includes('.idx')))
+      expect(parseIdx(bytes(f), f).dims.length).toBeGreaterThan(0);
+    for (const f of files.filter((n) => n.endsWith('.stitch')))
+      expect(decodeStitch(bytes(f), f).maps.main.weight.rows).toBe(4);
     for (const f of files.filter((n) => n.endsWith('.onnx'))) await (await FrozenModel.load(bytes(f))).dispose();
     for (const f of files.filter((n) => n.endsWith('.png'))) {
       const folder = mkdtempSync(join(tmpdir(), 'restnet-fuzz-seed-'));

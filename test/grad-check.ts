@@ -19,5 +19,11 @@ export function targets(n: number, k: number, seed: number): Tensor {
 
 /** lib/onnx/grad-check.ts's error along the gradient and three seeded random directions. */
 export async function directionalError(g: GradientSegment, x: Tensor, t: Tensor, eps: number): Promise<number> {
-  return gradientError(g, x, t, eps, [1, 2, 3].map((seed) => randomTensor(x.dims, 100 + seed).data));
+  return gradientError(
+    g,
+    x,
+    t,
+    eps,
+    [1, 2, 3].map((seed) => randomTensor(x.dims, 100 + seed).data),
+  );
 }

@@ -8,7 +8,15 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 
 import { describe, expect, it } from 'vitest';
 
-import { IdxFormatError, loadDataset, loadIdx, loadZooManifest, loadZooSplit, parseIdx, zooPath } from '../lib/data/index.js';
+import {
+  IdxFormatError,
+  loadDataset,
+  loadIdx,
+  loadZooManifest,
+  loadZooSplit,
+  parseIdx,
+  zooPath,
+} from '../lib/data/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'restnet-idx-'));
 const write = (name: string, bytes: Uint8Array): string => {
@@ -19,8 +27,7 @@ const write = (name: string, bytes: Uint8Array): string => {
 
 // 2 images of 2x3 pixels: magic 00 00 08 03, dims 2, 2, 3 (big-endian uint32), then 12 bytes.
 const tinyImages = Uint8Array.from([
-  0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3,
-  0, 51, 102, 153, 204, 255, 255, 0, 0, 0, 0, 255,
+  0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3, 0, 51, 102, 153, 204, 255, 255, 0, 0, 0, 0, 255,
 ]);
 const tinyLabels = Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 2, 7, 3]);
 
@@ -41,7 +48,9 @@ describe('parseIdx / loadIdx', () => {
 
   it('decodes big-endian int16, int32, float32 and float64', () => {
     // int16 [2]: 0x0b, values -2 (0xfffe) and 258 (0x0102)
-    expect(Array.from(parseIdx(Uint8Array.from([0, 0, 0x0b, 1, 0, 0, 0, 2, 0xff, 0xfe, 1, 2])).data)).toEqual([-2, 258]);
+    expect(Array.from(parseIdx(Uint8Array.from([0, 0, 0x0b, 1, 0, 0, 0, 2, 0xff, 0xfe, 1, 2])).data)).toEqual([
+      -2, 258,
+    ]);
     // int32 [1]: 0x0c, 0x01020304 = 16909060
     expect(Array.from(parseIdx(Uint8Array.from([0, 0, 0x0c, 1, 0, 0, 0, 1, 1, 2, 3, 4])).data)).toEqual([16909060]);
     // float32 [1]: 0x0d, 0x3fc00000 = 1.5
@@ -66,7 +75,9 @@ describe('parseIdx / loadIdx', () => {
 
   it('rejects a header cut short', () => {
     expect(() => parseIdx(Uint8Array.from([0, 0]), 'h')).toThrow(RangeError);
-    expect(() => parseIdx(Uint8Array.from([0, 0]), 'h')).toThrow('h: truncated IDX header: expected at least 4 bytes of magic number, got 2');
+    expect(() => parseIdx(Uint8Array.from([0, 0]), 'h')).toThrow(
+      'h: truncated IDX header: expected at least 4 bytes of magic number, got 2',
+    );
     expect(() => parseIdx(tinyImages.subarray(0, 10), 'h')).toThrow(
       'h: truncated IDX header: 3 dimensions need 16 header bytes, got 10',
     );
@@ -75,9 +86,13 @@ describe('parseIdx / loadIdx', () => {
   it('rejects data shorter or longer than the header says', () => {
     const short = write('short', tinyImages.subarray(0, tinyImages.length - 1));
     expect(() => loadIdx(short)).toThrow(RangeError);
-    expect(() => loadIdx(short)).toThrow(`${short}: truncated IDX data: header dims [2, 2, 3] of uint8 need 12 bytes, got 11`);
+    expect(() => loadIdx(short)).toThrow(
+      `${short}: truncated IDX data: header dims [2, 2, 3] of uint8 need 12 bytes, got 11`,
+    );
     const long = Uint8Array.from([...tinyImages, 9]);
-    expect(() => parseIdx(long, 'l')).toThrow('l: IDX data longer than its header says: header dims [2, 2, 3] of uint8 need 12 bytes, got 13');
+    expect(() => parseIdx(long, 'l')).toThrow(
+      'l: IDX data longer than its header says: header dims [2, 2, 3] of uint8 need 12 bytes, got 13',
+    );
   });
 
   it('rejects a truncated or corrupted gzip stream', () => {
@@ -107,7 +122,9 @@ describe('loadDataset', () => {
     const labels = write('tl3', threeLabels);
     expect(() => loadDataset(images, labels)).toThrow(RangeError);
     expect(() => loadDataset(images, labels)).toThrow(`${labels}: expected 2 labels to match ${images}, got 3`);
-    expect(() => loadDataset(labels, labels)).toThrow(/expected uint8 images with 3 dimensions \[N, height, width\], got uint8 \[3\]/);
+    expect(() => loadDataset(labels, labels)).toThrow(
+      /expected uint8 images with 3 dimensions \[N, height, width\], got uint8 \[3\]/,
+    );
   });
 });
 
@@ -150,24 +167,33 @@ describe('shipped Fashion-MNIST splits', () => {
 
   // Where Debian's dataset-fashion-mnist is installed, compare with the original files byte for byte.
   const source = '/usr/share/datasets/fashion-mnist';
-  it.skipIf(!existsSync(source))('match the Debian copy: eval = t10k 0-4999, calibration = the listed training images', () => {
-    const t10k = loadIdx(join(source, 't10k-images-idx3-ubyte.gz')).data;
-    const t10kLabels = loadIdx(join(source, 't10k-labels-idx1-ubyte.gz')).data;
-    const evalImages = loadIdx(zooPath(splits.eval.images)).data;
-    expect(Buffer.compare(Buffer.from(evalImages), Buffer.from(t10k.subarray(0, 5000 * 784)))).toBe(0);
-    expect(Array.from(loadIdx(zooPath(splits.eval.labels)).data)).toEqual(Array.from(t10kLabels.subarray(0, 5000)));
+  it.skipIf(!existsSync(source))(
+    'match the Debian copy: eval = t10k 0-4999, calibration = the listed training images',
+    () => {
+      const t10k = loadIdx(join(source, 't10k-images-idx3-ubyte.gz')).data;
+      const t10kLabels = loadIdx(join(source, 't10k-labels-idx1-ubyte.gz')).data;
+      const evalImages = loadIdx(zooPath(splits.eval.images)).data;
+      expect(Buffer.compare(Buffer.from(evalImages), Buffer.from(t10k.subarray(0, 5000 * 784)))).toBe(0);
+      expect(Array.from(loadIdx(zooPath(splits.eval.labels)).data)).toEqual(Array.from(t10kLabels.subarray(0, 5000)));
 
-    const train = loadIdx(join(source, 'train-images-idx3-ubyte.gz')).data;
-    const trainLabels = loadIdx(join(source, 'train-labels-idx1-ubyte.gz')).data;
-    const { indices } = JSON.parse(readFileSync(zooPath('data/calibration-indices.json'), 'utf8')) as { indices: number[] };
-    const calib = loadIdx(zooPath(splits.calibration.images)).data;
-    const calibLabels = loadIdx(zooPath(splits.calibration.labels)).data;
-    indices.forEach((src, i) => {
-      expect(calibLabels[i]).toBe(trainLabels[src]);
-    });
-    for (const i of [0, 1234, 4999]) {
-      const src = indices[i]!;
-      expect(Buffer.from(calib.subarray(i * 784, (i + 1) * 784)).equals(Buffer.from(train.subarray(src * 784, (src + 1) * 784)))).toBe(true);
-    }
-  });
+      const train = loadIdx(join(source, 'train-images-idx3-ubyte.gz')).data;
+      const trainLabels = loadIdx(join(source, 'train-labels-idx1-ubyte.gz')).data;
+      const { indices } = JSON.parse(readFileSync(zooPath('data/calibration-indices.json'), 'utf8')) as {
+        indices: number[];
+      };
+      const calib = loadIdx(zooPath(splits.calibration.images)).data;
+      const calibLabels = loadIdx(zooPath(splits.calibration.labels)).data;
+      indices.forEach((src, i) => {
+        expect(calibLabels[i]).toBe(trainLabels[src]);
+      });
+      for (const i of [0, 1234, 4999]) {
+        const src = indices[i]!;
+        expect(
+          Buffer.from(calib.subarray(i * 784, (i + 1) * 784)).equals(
+            Buffer.from(train.subarray(src * 784, (src + 1) * 784)),
+          ),
+        ).toBe(true);
+      }
+    },
+  );
 });

@@ -28,7 +28,9 @@ describe('shape products that overflow', () => {
     expect(() => cka(wrapped, wrapped)).toThrow(overflow);
     expect(() => gram(wrapped)).toThrow(overflow);
     await expect(ckaAsync(wrapped, wrapped)).rejects.toThrow(overflow);
-    await expect(ckaMatrix([wrapped], [wrapped])).rejects.toThrow(/layersA\[0\]\.rows x layersA\[0\]\.cols: expected a product below 2\^64/);
+    await expect(ckaMatrix([wrapped], [wrapped])).rejects.toThrow(
+      /layersA\[0\]\.rows x layersA\[0\]\.cols: expected a product below 2\^64/,
+    );
     expect(() => new MinibatchCKA(1, 1).update([wrapped], [wrapped])).toThrow(/a\[0\]\.rows x a\[0\]\.cols/);
     expect(() => fitStitch(wrapped, wrapped)).toThrow(overflow);
     const init = { weight: { data: new Float32Array(2), rows: 1, cols: 2 }, bias: new Float32Array(2) };
@@ -40,8 +42,12 @@ describe('shape products that overflow', () => {
     expect(() => rowsToGrid({ data: new Float32Array(0), rows: 1, cols: 2 ** 32 }, 2 ** 32, 1, 1)).toThrow(
       new RangeError('dims N x C x H x W: expected a product below 2^64, got 4294967296 x 4294967296 x 1 x 1'),
     );
-    expect(() => native.nchwToRows(new Float32Array(1), [2 ** 52, 2 ** 12, 1, 1])).toThrow(/dims N x C x H x W: expected a product below 2\^64/);
-    expect(() => native.depthToSpace(new Float32Array(4), [1, 4, 1, 1], 2 ** 32)).toThrow(/needs channels divisible by 4294967296\^2, got 4/);
+    expect(() => native.nchwToRows(new Float32Array(1), [2 ** 52, 2 ** 12, 1, 1])).toThrow(
+      /dims N x C x H x W: expected a product below 2\^64/,
+    );
+    expect(() => native.depthToSpace(new Float32Array(4), [1, 4, 1, 1], 2 ** 32)).toThrow(
+      /needs channels divisible by 4294967296\^2, got 4/,
+    );
     const x = randomMatrix(4, 3, 1);
     expect(() => native.addPositionSums(x, 2 ** 53 - 1, new Float64Array(1))).toThrow(RangeError);
     expect(() => native.addPositionOffsets(x, new Float32Array(1), 2 ** 53 - 1)).toThrow(RangeError);
@@ -55,8 +61,12 @@ describe('shape products that overflow', () => {
 
   it('rejects non-integer, negative and non-number counts with the right class', () => {
     const t = new Float32Array(16);
-    expect(() => native.resample2d(t, [1, 1, 4, 4], 2.5, 2)).toThrow(new RangeError('outH: expected a positive integer, got 2.5'));
-    expect(() => native.resample2d(t, [1, 1, 4, -4], 2, 2)).toThrow(new RangeError('dims[3]: expected a positive integer, got -4'));
+    expect(() => native.resample2d(t, [1, 1, 4, 4], 2.5, 2)).toThrow(
+      new RangeError('outH: expected a positive integer, got 2.5'),
+    );
+    expect(() => native.resample2d(t, [1, 1, 4, -4], 2, 2)).toThrow(
+      new RangeError('dims[3]: expected a positive integer, got -4'),
+    );
     expect(() => native.resample2d(t, [1, 1, 4, 4], '2' as unknown as number, 2)).toThrow(TypeError);
   });
 });
@@ -64,7 +74,9 @@ describe('shape products that overflow', () => {
 describe('the output cap', () => {
   it('rejects a 40 GB resampling before allocating', () => {
     expect(() => resampleGrid({ data: new Float32Array(16), dims: [1, 1, 4, 4] }, 1e5, 1e5)).toThrow(
-      new RangeError('resampled grid: expected a result of at most 4294967296 bytes (4 GiB), got 10000000000 values of 4 bytes'),
+      new RangeError(
+        'resampled grid: expected a result of at most 4294967296 bytes (4 GiB), got 10000000000 values of 4 bytes',
+      ),
     );
   });
 
@@ -74,13 +86,17 @@ describe('the output cap', () => {
       new RangeError('gram: expected a result of at most 4294967296 bytes (4 GiB), got 1073741824 values of 8 bytes'),
     );
     expect(() => new MinibatchCKA(1e5, 1e5)).toThrow(/result: expected a result of at most 4294967296 bytes/);
-    expect(() => new LeastSquaresAccumulator(1e9, 1e9)).toThrow(/the accumulator's inputs x \(inputs \+ outputs\) sums: expected a result of at most 4294967296 bytes/);
+    expect(() => new LeastSquaresAccumulator(1e9, 1e9)).toThrow(
+      /the accumulator's inputs x \(inputs \+ outputs\) sums: expected a result of at most 4294967296 bytes/,
+    );
     // One input and 1e9 outputs: 8 GB of sums from two numbers, refused.
     expect(() => new LeastSquaresAccumulator(1, 1e9)).toThrow(/got 1000000001 values of 8 bytes/);
     // A stitch from 2^16 to 2^15 columns: a 8 GiB weight, refused before the 1 x 1 solve.
     const a = { data: new Float32Array(2 ** 16), rows: 1, cols: 2 ** 16 };
     const b = { data: new Float32Array(2 ** 15), rows: 1, cols: 2 ** 15 };
-    expect(() => fitStitch(a, b)).toThrow(/weight: expected a result of at most 4294967296 bytes \(4 GiB\), got 2147483648 values/);
+    expect(() => fitStitch(a, b)).toThrow(
+      /weight: expected a result of at most 4294967296 bytes \(4 GiB\), got 2147483648 values/,
+    );
   });
 });
 
@@ -97,10 +113,13 @@ describe('MinibatchCKA layer widths', () => {
   });
 
   it('rejects merging an accumulator whose layers have other widths', () => {
-    const one = new MinibatchCKA(1, 1), two = new MinibatchCKA(1, 1);
+    const one = new MinibatchCKA(1, 1),
+      two = new MinibatchCKA(1, 1);
     one.update([randomMatrix(8, 3, 1)], [randomMatrix(8, 4, 2)]);
     two.update([randomMatrix(8, 3, 3)], [randomMatrix(8, 7, 4)]);
-    expect(() => one.merge(two)).toThrow(new RangeError('other: layer b[0]: expected 4 columns (as in this accumulator), got 7'));
+    expect(() => one.merge(two)).toThrow(
+      new RangeError('other: layer b[0]: expected 4 columns (as in this accumulator), got 7'),
+    );
   });
 });
 

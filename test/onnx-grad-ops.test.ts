@@ -4,7 +4,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { FrozenModel } from '../lib/onnx/index.js';
-import { attribute, node, tensorProto, type AttributeProto, type NodeProto, type TensorProto } from '../lib/onnx/proto.js';
+import {
+  attribute,
+  node,
+  tensorProto,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+} from '../lib/onnx/proto.js';
 import { directionalError, targets } from './grad-check.js';
 import { f32, i64, int, ints, model, randomTensor } from './onnx-helpers.js';
 
@@ -53,9 +60,17 @@ function shapeChainModel(): Uint8Array {
     node('MatMul', ['f', 'Wh'], ['logits']),
   ];
   const inits = [
-    f32('Wqkv', [6, 18], 1, 1), f32('Wh', [24, 3], 2, 1),
-    i64('i0', [0], []), i64('i2', [2], []), i64('three', [3], []), i64('one', [1], []), i64('two', [2], []),
-    i64('axes0', [0]), i64('zero1', [0]), i64('axis2', [2]), i64('minus1', [-1]),
+    f32('Wqkv', [6, 18], 1, 1),
+    f32('Wh', [24, 3], 2, 1),
+    i64('i0', [0], []),
+    i64('i2', [2], []),
+    i64('three', [3], []),
+    i64('one', [1], []),
+    i64('two', [2], []),
+    i64('axes0', [0]),
+    i64('zero1', [0]),
+    i64('axis2', [2]),
+    i64('minus1', [-1]),
   ];
   return model(nodes, inits, ['x', ['N', 4, 6]], ['logits', ['N', 3]]);
 }
@@ -91,10 +106,27 @@ const f32of = (name: string, dims: number[], values: number[]): TensorProto => t
  * `nodes` read x [N, ...inDims] and write `out` [N, ...outDims]; a head Tanh -> Flatten -> MatMul
  * makes logits [N, 3] of it, so that every element of `out` reaches the loss with its own weight.
  */
-function headed(nodes: NodeProto[], inits: TensorProto[], inDims: number[], outDims: number[], opset: number): Uint8Array {
+function headed(
+  nodes: NodeProto[],
+  inits: TensorProto[],
+  inDims: number[],
+  outDims: number[],
+  opset: number,
+): Uint8Array {
   const size = outDims.reduce((a, b) => a * b, 1);
-  const head = [node('Tanh', ['out'], ['th']), node('Flatten', ['th'], ['fl']), node('MatMul', ['fl', 'W_head'], ['logits'])];
-  return model([...nodes, ...head], [...inits, f32('W_head', [size, 3], 99, 1)], ['x', ['N', ...inDims]], ['logits', ['N', 3]], [], opset);
+  const head = [
+    node('Tanh', ['out'], ['th']),
+    node('Flatten', ['th'], ['fl']),
+    node('MatMul', ['fl', 'W_head'], ['logits']),
+  ];
+  return model(
+    [...nodes, ...head],
+    [...inits, f32('W_head', [size, 3], 99, 1)],
+    ['x', ['N', ...inDims]],
+    ['logits', ['N', 3]],
+    [],
+    opset,
+  );
 }
 
 /** Loads the model and returns the worst directional error of its gradient at a random input. */
@@ -107,22 +139,48 @@ describe('activation and selection rules', () => {
   // One model per activation, so that each rule alone decides the gradient.
   const cond: TensorProto = { name: 'cond', dims: [6], data_type: 9, raw_data: Uint8Array.from([1, 0, 0, 1, 1, 0]) };
   const cases: [string, NodeProto[], TensorProto[]][] = [
-    ['HardSigmoid alpha 0.3 beta 0.4', [node('HardSigmoid', ['h'], ['out'], [flt('alpha', 0.3), flt('beta', 0.4)])], []],
+    [
+      'HardSigmoid alpha 0.3 beta 0.4',
+      [node('HardSigmoid', ['h'], ['out'], [flt('alpha', 0.3), flt('beta', 0.4)])],
+      [],
+    ],
     ['HardSigmoid', [node('HardSigmoid', ['h'], ['out'])], []],
     ['HardSwish', [node('HardSwish', ['h'], ['out'])], []],
     ['LeakyRelu alpha 0.2', [node('LeakyRelu', ['h'], ['out'], [flt('alpha', 0.2)])], []],
     ['LeakyRelu', [node('LeakyRelu', ['h'], ['out'])], []],
     [
       'PRelu with a slope broadcast over [3, 1]',
-      [node('Reshape', ['h', 'shape'], ['h3']), node('PRelu', ['h3', 'slope'], ['p3']), node('Reshape', ['p3', 'flat'], ['out'])],
+      [
+        node('Reshape', ['h', 'shape'], ['h3']),
+        node('PRelu', ['h3', 'slope'], ['p3']),
+        node('Reshape', ['p3', 'flat'], ['out']),
+      ],
       [f32('slope', [3, 1], 2), i64('shape', [-1, 3, 2]), i64('flat', [-1, 6])],
     ],
     ['Softplus', [node('Softplus', ['h'], ['out'])], []],
-    ['Where with a constant condition', [node('Softplus', ['h'], ['s']), node('Where', ['cond', 's', 'h'], ['out'])], [cond]],
-    ['Cast float -> double -> float', [node('Cast', ['h'], ['d'], [int('to', 11)]), node('Mul', ['d', 'd'], ['sd']), node('Cast', ['sd'], ['out'], [int('to', 1)])], []],
+    [
+      'Where with a constant condition',
+      [node('Softplus', ['h'], ['s']), node('Where', ['cond', 's', 'h'], ['out'])],
+      [cond],
+    ],
+    [
+      'Cast float -> double -> float',
+      [
+        node('Cast', ['h'], ['d'], [int('to', 11)]),
+        node('Mul', ['d', 'd'], ['sd']),
+        node('Cast', ['sd'], ['out'], [int('to', 1)]),
+      ],
+      [],
+    ],
   ];
   it.each(cases)('%s (opset 17)', async (_, nodes, inits) => {
-    const bytes = headed([node('MatMul', ['x', 'W'], ['h']), ...nodes], [f32('W', [5, 6], 1, 2), ...inits], [5], [6], 17);
+    const bytes = headed(
+      [node('MatMul', ['x', 'W'], ['h']), ...nodes],
+      [f32('W', [5, 6], 1, 2), ...inits],
+      [5],
+      [6],
+      17,
+    );
     // Small steps: the piecewise-linear activations switch at kinks.
     expect(await check(bytes, [5], 61, 1e-3)).toBeLessThan(2e-3);
   });
@@ -167,7 +225,9 @@ describe('reductions, splits and normalisations', () => {
       node('Reshape', ['b', 'flat1'], ['bf']),
       node('Concat', ['af', 'bf', 'c'], ['out'], [int('axis', 1)]),
     ];
-    expect(await check(headed(at13, [i64('flat3', [-1, 3]), i64('flat1', [-1, 1])], [3, 4], [8], 13), [3, 4], 64, 1e-3)).toBeLessThan(2e-2);
+    expect(
+      await check(headed(at13, [i64('flat3', [-1, 3]), i64('flat1', [-1, 1])], [3, 4], [8], 13), [3, 4], 64, 1e-3),
+    ).toBeLessThan(2e-2);
     const at18 = [
       node('ReduceMax', ['x', 'ax'], ['a'], [int('keepdims', 0)]),
       node('ReduceMin', ['x', 'ax'], ['b'], [int('keepdims', 0)]),
@@ -208,7 +268,7 @@ describe('reductions, splits and normalisations', () => {
   });
 
   it('Softmax and LogSoftmax on any axis (opset 13) and over the coerced 2D input (opset 11)', async () => {
-    const along = (opset: number): NodeProto[] => [
+    const along = (): NodeProto[] => [
       node('Softmax', ['x'], ['a'], [int('axis', 1)]),
       node('LogSoftmax', ['x'], ['b'], [int('axis', 0)]),
       node('Softmax', ['x'], ['c']),
@@ -219,7 +279,10 @@ describe('reductions, splits and normalisations', () => {
       node('Reshape', ['e', 'flat'], ['out']),
     ];
     for (const opset of [13, 11]) {
-      expect(await check(headed(along(opset), [i64('flat', [-1, 12])], [3, 4], [12], opset), [3, 4], 68 + opset), `opset ${opset}`).toBeLessThan(5e-3);
+      expect(
+        await check(headed(along(), [i64('flat', [-1, 12])], [3, 4], [12], opset), [3, 4], 68 + opset),
+        `opset ${opset}`,
+      ).toBeLessThan(5e-3);
     }
   });
 });
@@ -234,12 +297,30 @@ describe('padding and resizing', () => {
       const pads = mode === 'constant' ? all : i64('pads', [0, 0, 2, 1, 0, 0, 1, 1]);
       const value = mode === 'constant' ? ['pads', 'v'] : ['pads'];
       const out = mode === 'constant' ? [2, 5, 7] : [2, 7, 7];
-      const bytes = headed([node('Pad', ['x', ...value], ['out'], [str('mode', mode)])], [pads, f32of('v', [], [0.3])], dims, out, 18);
+      const bytes = headed(
+        [node('Pad', ['x', ...value], ['out'], [str('mode', mode)])],
+        [pads, f32of('v', [], [0.3])],
+        dims,
+        out,
+        18,
+      );
       expect(await check(bytes, dims, 71), mode).toBeLessThan(5e-3);
     }
-    const axes = headed([node('Pad', ['x', 'pads', '', 'ax'], ['out'], [str('mode', 'reflect')])], [i64('pads', [3, 1, 2, 0]), i64('ax', [-1, 1])], dims, [3, 4, 10], 18);
+    const axes = headed(
+      [node('Pad', ['x', 'pads', '', 'ax'], ['out'], [str('mode', 'reflect')])],
+      [i64('pads', [3, 1, 2, 0]), i64('ax', [-1, 1])],
+      dims,
+      [3, 4, 10],
+      18,
+    );
     expect(await check(axes, dims, 72), 'axes').toBeLessThan(5e-3);
-    const old = headed([node('Pad', ['x', 'pads'], ['out'], [str('mode', 'edge')])], [i64('pads', [0, 1, 0, 2, 0, 0, 3, 0])], dims, [3, 7, 7], 11);
+    const old = headed(
+      [node('Pad', ['x', 'pads'], ['out'], [str('mode', 'edge')])],
+      [i64('pads', [0, 1, 0, 2, 0, 0, 3, 0])],
+      dims,
+      [3, 7, 7],
+      11,
+    );
     expect(await check(old, dims, 73), 'opset 11').toBeLessThan(5e-3);
   });
 
@@ -250,38 +331,98 @@ describe('padding and resizing', () => {
     sizes?: number[];
     out: number[];
   }
-  const modes = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize'];
+  const modes = [
+    'half_pixel',
+    'half_pixel_symmetric',
+    'pytorch_half_pixel',
+    'align_corners',
+    'asymmetric',
+    'tf_half_pixel_for_nn',
+    'tf_crop_and_resize',
+  ];
   const scaleSets: [number[], number[]][] = [
-    [[1, 1, 2, 1.5], [2, 6, 6]],
-    [[1, 1, 0.5, 0.75], [2, 1, 3]],
-    [[1, 1, 1.7, 0.6], [2, 5, 2]],
+    [
+      [1, 1, 2, 1.5],
+      [2, 6, 6],
+    ],
+    [
+      [1, 1, 0.5, 0.75],
+      [2, 1, 3],
+    ],
+    [
+      [1, 1, 1.7, 0.6],
+      [2, 5, 2],
+    ],
   ];
   const resizeCases: [string, ResizeCase][] = [];
   for (const coordinate of modes) {
     for (const [allScales, out] of scaleSets) {
       // tf_half_pixel_for_nn moves even unscaled axes by half a pixel: resize the spatial axes alone (opset 18 axes).
       const spatialOnly = coordinate === 'tf_half_pixel_for_nn';
-      const base = [str('coordinate_transformation_mode', coordinate), flt('extrapolation_value', 0.25), ...(spatialOnly ? [ints('axes', [2, 3])] : [])];
+      const base = [
+        str('coordinate_transformation_mode', coordinate),
+        flt('extrapolation_value', 0.25),
+        ...(spatialOnly ? [ints('axes', [2, 3])] : []),
+      ];
       const scales = spatialOnly ? allScales.slice(2) : allScales;
       for (const nearest of ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']) {
-        resizeCases.push([`nearest ${nearest} ${coordinate} x${allScales.slice(2).join('/')}`, { attrs: [...base, str('mode', 'nearest'), str('nearest_mode', nearest)], scales, out }]);
+        resizeCases.push([
+          `nearest ${nearest} ${coordinate} x${allScales.slice(2).join('/')}`,
+          { attrs: [...base, str('mode', 'nearest'), str('nearest_mode', nearest)], scales, out },
+        ]);
       }
-      resizeCases.push([`linear ${coordinate} x${allScales.slice(2).join('/')}`, { attrs: [...base, str('mode', 'linear')], scales, out }]);
+      resizeCases.push([
+        `linear ${coordinate} x${allScales.slice(2).join('/')}`,
+        { attrs: [...base, str('mode', 'linear')], scales, out },
+      ]);
       for (const exclude of [0, 1]) {
-        resizeCases.push([`cubic exclude_outside ${exclude} ${coordinate} x${allScales.slice(2).join('/')}`, { attrs: [...base, str('mode', 'cubic'), int('exclude_outside', exclude), flt('cubic_coeff_a', -0.5)], scales, out }]);
+        resizeCases.push([
+          `cubic exclude_outside ${exclude} ${coordinate} x${allScales.slice(2).join('/')}`,
+          {
+            attrs: [...base, str('mode', 'cubic'), int('exclude_outside', exclude), flt('cubic_coeff_a', -0.5)],
+            scales,
+            out,
+          },
+        ]);
       }
     }
   }
   // Sizes on axes 2 and 3: [5, 6] from [3, 4] stretches (5/3, 3/2); not_larger scales both by 3/2, not_smaller by 5/3.
-  for (const [policy, out] of [['stretch', [2, 5, 6]], ['not_larger', [2, 5, 6]], ['not_smaller', [2, 5, 7]]] as const) {
-    resizeCases.push([`linear sizes ${policy}`, { attrs: [str('mode', 'linear'), ints('axes', [2, 3]), str('keep_aspect_ratio_policy', policy)], sizes: [5, 6], out: [...out] }]);
+  for (const [policy, out] of [
+    ['stretch', [2, 5, 6]],
+    ['not_larger', [2, 5, 6]],
+    ['not_smaller', [2, 5, 7]],
+  ] as const) {
+    resizeCases.push([
+      `linear sizes ${policy}`,
+      {
+        attrs: [str('mode', 'linear'), ints('axes', [2, 3]), str('keep_aspect_ratio_policy', policy)],
+        sizes: [5, 6],
+        out: [...out],
+      },
+    ]);
   }
-  resizeCases.push(['linear antialias enlarging', { attrs: [str('mode', 'linear'), int('antialias', 1)], scales: [1, 1, 2, 1.5], out: [2, 6, 6] }]);
+  resizeCases.push([
+    'linear antialias enlarging',
+    { attrs: [str('mode', 'linear'), int('antialias', 1)], scales: [1, 1, 2, 1.5], out: [2, 6, 6] },
+  ]);
   // Antialiased shrinking (x [N, 2, 3, 4] by 0.5 and 0.6 on the last axes): stretched kernels over several inputs.
   for (const coordinate of ['half_pixel', 'align_corners', 'asymmetric', 'tf_crop_and_resize']) {
-    for (const [mode, exclude] of [['linear', 0], ['cubic', 0], ['cubic', 1]] as const) {
-      const attrs = [str('mode', mode), int('antialias', 1), int('exclude_outside', exclude), str('coordinate_transformation_mode', coordinate)];
-      resizeCases.push([`${mode} antialias shrinking exclude_outside ${exclude} ${coordinate}`, { attrs, scales: [1, 1, 0.5, 0.6], out: [2, 1, 2] }]);
+    for (const [mode, exclude] of [
+      ['linear', 0],
+      ['cubic', 0],
+      ['cubic', 1],
+    ] as const) {
+      const attrs = [
+        str('mode', mode),
+        int('antialias', 1),
+        int('exclude_outside', exclude),
+        str('coordinate_transformation_mode', coordinate),
+      ];
+      resizeCases.push([
+        `${mode} antialias shrinking exclude_outside ${exclude} ${coordinate}`,
+        { attrs, scales: [1, 1, 0.5, 0.6], out: [2, 1, 2] },
+      ]);
     }
   }
 
@@ -296,7 +437,15 @@ describe('padding and resizing', () => {
 
   it('a resize that moves samples along the batch axis is refused by name', async () => {
     const attrs = [str('mode', 'linear'), str('coordinate_transformation_mode', 'tf_half_pixel_for_nn')];
-    const m = await load(headed([node('Resize', ['x', '', 'scales'], ['out'], attrs)], [f32of('scales', [4], [1, 1, 2, 2])], [2, 3, 4], [2, 6, 8], 19));
+    const m = await load(
+      headed(
+        [node('Resize', ['x', '', 'scales'], ['out'], attrs)],
+        [f32of('scales', [4], [1, 1, 2, 2])],
+        [2, 3, 4],
+        [2, 6, 8],
+        19,
+      ),
+    );
     expect(() => m.gradient('x')).toThrow(/Resize 'out' resamples along the batch axis 0 \(mixing samples\)/);
   });
 });
@@ -320,21 +469,79 @@ describe('older exports (opsets 7 to 12)', () => {
       [1, 4, 4],
     ],
     ['Softmax over the coerced 2D input, default axis 1', 11, [node('Softmax', ['x'], ['out'])], [], [2, 4, 4]],
-    ['LogSoftmax over the coerced 2D input, axis 2', 11, [node('LogSoftmax', ['x'], ['out'], [int('axis', 2)])], [], [2, 4, 4]],
-    ['Slice with input bounds and Pad with input pads', 11, [node('Slice', ['x', 'st', 'en', 'ax'], ['sl']), node('Pad', ['sl', 'pads'], ['out'], [str('mode', 'reflect')])], [i64('st', [1]), i64('en', [-1]), i64('ax', [3]), i64('pads', [0, 0, 0, 1, 0, 0, 1, 0])], [2, 5, 3]],
+    [
+      'LogSoftmax over the coerced 2D input, axis 2',
+      11,
+      [node('LogSoftmax', ['x'], ['out'], [int('axis', 2)])],
+      [],
+      [2, 4, 4],
+    ],
+    [
+      'Slice with input bounds and Pad with input pads',
+      11,
+      [node('Slice', ['x', 'st', 'en', 'ax'], ['sl']), node('Pad', ['sl', 'pads'], ['out'], [str('mode', 'reflect')])],
+      [i64('st', [1]), i64('en', [-1]), i64('ax', [3]), i64('pads', [0, 0, 0, 1, 0, 0, 1, 0])],
+      [2, 5, 3],
+    ],
     [
       'Resize-11 with an empty roi and constant scales',
       11,
-      [node('Resize', ['x', 'roi', 'scales'], ['out'], [str('mode', 'linear'), str('coordinate_transformation_mode', 'align_corners')])],
+      [
+        node(
+          'Resize',
+          ['x', 'roi', 'scales'],
+          ['out'],
+          [str('mode', 'linear'), str('coordinate_transformation_mode', 'align_corners')],
+        ),
+      ],
       [f32of('roi', [0], []), f32of('scales', [4], [1, 1, 1.5, 2])],
       [2, 6, 8],
     ],
-    ['Resize-10 nearest (asymmetric coordinates)', 10, [node('Resize', ['x', 'scales'], ['out'])], [f32of('scales', [4], [1, 1, 2, 1.5])], [2, 8, 6]],
-    ['Resize-10 linear, shrinking', 10, [node('Resize', ['x', 'scales'], ['out'], [str('mode', 'linear')])], [f32of('scales', [4], [1, 1, 0.5, 0.75])], [2, 2, 3]],
-    ['Slice-10 with steps 1 and Pad with a pads attribute', 10, [node('Slice', ['x', 'st', 'en', 'ax', 'sp'], ['sl']), node('Pad', ['sl'], ['out'], [ints('pads', [0, 1, 0, 2, 0, 0, 1, 0]), flt('value', 0.5)])], [i64('st', [0, 1]), i64('en', [3, 4]), i64('ax', [2, 3]), i64('sp', [1, 1])], [3, 4, 5]],
-    ['Upsample-9 nearest (scales input)', 9, [node('Upsample', ['x', 'scales'], ['out'])], [f32of('scales', [4], [1, 1, 2, 2])], [2, 8, 8]],
-    ['Upsample-9 linear', 9, [node('Upsample', ['x', 'scales'], ['out'], [str('mode', 'linear')])], [f32of('scales', [4], [1, 1, 1.5, 2])], [2, 6, 8]],
-    ['Slice-9 with attribute bounds', 9, [node('Slice', ['x'], ['out'], [ints('starts', [1, 0]), ints('ends', [3, -1]), ints('axes', [2, 3])])], [], [2, 2, 3]],
+    [
+      'Resize-10 nearest (asymmetric coordinates)',
+      10,
+      [node('Resize', ['x', 'scales'], ['out'])],
+      [f32of('scales', [4], [1, 1, 2, 1.5])],
+      [2, 8, 6],
+    ],
+    [
+      'Resize-10 linear, shrinking',
+      10,
+      [node('Resize', ['x', 'scales'], ['out'], [str('mode', 'linear')])],
+      [f32of('scales', [4], [1, 1, 0.5, 0.75])],
+      [2, 2, 3],
+    ],
+    [
+      'Slice-10 with steps 1 and Pad with a pads attribute',
+      10,
+      [
+        node('Slice', ['x', 'st', 'en', 'ax', 'sp'], ['sl']),
+        node('Pad', ['sl'], ['out'], [ints('pads', [0, 1, 0, 2, 0, 0, 1, 0]), flt('value', 0.5)]),
+      ],
+      [i64('st', [0, 1]), i64('en', [3, 4]), i64('ax', [2, 3]), i64('sp', [1, 1])],
+      [3, 4, 5],
+    ],
+    [
+      'Upsample-9 nearest (scales input)',
+      9,
+      [node('Upsample', ['x', 'scales'], ['out'])],
+      [f32of('scales', [4], [1, 1, 2, 2])],
+      [2, 8, 8],
+    ],
+    [
+      'Upsample-9 linear',
+      9,
+      [node('Upsample', ['x', 'scales'], ['out'], [str('mode', 'linear')])],
+      [f32of('scales', [4], [1, 1, 1.5, 2])],
+      [2, 6, 8],
+    ],
+    [
+      'Slice-9 with attribute bounds',
+      9,
+      [node('Slice', ['x'], ['out'], [ints('starts', [1, 0]), ints('ends', [3, -1]), ints('axes', [2, 3])])],
+      [],
+      [2, 2, 3],
+    ],
     [
       'Upsample-7 (scales attribute), Clip-6 attributes, ReduceMean axes attribute, GlobalAveragePool without Expand',
       7,

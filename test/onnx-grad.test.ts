@@ -25,7 +25,12 @@ async function load(bytes: Uint8Array | string): Promise<FrozenModel> {
  */
 function convModel(): Uint8Array {
   const nodes = [
-    node('Conv', ['x', 'W1', 'b1'], ['c1'], [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1]), ints('kernel_shape', [3, 3])]),
+    node(
+      'Conv',
+      ['x', 'W1', 'b1'],
+      ['c1'],
+      [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1]), ints('kernel_shape', [3, 3])],
+    ),
     node('Tanh', ['c1'], ['t']),
     node('Conv', ['t', 'W2'], ['c2'], [int('group', 2), ints('pads', [1, 1, 1, 1])]),
     node('Sigmoid', ['c2'], ['s']),
@@ -34,7 +39,13 @@ function convModel(): Uint8Array {
     node('Flatten', ['g'], ['f']),
     node('Gemm', ['f', 'Wg', 'bg'], ['logits'], [int('transB', 1)]),
   ];
-  const inits = [f32('W1', [4, 2, 3, 3], 1), f32('b1', [4], 2), f32('W2', [4, 2, 3, 3], 3), f32('Wg', [3, 4], 4, 2), f32('bg', [3], 5)];
+  const inits = [
+    f32('W1', [4, 2, 3, 3], 1),
+    f32('b1', [4], 2),
+    f32('W2', [4, 2, 3, 3], 3),
+    f32('Wg', [3, 4], 4, 2),
+    f32('bg', [3], 5),
+  ];
   return model(nodes, inits, ['x', ['N', 2, 6, 6]], ['logits', ['N', 3]]);
 }
 
@@ -54,8 +65,21 @@ function poolModel(): Uint8Array {
     node('Flatten', ['bn'], ['f']),
     node('MatMul', ['f', 'W'], ['logits']),
   ];
-  const inits = [f32('bn_s', [2], 1, 1), f32('bn_b', [2], 2), f32('bn_m', [2], 3), f32('W', [18, 3], 5, 1), f32('lo', [], 6), f32('hi', [], 7), f32('bn_v', [2], 8)];
-  for (const [name, v] of [['lo', [-0.2]], ['hi', [0.9]], ['bn_v', [0.5, 2]]] as const) inits.find((t) => t.name === name)!.raw_data = new Uint8Array(Float32Array.from(v).buffer);
+  const inits = [
+    f32('bn_s', [2], 1, 1),
+    f32('bn_b', [2], 2),
+    f32('bn_m', [2], 3),
+    f32('W', [18, 3], 5, 1),
+    f32('lo', [], 6),
+    f32('hi', [], 7),
+    f32('bn_v', [2], 8),
+  ];
+  for (const [name, v] of [
+    ['lo', [-0.2]],
+    ['hi', [0.9]],
+    ['bn_v', [0.5, 2]],
+  ] as const)
+    inits.find((t) => t.name === name)!.raw_data = new Uint8Array(Float32Array.from(v).buffer);
   return model(nodes, inits, ['x', ['N', 2, 6, 6]], ['logits', ['N', 3]], [], 17);
 }
 
@@ -108,12 +132,31 @@ function transformerModel(): Uint8Array {
     node('LogSoftmax', ['z'], ['logits'], [int('axis', -1)]),
   ];
   const inits = [
-    f32('ln_s', [4], 1, 1), f32('ln_b', [4], 2), f32('Wqkv', [4, 12], 3, 1), f32('bqkv', [12], 4), f32('Wh', [20, 3], 5, 1), f32('bsub', [20], 6),
-    i64('shape_qkv', [-1, 5, 3, 4]), i64('i0', [0], []), i64('i1', [1], []), i64('i2', [2], []), i64('starts', [1]), i64('ends', [5]), i64('axes1', [1]), i64('shape_e', [1, 5, 4]),
-    f32('half', [], 7), f32('sqrt2', [], 8), f32('one', [], 9),
+    f32('ln_s', [4], 1, 1),
+    f32('ln_b', [4], 2),
+    f32('Wqkv', [4, 12], 3, 1),
+    f32('bqkv', [12], 4),
+    f32('Wh', [20, 3], 5, 1),
+    f32('bsub', [20], 6),
+    i64('shape_qkv', [-1, 5, 3, 4]),
+    i64('i0', [0], []),
+    i64('i1', [1], []),
+    i64('i2', [2], []),
+    i64('starts', [1]),
+    i64('ends', [5]),
+    i64('axes1', [1]),
+    i64('shape_e', [1, 5, 4]),
+    f32('half', [], 7),
+    f32('sqrt2', [], 8),
+    f32('one', [], 9),
   ];
   // Fixed constants where the value matters.
-  for (const [name, v] of [['half', 0.5], ['sqrt2', Math.SQRT2], ['one', 1]] as const) inits.find((t) => t.name === name)!.raw_data = new Uint8Array(Float32Array.of(v).buffer);
+  for (const [name, v] of [
+    ['half', 0.5],
+    ['sqrt2', Math.SQRT2],
+    ['one', 1],
+  ] as const)
+    inits.find((t) => t.name === name)!.raw_data = new Uint8Array(Float32Array.of(v).buffer);
   return model(nodes, inits, ['x', ['N', 5, 4]], ['logits', ['N', 3]], [], 17);
 }
 
@@ -135,14 +178,20 @@ function decomposedNormModel(): Uint8Array {
     node('MatMul', ['r', 'W'], ['logits']),
   ];
   const inits = [f32('W', [4, 3], 1, 1), f32('two', [], 2), f32('eps', [], 3), i64('axes1', [1])];
-  for (const [name, v] of [['two', 2], ['eps', 1e-3]] as const) inits.find((t) => t.name === name)!.raw_data = new Uint8Array(Float32Array.of(v).buffer);
+  for (const [name, v] of [
+    ['two', 2],
+    ['eps', 1e-3],
+  ] as const)
+    inits.find((t) => t.name === name)!.raw_data = new Uint8Array(Float32Array.of(v).buffer);
   return model(nodes, inits, ['x', ['N', 3, 4]], ['logits', ['N', 3]]);
 }
 
 describe('gradient graphs against finite differences', () => {
   it('a LayerNorm decomposed into ReduceMean / Pow / Sqrt / Div, and ReduceSum', async () => {
     const m = await load(decomposedNormModel());
-    expect(await directionalError(m.gradient('x'), randomTensor([3, 3, 4], 17), targets(3, 3, 18), 1e-2)).toBeLessThan(5e-3);
+    expect(await directionalError(m.gradient('x'), randomTensor([3, 3, 4], 17), targets(3, 3, 18), 1e-2)).toBeLessThan(
+      5e-3,
+    );
   });
 
   it('convolutions (strided, padded, grouped), smooth activations, pooling, Gemm', async () => {
@@ -169,7 +218,8 @@ describe('gradient graphs against finite differences', () => {
 
   it('the loss is the mean cross-entropy of the logits against the targets', async () => {
     const m = await load(convModel());
-    const x = randomTensor([4, 2, 6, 6], 31), t = targets(4, 3, 32);
+    const x = randomTensor([4, 2, 6, 6], 31),
+      t = targets(4, 3, 32);
     const logits = (await m.run(x)).data;
     let expected = 0;
     for (let i = 0; i < 4; i++) {
@@ -184,7 +234,10 @@ describe('gradient graphs against finite differences', () => {
 describe.each(zooAnchors().filter((a) => a === 'cnn-s' || a === 'vit-s'))('gradient of the zoo anchor %s', (name) => {
   it('matches finite differences at every block cut', async () => {
     const m = await load(`${ZOO}/${name}.onnx`);
-    const cuts = name === 'cnn-s' ? ['stem', 'stage1.block0', 'stage2.block0', 'stage3.block0'] : ['embed', 'blocks.0', 'blocks.1'];
+    const cuts =
+      name === 'cnn-s'
+        ? ['stem', 'stage1.block0', 'stage2.block0', 'stage3.block0']
+        : ['embed', 'blocks.0', 'blocks.1'];
     const pixels = randomTensor([3, 1, 28, 28], 41);
     pixels.data.forEach((v, i) => (pixels.data[i] = v / 2 + 0.5));
     const acts = await m.capture(pixels, cuts);
@@ -198,18 +251,32 @@ describe.each(zooAnchors().filter((a) => a === 'cnn-s' || a === 'vit-s'))('gradi
 
 describe('gradient errors', () => {
   it('names an op that cannot be differentiated and lists those that can', async () => {
-    const nodes = [node('MatMul', ['x', 'W'], ['h']), node('Round', ['h'], ['r']), node('MatMul', ['r', 'W2'], ['logits'])];
-    const m = await load(model(nodes, [f32('W', [4, 4], 1), f32('W2', [4, 3], 2)], ['x', ['N', 4]], ['logits', ['N', 3]]));
-    expect(() => m.gradient('x')).toThrow(/cannot differentiate Round 'r'.*differentiable ops: Add, AveragePool, BatchNormalization, Cast, CastLike, Clip, Concat, Conv, Div, Dropout, Erf, Exp, Expand, Flatten, Gather, Gelu,/);
+    const nodes = [
+      node('MatMul', ['x', 'W'], ['h']),
+      node('Round', ['h'], ['r']),
+      node('MatMul', ['r', 'W2'], ['logits']),
+    ];
+    const m = await load(
+      model(nodes, [f32('W', [4, 4], 1), f32('W2', [4, 3], 2)], ['x', ['N', 4]], ['logits', ['N', 3]]),
+    );
+    expect(() => m.gradient('x')).toThrow(
+      /cannot differentiate Round 'r'.*differentiable ops: Add, AveragePool, BatchNormalization, Cast, CastLike, Clip, Concat, Conv, Div, Dropout, Erf, Exp, Expand, Flatten, Gather, Gelu,/,
+    );
   });
 
   it('needs logits [N, K] and targets shaped like them', async () => {
     const nodes = [node('MatMul', ['x', 'W'], ['y'])];
     const flat = await load(model(nodes, [f32('W', [4, 3], 1)], ['x', ['N', 4]], ['y', ['N', 3]]));
     const g = flat.gradient('x');
-    await expect(g.run(randomTensor([2, 4], 1), randomTensor([2, 4], 2))).rejects.toThrow(/target: expected dims \[N, 3\]/);
-    await expect(g.run(randomTensor([2, 4], 1), targets(3, 3, 2))).rejects.toThrow(/target: expected 2 rows like x, got 3/);
-    const rank3 = await load(model([node('MatMul', ['x', 'W'], ['y'])], [f32('W', [4, 3], 1)], ['x', ['N', 2, 4]], ['y', ['N', 2, 3]]));
+    await expect(g.run(randomTensor([2, 4], 1), randomTensor([2, 4], 2))).rejects.toThrow(
+      /target: expected dims \[N, 3\]/,
+    );
+    await expect(g.run(randomTensor([2, 4], 1), targets(3, 3, 2))).rejects.toThrow(
+      /target: expected 2 rows like x, got 3/,
+    );
+    const rank3 = await load(
+      model([node('MatMul', ['x', 'W'], ['y'])], [f32('W', [4, 3], 1)], ['x', ['N', 2, 4]], ['y', ['N', 2, 3]]),
+    );
     expect(() => rank3.gradient('x')).toThrow(/to: expected logits \[N, K\].*\[N, 2, 3\]/);
   });
 });

@@ -8,7 +8,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadZooManifest } from '../lib/data/index.js';
 import { FrozenModel } from '../lib/onnx/index.js';
 import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
-import { attentionModel, fixture, ifModel, sizeModel, ortRun, randomTensor, relError, residualModel, zooAnchors, ZOO } from './onnx-helpers.js';
+import {
+  attentionModel,
+  fixture,
+  ifModel,
+  sizeModel,
+  ortRun,
+  randomTensor,
+  relError,
+  residualModel,
+  zooAnchors,
+  ZOO,
+} from './onnx-helpers.js';
 
 const models: FrozenModel[] = [];
 async function load(src: string | Uint8Array): Promise<FrozenModel> {
@@ -64,15 +75,28 @@ describe('cut points on known graphs', () => {
     const m = await load(fixture('cnn-a'));
     const names = m.cutPoints().map((c) => c.name);
     expect(names).toEqual([
-      'pixels', '/stem/Conv_output_0', '/Relu_output_0', '/MaxPool_output_0', '/block1/Add_output_0', '/block1/Relu_1_output_0',
-      '/block2/Add_output_0', '/block2/Relu_1_output_0', '/Reshape_output_0', 'logits',
+      'pixels',
+      '/stem/Conv_output_0',
+      '/Relu_output_0',
+      '/MaxPool_output_0',
+      '/block1/Add_output_0',
+      '/block1/Relu_1_output_0',
+      '/block2/Add_output_0',
+      '/block2/Relu_1_output_0',
+      '/Reshape_output_0',
+      'logits',
     ]);
     // conv MACs = out elements x (Cin/groups x kh x kw), from the architecture in make.py
-    const stem = 8 * 28 * 28 * 9, b1 = 2 * 8 * 14 * 14 * 8 * 9, b2 = 16 * 49 * 8 * 9 + 16 * 49 * 16 * 9 + 16 * 49 * 8, head = 784 * 10;
+    const stem = 8 * 28 * 28 * 9,
+      b1 = 2 * 8 * 14 * 14 * 8 * 9,
+      b2 = 16 * 49 * 8 * 9 + 16 * 49 * 16 * 9 + 16 * 49 * 8,
+      head = 784 * 10;
     expect(m.macs()).toBe(stem + b1 + b2 + head);
     expect(m.cutPoints()[6]!).toMatchObject({ shape: ['N', 16, 7, 7], macs: stem + b1 + b2 });
     // conv weights + folded BN biases + head: the count PyTorch gives after folding
-    expect(m.params()).toBe(8 * 9 + 8 + 2 * (8 * 8 * 9 + 8) + (16 * 8 * 9 + 16) + (16 * 16 * 9 + 16) + (16 * 8 + 16) + 7850);
+    expect(m.params()).toBe(
+      8 * 9 + 8 + 2 * (8 * 8 * 9 + 8) + (16 * 8 * 9 + 16) + (16 * 16 * 9 + 16) + (16 * 8 + 16) + 7850,
+    );
   });
 
   it('PyTorch ViT export: CLS expand and reshapes driven by x.shape; attention MatMuls counted', async () => {
@@ -95,7 +119,10 @@ async function checkAllCuts(m: FrozenModel, batch: number, tolerance: number): P
   expect(relError(await ortRun(m.extract(), x), reference)).toBeLessThan(1e-6);
   const cuts = m.cutPoints().slice(1, -1);
   let worst = 0;
-  const captured = await m.capture(x, cuts.map((c) => c.name));
+  const captured = await m.capture(
+    x,
+    cuts.map((c) => c.name),
+  );
   for (const c of cuts) {
     const prefix = await ortRun(m.extract(undefined, c.name), x);
     expect(prefix.dims).toEqual(concrete(c.shape, batch));
@@ -138,7 +165,9 @@ describe('prefix o suffix == model at every cut, capture == prefix', () => {
     it(`zoo anchor ${anchor}`, async () => {
       const m = await load(join(ZOO, `${anchor}.onnx`));
       const worst = await checkAllCuts(m, 4, 1e-5);
-      console.log(`${anchor}: ${m.cutPoints().length} cut points, prefix o suffix max rel error ${worst.toExponential(2)}, ${m.macs()} MACs, ${m.params()} params`);
+      console.log(
+        `${anchor}: ${m.cutPoints().length} cut points, prefix o suffix max rel error ${worst.toExponential(2)}, ${m.macs()} MACs, ${m.params()} params`,
+      );
     }, 300_000);
   }
 });
@@ -171,7 +200,9 @@ describe('extract', () => {
   it('errors name the argument', async () => {
     const flat = await load(attentionModel());
     expect(flat.sampleDims('y1')).toEqual([4, 6]);
-    expect(() => flat.sampleDims('g')).toThrow(/name: expected a batch-first tensor \[N, ...\], 'g' has dims \[4\*N, 6\]/);
+    expect(() => flat.sampleDims('g')).toThrow(
+      /name: expected a batch-first tensor \[N, ...\], 'g' has dims \[4\*N, 6\]/,
+    );
     const m = await load(residualModel());
     expect(() => m.extract('nope')).toThrow(/from: no tensor named 'nope'/);
     expect(() => m.extract(undefined, 'W2')).toThrow(/to: expected a data tensor.*'W2' is a parameter/);
@@ -189,7 +220,10 @@ describe('segments and sessions', () => {
     const cuts = m.cutPoints().map((c) => c.name);
     const segments = m.segments([cuts[3]!, cuts[5]!, cuts[8]!]);
     expect(segments.map((s) => [s.from, s.to])).toEqual([
-      ['pixels', cuts[3]], [cuts[3], cuts[5]], [cuts[5], cuts[8]], [cuts[8], 'logits'],
+      ['pixels', cuts[3]],
+      [cuts[3], cuts[5]],
+      [cuts[5], cuts[8]],
+      [cuts[8], 'logits'],
     ]);
     expect(segments.reduce((a, s) => a + s.macs, 0)).toBe(m.macs());
     expect(segments.reduce((a, s) => a + s.params, 0)).toBe(m.params());
@@ -213,7 +247,11 @@ describe('segments and sessions', () => {
     expect(() => m.segments(['s1', 'r1'])).toThrow(/out of order/);
     expect(() => m.segments(['x'])).toThrow(/at an end/);
     await expect(m.run({ data: new Float32Array(10), dims: [2, 5] })).rejects.toThrow(/x: expected dims \[N, 6\]/);
-    await expect(m.capture({ data: new Float32Array(12), dims: [2, 6] }, ['sx'])).rejects.toThrow(/names: expected float32 tensors, 'sx' is int64/);
-    await expect(m.capture({ data: new Float32Array(12), dims: [2, 6] }, ['zz'])).rejects.toThrow(/names: no tensor named 'zz'/);
+    await expect(m.capture({ data: new Float32Array(12), dims: [2, 6] }, ['sx'])).rejects.toThrow(
+      /names: expected float32 tensors, 'sx' is int64/,
+    );
+    await expect(m.capture({ data: new Float32Array(12), dims: [2, 6] }, ['zz'])).rejects.toThrow(
+      /names: no tensor named 'zz'/,
+    );
   });
 });

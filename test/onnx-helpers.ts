@@ -7,7 +7,16 @@ import * as ort from 'onnxruntime-node';
 
 import type { Matrix, Tensor } from '../lib/matrix.js';
 import type { Stitch } from '../lib/stitch/index.js';
-import { DataType, encodeModel, node, tensorProto, valueInfo, type AttributeProto, type NodeProto, type TensorProto } from '../lib/onnx/proto.js';
+import {
+  DataType,
+  encodeModel,
+  node,
+  tensorProto,
+  valueInfo,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+} from '../lib/onnx/proto.js';
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures', 'onnx');
 export const fixture = (name: string): string => join(FIXTURES, `${name}.onnx`);
@@ -65,7 +74,8 @@ export async function ortRunPath(path: string, x: Tensor): Promise<Tensor> {
 /** max |a - b| / max(1, max |b|). */
 export function relError(a: Tensor, b: Tensor): number {
   if (a.data.length !== b.data.length) throw new Error(`sizes differ: ${a.data.length} vs ${b.data.length}`);
-  let err = 0, scale = 1;
+  let err = 0,
+    scale = 1;
   for (let i = 0; i < a.data.length; i++) {
     err = Math.max(err, Math.abs(a.data[i]! - b.data[i]!));
     scale = Math.max(scale, Math.abs(b.data[i]!));
@@ -73,13 +83,29 @@ export function relError(a: Tensor, b: Tensor): number {
   return err / scale;
 }
 
-export const i64 = (name: string, values: number[], dims = [values.length]): TensorProto => tensorProto(name, dims, values, DataType.INT64);
+export const i64 = (name: string, values: number[], dims = [values.length]): TensorProto =>
+  tensorProto(name, dims, values, DataType.INT64);
 export const f32 = (name: string, dims: number[], seed: number, scale = 0.5): TensorProto =>
-  tensorProto(name, dims, randomValues(dims.reduce((a, b) => a * b, 1), seed, scale));
+  tensorProto(
+    name,
+    dims,
+    randomValues(
+      dims.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+  );
 export const ints = (name: string, v: number[]): AttributeProto => ({ name, type: 7, ints: v });
 export const int = (name: string, v: number): AttributeProto => ({ name, type: 2, i: v });
 
-export function model(nodes: NodeProto[], inits: TensorProto[], input: [string, (number | string)[]], output: [string, (number | string)[]], extraInputs: string[] = [], opset = 13): Uint8Array {
+export function model(
+  nodes: NodeProto[],
+  inits: TensorProto[],
+  input: [string, (number | string)[]],
+  output: [string, (number | string)[]],
+  extraInputs: string[] = [],
+  opset = 13,
+): Uint8Array {
   return encodeModel({
     ir_version: opset >= 21 ? 10 : opset >= 19 ? 9 : opset >= 17 ? 8 : 7,
     opset_import: [{ domain: '', version: opset }],
@@ -88,7 +114,10 @@ export function model(nodes: NodeProto[], inits: TensorProto[], input: [string, 
       name: 'g',
       node: nodes,
       initializer: inits,
-      input: [valueInfo(input[0], DataType.FLOAT, input[1]), ...extraInputs.map((n) => valueInfo(n, DataType.FLOAT, ['N', 6]))],
+      input: [
+        valueInfo(input[0], DataType.FLOAT, input[1]),
+        ...extraInputs.map((n) => valueInfo(n, DataType.FLOAT, ['N', 6])),
+      ],
       output: [valueInfo(output[0], DataType.FLOAT, output[1])],
       value_info: [],
     },
@@ -121,7 +150,15 @@ export function residualModel(extraInputs: string[] = []): Uint8Array {
     node('Identity', ['W1init'], ['W1']),
     node('Mul', ['W3a', 'two'], ['W3']),
   ];
-  const inits = [f32('W1init', [6, 8], 1), f32('W2', [8, 8], 2), f32('W3a', [2, 3], 3), tensorProto('two', [], [2]), i64('idx0', [0], []), i64('axes0', [0]), i64('tail', [2, 4])];
+  const inits = [
+    f32('W1init', [6, 8], 1),
+    f32('W2', [8, 8], 2),
+    f32('W3a', [2, 3], 3),
+    tensorProto('two', [], [2]),
+    i64('idx0', [0], []),
+    i64('axes0', [0]),
+    i64('tail', [2, 4]),
+  ];
   return model(nodes, inits, ['x', ['N', 6]], ['y', ['N', 3]], extraInputs);
 }
 
@@ -160,8 +197,15 @@ export function attentionModel(): Uint8Array {
     node('Concat', ['n1', 'tail43'], ['oshape'], [int('axis', 0)]),
     node('Reshape', ['gf', 'oshape'], ['out']),
   );
-  const inits = [i64('idx0', [0], []), i64('axes0', [0]), i64('rows6', [-1, 6]), i64('tail43', [4, 3]), f32('Wo', [6, 3], 30)];
-  for (const b of [1, 2]) for (const [k, w] of ['Wq', 'Wk', 'Wv'].entries()) inits.push(f32(`b${b}_${w}`, [6, 6], 10 * b + k));
+  const inits = [
+    i64('idx0', [0], []),
+    i64('axes0', [0]),
+    i64('rows6', [-1, 6]),
+    i64('tail43', [4, 3]),
+    f32('Wo', [6, 3], 30),
+  ];
+  for (const b of [1, 2])
+    for (const [k, w] of ['Wq', 'Wk', 'Wv'].entries()) inits.push(f32(`b${b}_${w}`, [6, 6], 10 * b + k));
   return model(nodes.reverse(), inits, ['x', ['N', 4, 6]], ['out', ['N', 4, 3]]);
 }
 
@@ -213,7 +257,10 @@ export function ifModel(): Uint8Array {
   const nodes = [
     node('Relu', ['x'], ['h']),
     node('MatMul', ['h', 'W'], ['g']),
-    node('If', ['cond'], ['y'], [{ name: 'then_branch', type: 5, g: branch('Add', 'then_out') }, { name: 'else_branch', type: 5, g: branch('Sub', 'else_out') }] as AttributeProto[]),
+    node('If', ['cond'], ['y'], [
+      { name: 'then_branch', type: 5, g: branch('Add', 'then_out') },
+      { name: 'else_branch', type: 5, g: branch('Sub', 'else_out') },
+    ] as AttributeProto[]),
     node('Relu', ['y'], ['out']),
   ];
   const cond: TensorProto = { name: 'cond', dims: [], data_type: 9, raw_data: Uint8Array.from([1]) };
@@ -231,5 +278,10 @@ export function sizeModel(): Uint8Array {
     node('Reshape', ['h', 'shp'], ['z']),
     node('Relu', ['z'], ['out']),
   ];
-  return model(nodes, [f32('W', [6, 4], 41), i64('six', [6], []), i64('axes0', [0]), i64('tail22', [2, 2])], ['x', ['N', 6]], ['out', ['N', 2, 2]]);
+  return model(
+    nodes,
+    [f32('W', [6, 4], 41), i64('six', [6], []), i64('axes0', [0]), i64('tail22', [2, 2])],
+    ['x', ['N', 6]],
+    ['out', ['N', 2, 2]],
+  );
 }

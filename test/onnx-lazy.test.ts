@@ -5,7 +5,6 @@ import { join } from 'node:path';
 
 import { expect, it } from 'vitest';
 
-
 const require = createRequire(import.meta.url);
 const ortLoaded = (): boolean => Object.keys(require.cache).some((k) => k.includes('onnxruntime-node'));
 

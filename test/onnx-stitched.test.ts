@@ -28,11 +28,20 @@ function mapsFor(s: { weightShapes: { main: [number, number]; cls?: [number, num
 }
 
 describe('identity stitch (A to A at the same cut, W = I) == A', () => {
-  for (const [name, cut] of [['cnn-a', '/block1/Relu_1_output_0'], ['vit-a', '/blocks/blocks.0/Add_1_output_0']] as const) {
+  for (const [name, cut] of [
+    ['cnn-a', '/block1/Relu_1_output_0'],
+    ['vit-a', '/blocks/blocks.0/Add_1_output_0'],
+  ] as const) {
     it(`${name} at ${cut}, chained and fused`, async () => {
       const a = await model(fixture(name));
       const channels = a.dims(cut)[name.startsWith('cnn') ? 1 : 2] as number;
-      const stitched = new StitchedModel({ front: a, frontCut: cut, back: a, backCut: cut, maps: { main: identityMap(channels) } });
+      const stitched = new StitchedModel({
+        front: a,
+        frontCut: cut,
+        back: a,
+        backCut: cut,
+        maps: { main: identityMap(channels) },
+      });
       const x = pixels(4);
       const reference = await a.run(x);
       expect(relError(await stitched.run(x), reference)).toBeLessThan(1e-5);
@@ -52,11 +61,18 @@ const CROSS: [string, string, string, string, string][] = [
 describe('cross-model stitches: fused export == chained run, sessions shared', () => {
   for (const [label, an, ac, bn, bc] of CROSS) {
     it(label, async () => {
-      const a = await model(fixture(an)), b = await model(fixture(bn));
+      const a = await model(fixture(an)),
+        b = await model(fixture(bn));
       const adapter = new Adapter(a.sampleDims(ac), b.sampleDims(bc));
       const maps = mapsFor(adapter, 0.3);
-      const frontCuts = a.cutPoints().map((c) => c.name).filter((_, i) => i % 2 === 1);
-      const backCuts = b.cutPoints().map((c) => c.name).filter((_, i) => i % 2 === 0);
+      const frontCuts = a
+        .cutPoints()
+        .map((c) => c.name)
+        .filter((_, i) => i % 2 === 1);
+      const backCuts = b
+        .cutPoints()
+        .map((c) => c.name)
+        .filter((_, i) => i % 2 === 0);
       const stitched = new StitchedModel({ front: a, frontCut: ac, back: b, backCut: bc, maps, frontCuts, backCuts });
       expect(stitched.frontSegments.at(-1)!.to).toBe(ac);
       expect(stitched.backSegments[0]!.from).toBe(bc);
@@ -74,10 +90,20 @@ describe('cross-model stitches: fused export == chained run, sessions shared', (
       const proto = decodeModel(fused, 'fused');
       expect(proto.graph!.input.map((i) => i.name)).toEqual(['pixels']);
       expect(proto.graph!.output.map((o) => o.name)).toEqual(['logits']);
-      expect(proto.graph!.initializer.filter((t) => t.name!.startsWith('stitch/weight') && t.data_type === 1).length).toBe(maps.cls ? 4 : 2);
+      expect(
+        proto.graph!.initializer.filter((t) => t.name!.startsWith('stitch/weight') && t.data_type === 1).length,
+      ).toBe(maps.cls ? 4 : 2);
       // a second configuration on the same anchors builds no new sessions for shared segments
       const sessions = a.sessionCount + b.sessionCount;
-      const again = new StitchedModel({ front: a, frontCut: ac, back: b, backCut: bc, maps: mapsFor(adapter, 0.1), frontCuts, backCuts });
+      const again = new StitchedModel({
+        front: a,
+        frontCut: ac,
+        back: b,
+        backCut: bc,
+        maps: mapsFor(adapter, 0.1),
+        frontCuts,
+        backCuts,
+      });
       await again.run(x);
       expect(a.sessionCount + b.sessionCount).toBe(sessions);
       expect(again.frontSegments[0]).toBe(stitched.frontSegments[0]);
@@ -89,16 +115,34 @@ describe('zoo anchors', () => {
   for (const anchor of zooAnchors()) {
     it(`${anchor}: identity stitch at every second cut == anchor; fused == chained`, async () => {
       const a = await model(join(ZOO, `${anchor}.onnx`));
-      const x = randomTensor(a.input.shape.map((d) => (typeof d === 'number' ? d : 4)), 5);
+      const x = randomTensor(
+        a.input.shape.map((d) => (typeof d === 'number' ? d : 4)),
+        5,
+      );
       const reference = await a.run(x);
-      const cuts = a.cutPoints().slice(1, -1).filter((c) => c.shape.length === 4 || c.shape.length === 3);
+      const cuts = a
+        .cutPoints()
+        .slice(1, -1)
+        .filter((c) => c.shape.length === 4 || c.shape.length === 3);
       let worst = 0;
       for (const cut of cuts.filter((_, i) => i % 2 === 0)) {
         const width = cut.shape.length === 4 ? (cut.shape[1] as number) : (cut.shape[2] as number);
-        const stitched = new StitchedModel({ front: a, frontCut: cut.name, back: a, backCut: cut.name, maps: { main: identityMap(width) } });
-        worst = Math.max(worst, relError(await stitched.run(x), reference), relError(await ortRun(stitched.toOnnx(), x), reference));
+        const stitched = new StitchedModel({
+          front: a,
+          frontCut: cut.name,
+          back: a,
+          backCut: cut.name,
+          maps: { main: identityMap(width) },
+        });
+        worst = Math.max(
+          worst,
+          relError(await stitched.run(x), reference),
+          relError(await ortRun(stitched.toOnnx(), x), reference),
+        );
       }
-      console.log(`${anchor}: identity stitches at ${Math.ceil(cuts.length / 2)} cuts, max rel error ${worst.toExponential(2)}`);
+      console.log(
+        `${anchor}: identity stitches at ${Math.ceil(cuts.length / 2)} cuts, max rel error ${worst.toExponential(2)}`,
+      );
       expect(worst).toBeLessThan(1e-5);
     }, 300_000);
   }
@@ -108,10 +152,27 @@ describe('errors', () => {
   it('names the argument', async () => {
     const a = await model(fixture('cnn-a'));
     const cut = '/block1/Relu_1_output_0';
-    expect(() => new StitchedModel({ front: a, frontCut: 'nope', back: a, backCut: cut, maps: { main: identityMap(8) } })).toThrow(/frontCut: 'nope' is not a cut point/);
-    expect(() => new StitchedModel({ front: a, frontCut: 'pixels', back: a, backCut: cut, maps: { main: identityMap(8) } })).toThrow(/frontCut: expected a cut after the input/);
-    expect(() => new StitchedModel({ front: a, frontCut: cut, back: a, backCut: 'logits', maps: { main: identityMap(8) } })).toThrow(/backCut: expected a cut before the output/);
-    expect(() => new StitchedModel({ front: a, frontCut: cut, back: a, backCut: cut, maps: { main: identityMap(4) } })).toThrow(/maps.main: expected a 8 x 8 weight/);
-    expect(() => new StitchedModel({ front: a, frontCut: cut, back: a, backCut: '/Reshape_output_0', maps: { main: identityMap(8) } })).toThrow(/back: expected per-sample dims/);
+    expect(
+      () => new StitchedModel({ front: a, frontCut: 'nope', back: a, backCut: cut, maps: { main: identityMap(8) } }),
+    ).toThrow(/frontCut: 'nope' is not a cut point/);
+    expect(
+      () => new StitchedModel({ front: a, frontCut: 'pixels', back: a, backCut: cut, maps: { main: identityMap(8) } }),
+    ).toThrow(/frontCut: expected a cut after the input/);
+    expect(
+      () => new StitchedModel({ front: a, frontCut: cut, back: a, backCut: 'logits', maps: { main: identityMap(8) } }),
+    ).toThrow(/backCut: expected a cut before the output/);
+    expect(
+      () => new StitchedModel({ front: a, frontCut: cut, back: a, backCut: cut, maps: { main: identityMap(4) } }),
+    ).toThrow(/maps.main: expected a 8 x 8 weight/);
+    expect(
+      () =>
+        new StitchedModel({
+          front: a,
+          frontCut: cut,
+          back: a,
+          backCut: '/Reshape_output_0',
+          maps: { main: identityMap(8) },
+        }),
+    ).toThrow(/back: expected per-sample dims/);
   });
 });

@@ -10,7 +10,18 @@ import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { FrozenModel } from '../lib/onnx/index.js';
-import { DataType, decodeModel, encodeModel, node, tensorFloats, tensorProto, valueInfo, valueInfoDims, type NodeProto, type TensorProto } from '../lib/onnx/proto.js';
+import {
+  DataType,
+  decodeModel,
+  encodeModel,
+  node,
+  tensorFloats,
+  tensorProto,
+  valueInfo,
+  valueInfoDims,
+  type NodeProto,
+  type TensorProto,
+} from '../lib/onnx/proto.js';
 import { ONNX_PROTO } from '../lib/onnx/schema.js';
 import { directionalError, targets } from './grad-check.js';
 import { i64, randomValues } from './onnx-helpers.js';
@@ -20,7 +31,8 @@ const FLOAT16 = 10;
 const NODE_TESTS = '/usr/share/libonnx-testdata/data/node';
 
 /** Test cases of the ops whose rules this checks (the `_expanded` variants test other ops' decompositions). */
-const OPS = /^test_(hardsigmoid|hardswish|leakyrelu|prelu|gelu|softplus|where|constant_pad|edge_pad|reflect_pad|wrap_pad|resize|upsample|reduce_max|reduce_min|split|cast|castlike|instancenorm|softmax|logsoftmax)(_|$)/;
+const OPS =
+  /^test_(hardsigmoid|hardswish|leakyrelu|prelu|gelu|softplus|where|constant_pad|edge_pad|reflect_pad|wrap_pad|resize|upsample|reduce_max|reduce_min|split|cast|castlike|instancenorm|softmax|logsoftmax)(_|$)/;
 
 /** Cases whose op has no gradient at the reference input, with the reason. */
 const NO_GRADIENT: Record<string, string> = {
@@ -38,7 +50,8 @@ const NO_GRADIENT: Record<string, string> = {
 
 /** Cases where float32 cannot measure finite differences at the reference input. */
 const UNMEASURABLE: Record<string, string> = {
-  test_softmax_large_number: 'inputs near 10000, whose float32 spacing (1e-3) swallows any step that keeps the other row linear',
+  test_softmax_large_number:
+    'inputs near 10000, whose float32 spacing (1e-3) swallows any step that keeps the other row linear',
   test_logsoftmax_large_number: 'inputs near 10000, as for Softmax',
 };
 
@@ -54,14 +67,22 @@ const FLOATING = new Set<number>([DataType.FLOAT, DataType.DOUBLE, FLOAT16]);
 
 /** IEEE half-precision bits as a number. */
 function half(bits: number): number {
-  const e = (bits >> 10) & 31, m = bits & 1023, sign = bits & 0x8000 ? -1 : 1;
-  return sign * (e === 0 ? m * 2 ** -24 : e === 31 ? (m ? Number.NaN : Number.POSITIVE_INFINITY) : (1 + m / 1024) * 2 ** (e - 15));
+  const e = (bits >> 10) & 31,
+    m = bits & 1023,
+    sign = bits & 0x8000 ? -1 : 1;
+  return (
+    sign *
+    (e === 0 ? m * 2 ** -24 : e === 31 ? (m ? Number.NaN : Number.POSITIVE_INFINITY) : (1 + m / 1024) * 2 ** (e - 15))
+  );
 }
 
 /** The values of a float, double or float16 tensor. */
 function floats(t: TensorProto): number[] {
   if (t.data_type !== FLOAT16) return tensorFloats(t);
-  const bits = t.raw_data && t.raw_data.byteLength > 0 ? Array.from(new Uint16Array(new Uint8Array(t.raw_data).buffer)) : (t.int32_data ?? []);
+  const bits =
+    t.raw_data && t.raw_data.byteLength > 0
+      ? Array.from(new Uint16Array(new Uint8Array(t.raw_data).buffer))
+      : (t.int32_data ?? []);
   return bits.map(half);
 }
 
@@ -83,7 +104,10 @@ afterAll(async () => {
 function wrap(dir: string): { bytes: Uint8Array; x: Float32Array; half: boolean } | string {
   const original = decodeModel(readFileSync(join(NODE_TESTS, dir, 'model.onnx')), dir);
   const graph = original.graph!;
-  const inputs = graph.input.map((info, k) => ({ info, value: readTensor(join(NODE_TESTS, dir, 'test_data_set_0', `input_${k}.pb`)) }));
+  const inputs = graph.input.map((info, k) => ({
+    info,
+    value: readTensor(join(NODE_TESTS, dir, 'test_data_set_0', `input_${k}.pb`)),
+  }));
   const data = inputs.find((i) => FLOATING.has(i.info.type?.tensor_type?.elem_type ?? 0));
   if (!data) return 'no float input';
   const xDims = (valueInfoDims(data.info) ?? []).map(Number);
@@ -102,7 +126,8 @@ function wrap(dir: string): { bytes: Uint8Array; x: Float32Array; half: boolean 
   const elem = data.info.type!.tensor_type!.elem_type!;
   const shaped = elem === DataType.FLOAT ? data.info.name : 'wrap_x';
   const nodes = [...sum('wrap_z', 0, 'wrap_z_sum'), node('Reshape', ['wrap_z_sum', 'wrap_x_dims'], [shaped])];
-  if (shaped !== data.info.name) nodes.push(node('Cast', [shaped], [data.info.name], [{ name: 'to', type: 2, i: elem }]));
+  if (shaped !== data.info.name)
+    nodes.push(node('Cast', [shaped], [data.info.name], [{ name: 'to', type: 2, i: elem }]));
   const inits: TensorProto[] = [i64('wrap_axis0', [0]), i64('wrap_axis1', [1]), i64('wrap_x_dims', xDims)];
   for (const i of inputs) if (i !== data) inits.push({ ...i.value, name: i.info.name });
   nodes.push(...graph.node);
@@ -114,23 +139,45 @@ function wrap(dir: string): { bytes: Uint8Array; x: Float32Array; half: boolean 
     if (cast !== o.name) nodes.push(node('Cast', [o.name], [cast], [{ name: 'to', type: 2, i: DataType.FLOAT }]));
     nodes.push(node('Reshape', [cast, 'wrap_row'], [flat]));
     const values = FLOATING.has(ref.data_type ?? 0) ? floats(ref) : [1];
-    return { flat, count: ref.dims.reduce<number>((p, d) => p * Number(d), 1), peak: Math.max(1, ...values.map(Math.abs)) };
+    return {
+      flat,
+      count: ref.dims.reduce<number>((p, d) => p * Number(d), 1),
+      peak: Math.max(1, ...values.map(Math.abs)),
+    };
   });
   inits.push(i64('wrap_row', [1, -1]));
   const width = outs.reduce((p, o) => p + o.count, 0);
   const peak = Math.max(...outs.map((o) => o.peak));
-  nodes.push(node('Concat', outs.map((o) => o.flat), ['wrap_y'], [{ name: 'axis', type: 2, i: 1 }]));
+  nodes.push(
+    node(
+      'Concat',
+      outs.map((o) => o.flat),
+      ['wrap_y'],
+      [{ name: 'axis', type: 2, i: 1 }],
+    ),
+  );
   inits.push(tensorProto('wrap_W', [width, 3], randomValues(width * 3, 7, 1 / (peak * Math.sqrt(width)))));
   nodes.push(node('MatMul', ['wrap_y', 'wrap_W'], ['wrap_logits1']));
   // The batch enters the logits' shape through a zero term, so the logits are [N, 3].
-  nodes.push(...sum('wrap_z', 1, 'wrap_z_rows'), node('Mul', ['wrap_z_rows', 'wrap_zero'], ['wrap_batch']), node('Add', ['wrap_logits1', 'wrap_batch'], ['wrap_logits']));
+  nodes.push(
+    ...sum('wrap_z', 1, 'wrap_z_rows'),
+    node('Mul', ['wrap_z_rows', 'wrap_zero'], ['wrap_batch']),
+    node('Add', ['wrap_logits1', 'wrap_batch'], ['wrap_logits']),
+  );
   inits.push(tensorProto('wrap_zero', [], [0]));
   const bytes = encodeModel({
     ...original,
     // IR 3 wants every initializer listed as a graph input; the wrapper does not.
     ir_version: Math.max(7, Number(original.ir_version ?? 0)),
     opset_import: [...original.opset_import.filter((o) => o.domain), { domain: '', version: opset }],
-    graph: { ...graph, node: nodes, initializer: inits, input: [valueInfo('wrap_z', DataType.FLOAT, ['N', size])], output: [valueInfo('wrap_logits', DataType.FLOAT, ['N', 3])], value_info: [] },
+    graph: {
+      ...graph,
+      node: nodes,
+      initializer: inits,
+      input: [valueInfo('wrap_z', DataType.FLOAT, ['N', size])],
+      output: [valueInfo('wrap_logits', DataType.FLOAT, ['N', 3])],
+      value_info: [],
+    },
   });
   return { bytes, x, half: elem === FLOAT16 || graph.output.some((o) => o.type?.tensor_type?.elem_type === FLOAT16) };
 }
@@ -138,27 +185,51 @@ function wrap(dir: string): { bytes: Uint8Array; x: Float32Array; half: boolean 
 // Without Debian's libonnx-testdata the suite is skipped and named in npm test's last line;
 // CI installs the package and sets RESTNET_REQUIRE_ONNX_TESTDATA=1, which makes its absence an error.
 if (cases.length === 0) {
-  if (process.env['RESTNET_REQUIRE_ONNX_TESTDATA'] === '1') throw new Error(`${NODE_TESTS} has no test cases: apt-get install libonnx-testdata`);
-  const log = process.env['RESTNET_SKIP_LOG'];
+  if (process.env.RESTNET_REQUIRE_ONNX_TESTDATA === '1')
+    throw new Error(`${NODE_TESTS} has no test cases: apt-get install libonnx-testdata`);
+  const log = process.env.RESTNET_SKIP_LOG;
   if (log) appendFileSync(log, 'the gradient checks on the ONNX operator tests (apt-get install libonnx-testdata)\n');
 }
 
 describe.skipIf(cases.length === 0)('gradient rules on the ONNX operator tests (libonnx-testdata)', () => {
   it('covers the ops it names', () => {
-    for (const op of ['hardsigmoid', 'hardswish', 'leakyrelu', 'prelu', 'softplus', 'where', 'pad', 'resize', 'upsample', 'reduce_max', 'reduce_min', 'split', 'cast', 'instancenorm', 'softmax', 'logsoftmax']) {
-      expect(cases.some((c) => c.includes(op)), op).toBe(true);
+    for (const op of [
+      'hardsigmoid',
+      'hardswish',
+      'leakyrelu',
+      'prelu',
+      'softplus',
+      'where',
+      'pad',
+      'resize',
+      'upsample',
+      'reduce_max',
+      'reduce_min',
+      'split',
+      'cast',
+      'instancenorm',
+      'softmax',
+      'logsoftmax',
+    ]) {
+      expect(
+        cases.some((c) => c.includes(op)),
+        op,
+      ).toBe(true);
     }
   });
 
-  it.each(cases.filter((c) => !(c in NO_GRADIENT) && !(c in UNSUPPORTED) && !(c in UNMEASURABLE)))('%s', async (dir) => {
-    const wrapped = wrap(dir);
-    if (typeof wrapped === 'string') throw new Error(`${dir}: ${wrapped}`);
-    const m = await FrozenModel.load(wrapped.bytes, { threads: 1 });
-    models.push(m);
-    const x = { data: wrapped.x, dims: [1, wrapped.x.length] };
-    // Steps of 1e-3 of the input's magnitude: the reference inputs of piecewise-linear ops lie
-    // further than that from their kinks. Through float16 the loss moves in steps of 1e-3: larger ones.
-    const eps = wrapped.half ? 0.1 : 1e-3 * Math.max(1, ...Array.from(wrapped.x, Math.abs));
-    expect(await directionalError(m.gradient('wrap_z'), x, targets(1, 3, 5), eps)).toBeLessThan(2e-2);
-  });
+  it.each(cases.filter((c) => !(c in NO_GRADIENT) && !(c in UNSUPPORTED) && !(c in UNMEASURABLE)))(
+    '%s',
+    async (dir) => {
+      const wrapped = wrap(dir);
+      if (typeof wrapped === 'string') throw new Error(`${dir}: ${wrapped}`);
+      const m = await FrozenModel.load(wrapped.bytes, { threads: 1 });
+      models.push(m);
+      const x = { data: wrapped.x, dims: [1, wrapped.x.length] };
+      // Steps of 1e-3 of the input's magnitude: the reference inputs of piecewise-linear ops lie
+      // further than that from their kinks. Through float16 the loss moves in steps of 1e-3: larger ones.
+      const eps = wrapped.half ? 0.1 : 1e-3 * Math.max(1, ...Array.from(wrapped.x, Math.abs));
+      expect(await directionalError(m.gradient('wrap_z'), x, targets(1, 3, 5), eps)).toBeLessThan(2e-2);
+    },
+  );
 });

@@ -94,8 +94,7 @@ export function ckaOracle(
   y: Matrix,
   options: { kernel?: 'linear' | 'rbf'; threshold?: number; debiased?: boolean } = {},
 ): number {
-  const gram = (m: Matrix): Gram =>
-    options.kernel === 'rbf' ? gramRbf(m, options.threshold ?? 1) : gramLinear(m);
+  const gram = (m: Matrix): Gram => (options.kernel === 'rbf' ? gramRbf(m, options.threshold ?? 1) : gramLinear(m));
   const k = gram(x);
   const l = gram(y);
   const unbiased = options.debiased ?? false;

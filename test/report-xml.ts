@@ -51,7 +51,8 @@ export function parseXml(xml: string): XmlElement {
     if (!selfClosing) stack.push(el);
   }
   if (stack.length !== 1) throw new Error(`unclosed <${stack[stack.length - 1]!.name}>`);
-  if (root.children.length !== 1 || root.children[0]!.name !== 'svg') throw new Error('expected one <svg> root element');
+  if (root.children.length !== 1 || root.children[0]!.name !== 'svg')
+    throw new Error('expected one <svg> root element');
   if (root.text.trim() !== '') throw new Error('text outside the root element');
   return root.children[0]!;
 }
@@ -69,4 +70,7 @@ export function findAll(el: XmlElement, pred: (e: XmlElement) => boolean): XmlEl
   return out;
 }
 
-export const hasClass = (cls: string) => (e: XmlElement): boolean => (e.attrs.class ?? '').split(/\s+/).includes(cls);
+export const hasClass =
+  (cls: string) =>
+  (e: XmlElement): boolean =>
+    (e.attrs.class ?? '').split(/\s+/).includes(cls);

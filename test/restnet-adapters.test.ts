@@ -24,10 +24,13 @@ describe('spaceToDepth', () => {
     const t = randomTensor([2, 3, 4, 6], 9);
     const s = spaceToDepth(t, 2);
     expect(s.dims).toEqual([2, 12, 2, 3]);
-    for (let n = 0; n < 2; n++) for (let c = 0; c < 3; c++) for (let y = 0; y < 4; y++) for (let x = 0; x < 6; x++) {
-      const out = ((n * 12 + ((y % 2) * 2 + (x % 2)) * 3 + c) * 2 + Math.floor(y / 2)) * 3 + Math.floor(x / 2);
-      expect(s.data[out]).toBe(t.data[((n * 3 + c) * 4 + y) * 6 + x]);
-    }
+    for (let n = 0; n < 2; n++)
+      for (let c = 0; c < 3; c++)
+        for (let y = 0; y < 4; y++)
+          for (let x = 0; x < 6; x++) {
+            const out = ((n * 12 + ((y % 2) * 2 + (x % 2)) * 3 + c) * 2 + Math.floor(y / 2)) * 3 + Math.floor(x / 2);
+            expect(s.data[out]).toBe(t.data[((n * 3 + c) * 4 + y) * 6 + x]);
+          }
     expect(() => spaceToDepth(t, 4)).toThrow(/divisible/);
     expect(depthToSpace(s, 2)).toEqual(t);
   });
@@ -35,9 +38,17 @@ describe('spaceToDepth', () => {
   it('adapter widths: C f^2 with space-to-depth, C with average pooling or a non-integer factor', () => {
     expect(new Adapter([8, 28, 28], [4, 14, 14], { downsample: 'space-to-depth' }).weightShapes.main).toEqual([32, 4]);
     expect(new Adapter([8, 28, 28], [4, 14, 14]).weightShapes.main).toEqual([8, 4]);
-    expect(new Adapter([8, 14, 14], [17, 8], { downsample: 'space-to-depth' }).weightShapes).toEqual({ main: [8, 8], cls: [8, 8] });
-    expect(new Adapter([8, 28, 28], [17, 8], { downsample: 'space-to-depth' }).weightShapes).toEqual({ main: [392, 8], cls: [8, 8] });
-    expect(() => new Adapter([8, 28, 28], [4, 14, 14], { downsample: 'nearest' as never })).toThrow(/options.downsample/);
+    expect(new Adapter([8, 14, 14], [17, 8], { downsample: 'space-to-depth' }).weightShapes).toEqual({
+      main: [8, 8],
+      cls: [8, 8],
+    });
+    expect(new Adapter([8, 28, 28], [17, 8], { downsample: 'space-to-depth' }).weightShapes).toEqual({
+      main: [392, 8],
+      cls: [8, 8],
+    });
+    expect(() => new Adapter([8, 28, 28], [4, 14, 14], { downsample: 'nearest' as never })).toThrow(
+      /options.downsample/,
+    );
     // Depth-to-space: the map runs on the front's grid and writes C f^2 values per cell.
     const up = new Adapter([17, 16], [4, 28, 28], { upsample: 'depth-to-space' });
     expect([up.upBlock, up.grid, up.weightShapes.main, up.positions]).toEqual([7, [4, 4], [16, 196], 16]);
@@ -57,23 +68,38 @@ describe('space-to-depth, depth-to-space, CLS maps and per-position offsets: cha
   const layout = { downsample: 'space-to-depth', upsample: 'depth-to-space', clsMap: true } as const;
   for (const [f, fc, b, bc] of cases) {
     it(`${f}:${fc} -> ${b}:${bc}`, async () => {
-      const front = await load(f), back = await load(b);
+      const front = await load(f),
+        back = await load(b);
       const adapter = new Adapter(front.sampleDims(fc), back.sampleDims(bc), layout);
       const [fd, bd] = [front.sampleDims(fc), back.sampleDims(bc)];
       if (fd.length === 3 && fd[1]! > bd[1]!) expect(adapter.block).toBe(fd[1]! / adapter.grid[0]);
       if (bc === '/Relu_output_0') expect(adapter.upBlock).toBe(f === 'vit-a' ? 7 : 2);
-      if (f === 'vit-a' && b === 'vit-b') expect([adapter.splitCls, adapter.positions, adapter.weightShapes]).toEqual([true, 16, { main: [16, 8], cls: [16, 8] }]);
+      if (f === 'vit-a' && b === 'vit-b')
+        expect([adapter.splitCls, adapter.positions, adapter.weightShapes]).toEqual([
+          true,
+          16,
+          { main: [16, 8], cls: [16, 8] },
+        ]);
       const maps: AdapterMaps = { main: linearMap(...adapter.weightShapes.main, 5, 0.3) };
       if (adapter.weightShapes.cls) maps.cls = linearMap(...adapter.weightShapes.cls, 6, 0.3);
       const outputs = adapter.weightShapes.main[1];
       maps.position = randomValues(adapter.positions * outputs, 7);
-      expect(() => adapter.checkMaps({ ...maps, position: new Float32Array(3) })).toThrow(/maps.position: expected a Float32Array of/);
+      expect(() => adapter.checkMaps({ ...maps, position: new Float32Array(3) })).toThrow(
+        /maps.position: expected a Float32Array of/,
+      );
       const net = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps, adapter: layout });
       const x = randomTensor([3, 1, 28, 28], 4);
       const chained = await net.run(x);
       expect(relError(await ortRun(net.toOnnx(), x), chained)).toBeLessThan(1e-4);
       // The offset is really applied: without it the output differs.
-      const without = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps: { ...maps, position: undefined }, adapter: layout });
+      const without = new StitchedModel({
+        front,
+        frontCut: fc,
+        back,
+        backCut: bc,
+        maps: { ...maps, position: undefined },
+        adapter: layout,
+      });
       expect(relError(await without.run(x), chained)).toBeGreaterThan(1e-3);
     });
   }

@@ -54,8 +54,10 @@ describe('modes', () => {
     const fused = await load({ mode: 'fused' });
     const shared = await load({ mode: 'shared' });
     expect(ids.length).toBeGreaterThanOrEqual(3);
-    for (const id of [...ids, ...anchors]) expect(relError(await fused.runWith(id, x4), await shared.runWith(id, x4)), id).toBeLessThan(1e-4);
-    const f = fused.memory(), s = shared.memory();
+    for (const id of [...ids, ...anchors])
+      expect(relError(await fused.runWith(id, x4), await shared.runWith(id, x4)), id).toBeLessThan(1e-4);
+    const f = fused.memory(),
+      s = shared.memory();
     expect(f).toMatchObject({ mode: 'fused', threads: 1, budgetBytes: null });
     expect(new Set(f.fused.ids)).toEqual(new Set([...ids, ...anchors]));
     expect(f.fused.bytes).toBe([...ids, ...anchors].reduce((n, id) => n + size.get(id)!, 0));
@@ -77,10 +79,16 @@ describe('modes', () => {
   });
 
   it('rejects unknown modes, budgets and warm lists', async () => {
-    await expect(ReStNet.load(dir, { mode: 'fast' as never })).rejects.toThrow(/options.mode: expected one of fused, shared, auto, got "fast"/);
-    await expect(ReStNet.load(dir, { memoryBudgetBytes: -1 })).rejects.toThrow(/options.memoryBudgetBytes: expected a number >= 0/);
+    await expect(ReStNet.load(dir, { mode: 'fast' as never })).rejects.toThrow(
+      /options.mode: expected one of fused, shared, auto, got "fast"/,
+    );
+    await expect(ReStNet.load(dir, { memoryBudgetBytes: -1 })).rejects.toThrow(
+      /options.memoryBudgetBytes: expected a number >= 0/,
+    );
     await expect(ReStNet.load(dir, { threads: 0 })).rejects.toThrow(/options.threads: expected a positive integer/);
-    await expect(ReStNet.load(dir, { warm: 'some' as never })).rejects.toThrow(/options.warm: expected 'all', 'none' or an array of ids/);
+    await expect(ReStNet.load(dir, { warm: 'some' as never })).rejects.toThrow(
+      /options.warm: expected 'all', 'none' or an array of ids/,
+    );
   });
 
   it('threads: without a setting, one of the candidates measured on this machine', async () => {

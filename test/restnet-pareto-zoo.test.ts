@@ -13,31 +13,40 @@ import { analyze, fit, holdOut, loadAnchor, markPareto, plan } from '../lib/rest
 const has = (name: string): boolean => existsSync(zooPath(`${name}.onnx`));
 
 describe('zoo: refinement and the Pareto filter', () => {
-  it.runIf(has('cnn-l') && has('cnn-s'))('the default refinement beats least squares alone on the weakest cnn-l -> cnn-s stitch, on images it did not train on', async () => {
-    // A small share of the calibration split keeps this under half a minute on 2 cores.
-    const calibration = loadZooSplit('calibration');
-    const { train: part } = holdOut(calibration, calibration.rows - 1500, 3);
-    const { train, validation } = holdOut(part, 500, 0);
-    const a = await loadAnchor('cnn-l', { threads: 1 }), b = await loadAnchor('cnn-s', { threads: 1 });
-    const p = plan(await analyze(a, b, train, { calibrationLimit: 256 }));
-    const weakest = { ...p, configs: p.configs.filter((c) => c.frontCut === 'stage1.block0' && c.backCut === 'stage1.block0') };
-    expect(weakest.configs).toHaveLength(1);
-    const ls = await fit(weakest, train, { calibrationLimit: 256 });
-    const refined = await fit(weakest, train, { calibrationLimit: 256, refine: true, validation });
-    const id = weakest.configs[0]!.id;
-    const lsReport = await markPareto(ls, validation);
-    const report = await markPareto(refined, validation);
-    const before = lsReport.accuracy.get(id)!, after = report.accuracy.get(id)!;
-    // Least squares alone leaves this stitch far below cnn-s (about 70% vs 92% here); refined, it is
-    // within a few points. 500 images: the interval half-width is about 2.5 points.
-    expect(after).toBeGreaterThan(before + 0.05);
-    expect(after).toBeGreaterThan(report.accuracy.get('cnn-s')! - 0.06);
-    // The marks follow the figures: dominated by cnn-s exactly when no more accurate than it.
-    const record = refined.record(id);
-    expect(record.validationImages).toBe(500);
-    expect(record.validationAccuracy).toBe(after);
-    expect(record.pareto).toBe(report.verdicts.get(id)!.pareto);
-    if (after <= report.accuracy.get('cnn-s')!) expect(record.reason).toMatch(/^dominated by anchor cnn-s: /);
-    for (const x of [a, b]) await x.model.dispose();
-  }, 90_000);
+  it.runIf(has('cnn-l') && has('cnn-s'))(
+    'the default refinement beats least squares alone on the weakest cnn-l -> cnn-s stitch, on images it did not train on',
+    async () => {
+      // A small share of the calibration split keeps this under half a minute on 2 cores.
+      const calibration = loadZooSplit('calibration');
+      const { train: part } = holdOut(calibration, calibration.rows - 1500, 3);
+      const { train, validation } = holdOut(part, 500, 0);
+      const a = await loadAnchor('cnn-l', { threads: 1 }),
+        b = await loadAnchor('cnn-s', { threads: 1 });
+      const p = plan(await analyze(a, b, train, { calibrationLimit: 256 }));
+      const weakest = {
+        ...p,
+        configs: p.configs.filter((c) => c.frontCut === 'stage1.block0' && c.backCut === 'stage1.block0'),
+      };
+      expect(weakest.configs).toHaveLength(1);
+      const ls = await fit(weakest, train, { calibrationLimit: 256 });
+      const refined = await fit(weakest, train, { calibrationLimit: 256, refine: true, validation });
+      const id = weakest.configs[0]!.id;
+      const lsReport = await markPareto(ls, validation);
+      const report = await markPareto(refined, validation);
+      const before = lsReport.accuracy.get(id)!,
+        after = report.accuracy.get(id)!;
+      // Least squares alone leaves this stitch far below cnn-s (about 70% vs 92% here); refined, it is
+      // within a few points. 500 images: the interval half-width is about 2.5 points.
+      expect(after).toBeGreaterThan(before + 0.05);
+      expect(after).toBeGreaterThan(report.accuracy.get('cnn-s')! - 0.06);
+      // The marks follow the figures: dominated by cnn-s exactly when no more accurate than it.
+      const record = refined.record(id);
+      expect(record.validationImages).toBe(500);
+      expect(record.validationAccuracy).toBe(after);
+      expect(record.pareto).toBe(report.verdicts.get(id)!.pareto);
+      if (after <= report.accuracy.get('cnn-s')!) expect(record.reason).toMatch(/^dominated by anchor cnn-s: /);
+      for (const x of [a, b]) await x.model.dispose();
+    },
+    90_000,
+  );
 });

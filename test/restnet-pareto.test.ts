@@ -8,7 +8,7 @@ import { paretoSvg } from '../lib/report/pareto.js';
 import { findAll, hasClass, parseXml } from './report-xml.js';
 
 describe('wilsonInterval', () => {
-  it("matches Newcombe (1998), Table I, method 3 (Wilson score, no continuity correction)", () => {
+  it('matches Newcombe (1998), Table I, method 3 (Wilson score, no continuity correction)', () => {
     // Published to 4 decimals: 81/263, 15/148, 0/20, 1/29.
     const published: [number, number, number, number][] = [
       [81, 263, 0.2553, 0.3662],
@@ -46,8 +46,14 @@ describe('wilsonInterval', () => {
 });
 
 describe('holdOut', () => {
-  const n = 50, size = 3;
-  const data = { images: Float32Array.from({ length: n * size }, (_, i) => Math.floor(i / size)), rows: n, cols: size, labels: Uint8Array.from({ length: n }, (_, i) => i % 10) };
+  const n = 50,
+    size = 3;
+  const data = {
+    images: Float32Array.from({ length: n * size }, (_, i) => Math.floor(i / size)),
+    rows: n,
+    cols: size,
+    labels: Uint8Array.from({ length: n }, (_, i) => i % 10),
+  };
 
   it('splits into disjoint parts that together are the data, each in the data order, the same for the same seed', () => {
     const { train, validation } = holdOut(data, 12, 7);
@@ -76,20 +82,33 @@ describe('paretoVerdicts', () => {
     { id: 'small', kind: 'anchor', macs: 10e6, accuracy: 0.9 },
     { id: 'large', kind: 'anchor', macs: 40e6, accuracy: 0.93 },
   ];
-  const config = (id: string, macs: number, accuracy: number): ParetoCandidate => ({ id, kind: 'config', macs: macs * 1e6, accuracy });
+  const config = (id: string, macs: number, accuracy: number): ParetoCandidate => ({
+    id,
+    kind: 'config',
+    macs: macs * 1e6,
+    accuracy,
+  });
 
   it('marks a configuration that an anchor or another configuration beats at no more cost', () => {
-    const v = paretoVerdicts([...anchors, config('a', 12, 0.905), config('b', 20, 0.895), config('c', 30, 0.925), config('d', 35, 0.92)], { lineMargin: Infinity });
+    const v = paretoVerdicts(
+      [...anchors, config('a', 12, 0.905), config('b', 20, 0.895), config('c', 30, 0.925), config('d', 35, 0.92)],
+      { lineMargin: Infinity },
+    );
     expect(v.get('a')).toEqual({ pareto: true });
     expect(v.get('b')!.pareto).toBe(false);
-    expect(v.get('b')!.reason).toBe('dominated by anchor small: 90.00% at 10.00 MMACs vs 89.50% at 20.00 MMACs on the validation split');
+    expect(v.get('b')!.reason).toBe(
+      'dominated by anchor small: 90.00% at 10.00 MMACs vs 89.50% at 20.00 MMACs on the validation split',
+    );
     expect(v.get('c')).toEqual({ pareto: true });
     expect(v.get('d')!.reason).toMatch(/^dominated by c: 92.50% .* vs 92.00%/);
     expect(v.has('small')).toBe(false);
   });
 
   it('counts equal accuracy at equal or lower cost as dominating; of two identical configurations the first stays', () => {
-    const v = paretoVerdicts([...anchors, config('same-as-small', 15, 0.9), config('x', 20, 0.91), config('y', 20, 0.91)], { lineMargin: Infinity });
+    const v = paretoVerdicts(
+      [...anchors, config('same-as-small', 15, 0.9), config('x', 20, 0.91), config('y', 20, 0.91)],
+      { lineMargin: Infinity },
+    );
     expect(v.get('same-as-small')!.reason).toMatch(/^dominated by anchor small/);
     expect(v.get('x')!.pareto).toBe(true);
     expect(v.get('y')!.reason).toMatch(/^dominated by x/);
@@ -103,26 +122,32 @@ describe('paretoVerdicts', () => {
     const v = paretoVerdicts(points, { lineMargin: 0.01 });
     expect(v.get('near')).toEqual({ pareto: true });
     expect(v.get('far')!.pareto).toBe(false);
-    expect(v.get('far')!.reason).toMatch(/^1\.30 points below the line between anchors small and large \(92\.50% at 35\.00 MMACs; allowed 1\.00\): 91\.20% on the validation split$/);
+    expect(v.get('far')!.reason).toMatch(
+      /^1\.30 points below the line between anchors small and large \(92\.50% at 35\.00 MMACs; allowed 1\.00\): 91\.20% on the validation split$/,
+    );
     expect(paretoVerdicts(points, { lineMargin: Infinity }).get('far')).toEqual({ pareto: true });
   });
 
   it('rejects non-finite figures and a negative margin', () => {
-    expect(() => paretoVerdicts([...anchors, config('n', 20, NaN)])).toThrow(/candidates\[2\] \(n\): expected finite accuracy/);
+    expect(() => paretoVerdicts([...anchors, config('n', 20, NaN)])).toThrow(
+      /candidates\[2\] \(n\): expected finite accuracy/,
+    );
     expect(() => paretoVerdicts(anchors, { lineMargin: -1 })).toThrow(RangeError);
   });
 });
 
 describe('paretoSvg with dominated configurations', () => {
   it('draws them grey, lists them in the legend and keeps them off the front', () => {
-    const svg = parseXml(paretoSvg({
-      points: [
-        { id: 's', kind: 'anchor', accuracy: 0.9, latencyMs: 1, macs: 10 },
-        { id: 'l', kind: 'anchor', accuracy: 0.93, latencyMs: 4, macs: 40 },
-        { id: 'ok', kind: 'stitched', accuracy: 0.92, latencyMs: 2, macs: 20 },
-        { id: 'bad', kind: 'stitched', accuracy: 0.95, latencyMs: 3, macs: 30, dominated: true },
-      ],
-    }));
+    const svg = parseXml(
+      paretoSvg({
+        points: [
+          { id: 's', kind: 'anchor', accuracy: 0.9, latencyMs: 1, macs: 10 },
+          { id: 'l', kind: 'anchor', accuracy: 0.93, latencyMs: 4, macs: 40 },
+          { id: 'ok', kind: 'stitched', accuracy: 0.92, latencyMs: 2, macs: 20 },
+          { id: 'bad', kind: 'stitched', accuracy: 0.95, latencyMs: 3, macs: 30, dominated: true },
+        ],
+      }),
+    );
     const grey = findAll(svg, hasClass('dominated'));
     expect(grey).toHaveLength(2);
     for (const g of grey) expect(g.attrs.fill).toBe('#c8c8c8');
@@ -134,7 +159,12 @@ describe('paretoSvg with dominated configurations', () => {
 
 describe('trainingRows (refinement augmentation)', () => {
   // Two images [C=1, H=2, W=3] with values that name their pixel.
-  const data = { images: Float32Array.from([1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]), rows: 2, cols: 6, labels: Uint8Array.from([7, 8]) };
+  const data = {
+    images: Float32Array.from([1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]),
+    rows: 2,
+    cols: 6,
+    labels: Uint8Array.from([7, 8]),
+  };
   const shape = ['N', 1, 2, 3] as const;
 
   it('without augmentation trains on the first `images` images as they are', () => {
@@ -150,17 +180,24 @@ describe('trainingRows (refinement augmentation)', () => {
     expect(Array.from(r.images.subarray(12, 24))).toEqual([3, 2, 1, 6, 5, 4, 13, 12, 11, 16, 15, 14]);
     // Each shifted copy is the image moved by some (dy, dx) in [-2, 2]^2 other than (0, 0).
     for (let i = 0; i < 2; i++) {
-      const src = data.images.subarray(i * 6, (i + 1) * 6), got = Array.from(r.images.subarray((4 + i) * 6, (5 + i) * 6));
+      const src = data.images.subarray(i * 6, (i + 1) * 6),
+        got = Array.from(r.images.subarray((4 + i) * 6, (5 + i) * 6));
       const clamp = (v: number, n: number): number => Math.min(n - 1, Math.max(0, v));
       const moves = [];
-      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
-        if (dy === 0 && dx === 0) continue;
-        const shifted = Array.from({ length: 6 }, (_, k) => src[clamp(Math.floor(k / 3) - dy, 2) * 3 + clamp((k % 3) - dx, 3)]!);
-        if (shifted.every((v, k) => v === got[k])) moves.push([dy, dx]);
-      }
+      for (let dy = -2; dy <= 2; dy++)
+        for (let dx = -2; dx <= 2; dx++) {
+          if (dy === 0 && dx === 0) continue;
+          const shifted = Array.from(
+            { length: 6 },
+            (_, k) => src[clamp(Math.floor(k / 3) - dy, 2) * 3 + clamp((k % 3) - dx, 3)]!,
+          );
+          if (shifted.every((v, k) => v === got[k])) moves.push([dy, dx]);
+        }
       expect(moves.length).toBeGreaterThan(0);
     }
     expect(() => refineSettings({ augment: ['flip', 'flip'] })).toThrow(/augment: expected a list of distinct/);
-    expect(() => trainingRows(data, refineSettings({ augment: ['flip'] }), ['N', 6])).toThrow(/expected images \[N, C, H, W\]/);
+    expect(() => trainingRows(data, refineSettings({ augment: ['flip'] }), ['N', 6])).toThrow(
+      /expected images \[N, C, H, W\]/,
+    );
   });
 });

@@ -5,7 +5,18 @@
 // kept; stale staging removed), and a save killed (SIGKILL, child process) at every rename and
 // removal step: the folder then loads as the old family or the new one, never a mix.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,7 +24,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadZooSplit } from '../lib/data/index.js';
 import type { Tensor } from '../lib/matrix.js';
-import { analyze, evaluate, fit, loadAnchor, ManifestError, plan, ReStNet, validateManifest, type RestnetManifest } from '../lib/restnet/index.js';
+import {
+  analyze,
+  evaluate,
+  fit,
+  loadAnchor,
+  ManifestError,
+  plan,
+  ReStNet,
+  validateManifest,
+  type RestnetManifest,
+} from '../lib/restnet/index.js';
 import { fixture, relError } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
@@ -44,17 +65,31 @@ beforeAll(async () => {
   const c = await loadAnchor({ name: 'cnn-b', model: fixture('cnn-b') }, { threads: 1 });
   const analysis = await analyze(a, b, calibration, { calibrationLimit: 64, batchSize: 64 });
   const p = plan(analysis, { costRange: 'any' });
-  const images = (from: number) => ({ images: calibration.images.subarray(from * 784, (from + 64) * 784), rows: 64, cols: 784, labels: calibration.labels.subarray(from, from + 64) });
+  const images = (from: number) => ({
+    images: calibration.images.subarray(from * 784, (from + 64) * 784),
+    rows: 64,
+    cols: 784,
+    labels: calibration.labels.subarray(from, from + 64),
+  });
   for (const [dir, net] of [
     [src.old, await fit(p, images(0), {})],
     [src.new, await fit(p, images(64), {})],
-    [src.other, await fit(plan(await analyze(a, c, calibration, { calibrationLimit: 64, batchSize: 64 }), { costRange: 'any' }), images(0), {})],
+    [
+      src.other,
+      await fit(
+        plan(await analyze(a, c, calibration, { calibrationLimit: 64, batchSize: 64 }), { costRange: 'any' }),
+        images(0),
+        {},
+      ),
+    ],
   ] as const) {
     await evaluate(net, evalSplit, undefined, { evalLimit: 50, latencyRuns: 1, latencyRunsBatch32: 1 });
     await net.save(dir);
     await net.dispose();
   }
-  expect(readManifest(src.old).configs.map((c) => c.stitchSha256)).not.toEqual(readManifest(src.new).configs.map((c) => c.stitchSha256));
+  expect(readManifest(src.old).configs.map((c) => c.stitchSha256)).not.toEqual(
+    readManifest(src.new).configs.map((c) => c.stitchSha256),
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -65,20 +100,63 @@ afterAll(async () => {
 describe('manifest fields: types and ranges', () => {
   const base = (): RestnetManifest => readManifest(src.old);
   const cases: [string, (m: RestnetManifest) => void, RegExp][] = [
-    ['accuracy 1e300', (m) => (m.configs[0]!.accuracy = 1e300), /configs\[0\] \(.*\)\.accuracy: expected a number in \[0, 1\] or null, got 1e\+300/],
-    ['accuracy -0.85', (m) => (m.anchors[0]!.accuracy = -0.85), /anchors\[0\] \(cnn-a\)\.accuracy: expected a number in \[0, 1\]/],
+    [
+      'accuracy 1e300',
+      (m) => (m.configs[0]!.accuracy = 1e300),
+      /configs\[0\] \(.*\)\.accuracy: expected a number in \[0, 1\] or null, got 1e\+300/,
+    ],
+    [
+      'accuracy -0.85',
+      (m) => (m.anchors[0]!.accuracy = -0.85),
+      /anchors\[0\] \(cnn-a\)\.accuracy: expected a number in \[0, 1\]/,
+    ],
     ['negative latency', (m) => (m.configs[0]!.latencyMs = -1), /\.latencyMs: expected a number >= 0 or null, got -1/],
-    ['memoryBytes as a string', (m) => ((m.configs[0] as unknown as Record<string, unknown>).memoryBytes = '600680'), /\.memoryBytes: expected an integer >= 0 or null, got "600680"/],
+    [
+      'memoryBytes as a string',
+      (m) => ((m.configs[0] as unknown as Record<string, unknown>).memoryBytes = '600680'),
+      /\.memoryBytes: expected an integer >= 0 or null, got "600680"/,
+    ],
     ['CKA 1.97', (m) => (m.configs[0]!.cka = 1.97), /\.cka: expected a number in \[-1, 1\] or null, got 1\.97/],
     ['fractional MACs', (m) => (m.configs[0]!.macs = 1.5), /\.macs: expected an integer >= 0, got 1\.5/],
     ['evalImages 0', (m) => (m.configs[0]!.evalImages = 0), /\.evalImages: expected an integer >= 1 or null, got 0/],
-    ['an interval the wrong way round', (m) => (m.configs[0]!.accuracyInterval = [0.9, 0.8]), /\.accuracyInterval: expected \[lo, hi\] with 0 <= lo <= hi <= 1/],
-    ['an interval without the accuracy', (m) => { m.configs[0]!.accuracy = 0.5; m.configs[0]!.accuracyInterval = [0.6, 0.7]; }, /does not contain the accuracy 0\.5/],
-    ['pareto "no"', (m) => ((m.configs[0] as unknown as Record<string, unknown>).pareto = 'no'), /\.pareto: expected true or false, got "no"/],
-    ['a reason on an offered configuration', (m) => (m.configs[0]!.reason = 'why'), /\.reason: only a configuration with pareto: false has a reason/],
-    ['a short onnxSha256', (m) => (m.configs[0]!.onnxSha256 = 'abc'), /\.onnxSha256: expected 64 hex digits or null, got "abc"/],
-    ['refined missing', (m) => delete (m.configs[0] as unknown as Record<string, unknown>).refined, /\.refined: expected true or false, got nothing/],
-    ['negative trainSeconds', (m) => (m.anchors[1]!.trainSeconds = -3), /anchors\[1\] \(vit-b\)\.trainSeconds: expected a number >= 0 or null/],
+    [
+      'an interval the wrong way round',
+      (m) => (m.configs[0]!.accuracyInterval = [0.9, 0.8]),
+      /\.accuracyInterval: expected \[lo, hi\] with 0 <= lo <= hi <= 1/,
+    ],
+    [
+      'an interval without the accuracy',
+      (m) => {
+        m.configs[0]!.accuracy = 0.5;
+        m.configs[0]!.accuracyInterval = [0.6, 0.7];
+      },
+      /does not contain the accuracy 0\.5/,
+    ],
+    [
+      'pareto "no"',
+      (m) => ((m.configs[0] as unknown as Record<string, unknown>).pareto = 'no'),
+      /\.pareto: expected true or false, got "no"/,
+    ],
+    [
+      'a reason on an offered configuration',
+      (m) => (m.configs[0]!.reason = 'why'),
+      /\.reason: only a configuration with pareto: false has a reason/,
+    ],
+    [
+      'a short onnxSha256',
+      (m) => (m.configs[0]!.onnxSha256 = 'abc'),
+      /\.onnxSha256: expected 64 hex digits or null, got "abc"/,
+    ],
+    [
+      'refined missing',
+      (m) => delete (m.configs[0] as unknown as Record<string, unknown>).refined,
+      /\.refined: expected true or false, got nothing/,
+    ],
+    [
+      'negative trainSeconds',
+      (m) => (m.anchors[1]!.trainSeconds = -3),
+      /anchors\[1\] \(vit-b\)\.trainSeconds: expected a number >= 0 or null/,
+    ],
   ];
   for (const [what, mutate, message] of cases) {
     it(what, () => {
@@ -91,7 +169,15 @@ describe('manifest fields: types and ranges', () => {
   it('a complete manifest passes, with nulls where nothing was measured, and pareto: false with a reason', () => {
     const m = base();
     expect(validateManifest(m, 'm.json')).toBe(m);
-    Object.assign(m.configs[0]!, { accuracy: null, latencyMs: null, cka: null, evalImages: null, accuracyInterval: null, pareto: false, reason: 'dominated by cnn-a' });
+    Object.assign(m.configs[0]!, {
+      accuracy: null,
+      latencyMs: null,
+      cka: null,
+      evalImages: null,
+      accuracyInterval: null,
+      pareto: false,
+      reason: 'dominated by cnn-a',
+    });
     expect(() => validateManifest(m, 'm.json')).not.toThrow();
     // Debiased CKA of unrelated layers can be slightly negative (random-weight anchors saved such families).
     m.configs[0]!.cka = -0.0029;
@@ -106,7 +192,11 @@ describe('load counts again and checks hashes', () => {
       const m = readManifest(dir);
       m.configs[0]![key] += 1;
       writeManifest(dir, m);
-      await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(new RegExp(`config ${m.configs[0]!.id.replace(/[.~]/g, '\\$&')}: ${key} \\d+ in the manifest, \\d+ counted from the graphs`));
+      await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(
+        new RegExp(
+          `config ${m.configs[0]!.id.replace(/[.~]/g, '\\$&')}: ${key} \\d+ in the manifest, \\d+ counted from the graphs`,
+        ),
+      );
     }
   });
 
@@ -118,7 +208,9 @@ describe('load counts again and checks hashes', () => {
     const bytes = readFileSync(file);
     bytes[bytes.length - 5] ^= 0x10;
     writeFileSync(file, bytes);
-    await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(/fused ONNX .* has sha256 [0-9a-f]{64}, the manifest expects/);
+    await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(
+      /fused ONNX .* has sha256 [0-9a-f]{64}, the manifest expects/,
+    );
     // A family saved before hashes were recorded: the changed file is never run, the graph is built in memory.
     delete c.onnxSha256;
     writeManifest(dir, m);
@@ -151,8 +243,14 @@ describe('paths: every named file is a regular file inside the folder', () => {
     await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(message);
   };
   it("'..' and absolute paths", async () => {
-    await rejects((_, m) => (m.configs[0]!.onnx = '../../../etc/passwd'), /'\.\.\/\.\.\/\.\.\/etc\/passwd' is outside the manifest's directory/);
-    await rejects((_, m) => (m.configs[0]!.stitch = '/etc/passwd'), /'\/etc\/passwd' is outside the manifest's directory/);
+    await rejects(
+      (_, m) => (m.configs[0]!.onnx = '../../../etc/passwd'),
+      /'\.\.\/\.\.\/\.\.\/etc\/passwd' is outside the manifest's directory/,
+    );
+    await rejects(
+      (_, m) => (m.configs[0]!.stitch = '/etc/passwd'),
+      /'\/etc\/passwd' is outside the manifest's directory/,
+    );
   });
   it('a symlink out of the folder, and an anchor that is a symlink to /dev/zero', async () => {
     const outside = join(tmp, 'outside.stitch');
@@ -179,7 +277,9 @@ describe('paths: every named file is a regular file inside the folder', () => {
   it('a manifest larger than its cap is not read', async () => {
     const dir = copyOf(src.old);
     truncateSync(join(dir, 'manifest.json'), 17 << 20);
-    await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(/'manifest\.json' has 17825792 bytes, more than the 16777216 allowed/);
+    await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(
+      /'manifest\.json' has 17825792 bytes, more than the 16777216 allowed/,
+    );
   });
 });
 
@@ -192,16 +292,26 @@ describe('save replaces a family as a whole', () => {
     const stale = join(tmp, `.restnet-staging-${dir.split('/').pop()}-999999999-0123abcd`);
     mkdirSync(stale);
     const other = await load(src.other);
-    await expect(other.save(dir)).rejects.toThrow(/holds a family of other anchors \(cnn-a, vit-b\); saving cnn-a, cnn-b there needs \{ force: true \}/);
+    await expect(other.save(dir)).rejects.toThrow(
+      /holds a family of other anchors \(cnn-a, vit-b\); saving cnn-a, cnn-b there needs \{ force: true \}/,
+    );
     expect(readManifest(dir)).toEqual(readManifest(src.old));
     await other.save(dir, { force: true });
     expect(readManifest(dir).anchors.map((a) => a.name)).toEqual(['cnn-a', 'cnn-b']);
     expect(readFileSync(join(dir, 'plot.svg'), 'utf8')).toBe('<svg/>');
     expect(readFileSync(join(dir, 'other-pair', 'note.txt'), 'utf8')).toBe('kept');
-    const named = new Set(['manifest.json', 'plot.svg', 'other-pair', ...readManifest(dir).anchors.map((a) => a.file), ...readManifest(dir).configs.flatMap((c) => [c.stitch, c.onnx!])]);
+    const named = new Set([
+      'manifest.json',
+      'plot.svg',
+      'other-pair',
+      ...readManifest(dir).anchors.map((a) => a.file),
+      ...readManifest(dir).configs.flatMap((c) => [c.stitch, c.onnx!]),
+    ]);
     expect(readdirSync(dir).filter((f) => !named.has(f))).toEqual([]);
     expect(existsSync(stale)).toBe(false);
-    expect(readdirSync(tmp).filter((f) => f.startsWith('.restnet-') && f.includes(`-${dir.split('/').pop()}-`))).toEqual([]);
+    expect(
+      readdirSync(tmp).filter((f) => f.startsWith('.restnet-') && f.includes(`-${dir.split('/').pop()}-`)),
+    ).toEqual([]);
     await load(dir);
   });
 });
@@ -211,7 +321,9 @@ describe('a save killed at every rename and removal step', () => {
   // rename or rm it says so on stdout and waits, and the parent kills it with SIGKILL.
   const child = join(tmp, 'save-child.mjs');
   const dist = join(import.meta.dirname, '..', 'dist', 'index.js');
-  writeFileSync(child, `
+  writeFileSync(
+    child,
+    `
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 const require = createRequire(import.meta.url);
 const fsp = require('node:fs/promises');
@@ -233,17 +345,23 @@ const net = await ReStNet.load(process.argv[2], { threads: 1, warm: 'none' });
 await net.save(process.argv[3]);
 process.stdout.write('steps ' + step + '\\n');
 process.exit(0);
-`);
+`,
+  );
   const run = (target: string, stopAt: number): Promise<string> =>
     new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [child, src.new, target, String(stopAt)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '', err = '';
+      const p = spawn(process.execPath, [child, src.new, target, String(stopAt)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '',
+        err = '';
       p.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         if (out.includes('stopped before')) p.kill('SIGKILL');
       });
       p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      p.on('exit', (code, signal) => (code === 0 || signal === 'SIGKILL' ? resolve(out) : reject(new Error(`child exited ${code}: ${err}`))));
+      p.on('exit', (code, signal) =>
+        code === 0 || signal === 'SIGKILL' ? resolve(out) : reject(new Error(`child exited ${code}: ${err}`)),
+      );
     });
 
   it('loads as the old family or the new one, never a mix', async () => {
@@ -260,7 +378,12 @@ process.exit(0);
       expect(said, `step ${k}`).toMatch(/stopped before (rename|rm)/);
       const net = await load(dir);
       const stitches = net.configs.map((c) => c.stitchSha256);
-      const which = JSON.stringify(stitches) === JSON.stringify(oldStitches) ? 'old' : JSON.stringify(stitches) === JSON.stringify(newStitches) ? 'new' : 'mix';
+      const which =
+        JSON.stringify(stitches) === JSON.stringify(oldStitches)
+          ? 'old'
+          : JSON.stringify(stitches) === JSON.stringify(newStitches)
+            ? 'new'
+            : 'mix';
       expect(which, `killed before step ${k}: ${said.trim()}`).not.toBe('mix');
       seen[which]++;
       // Every file the loaded manifest names was verified by load; the fused files run.

@@ -16,7 +16,9 @@ afterAll(async () => {
   for (const a of anchors) await a.model.dispose();
 });
 async function anchor(name: string, cuts?: string[]): Promise<Anchor> {
-  const a = await loadAnchor(cuts ? { name, model: fixture(name), cuts } : { name, model: fixture(name) }, { threads: 1 });
+  const a = await loadAnchor(cuts ? { name, model: fixture(name), cuts } : { name, model: fixture(name) }, {
+    threads: 1,
+  });
   anchors.push(a);
   return a;
 }
@@ -24,7 +26,16 @@ const index = (a: Anchor, cut: string): number => a.model.cutPoints().find((c) =
 
 /** An analysis with a hand-made CKA table (rows: cuts of a, columns: cuts of b). */
 function fakeAnalysis(a: Anchor, b: Anchor, table: number[][]): Analysis {
-  return { a, b, cutsA: a.cuts, cutsB: b.cuts, cka: { data: Float64Array.from(table.flat()), rows: table.length, cols: table[0]!.length }, samples: 0, batches: 0, seconds: 0 };
+  return {
+    a,
+    b,
+    cutsA: a.cuts,
+    cutsB: b.cuts,
+    cka: { data: Float64Array.from(table.flat()), rows: table.length, cols: table[0]!.length },
+    samples: 0,
+    batches: 0,
+    seconds: 0,
+  };
 }
 
 describe('default cut points', () => {
@@ -55,8 +66,13 @@ describe('monotoneAssignment', () => {
 
 describe('plan', () => {
   it('large-front puts the anchor with more parameters in front; small-front the other; both = the union', async () => {
-    const big = await anchor('cnn-a'), small = await anchor('cnn-b');
-    const analysis = fakeAnalysis(small, big, [[0.9, 0.5, 0.2], [0.4, 0.8, 0.3], [0.1, 0.3, 0.95]]);
+    const big = await anchor('cnn-a'),
+      small = await anchor('cnn-b');
+    const analysis = fakeAnalysis(small, big, [
+      [0.9, 0.5, 0.2],
+      [0.4, 0.8, 0.3],
+      [0.1, 0.3, 0.95],
+    ]);
     const large = plan(analysis);
     expect(large.large).toBe('cnn-a');
     expect(large.configs.length).toBeGreaterThan(0);
@@ -73,13 +89,28 @@ describe('plan', () => {
   });
 
   it('back cuts keep depth order, adapters are valid, costs lie between the anchors', async () => {
-    const big = await anchor('cnn-a'), small = await anchor('cnn-b');
+    const big = await anchor('cnn-a'),
+      small = await anchor('cnn-b');
     // Greedy choice would cross: front 0 -> back 2, front 1 -> back 0.
-    const p = plan(fakeAnalysis(big, small, [[0.1, 0.2, 0.9], [0.8, 0.3, 0.1], [0.2, 0.7, 0.3]]), { costRange: 'any' });
+    const p = plan(
+      fakeAnalysis(big, small, [
+        [0.1, 0.2, 0.9],
+        [0.8, 0.3, 0.1],
+        [0.2, 0.7, 0.3],
+      ]),
+      { costRange: 'any' },
+    );
     const backIdx = p.configs.map((c) => index(small, c.backCut));
     expect(backIdx).toEqual([...backIdx].sort((x, y) => x - y));
-    for (const c of p.configs) expect(() => new Adapter(big.model.sampleDims(c.frontCut), small.model.sampleDims(c.backCut))).not.toThrow();
-    const inRange = plan(fakeAnalysis(big, small, [[0.9, 0.2, 0.1], [0.2, 0.9, 0.1], [0.1, 0.2, 0.9]]));
+    for (const c of p.configs)
+      expect(() => new Adapter(big.model.sampleDims(c.frontCut), small.model.sampleDims(c.backCut))).not.toThrow();
+    const inRange = plan(
+      fakeAnalysis(big, small, [
+        [0.9, 0.2, 0.1],
+        [0.2, 0.9, 0.1],
+        [0.1, 0.2, 0.9],
+      ]),
+    );
     expect(inRange.configs.length).toBeGreaterThan(0);
     for (const c of inRange.configs) {
       expect(c.macs).toBeGreaterThanOrEqual(small.macs);
@@ -92,25 +123,52 @@ describe('plan', () => {
     const front = await anchor('vit-a', ['/Transpose_output_0', '/blocks/blocks.0/Add_1_output_0']);
     const back = await anchor('vit-b', ['/Add_output_0', '/blocks/blocks.1/Add_1_output_0']);
     // The highest CKA sits on the invalid pair (16 tokens -> 17 tokens).
-    const p = plan(fakeAnalysis(front, back, [[0.99, 0.99], [0.1, 0.5]]), { costRange: 'any' });
+    const p = plan(
+      fakeAnalysis(front, back, [
+        [0.99, 0.99],
+        [0.1, 0.5],
+      ]),
+      { costRange: 'any' },
+    );
     expect(p.configs.map((c) => c.frontCut)).toEqual(['/blocks/blocks.0/Add_1_output_0']);
-    expect(p.skipped).toEqual([{ order: 'large-front', frontCut: '/Transpose_output_0', reason: expect.stringMatching(/no valid adapter.*needs 16 tokens like the front, got 17/) }]);
+    expect(p.skipped).toEqual([
+      {
+        order: 'large-front',
+        frontCut: '/Transpose_output_0',
+        reason: expect.stringMatching(/no valid adapter.*needs 16 tokens like the front, got 17/),
+      },
+    ]);
   });
 
   it('the random-cut ablation is seeded and draws valid back cuts', async () => {
-    const big = await anchor('cnn-a'), small = await anchor('cnn-b');
-    const analysis = fakeAnalysis(big, small, [[0.9, 0.2, 0.1], [0.2, 0.9, 0.1], [0.1, 0.2, 0.9]]);
+    const big = await anchor('cnn-a'),
+      small = await anchor('cnn-b');
+    const analysis = fakeAnalysis(big, small, [
+      [0.9, 0.2, 0.1],
+      [0.2, 0.9, 0.1],
+      [0.1, 0.2, 0.9],
+    ]);
     const r1 = plan(analysis, { choice: 'random', seed: 7, costRange: 'any' });
     const r2 = plan(analysis, { choice: 'random', seed: 7, costRange: 'any' });
     expect(r1.configs).toEqual(r2.configs);
     expect(r1.configs.every((c) => c.choice === 'random' && small.cuts.includes(c.backCut))).toBe(true);
-    const seeds = new Set(Array.from({ length: 8 }, (_, s) => plan(analysis, { choice: 'random', seed: s, costRange: 'any' }).configs.map((c) => c.backCut).join()));
+    const seeds = new Set(
+      Array.from({ length: 8 }, (_, s) =>
+        plan(analysis, { choice: 'random', seed: s, costRange: 'any' })
+          .configs.map((c) => c.backCut)
+          .join(),
+      ),
+    );
     expect(seeds.size).toBeGreaterThan(1);
   });
 
   it('rejects unknown orders and choices', async () => {
     const big = await anchor('cnn-a');
-    const analysis = fakeAnalysis(big, big, [[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
+    const analysis = fakeAnalysis(big, big, [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
     expect(() => plan(analysis, { order: 'front' as never })).toThrow(/options.order/);
     expect(() => plan(analysis, { choice: 'best' as never })).toThrow(/options.choice/);
   });
@@ -121,7 +179,11 @@ describe('analyze + fit', () => {
     // Cuts before a ReLU: no dead channel, so the least-squares answer is unique.
     const a = await anchor('cnn-a', ['/stem/Conv_output_0', '/block1/Add_output_0', '/block2/Add_output_0']);
     const progress: string[] = [];
-    const analysis = await analyze(a, a, calibration, { calibrationLimit: 256, batchSize: 64, onProgress: (e) => progress.push(e.stage) });
+    const analysis = await analyze(a, a, calibration, {
+      calibrationLimit: 256,
+      batchSize: 64,
+      onProgress: (e) => progress.push(e.stage),
+    });
     expect(analysis.batches).toBe(4);
     for (let i = 0; i < 3; i++) expect(analysis.cka.data[i * 3 + i]).toBeCloseTo(1, 6);
     expect(progress).toEqual(['analyze', 'analyze', 'analyze', 'analyze']);
@@ -134,7 +196,8 @@ describe('analyze + fit', () => {
       const { main } = net.maps(id);
       const d = main.weight.rows;
       let err = 0;
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) err = Math.max(err, Math.abs(main.weight.data[i * d + j]! - (i === j ? 1 : 0)));
+      for (let i = 0; i < d; i++)
+        for (let j = 0; j < d; j++) err = Math.max(err, Math.abs(main.weight.data[i * d + j]! - (i === j ? 1 : 0)));
       expect(err).toBeLessThan(1e-3);
       expect(Math.max(...main.bias.map(Math.abs))).toBeLessThan(1e-3);
       expect(net.record(id).residual).toBeLessThan(1e-6);
@@ -146,14 +209,19 @@ describe('analyze + fit', () => {
     await net.dispose();
   });
 
-  it('task refinement lowers the stitched networks\' cross-entropy from least squares; signal aborts', async () => {
-    const big = await anchor('cnn-a'), small = await anchor('cnn-b');
+  it("task refinement lowers the stitched networks' cross-entropy from least squares; signal aborts", async () => {
+    const big = await anchor('cnn-a'),
+      small = await anchor('cnn-b');
     const analysis = await analyze(big, small, calibration, { calibrationLimit: 128, batchSize: 64 });
     const p = plan(analysis);
     const images = 256;
     const ls = await fit(p, calibration, { calibrationLimit: 128 });
     const events: string[] = [];
-    const refined = await fit(p, calibration, { calibrationLimit: 128, refine: { epochs: 2, images, distill: 0, seed: 3 }, onProgress: (e) => events.push(e.stage) });
+    const refined = await fit(p, calibration, {
+      calibrationLimit: 128,
+      refine: { epochs: 2, images, distill: 0, seed: 3 },
+      onProgress: (e) => events.push(e.stage),
+    });
     expect(events).toContain('refine');
     const x = { data: calibration.images.subarray(0, images * 784), dims: [images, 1, 28, 28] };
     /** Mean cross-entropy of the logits against the labels, in f64. */
@@ -169,48 +237,74 @@ describe('analyze + fit', () => {
     };
     for (const id of ls.ids) {
       expect(refined.record(id).refined).toBe(true);
-      const before = crossEntropy((await ls.runWith(id, x)).data), after = crossEntropy((await refined.runWith(id, x)).data);
+      const before = crossEntropy((await ls.runWith(id, x)).data),
+        after = crossEntropy((await refined.runWith(id, x)).data);
       expect(after, id).toBeLessThan(before);
       // Offsets train with the maps.
       expect(refined.maps(id).position).not.toEqual(ls.maps(id).position);
     }
     // Front activations kept in memory (the default here) or recomputed every step: the same training.
-    const uncached = await fit(p, calibration, { calibrationLimit: 128, refine: { epochs: 2, images, distill: 0, seed: 3, cacheBytes: 0 } });
+    const uncached = await fit(p, calibration, {
+      calibrationLimit: 128,
+      refine: { epochs: 2, images, distill: 0, seed: 3, cacheBytes: 0 },
+    });
     for (const id of ls.ids) {
-      const a = refined.maps(id).main.weight.data, b = uncached.maps(id).main.weight.data;
+      const a = refined.maps(id).main.weight.data,
+        b = uncached.maps(id).main.weight.data;
       expect(relError({ data: b, dims: [b.length] }, { data: a, dims: [a.length] })).toBeLessThan(1e-4);
     }
     const controller = new AbortController();
     controller.abort(new Error('stop'));
     await expect(fit(p, calibration, { calibrationLimit: 128, signal: controller.signal })).rejects.toThrow('stop');
-    await expect(analyze(big, small, calibration, { calibrationLimit: 128, signal: controller.signal })).rejects.toThrow('stop');
+    await expect(
+      analyze(big, small, calibration, { calibrationLimit: 128, signal: controller.signal }),
+    ).rejects.toThrow('stop');
     const late = new AbortController();
-    const stopped = fit(p, calibration, { calibrationLimit: 128, refine: { images }, signal: late.signal, onProgress: (e) => e.stage === 'refine' && late.abort(new Error('late stop')) });
+    const stopped = fit(p, calibration, {
+      calibrationLimit: 128,
+      refine: { images },
+      signal: late.signal,
+      onProgress: (e) => e.stage === 'refine' && late.abort(new Error('late stop')),
+    });
     await expect(stopped).rejects.toThrow('late stop');
   });
 
-  it('refinement targets mix the labels with the teacher\'s probabilities; bad options are named', async () => {
+  it("refinement targets mix the labels with the teacher's probabilities; bad options are named", async () => {
     const teacher = await anchor('cnn-b');
     const n = 20;
-    const data = { images: calibration.images.subarray(0, n * 784), labels: calibration.labels!.subarray(0, n), rows: n, cols: 784 };
+    const data = {
+      images: calibration.images.subarray(0, n * 784),
+      labels: calibration.labels!.subarray(0, n),
+      rows: n,
+      cols: 784,
+    };
     const t = await refineTargets(teacher, data, refineSettings({ distill: 0.25 }));
     const logits = (await teacher.model.run({ data: data.images, dims: [n, 1, 28, 28] })).data;
     const k = logits.length / n;
     for (let i = 0; i < n; i++) {
       const row = Array.from(logits.subarray(i * k, (i + 1) * k), Number);
       const z = row.reduce((s, v) => s + Math.exp(v), 0);
-      for (let c = 0; c < k; c++) expect(t[i * k + c]).toBeCloseTo((c === data.labels[i] ? 0.75 : 0) + (0.25 * Math.exp(row[c]!)) / z, 6);
+      for (let c = 0; c < k; c++)
+        expect(t[i * k + c]).toBeCloseTo((c === data.labels[i] ? 0.75 : 0) + (0.25 * Math.exp(row[c]!)) / z, 6);
     }
     const unlabelled = { images: data.images, rows: n, cols: 784 };
-    await expect(refineTargets(teacher, unlabelled, refineSettings({}))).rejects.toThrow(/data.labels: refining on the task needs labelled calibration images, or options.refine.distill = 1/);
+    await expect(refineTargets(teacher, unlabelled, refineSettings({}))).rejects.toThrow(
+      /data.labels: refining on the task needs labelled calibration images, or options.refine.distill = 1/,
+    );
     expect((await refineTargets(teacher, unlabelled, refineSettings({ distill: 1 }))).length).toBe(n * k);
     expect(() => refineSettings({ rows: 5 } as never)).toThrow(/options.refine.rows: unknown option/);
-    expect(() => refineSettings({ teacher: 'big' as never })).toThrow(/options.refine.teacher: expected 'front' or 'back', got "big"/);
-    expect(() => refineSettings({ distill: 2 })).toThrow(/options.refine.distill: expected a number in \[0, 1\], got 2/);
+    expect(() => refineSettings({ teacher: 'big' as never })).toThrow(
+      /options.refine.teacher: expected 'front' or 'back', got "big"/,
+    );
+    expect(() => refineSettings({ distill: 2 })).toThrow(
+      /options.refine.distill: expected a number in \[0, 1\], got 2/,
+    );
   });
 
   it('clear errors for images that do not fit the anchors', async () => {
     const a = await anchor('cnn-a');
-    await expect(analyze(a, a, { images: new Float32Array(10 * 100), rows: 10, cols: 100 })).rejects.toThrow(/784 values per sample, the data have 100/);
+    await expect(analyze(a, a, { images: new Float32Array(10 * 100), rows: 10, cols: 100 })).rejects.toThrow(
+      /784 values per sample, the data have 100/,
+    );
   });
 });

@@ -8,7 +8,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadZooSplit } from '../lib/data/index.js';
-import { analyze, evaluate, fit, loadAnchor, plan, profileFileName, ReStNet, readDeviceProfile, thisDevice, validateProfile, type DeviceProfile } from '../lib/restnet/index.js';
+import {
+  analyze,
+  evaluate,
+  fit,
+  loadAnchor,
+  plan,
+  profileFileName,
+  ReStNet,
+  readDeviceProfile,
+  thisDevice,
+  validateProfile,
+  type DeviceProfile,
+} from '../lib/restnet/index.js';
 import { fixture } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
@@ -24,7 +36,11 @@ const load = async (d: string): Promise<ReStNet> => {
 beforeAll(async () => {
   const big = await loadAnchor({ name: 'cnn-a', model: fixture('cnn-a') }, { threads: 1 });
   const small = await loadAnchor({ name: 'vit-b', model: fixture('vit-b') }, { threads: 1 });
-  const net = await fit(plan(await analyze(big, small, calibration, { calibrationLimit: 64, batchSize: 64 }), { costRange: 'any' }), calibration, { calibrationLimit: 64 });
+  const net = await fit(
+    plan(await analyze(big, small, calibration, { calibrationLimit: 64, batchSize: 64 }), { costRange: 'any' }),
+    calibration,
+    { calibrationLimit: 64 },
+  );
   await evaluate(net, evalSplit, undefined, { evalLimit: 50, latencyRuns: 1, latencyRunsBatch32: 1 });
   await net.save(dir);
   await net.dispose();
@@ -41,7 +57,14 @@ describe('profile file', () => {
     const net = await load(dir);
     const stages = new Set<string>();
     let last = 0;
-    const { path, profile } = await net.profile({ runs: 3, batches: [1, 4], onProgress: (e) => { stages.add(e.stage); last = e.done / e.total; } });
+    const { path, profile } = await net.profile({
+      runs: 3,
+      batches: [1, 4],
+      onProgress: (e) => {
+        stages.add(e.stage);
+        last = e.done / e.total;
+      },
+    });
     expect(stages).toEqual(new Set(['profile']));
     expect(last).toBe(1);
     expect(path).toBe(join(dir, profileFileName(thisDevice())));
@@ -68,14 +91,31 @@ describe('profile file', () => {
   });
 
   it('rejects malformed profiles with a ProfileError naming the file', () => {
-    const good: DeviceProfile = { format: 'restnet-profile/1', device: thisDevice(), threads: 1, mode: 'auto', createdAt: 'now', entries: [{ id: 'x', kind: 'anchor', sha256: 'a'.repeat(64), mode: 'fused', batches: { '1': { medianMs: 1, p95Ms: 2, runs: 3 } } }] };
+    const good: DeviceProfile = {
+      format: 'restnet-profile/1',
+      device: thisDevice(),
+      threads: 1,
+      mode: 'auto',
+      createdAt: 'now',
+      entries: [
+        {
+          id: 'x',
+          kind: 'anchor',
+          sha256: 'a'.repeat(64),
+          mode: 'fused',
+          batches: { '1': { medianMs: 1, p95Ms: 2, runs: 3 } },
+        },
+      ],
+    };
     expect(validateProfile(good, 'p.json')).toBe(good);
     const bad = (patch: (p: DeviceProfile) => void): unknown => {
       const p = structuredClone(good);
       patch(p);
       return () => validateProfile(p, 'p.json');
     };
-    expect(bad((p) => (p.entries[0]!.batches['1']!.medianMs = -1))).toThrow(/p\.json: entries\[0\] \(x\) batch 1: expected medianMs >= 0/);
+    expect(bad((p) => (p.entries[0]!.batches['1']!.medianMs = -1))).toThrow(
+      /p\.json: entries\[0\] \(x\) batch 1: expected medianMs >= 0/,
+    );
     expect(bad((p) => (p.entries[0]!.batches['1']!.p95Ms = 0.5))).toThrow(/p95Ms >= medianMs/);
     expect(bad((p) => (p.threads = 0))).toThrow(/threads: expected a positive integer/);
     expect(bad((p) => (p.format = 'x'))).toThrow(/ProfileError|expected format "restnet-profile\/1"/);
@@ -90,15 +130,23 @@ describe('select with a profile', () => {
       const net = await load(copy);
       const ids = [...net.ids, ...net.anchorRecords.map((a) => a.name)];
       // Crafted: latency falls as MACs rise, so the cheapest by MACs is the slowest on "this device".
-      const macs = new Map([...net.configs.map((c) => [c.id, c.macs] as const), ...net.anchorRecords.map((a) => [a.name, a.macs] as const)]);
+      const macs = new Map([
+        ...net.configs.map((c) => [c.id, c.macs] as const),
+        ...net.anchorRecords.map((a) => [a.name, a.macs] as const),
+      ]);
       const byMacs = [...ids].sort((a, b) => macs.get(a)! - macs.get(b)!);
       const crafted = new Map(byMacs.map((id, k) => [id, 10 * (byMacs.length - k)]));
       const { profile } = await net.profile({ runs: 1, batches: [1] });
-      for (const e of profile.entries) e.batches['1'] = { medianMs: crafted.get(e.id)!, p95Ms: crafted.get(e.id)!, runs: 1 };
+      for (const e of profile.entries)
+        e.batches['1'] = { medianMs: crafted.get(e.id)!, p95Ms: crafted.get(e.id)!, runs: 1 };
       writeFileSync(join(copy, profileFileName(thisDevice())), JSON.stringify(profile));
       const budget = 10 * 1.5; // only the largest by MACs is fast enough on this device
       const profiled = await load(copy);
-      expect(profiled.select({ maxLatencyMs: budget })).toMatchObject({ id: byMacs.at(-1), latencySource: 'profile', latencyMs: 10 });
+      expect(profiled.select({ maxLatencyMs: budget })).toMatchObject({
+        id: byMacs.at(-1),
+        latencySource: 'profile',
+        latencyMs: 10,
+      });
       expect(profiled.ladder().map((r) => r.id)).toEqual([...byMacs].reverse());
       // Without the profile: the manifest's latencies and MACs order.
       rmSync(join(copy, profileFileName(thisDevice())));

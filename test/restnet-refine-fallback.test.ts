@@ -11,12 +11,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadZooSplit } from '../lib/data/index.js';
 import { node } from '../lib/onnx/proto.js';
-import { fit, loadAnchor, plan, ReStNet, RefineError, type Analysis, type Anchor, type Plan, type RestnetManifest } from '../lib/restnet/index.js';
+import {
+  fit,
+  loadAnchor,
+  plan,
+  ReStNet,
+  RefineError,
+  type Analysis,
+  type Anchor,
+  type Plan,
+  type RestnetManifest,
+} from '../lib/restnet/index.js';
 import { refineOrKeep } from '../lib/restnet/refine-or-keep.js';
 import { f32, ints, model } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
-const data = { images: calibration.images.subarray(0, 96 * 784), rows: 96, cols: 784, labels: calibration.labels!.subarray(0, 96) };
+const data = {
+  images: calibration.images.subarray(0, 96 * 784),
+  rows: 96,
+  cols: 784,
+  labels: calibration.labels!.subarray(0, 96),
+};
 const dirs: string[] = [];
 const anchors: Anchor[] = [];
 const nets: ReStNet[] = [];
@@ -35,7 +50,14 @@ function cnn(c: number, seed: number, round: boolean): Uint8Array {
     node('MatMul', ['f', 'W3'], ['m']),
     node('Add', ['m', 'B3'], ['y']),
   ];
-  const inits = [f32('W1', [c, 1, 3, 3], seed), f32('B1', [c], seed + 1), f32('W2', [c, c, 3, 3], seed + 2), f32('B2', [c], seed + 3), f32('W3', [c, 10], seed + 4), f32('B3', [10], seed + 5)];
+  const inits = [
+    f32('W1', [c, 1, 3, 3], seed),
+    f32('B1', [c], seed + 1),
+    f32('W2', [c, c, 3, 3], seed + 2),
+    f32('B2', [c], seed + 3),
+    f32('W3', [c, 10], seed + 4),
+    f32('B3', [10], seed + 5),
+  ];
   return model(nodes, inits, ['x', ['N', 1, 28, 28]], ['y', ['N', 10]]);
 }
 
@@ -46,8 +68,21 @@ beforeAll(async () => {
   const small = await loadAnchor({ name: 'rounder', model: cnn(4, 20, true), cuts: ['r1', 'rr', 'g'] }, { threads: 1 });
   anchors.push(big, small);
   // A hand-made CKA table (the diagonal highest) plans r1~r1 (through Round), r2~rr and g~g.
-  const table = [[0.9, 0.1, 0.1], [0.1, 0.9, 0.1], [0.1, 0.1, 0.9]];
-  const analysis: Analysis = { a: big, b: small, cutsA: big.cuts, cutsB: small.cuts, cka: { data: Float64Array.from(table.flat()), rows: 3, cols: 3 }, samples: 0, batches: 0, seconds: 0 };
+  const table = [
+    [0.9, 0.1, 0.1],
+    [0.1, 0.9, 0.1],
+    [0.1, 0.1, 0.9],
+  ];
+  const analysis: Analysis = {
+    a: big,
+    b: small,
+    cutsA: big.cuts,
+    cutsB: small.cuts,
+    cka: { data: Float64Array.from(table.flat()), rows: 3, cols: 3 },
+    samples: 0,
+    batches: 0,
+    seconds: 0,
+  };
   planned = plan(analysis, { costRange: 'any' });
 }, 60_000);
 
@@ -72,8 +107,12 @@ describe('configurations that cannot be refined', () => {
 
   it('strict: an error before fitting, naming every such configuration', async () => {
     const started = performance.now();
-    await expect(fit(planned, data, { calibrationLimit: 64, refine: { epochs: 1 }, strict: true })).rejects.toThrow(RefineError);
-    await expect(fit(planned, data, { calibrationLimit: 64, refine: { epochs: 1 }, strict: true })).rejects.toThrow(new RegExp(planned.leastSquaresOnly[0]!.id.replace(/[.~]/g, '\\$&')));
+    await expect(fit(planned, data, { calibrationLimit: 64, refine: { epochs: 1 }, strict: true })).rejects.toThrow(
+      RefineError,
+    );
+    await expect(fit(planned, data, { calibrationLimit: 64, refine: { epochs: 1 }, strict: true })).rejects.toThrow(
+      new RegExp(planned.leastSquaresOnly[0]!.id.replace(/[.~]/g, '\\$&')),
+    );
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
@@ -94,7 +133,12 @@ describe('configurations that cannot be refined', () => {
     dirs.push(dir);
     await net.save(dir);
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as RestnetManifest;
-    expect(manifest.configs.filter((c) => c.refineError !== undefined).map((c) => c.id).sort()).toEqual([...lsOnly.keys()].sort());
+    expect(
+      manifest.configs
+        .filter((c) => c.refineError !== undefined)
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual([...lsOnly.keys()].sort());
     const loaded = await ReStNet.load(dir, { warm: 'none', threads: 1 });
     nets.push(loaded);
     expect(loaded.configs.map((c) => c.refineError)).toEqual(net.configs.map((c) => c.refineError));
@@ -109,14 +153,28 @@ describe('refineOrKeep', () => {
   };
 
   it('a refinement that fails while running keeps the least-squares maps and says why', async () => {
-    expect(await refineOrKeep('c1', maps, undefined, failing, { strict: false })).toEqual({ maps, refined: false, error: 'refinement failed: onnxruntime: out of memory' });
-    expect(await refineOrKeep('c1', maps, undefined, async () => trained, { strict: false })).toEqual({ maps: trained, refined: true });
-    await expect(refineOrKeep('c1', maps, undefined, failing, { strict: true })).rejects.toThrow(/c1: refinement failed: onnxruntime: out of memory/);
+    expect(await refineOrKeep('c1', maps, undefined, failing, { strict: false })).toEqual({
+      maps,
+      refined: false,
+      error: 'refinement failed: onnxruntime: out of memory',
+    });
+    expect(await refineOrKeep('c1', maps, undefined, async () => trained, { strict: false })).toEqual({
+      maps: trained,
+      refined: true,
+    });
+    await expect(refineOrKeep('c1', maps, undefined, failing, { strict: true })).rejects.toThrow(
+      /c1: refinement failed: onnxruntime: out of memory/,
+    );
   });
 
   it('an abort is not swallowed', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(refineOrKeep('c1', maps, undefined, () => Promise.reject(controller.signal.reason), { strict: false, signal: controller.signal })).rejects.toThrow();
+    await expect(
+      refineOrKeep('c1', maps, undefined, () => Promise.reject(controller.signal.reason), {
+        strict: false,
+        signal: controller.signal,
+      }),
+    ).rejects.toThrow();
   });
 });

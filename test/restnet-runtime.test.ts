@@ -68,28 +68,43 @@ describe('select', () => {
     handMade = await saveAndLoad(net);
     const rows = [...handMade.configs, ...handMade.anchorRecords];
     rows.forEach((r, k) => {
-      const v: [number, number, number, number, number] = [0.5 + 0.05 * k, 1 + k, 1000 * (k + 1), 100 * (k + 1), 10_000 * (k + 1)];
+      const v: [number, number, number, number, number] = [
+        0.5 + 0.05 * k,
+        1 + k,
+        1000 * (k + 1),
+        100 * (k + 1),
+        10_000 * (k + 1),
+      ];
       [r.accuracy, r.latencyMs, r.macs, r.params, r.memoryBytes] = v;
       table['id' in r ? r.id : r.name] = v;
     });
   });
   const best = (ok: (v: [number, number, number, number, number]) => boolean): string =>
-    Object.entries(table).filter(([, v]) => ok(v)).sort((a, b) => b[1][0] - a[1][0])[0]![0];
+    Object.entries(table)
+      .filter(([, v]) => ok(v))
+      .sort((a, b) => b[1][0] - a[1][0])[0]![0];
 
   it('the most accurate candidate within each kind of limit', () => {
     expect(handMade.select({}).id).toBe(best(() => true));
     expect(handMade.select({ maxLatencyMs: 2.5 }).id).toBe(best((v) => v[1] <= 2.5));
     expect(handMade.select({ maxMacs: 3000 }).id).toBe(best((v) => v[2] <= 3000));
-    expect(handMade.select({ maxParams: 250, maxMemoryBytes: 15_000 }).id).toBe(best((v) => v[3] <= 250 && v[4] <= 15_000));
+    expect(handMade.select({ maxParams: 250, maxMemoryBytes: 15_000 }).id).toBe(
+      best((v) => v[3] <= 250 && v[4] <= 15_000),
+    );
     expect(handMade.select({ minAccuracy: 0.5, maxLatencyMs: 1 }).id).toBe(best((v) => v[1] <= 1));
     const anchorsOnly = handMade.select({}, { includeAnchors: false });
     expect(anchorsOnly.kind).toBe('stitched');
-    expect(handMade.select({ maxLatencyMs: 4 })).toMatchObject({ kind: expect.stringMatching(/stitched|anchor/), accuracy: expect.any(Number) });
+    expect(handMade.select({ maxLatencyMs: 4 })).toMatchObject({
+      kind: expect.stringMatching(/stitched|anchor/),
+      accuracy: expect.any(Number),
+    });
   });
 
   it('nothing fits: a RangeError naming the tightest feasible budget', () => {
     expect(() => handMade.select({ maxLatencyMs: 0.5 })).toThrow(/nothing fits.*maxLatencyMs >= 1 \(/);
-    expect(() => handMade.select({ maxMacs: 1500, minAccuracy: 0.9 })).toThrow(/tightest feasible budget for all of them is \{maxMacs: \d+, minAccuracy: [\d.]+\}/);
+    expect(() => handMade.select({ maxMacs: 1500, minAccuracy: 0.9 })).toThrow(
+      /tightest feasible budget for all of them is \{maxMacs: \d+, minAccuracy: [\d.]+\}/,
+    );
     expect(() => handMade.select({ maxLatency: 3 } as never)).toThrow(/budget.maxLatency: unknown/);
   });
 
@@ -105,7 +120,9 @@ describe('select', () => {
       expect(handMade.select({}, { includeDominated: true }).id).toBe(top);
       const ladder = handMade.ladder();
       expect(ladder.map((r) => r.id)).toEqual(offered.sort((a, b) => a[1][2] - b[1][2]).map(([id]) => id));
-      expect(ladder.every((r) => r.source === 'manifest' && r.latencyMs === table[r.id]![1] && r.macs === table[r.id]![2])).toBe(true);
+      expect(
+        ladder.every((r) => r.source === 'manifest' && r.latencyMs === table[r.id]![1] && r.macs === table[r.id]![2]),
+      ).toBe(true);
       expect(handMade.ladder({ includeDominated: true }).map((r) => r.id)).toContain(dominated.id);
       expect(ladder.find((r) => handMade.anchorRecords.some((a) => a.name === r.id))?.kind).toBe('anchor');
     } finally {
@@ -115,7 +132,11 @@ describe('select', () => {
   });
 
   it('an unmeasured net refuses to select', async () => {
-    const fresh = await fit(plan(await analyze(net.anchors[0], net.anchors[1], calibration, { calibrationLimit: 64 }), { costRange: 'any' }), calibration, { calibrationLimit: 64 });
+    const fresh = await fit(
+      plan(await analyze(net.anchors[0], net.anchors[1], calibration, { calibrationLimit: 64 }), { costRange: 'any' }),
+      calibration,
+      { calibrationLimit: 64 },
+    );
     expect(() => fresh.select({})).toThrow(/not measured yet; run evaluate/);
   });
 });
@@ -138,7 +159,8 @@ describe('switching', () => {
 
   it('concurrent run() during switches: each result is one configuration or the other, never a mix', async () => {
     const [p, q] = [net.ids[0]!, net.ids[net.ids.length - 1]!];
-    const refP = await net.runWith(p, x8), refQ = await net.runWith(q, x8);
+    const refP = await net.runWith(p, x8),
+      refQ = await net.runWith(q, x8);
     expect(relError(refP, refQ)).toBeGreaterThan(1e-3);
     const calls: { started: string; result: Promise<Tensor> }[] = [];
     for (let k = 0; k < 40; k++) {
@@ -167,10 +189,29 @@ describe('save / load / export', () => {
     expect(loaded.ids).toEqual(net.ids);
     expect(loaded.configs.map((c) => ({ ...c }))).toEqual(net.configs.map((c) => ({ ...c })));
     expect(loaded.anchorRecords).toEqual(net.anchorRecords);
-    for (const id of net.ids) expect(relError(await loaded.runWith(id, x8), await net.runWith(id, x8))).toBeLessThan(1e-6);
+    for (const id of net.ids)
+      expect(relError(await loaded.runWith(id, x8), await net.runWith(id, x8))).toBeLessThan(1e-6);
     const manifest = JSON.parse(readFileSync(join(loaded.dir!, 'manifest.json'), 'utf8')) as RestnetManifest;
-    expect(manifest.anchors.map((a) => Object.keys(a))).toEqual(manifest.anchors.map(() => expect.arrayContaining(['name', 'file', 'sha256', 'accuracy', 'latencyMs', 'macs', 'params'])));
-    expect(Object.keys(manifest.configs[0]!)).toEqual(expect.arrayContaining(['id', 'front', 'back', 'frontCut', 'backCut', 'cka', 'accuracy', 'latencyMs', 'macs', 'params', 'onnx']));
+    expect(manifest.anchors.map((a) => Object.keys(a))).toEqual(
+      manifest.anchors.map(() =>
+        expect.arrayContaining(['name', 'file', 'sha256', 'accuracy', 'latencyMs', 'macs', 'params']),
+      ),
+    );
+    expect(Object.keys(manifest.configs[0]!)).toEqual(
+      expect.arrayContaining([
+        'id',
+        'front',
+        'back',
+        'frontCut',
+        'backCut',
+        'cka',
+        'accuracy',
+        'latencyMs',
+        'macs',
+        'params',
+        'onnx',
+      ]),
+    );
   });
 
   it('fused export equals the chained run, and lands next to the manifest', async () => {
@@ -217,15 +258,33 @@ describe('save / load / export', () => {
     const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
     const truncated = original.subarray(0, original.length - 8);
     writeFileSync(join(dir, c0.stitch), truncated);
-    writeFileSync(manifestPath, JSON.stringify({ ...manifest, configs: [{ ...c0, stitchSha256: hash(truncated) }, ...manifest.configs.slice(1)] }));
+    writeFileSync(
+      manifestPath,
+      JSON.stringify({
+        ...manifest,
+        configs: [{ ...c0, stitchSha256: hash(truncated) }, ...manifest.configs.slice(1)],
+      }),
+    );
     await expect(ReStNet.load(dir)).rejects.toThrow(/the header's tensors take \d+ bytes/);
     // Another configuration's stitch in its place (hash updated): its header names other cuts or another id.
     writeFileSync(join(dir, c0.stitch), readFileSync(join(dir, c1.stitch)));
-    writeFileSync(manifestPath, JSON.stringify({ ...manifest, configs: [{ ...c0, stitchSha256: c1.stitchSha256 }, ...manifest.configs.slice(1)] }));
+    writeFileSync(
+      manifestPath,
+      JSON.stringify({
+        ...manifest,
+        configs: [{ ...c0, stitchSha256: c1.stitchSha256 }, ...manifest.configs.slice(1)],
+      }),
+    );
     await expect(ReStNet.load(dir)).rejects.toThrow(/StitchFileError|fitted for|holds the stitch of/);
     // Not a stitch file at all.
     writeFileSync(join(dir, c0.stitch), 'hello');
-    writeFileSync(manifestPath, JSON.stringify({ ...manifest, configs: [{ ...c0, stitchSha256: hash(Buffer.from('hello')) }, ...manifest.configs.slice(1)] }));
+    writeFileSync(
+      manifestPath,
+      JSON.stringify({
+        ...manifest,
+        configs: [{ ...c0, stitchSha256: hash(Buffer.from('hello')) }, ...manifest.configs.slice(1)],
+      }),
+    );
     await expect(ReStNet.load(dir)).rejects.toThrow(/not a restnet stitch file/);
   });
 

@@ -12,7 +12,16 @@ import { loadZooSplit } from '../lib/data/index.js';
 import type { Tensor } from '../lib/matrix.js';
 import { hasExternalData } from '../lib/onnx/external-data.js';
 import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
-import { analyze, fit, loadAnchor, ManifestError, plan, ReStNet, sha256, type RestnetManifest } from '../lib/restnet/index.js';
+import {
+  analyze,
+  fit,
+  loadAnchor,
+  ManifestError,
+  plan,
+  ReStNet,
+  sha256,
+  type RestnetManifest,
+} from '../lib/restnet/index.js';
 import { fixture, ortRun, ortRunPath, relError } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
@@ -25,7 +34,8 @@ const tmp = (): string => {
   dirs.push(d);
   return d;
 };
-const manifestOf = (dir: string): RestnetManifest => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as RestnetManifest;
+const manifestOf = (dir: string): RestnetManifest =>
+  JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as RestnetManifest;
 const sizeOf = (dir: string, file: string): number => statSync(join(dir, file)).size;
 let net: ReStNet;
 let shared: string;
@@ -55,12 +65,18 @@ describe('a family with shared weights', () => {
       let referenced = 0;
       for (const c of m.configs) {
         const model = decodeModel(readFileSync(join(shared, c.onnx!)), c.onnx!);
-        const locations = model.graph!.initializer.map((t) => (t as { external_data?: { key: string; value: string }[] }).external_data?.find((e) => e.key === 'location')?.value);
+        const locations = model.graph!.initializer.map(
+          (t) =>
+            (t as { external_data?: { key: string; value: string }[] }).external_data?.find((e) => e.key === 'location')
+              ?.value,
+        );
         for (const l of locations) if (l !== undefined) expect(anchorFiles.has(l)).toBe(true);
         // Exactly the anchors' initializers of 1 KiB or more are references (the stitch's own weights stay inside).
         const self = decodeModel(readFileSync(join(copies, c.onnx!)), c.onnx!);
         expect(hasExternalData(self)).toBe(false);
-        const large = self.graph!.initializer.filter((t) => !t.name!.startsWith('stitch/') && (t.raw_data?.byteLength ?? 0) >= 1024).map((t) => t.name);
+        const large = self
+          .graph!.initializer.filter((t) => !t.name!.startsWith('stitch/') && (t.raw_data?.byteLength ?? 0) >= 1024)
+          .map((t) => t.name);
         expect(model.graph!.initializer.filter((_, k) => locations[k] !== undefined).map((t) => t.name)).toEqual(large);
         referenced += large.length;
         expect(sizeOf(shared, c.onnx!)).toBeLessThanOrEqual(sizeOf(copies, c.onnx!));
@@ -99,7 +115,9 @@ describe('a family with shared weights', () => {
     const m = manifestOf(dir);
     const c = m.configs.find((r) => hasExternalData(decodeModel(readFileSync(join(dir, r.onnx!)), r.onnx!)))!;
     const model = decodeModel(readFileSync(join(dir, c.onnx!)), c.onnx!);
-    const t = model.graph!.initializer.find((i) => i.data_location === 1) as { external_data: { key: string; value: string }[] };
+    const t = model.graph!.initializer.find((i) => i.data_location === 1) as {
+      external_data: { key: string; value: string }[];
+    };
     edit(t.external_data);
     const bytes = encodeModel(model);
     writeFileSync(join(dir, c.onnx!), bytes);
@@ -111,11 +129,26 @@ describe('a family with shared weights', () => {
 
   it('a reference to a file that is not one of the anchors, or outside its file, is rejected', async () => {
     for (const [edit, why] of [
-      [(refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'location')!.value = '../secret.bin'), /keeps its data in '\.\.\/secret\.bin', which is not one of the family's anchor files/],
-      [(refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'location')!.value = 'manifest.json'), /not one of the family's anchor files/],
-      [(refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'offset')!.value = '999999999'), /lies outside/],
-      [(refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'length')!.value = '8'), /external data of 8 bytes, its shape/],
-      [(refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'offset')!.value = '-4'), /is not a whole number/],
+      [
+        (refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'location')!.value = '../secret.bin'),
+        /keeps its data in '\.\.\/secret\.bin', which is not one of the family's anchor files/,
+      ],
+      [
+        (refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'location')!.value = 'manifest.json'),
+        /not one of the family's anchor files/,
+      ],
+      [
+        (refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'offset')!.value = '999999999'),
+        /lies outside/,
+      ],
+      [
+        (refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'length')!.value = '8'),
+        /external data of 8 bytes, its shape/,
+      ],
+      [
+        (refs: { key: string; value: string }[]) => (refs.find((e) => e.key === 'offset')!.value = '-4'),
+        /is not a whole number/,
+      ],
     ] as const) {
       const dir = await rewrite(edit);
       await expect(ReStNet.load(dir, { threads: 1, warm: 'none' })).rejects.toThrow(ManifestError);

@@ -11,7 +11,29 @@ export const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
 export function buildFamily(): { dir: string; cleanup: () => void } {
   const tmp = mkdtempSync(join(tmpdir(), 'restnet-serve-'));
   const dir = join(tmp, 'family');
-  const r = spawnSync(process.execPath, [cli, 'demo', '--out', dir, '--pairs', 'cnn-l/cnn-s', '--calibration', '64', '--refine-images', '64', '--refine-epochs', '1', '--eval', '100', '--latency-runs', '2', '--quiet'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      cli,
+      'demo',
+      '--out',
+      dir,
+      '--pairs',
+      'cnn-l/cnn-s',
+      '--calibration',
+      '64',
+      '--refine-images',
+      '64',
+      '--refine-epochs',
+      '1',
+      '--eval',
+      '100',
+      '--latency-runs',
+      '2',
+      '--quiet',
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`demo failed (${r.status}): ${r.stderr}`);
   return { dir, cleanup: () => rmSync(tmp, { recursive: true, force: true }) };
 }
@@ -44,6 +66,10 @@ export function parseProm(text: string): { types: Map<string, string>; samples: 
   return { types, samples };
 }
 
-export function promValue(samples: PromSample[], name: string, labels: Record<string, string> = {}): number | undefined {
+export function promValue(
+  samples: PromSample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 }

@@ -41,19 +41,32 @@ let service: Service;
 /** Status codes of every request this file sent to `service` (but /metrics): the metrics must count the same. */
 const tally = new Map<number, number>();
 
-async function call(opts: { method?: 'GET' | 'POST' | 'PUT'; url: string; payload?: string | Buffer | object; headers?: Record<string, string> }) {
-  const r = await service.app.inject({ method: opts.method ?? 'GET', url: opts.url, ...(opts.payload !== undefined && { payload: opts.payload }), ...(opts.headers && { headers: opts.headers }) });
+async function call(opts: {
+  method?: 'GET' | 'POST' | 'PUT';
+  url: string;
+  payload?: string | Buffer | object;
+  headers?: Record<string, string>;
+}) {
+  const r = await service.app.inject({
+    method: opts.method ?? 'GET',
+    url: opts.url,
+    ...(opts.payload !== undefined && { payload: opts.payload }),
+    ...(opts.headers && { headers: opts.headers }),
+  });
   if (opts.url !== '/metrics') tally.set(r.statusCode, (tally.get(r.statusCode) ?? 0) + 1);
   return r;
 }
-const classify = (payload: Buffer | string | object, type: string) => call({ method: 'POST', url: '/v1/classify', payload, headers: { 'content-type': type } });
+const classify = (payload: Buffer | string | object, type: string) =>
+  call({ method: 'POST', url: '/v1/classify', payload, headers: { 'content-type': type } });
 
 function expectLogits(got: number[][], want: Tensor): void {
   const k = want.data.length / want.dims[0]!;
   expect(got.length).toBe(want.dims[0]);
   got.forEach((row, r) => {
     expect(row.length).toBe(k);
-    row.forEach((v, j) => expect(Math.abs(v - want.data[r * k + j]!)).toBeLessThan(1e-4 * (1 + Math.abs(want.data[r * k + j]!))));
+    row.forEach((v, j) =>
+      expect(Math.abs(v - want.data[r * k + j]!)).toBeLessThan(1e-4 * (1 + Math.abs(want.data[r * k + j]!))),
+    );
   });
 }
 const argmax = (t: Tensor): number[] => {
@@ -69,7 +82,13 @@ beforeAll(async () => {
   cleanup = family.cleanup;
   net = await ReStNet.load(family.dir);
   // No target: the most accurate offered rung (the largest anchor) runs. A 64 KiB body limit: 20 samples fit, 21 do not.
-  service = await createService(net, { logLevel: 'silent', summaryIntervalMs: 0, maxBatch: 8, maxWaitMs: 20, bodyLimit: 64 * 1024 });
+  service = await createService(net, {
+    logLevel: 'silent',
+    summaryIntervalMs: 0,
+    maxBatch: 8,
+    maxWaitMs: 20,
+    bodyLimit: 64 * 1024,
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -112,8 +131,11 @@ describe('POST /v1/classify', () => {
 
   it('runs concurrent requests as one batch and gives each request its own rows', async () => {
     const before = parseProm(await service.metrics.text()).samples;
-    const count = (s: typeof before, suffix: string): number => promValue(s, `restnet_inference_batch_size_${suffix}`) ?? 0;
-    const answers = await Promise.all(Array.from({ length: 6 }, (_, k) => classify(le(sample(10 + k).data), 'application/octet-stream')));
+    const count = (s: typeof before, suffix: string): number =>
+      promValue(s, `restnet_inference_batch_size_${suffix}`) ?? 0;
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, k) => classify(le(sample(10 + k).data), 'application/octet-stream')),
+    );
     const want = await net.runWith('cnn-l', sample(10, 6));
     answers.forEach((r, k) => {
       expect(r.statusCode).toBe(200);
@@ -128,19 +150,59 @@ describe('POST /v1/classify', () => {
 
 describe('errors: one JSON object { error } with the status code', () => {
   const cases: [string, () => ReturnType<typeof call>, number, RegExp][] = [
-    ['octet-stream of a wrong length', () => classify(Buffer.alloc(100), 'application/octet-stream'), 400, /float32 samples \[N, 1, 28, 28\], a multiple of 3136 bytes \(N >= 1\), got 100 bytes/],
-    ['an empty octet-stream', () => classify(Buffer.alloc(0), 'application/octet-stream'), 400, /multiple of 3136 bytes/],
-    ['JSON dims of another shape', () => classify({ data: new Array(27 * 28).fill(0), dims: [1, 27, 28] }, 'application/json'), 400, /"dims": expected \[N, 1, 28, 28\] \(784 values per sample\), got \[1, 27, 28\]/],
-    ['JSON data of the wrong count', () => classify({ data: [1, 2, 3], dims: [1, 1, 28, 28] }, 'application/json'), 400, /"data": expected 1 x 784 = 784 numbers/],
-    ['JSON data that are not numbers', () => classify({ data: ['a', ...new Array(783).fill(0)], dims: [1, 1, 28, 28] }, 'application/json'), 400, /"data"\[0\]: expected a finite number, got "a"/],
+    [
+      'octet-stream of a wrong length',
+      () => classify(Buffer.alloc(100), 'application/octet-stream'),
+      400,
+      /float32 samples \[N, 1, 28, 28\], a multiple of 3136 bytes \(N >= 1\), got 100 bytes/,
+    ],
+    [
+      'an empty octet-stream',
+      () => classify(Buffer.alloc(0), 'application/octet-stream'),
+      400,
+      /multiple of 3136 bytes/,
+    ],
+    [
+      'JSON dims of another shape',
+      () => classify({ data: new Array(27 * 28).fill(0), dims: [1, 27, 28] }, 'application/json'),
+      400,
+      /"dims": expected \[N, 1, 28, 28\] \(784 values per sample\), got \[1, 27, 28\]/,
+    ],
+    [
+      'JSON data of the wrong count',
+      () => classify({ data: [1, 2, 3], dims: [1, 1, 28, 28] }, 'application/json'),
+      400,
+      /"data": expected 1 x 784 = 784 numbers/,
+    ],
+    [
+      'JSON data that are not numbers',
+      () => classify({ data: ['a', ...new Array(783).fill(0)], dims: [1, 1, 28, 28] }, 'application/json'),
+      400,
+      /"data"\[0\]: expected a finite number, got "a"/,
+    ],
     ['JSON that is not an object', () => classify([1, 2], 'application/json'), 400, /expected an object/],
     ['invalid JSON', () => classify('{"data": [', 'application/json'), 400, /JSON/],
-    ['a PNG that is not one', () => classify(Buffer.from('not a png at all'), 'image/png'), 400, /image\/png body: not a PNG file/],
+    [
+      'a PNG that is not one',
+      () => classify(Buffer.from('not a png at all'), 'image/png'),
+      400,
+      /image\/png body: not a PNG file/,
+    ],
     ['an unsupported content type', () => classify('hello', 'text/plain'), 415, /text\/plain/],
     ['a body over the limit', () => classify(Buffer.alloc(21 * 3136), 'application/octet-stream'), 413, /too large/i],
     ['an unknown route', () => call({ url: '/v2/nothing' }), 404, /no route GET \/v2\/nothing/],
-    ['an unknown configuration id', () => call({ method: 'PUT', url: '/v1/config', payload: { id: 'nope' } }), 404, /id: expected one of .*cnn-l.*, got "nope"/],
-    ['a pin body without id', () => call({ method: 'PUT', url: '/v1/config', payload: { name: 'cnn-s' } }), 400, /expected a JSON object \{ "id"/],
+    [
+      'an unknown configuration id',
+      () => call({ method: 'PUT', url: '/v1/config', payload: { id: 'nope' } }),
+      404,
+      /id: expected one of .*cnn-l.*, got "nope"/,
+    ],
+    [
+      'a pin body without id',
+      () => call({ method: 'PUT', url: '/v1/config', payload: { name: 'cnn-s' } }),
+      400,
+      /expected a JSON object \{ "id"/,
+    ],
   ];
   it.each(cases)('%s', async (_name, send, status, message) => {
     const r = await send();
@@ -152,12 +214,28 @@ describe('errors: one JSON object { error } with the status code', () => {
   });
 
   it('503 with Retry-After when the queue is full; the queued request is still answered', async () => {
-    const small = await createService(net, { logLevel: 'silent', summaryIntervalMs: 0, maxQueue: 1, maxWaitMs: 300, maxBatch: 64 });
+    const small = await createService(net, {
+      logLevel: 'silent',
+      summaryIntervalMs: 0,
+      maxQueue: 1,
+      maxWaitMs: 300,
+      maxBatch: 64,
+    });
     try {
-      const first = small.app.inject({ method: 'POST', url: '/v1/classify', payload: le(sample(0).data), headers: { 'content-type': 'application/octet-stream' } });
+      const first = small.app.inject({
+        method: 'POST',
+        url: '/v1/classify',
+        payload: le(sample(0).data),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       await new Promise((r) => setTimeout(r, 50));
       expect(small.queue.depth).toBe(1);
-      const second = await small.app.inject({ method: 'POST', url: '/v1/classify', payload: le(sample(1).data), headers: { 'content-type': 'application/octet-stream' } });
+      const second = await small.app.inject({
+        method: 'POST',
+        url: '/v1/classify',
+        payload: le(sample(1).data),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       expect(second.statusCode).toBe(503);
       expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(second.json()).toEqual({ error: expect.stringMatching(/queue is full \(1 requests waiting\)/) });
@@ -177,10 +255,16 @@ describe('configurations', () => {
     const body = r.json();
     expect(body).toMatchObject({ active: 'cnn-l', pinned: null, targetMs: null, percentile: 95 });
     expect(body.configs.map((c: { id: string }) => c.id).sort()).toEqual([...net.ids, 'cnn-l', 'cnn-s'].sort());
-    expect(body.configs.filter((c: { active: boolean }) => c.active).map((c: { id: string }) => c.id)).toEqual(['cnn-l']);
+    expect(body.configs.filter((c: { active: boolean }) => c.active).map((c: { id: string }) => c.id)).toEqual([
+      'cnn-l',
+    ]);
     // Ladder places follow MACs (cheapest = 0) until a device profile exists.
-    const placed = body.configs.filter((c: { ladder: unknown }) => c.ladder !== null).sort((a: { ladder: { rung: number } }, b: { ladder: { rung: number } }) => a.ladder.rung - b.ladder.rung);
-    expect(placed.map((c: { ladder: { rung: number } }) => c.ladder.rung)).toEqual(placed.map((_: unknown, k: number) => k));
+    const placed = body.configs
+      .filter((c: { ladder: unknown }) => c.ladder !== null)
+      .sort((a: { ladder: { rung: number } }, b: { ladder: { rung: number } }) => a.ladder.rung - b.ladder.rung);
+    expect(placed.map((c: { ladder: { rung: number } }) => c.ladder.rung)).toEqual(
+      placed.map((_: unknown, k: number) => k),
+    );
     for (let k = 1; k < placed.length; k++) expect(placed[k].macs).toBeGreaterThanOrEqual(placed[k - 1].macs);
   });
 
@@ -209,12 +293,30 @@ describe('GET /metrics', () => {
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/plain; version=0.0.4/);
     const { types, samples } = parseProm(r.body);
-    expect(Object.fromEntries(['restnet_requests_total', 'restnet_request_duration_seconds', 'restnet_inference_batch_size', 'restnet_active_config', 'restnet_config_switches_total', 'restnet_queue_depth'].map((n) => [n, types.get(n)]))).toEqual({
-      restnet_requests_total: 'counter', restnet_request_duration_seconds: 'histogram', restnet_inference_batch_size: 'histogram',
-      restnet_active_config: 'gauge', restnet_config_switches_total: 'counter', restnet_queue_depth: 'gauge',
+    expect(
+      Object.fromEntries(
+        [
+          'restnet_requests_total',
+          'restnet_request_duration_seconds',
+          'restnet_inference_batch_size',
+          'restnet_active_config',
+          'restnet_config_switches_total',
+          'restnet_queue_depth',
+        ].map((n) => [n, types.get(n)]),
+      ),
+    ).toEqual({
+      restnet_requests_total: 'counter',
+      restnet_request_duration_seconds: 'histogram',
+      restnet_inference_batch_size: 'histogram',
+      restnet_active_config: 'gauge',
+      restnet_config_switches_total: 'counter',
+      restnet_queue_depth: 'gauge',
     });
-    for (const [code, n] of tally) expect(promValue(samples, 'restnet_requests_total', { code: String(code) }), `code ${code}`).toBe(n);
-    expect(samples.filter((s) => s.name === 'restnet_requests_total').reduce((a, s) => a + s.value, 0)).toBe([...tally.values()].reduce((a, b) => a + b, 0));
+    for (const [code, n] of tally)
+      expect(promValue(samples, 'restnet_requests_total', { code: String(code) }), `code ${code}`).toBe(n);
+    expect(samples.filter((s) => s.name === 'restnet_requests_total').reduce((a, s) => a + s.value, 0)).toBe(
+      [...tally.values()].reduce((a, b) => a + b, 0),
+    );
     // Successful classify requests: 1 + 1 + 2 + 6 + 1 (pinned).
     expect(promValue(samples, 'restnet_request_duration_seconds_count')).toBe(11);
     expect(promValue(samples, 'restnet_request_duration_seconds_bucket', { le: '+Inf' })).toBe(11);
@@ -239,13 +341,23 @@ describe('logs', () => {
     const logged = await createService(net, { logStream, summaryIntervalMs: 100, targetMs: 1000 });
     try {
       await logged.app.inject({ method: 'PUT', url: '/v1/config', payload: { id: 'cnn-s' } });
-      await logged.app.inject({ method: 'POST', url: '/v1/classify', payload: le(sample(0).data), headers: { 'content-type': 'application/octet-stream' } });
+      await logged.app.inject({
+        method: 'POST',
+        url: '/v1/classify',
+        payload: le(sample(0).data),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       await new Promise((r) => setTimeout(r, 250));
     } finally {
       await logged.app.close();
     }
     const switches = lines.filter((l) => l.switch);
-    expect(switches).toEqual([expect.objectContaining({ switch: { from: 'cnn-l', to: 'cnn-s', reason: 'pinned', observedMs: null }, msg: 'switch cnn-l -> cnn-s (pinned)' })]);
+    expect(switches).toEqual([
+      expect.objectContaining({
+        switch: { from: 'cnn-l', to: 'cnn-s', reason: 'pinned', observedMs: null },
+        msg: 'switch cnn-l -> cnn-s (pinned)',
+      }),
+    ]);
     const summaries = lines.filter((l) => l.msg.startsWith('summary:'));
     expect(summaries.length).toBeGreaterThanOrEqual(1);
     // Each summary counts the requests answered since the one before.
@@ -266,7 +378,10 @@ describe('ReStNet.adapt', () => {
     expect(net.current).toBe(net.ladder().at(-1)!.id);
     const x = sample(30, 2);
     const out = await c.run(x);
-    expectLogits([Array.from(out.data.subarray(0, 10)), Array.from(out.data.subarray(10, 20))], await net.runWith(net.current, x));
+    expectLogits(
+      [Array.from(out.data.subarray(0, 10)), Array.from(out.data.subarray(10, 20))],
+      await net.runWith(net.current, x),
+    );
     expect(c.stats().samples + c.stats().discarded).toBe(1);
     c.stop();
   });

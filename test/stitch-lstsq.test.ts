@@ -8,7 +8,14 @@ import { expect, it } from 'vitest';
 import { fitStitch, fitStitchAsync, LeastSquaresAccumulator, type Matrix } from '../lib/index.js';
 import { randomMatrix } from './oracle.js';
 import { describeEachSimd } from './simd-paths.js';
-import { applyStitch, centredSumSquares, leastSquares, linearProblem, relativeError, residual } from './stitch-oracle.js';
+import {
+  applyStitch,
+  centredSumSquares,
+  leastSquares,
+  linearProblem,
+  relativeError,
+  residual,
+} from './stitch-oracle.js';
 
 interface GoldenCase {
   name: string;
@@ -39,7 +46,8 @@ function rowsOf(m: Matrix, begin: number, end: number): Matrix {
 describeEachSimd('fitStitch against numpy lstsq', () => {
   for (const c of golden.cases) {
     it(c.name, () => {
-      const x = decode(c.x), y = decode(c.y);
+      const x = decode(c.x),
+        y = decode(c.y);
       const fit = fitStitch(x, y, { ridge: c.ridge, bias: c.bias });
       expect(fit.weight.rows).toBe(x.cols);
       expect(fit.weight.cols).toBe(y.cols);
@@ -57,7 +65,8 @@ describeEachSimd('fitStitch against numpy lstsq', () => {
   }
 
   it('agrees with the TypeScript oracle and applies as x W + b', () => {
-    const x = randomMatrix(250, 20, 3, 2), y = linearProblem(x, 7, 0.2, 4, 1);
+    const x = randomMatrix(250, 20, 3, 2),
+      y = linearProblem(x, 7, 0.2, 4, 1);
     const fit = fitStitch(x, y, { ridge: 3 });
     const oracle = leastSquares(x, y, 3);
     expect(relativeError(fit.weight.data, oracle.weight)).toBeLessThan(1e-5);
@@ -69,9 +78,11 @@ describeEachSimd('fitStitch against numpy lstsq', () => {
 
   it('streams and merges to the one-shot fit', async () => {
     for (const c of golden.cases.filter((g) => g.x.rows >= 300)) {
-      const x = decode(c.x), y = decode(c.y);
+      const x = decode(c.x),
+        y = decode(c.y);
       const one = fitStitch(x, y);
-      const a = new LeastSquaresAccumulator(x.cols, y.cols), b = new LeastSquaresAccumulator(x.cols, y.cols);
+      const a = new LeastSquaresAccumulator(x.cols, y.cols),
+        b = new LeastSquaresAccumulator(x.cols, y.cols);
       a.update(rowsOf(x, 0, 70), rowsOf(y, 0, 70));
       await a.updateAsync(rowsOf(x, 70, 190), rowsOf(y, 70, 190));
       b.update(rowsOf(x, 190, x.rows), rowsOf(y, 190, x.rows));
@@ -87,7 +98,8 @@ describeEachSimd('fitStitch against numpy lstsq', () => {
 });
 
 it('fitStitchAsync gives the same stitch off the main thread and honours an AbortSignal', async () => {
-  const x = randomMatrix(400, 30, 5, 1), y = linearProblem(x, 6, 0.1, 6);
+  const x = randomMatrix(400, 30, 5, 1),
+    y = linearProblem(x, 6, 0.1, 6);
   const sync = fitStitch(x, y, { ridge: 0.5 });
   const async = await fitStitchAsync(x, y, { ridge: 0.5 });
   expect(async.weight.data).toEqual(sync.weight.data);
@@ -98,7 +110,8 @@ it('fitStitchAsync gives the same stitch off the main thread and honours an Abor
 });
 
 it('rejects bad input with errors naming the argument', () => {
-  const x = randomMatrix(10, 3, 1), y = randomMatrix(10, 2, 2);
+  const x = randomMatrix(10, 3, 1),
+    y = randomMatrix(10, 2, 2);
   expect(() => fitStitch(x, randomMatrix(9, 2, 2))).toThrow(/^y: expected 10 rows \(as x\), got 9 x 2/);
   const nan = randomMatrix(10, 3, 1);
   nan.data[7] = Number.NaN;

@@ -35,9 +35,12 @@ function solve(a: Float64Array, b: Float64Array, n: number, k: number): Float64A
 
 /** W = (Xc^T Xc + ridge I)^-1 Xc^T Yc, b = mean(Y) - mean(X) W, all in f64. */
 export function leastSquares(x: Matrix, y: Matrix, ridge = 0): Parameters64 {
-  const d = x.cols, k = y.cols;
-  const mx = columnMeans(x), my = columnMeans(y);
-  const a = new Float64Array(d * d), b = new Float64Array(d * k);
+  const d = x.cols,
+    k = y.cols;
+  const mx = columnMeans(x),
+    my = columnMeans(y);
+  const a = new Float64Array(d * d),
+    b = new Float64Array(d * k);
   for (let i = 0; i < x.rows; i++) {
     for (let p = 0; p < d; p++) {
       const xp = x.data[i * d + p]! - mx[p]!;
@@ -58,7 +61,8 @@ export function leastSquares(x: Matrix, y: Matrix, ridge = 0): Parameters64 {
 
 /** x W + b in f64. */
 export function applyStitch(p: { weight: ArrayLike<number>; bias: ArrayLike<number> }, x: Matrix): Float64Array {
-  const k = p.bias.length, d = x.cols;
+  const k = p.bias.length,
+    d = x.cols;
   const out = new Float64Array(x.rows * k);
   for (let i = 0; i < x.rows; i++)
     for (let j = 0; j < k; j++) {
@@ -84,7 +88,8 @@ export function mse(p: { weight: ArrayLike<number>; bias: ArrayLike<number> }, x
 
 /** ||a - b|| / ||b||. */
 export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let e = 0; e < b.length; e++) {
     num += (a[e]! - b[e]!) ** 2;
     den += b[e]! ** 2;
@@ -129,16 +134,26 @@ export interface OptimizerRule {
  * SGD buf = mu buf + g (Nesterov g + mu buf); Adam with bias correction, betas 0.9 / 0.999,
  * eps 1e-8; weight decay W <- W (1 - lr wd) on W only.
  */
-export function optimizerSteps(init: Parameters64, x: Matrix, y: Matrix, rule: OptimizerRule, steps: number): Parameters64 {
-  const w = Float64Array.from(init.weight), b = Float64Array.from(init.bias);
+export function optimizerSteps(
+  init: Parameters64,
+  x: Matrix,
+  y: Matrix,
+  rule: OptimizerRule,
+  steps: number,
+): Parameters64 {
+  const w = Float64Array.from(init.weight),
+    b = Float64Array.from(init.bias);
   const params = [w, b];
   const m = params.map((p) => new Float64Array(p.length));
   const v = params.map((p) => new Float64Array(p.length));
-  const k = y.cols, d = x.cols, count = x.rows * k;
+  const k = y.cols,
+    d = x.cols,
+    count = x.rows * k;
   const dLoss = (r: number): number => (rule.loss === 'huber' ? Math.max(-1, Math.min(1, r)) : 2 * r) / count;
   for (let t = 1; t <= steps; t++) {
     const out = applyStitch({ weight: w, bias: b }, x);
-    const gw = new Float64Array(w.length), gb = new Float64Array(b.length);
+    const gw = new Float64Array(w.length),
+      gb = new Float64Array(b.length);
     for (let i = 0; i < x.rows; i++)
       for (let j = 0; j < k; j++) {
         const g = dLoss(out[i * k + j]! - y.data[i * k + j]!);
@@ -146,13 +161,16 @@ export function optimizerSteps(init: Parameters64, x: Matrix, y: Matrix, rule: O
         for (let q = 0; q < d; q++) gw[q * k + j]! += x.data[i * d + q]! * g;
       }
     [gw, gb].forEach((grad, which) => {
-      const p = params[which]!, mw = m[which]!, vw = v[which]!;
+      const p = params[which]!,
+        mw = m[which]!,
+        vw = v[which]!;
       for (let e = 0; e < p.length; e++) {
         if (which === 0) p[e]! *= 1 - rule.lr * (rule.weightDecay ?? 0);
         if (rule.optimizer === 'adam') {
           mw[e] = 0.9 * mw[e]! + 0.1 * grad[e]!;
           vw[e] = 0.999 * vw[e]! + 0.001 * grad[e]! ** 2;
-          const mhat = mw[e]! / (1 - 0.9 ** t), vhat = vw[e]! / (1 - 0.999 ** t);
+          const mhat = mw[e]! / (1 - 0.9 ** t),
+            vhat = vw[e]! / (1 - 0.999 ** t);
           p[e]! -= (rule.lr * mhat) / (Math.sqrt(vhat) + 1e-8);
         } else {
           const mu = rule.momentum ?? 0;

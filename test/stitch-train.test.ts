@@ -2,7 +2,15 @@
 // least-squares optimum, determinism, abort, the event loop, early stopping and bad input.
 import { describe, expect, it } from 'vitest';
 
-import { fitStitch, setThreads, trainStitch, TrainableStitch, type EpochRecord, type Matrix, type ProgressEvent } from '../lib/index.js';
+import {
+  fitStitch,
+  setThreads,
+  trainStitch,
+  TrainableStitch,
+  type EpochRecord,
+  type Matrix,
+  type ProgressEvent,
+} from '../lib/index.js';
 import { randomMatrix } from './oracle.js';
 import { describeEachSimd } from './simd-paths.js';
 import { linearProblem, mse, optimizerSteps, relativeError, type OptimizerRule } from './stitch-oracle.js';
@@ -52,7 +60,8 @@ describeEachSimd('optimizer steps', () => {
   }
 
   it('is bit-identical for a seed and differs across seeds', async () => {
-    const a = randomMatrix(500, 40, 21), b = linearProblem(a, 33, 0.5, 22);
+    const a = randomMatrix(500, 40, 21),
+      b = linearProblem(a, 33, 0.5, 22);
     const run = (seed: number) => trainStitch(a, b, { epochs: 2, batchSize: 32, seed, lr: 0.01, schedule: 'cosine' });
     const [r1, r2, r3] = await Promise.all([run(5), run(5), run(6)]);
     expect(r1.stitch.weight.data).toEqual(r2.stitch.weight.data);
@@ -62,9 +71,13 @@ describeEachSimd('optimizer steps', () => {
 });
 
 describe('trainStitch', () => {
-  const n = 4000, d = 32, k = 8;
-  const tx = randomMatrix(n, d, 31, 1), ty = linearProblem(tx, k, 0.5, 32, 2);
-  const vx = randomMatrix(1000, d, 33, 1), vy = linearProblem(vx, k, 0.5, 32, 2);
+  const n = 4000,
+    d = 32,
+    k = 8;
+  const tx = randomMatrix(n, d, 31, 1),
+    ty = linearProblem(tx, k, 0.5, 32, 2);
+  const vx = randomMatrix(1000, d, 33, 1),
+    vy = linearProblem(vx, k, 0.5, 32, 2);
   // linearProblem draws the same W for the same seed; the noise differs with the rows.
 
   it('from zeros reaches within 5% of the least-squares validation error', async () => {
@@ -72,8 +85,14 @@ describe('trainStitch', () => {
     const target = mse({ weight: ls.weight.data, bias: ls.bias }, vx, vy);
     const events: ProgressEvent<EpochRecord>[] = [];
     const { stitch, history } = await trainStitch(tx, ty, {
-      optimizer: 'adam', lr: 0.02, schedule: 'cosine', epochs: 25, batchSize: 64, seed: 1,
-      validation: { x: vx, y: vy }, onProgress: (e) => events.push(e),
+      optimizer: 'adam',
+      lr: 0.02,
+      schedule: 'cosine',
+      epochs: 25,
+      batchSize: 64,
+      seed: 1,
+      validation: { x: vx, y: vy },
+      onProgress: (e) => events.push(e),
     });
     // One event per epoch, in order, all before the promise settled, each carrying its record.
     expect(events.map((e) => [e.stage, e.done, e.total])).toEqual(history.map((h) => ['train', h.epoch, 25]));
@@ -96,16 +115,25 @@ describe('trainStitch', () => {
   });
 
   it('stops early with patience and keeps the best epoch', async () => {
-    const noise = randomMatrix(n, k, 41), vnoise = randomMatrix(1000, k, 42);
+    const noise = randomMatrix(n, k, 41),
+      vnoise = randomMatrix(1000, k, 42);
     const { history } = await trainStitch(tx, noise, {
-      lr: 0.05, epochs: 100, validation: { x: vx, y: vnoise }, patience: 2,
+      lr: 0.05,
+      epochs: 100,
+      validation: { x: vx, y: vnoise },
+      patience: 2,
     });
     expect(history.length).toBeLessThan(100);
   });
 
   it('supports the huber loss, sgd with a step schedule, and reports the learning rate', async () => {
     const { history } = await trainStitch(tx, ty, {
-      optimizer: 'sgd', momentum: 0.9, lr: 0.01, schedule: 'step', loss: 'huber', epochs: 4,
+      optimizer: 'sgd',
+      momentum: 0.9,
+      lr: 0.01,
+      schedule: 'step',
+      loss: 'huber',
+      epochs: 4,
     });
     expect(history.map((h) => h.lr)).toEqual([0.01, 0.01, 0.001, 0.0001]);
     expect(Number.isNaN(history[0]!.validationLoss)).toBe(true);
@@ -113,7 +141,8 @@ describe('trainStitch', () => {
   });
 
   it('rejects promptly with an AbortError, and the event loop keeps running', async () => {
-    const big = randomMatrix(20000, 128, 51), bigY = linearProblem(big, 64, 0.1, 52);
+    const big = randomMatrix(20000, 128, 51),
+      bigY = linearProblem(big, 64, 0.1, 52);
     const controller = new AbortController();
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
@@ -132,7 +161,12 @@ describe('trainStitch', () => {
     let calls = 0;
     const failure = new Error('stop here');
     await expect(
-      trainStitch(tx, ty, { epochs: 50, onProgress: () => { if (++calls === 2) throw failure; } }),
+      trainStitch(tx, ty, {
+        epochs: 50,
+        onProgress: () => {
+          if (++calls === 2) throw failure;
+        },
+      }),
     ).rejects.toBe(failure);
     expect(calls).toBe(2);
   });

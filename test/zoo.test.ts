@@ -46,11 +46,18 @@ function readVarint(buf: Uint8Array, pos: number): [number, number] {
   }
 }
 
-const lengthDelimited = (field: number, body: number[]): number[] => [...varint((field << 3) | 2), ...varint(body.length), ...body];
+const lengthDelimited = (field: number, body: number[]): number[] => [
+  ...varint((field << 3) | 2),
+  ...varint(body.length),
+  ...body,
+];
 
 function floatOutput(name: string): number[] {
   const tensorType = lengthDelimited(1, [0x08, 0x01]);
-  return lengthDelimited(12, [...lengthDelimited(1, [...Buffer.from(name, 'utf8')]), ...lengthDelimited(2, tensorType)]);
+  return lengthDelimited(12, [
+    ...lengthDelimited(1, [...Buffer.from(name, 'utf8')]),
+    ...lengthDelimited(2, tensorType),
+  ]);
 }
 
 function withExtraOutputs(model: Uint8Array, names: string[]): Uint8Array {
@@ -65,7 +72,11 @@ function withExtraOutputs(model: Uint8Array, names: string[]): Uint8Array {
       if (tag >>> 3 === 7) {
         const extra = names.flatMap(floatOutput);
         const graph = [...model.subarray(bodyStart, bodyEnd), ...extra];
-        return Uint8Array.from([...model.subarray(0, fieldStart), ...lengthDelimited(7, graph), ...model.subarray(bodyEnd)]);
+        return Uint8Array.from([
+          ...model.subarray(0, fieldStart),
+          ...lengthDelimited(7, graph),
+          ...model.subarray(bodyEnd),
+        ]);
       }
       pos = bodyEnd;
     } else if (wire === 0) pos = readVarint(model, afterTag)[1];
@@ -100,7 +111,12 @@ function dirBytes(dir: string): number {
 describe('zoo manifest', () => {
   it('lists the four anchors, two per family', () => {
     expect(manifest.anchors.map((a) => a.name).sort()).toEqual(['cnn-l', 'cnn-s', 'vit-l', 'vit-s']);
-    expect(manifest.anchors.map((a) => `${a.name}:${a.family}`).sort()).toEqual(['cnn-l:cnn', 'cnn-s:cnn', 'vit-l:vit', 'vit-s:vit']);
+    expect(manifest.anchors.map((a) => `${a.name}:${a.family}`).sort()).toEqual([
+      'cnn-l:cnn',
+      'cnn-s:cnn',
+      'vit-l:vit',
+      'vit-s:vit',
+    ]);
     expect(manifest.dataset.splits.eval.size).toBe(evalSplit.rows);
     expect(manifest.dataset.licence).toBe('MIT');
   });
@@ -120,7 +136,9 @@ describe('zoo manifest', () => {
     expect(zooAnchor('cnn-s').path).toBe(zooPath('cnn-s.onnx'));
     expect(statSync(zooAnchor('vit-l').path).isFile()).toBe(true);
     expect(() => zooAnchor('resnet50')).toThrow(RangeError);
-    expect(() => zooAnchor('resnet50')).toThrow('zooAnchor: expected one of cnn-s, cnn-l, vit-s, vit-l, got "resnet50"');
+    expect(() => zooAnchor('resnet50')).toThrow(
+      'zooAnchor: expected one of cnn-s, cnn-l, vit-s, vit-l, got "resnet50"',
+    );
     expect(() => loadZooSplit('test' as 'eval')).toThrow(`loadZooSplit: expected 'calibration' or 'eval', got "test"`);
   });
 

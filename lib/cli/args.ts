@@ -55,7 +55,12 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { name: 'help', short: 'h', type: 'boolean', help: 'show this help and exit' },
   { name: 'json', type: 'boolean', help: 'print machine-readable JSON on stdout instead of tables' },
   { name: 'quiet', short: 'q', type: 'boolean', help: 'no progress bars: one plain line per step on stderr' },
-  { name: 'verbose', short: 'v', type: 'boolean', help: "print stack traces with errors, and each step's peak resident memory (RSS)" },
+  {
+    name: 'verbose',
+    short: 'v',
+    type: 'boolean',
+    help: "print stack traces with errors, and each step's peak resident memory (RSS)",
+  },
 ];
 
 export type FlagValue = string | number | boolean;
@@ -98,8 +103,14 @@ function flagUsage(f: FlagSpec): string {
 /** The --help text of a command. */
 export function commandHelp(spec: CommandSpec): string {
   const pos = spec.positionals.map((p) => (p.optional ? `[${p.name}]` : p.name)).join(' ');
-  const required = spec.flags.filter((f) => f.help.startsWith('(required)')).map((f) => flagUsage({ ...f, short: undefined } as FlagSpec));
-  const lines = [`usage: restnet ${spec.name}${pos ? ` ${pos}` : ''}${required.length ? ` ${required.join(' ')}` : ''} [options]`, '', spec.summary];
+  const required = spec.flags
+    .filter((f) => f.help.startsWith('(required)'))
+    .map((f) => flagUsage({ ...f, short: undefined } as FlagSpec));
+  const lines = [
+    `usage: restnet ${spec.name}${pos ? ` ${pos}` : ''}${required.length ? ` ${required.join(' ')}` : ''} [options]`,
+    '',
+    spec.summary,
+  ];
   if (spec.description) lines.push('', spec.description);
   if (spec.positionals.length) {
     lines.push('', 'arguments:');
@@ -110,7 +121,9 @@ export function commandHelp(spec: CommandSpec): string {
   const w = Math.max(...all.map((f) => flagUsage(f).length));
   lines.push('', 'options:');
   for (const f of all) {
-    const extra = [f.choices ? `one of ${f.choices.join(', ')}` : '', f.defaultText ? `default ${f.defaultText}` : ''].filter(Boolean).join('; ');
+    const extra = [f.choices ? `one of ${f.choices.join(', ')}` : '', f.defaultText ? `default ${f.defaultText}` : '']
+      .filter(Boolean)
+      .join('; ');
     lines.push(`  ${flagUsage(f).padEnd(w)}  ${f.help}${extra ? ` (${extra})` : ''}`);
   }
   if (spec.examples?.length) lines.push('', 'examples:', ...spec.examples.map((e) => `  ${e}`));
@@ -120,7 +133,8 @@ export function commandHelp(spec: CommandSpec): string {
 function parseValue(f: FlagSpec, raw: string | undefined, shown: string): FlagValue {
   if (raw === undefined) throw new UsageError(`${shown}: expected a value, got nothing`);
   if (f.type === 'string') {
-    if (f.choices && !f.choices.includes(raw)) throw new UsageError(`${shown}: expected one of ${f.choices.join(', ')}, got ${raw}`);
+    if (f.choices && !f.choices.includes(raw))
+      throw new UsageError(`${shown}: expected one of ${f.choices.join(', ')}, got ${raw}`);
     return raw;
   }
   const n = Number(raw);
@@ -130,7 +144,8 @@ function parseValue(f: FlagSpec, raw: string | undefined, shown: string): FlagVa
   if (raw.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
     throw new UsageError(`${shown}: expected ${what}, got ${raw}`);
   }
-  if (f.min !== undefined && (f.exclusiveMin ? n <= f.min : n < f.min)) throw new UsageError(`${shown}: expected ${what}, got ${raw}`);
+  if (f.min !== undefined && (f.exclusiveMin ? n <= f.min : n < f.min))
+    throw new UsageError(`${shown}: expected ${what}, got ${raw}`);
   return n;
 }
 
@@ -182,11 +197,16 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
   if (parsed.bool('help')) return parsed;
   const required = spec.positionals.filter((p) => !p.optional).length;
   if (positionals.length < required) {
-    const missing = spec.positionals.slice(positionals.length).filter((p) => !p.optional).map((p) => p.name);
+    const missing = spec.positionals
+      .slice(positionals.length)
+      .filter((p) => !p.optional)
+      .map((p) => p.name);
     throw new UsageError(`${spec.name}: missing ${missing.join(' and ')} (see restnet ${spec.name} --help)`);
   }
   if (positionals.length > spec.positionals.length) {
-    throw new UsageError(`${spec.name}: unexpected argument '${positionals[spec.positionals.length]}' (see restnet ${spec.name} --help)`);
+    throw new UsageError(
+      `${spec.name}: unexpected argument '${positionals[spec.positionals.length]}' (see restnet ${spec.name} --help)`,
+    );
   }
   return parsed;
 }

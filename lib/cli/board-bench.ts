@@ -17,7 +17,16 @@ export interface BoardTiming {
 }
 
 export interface BoardReport {
-  machine: { cpu: string; cores: number; arch: string; platform: string; node: string; simd: SimdPath; available: SimdPath[]; threads: number };
+  machine: {
+    cpu: string;
+    cores: number;
+    arch: string;
+    platform: string;
+    node: string;
+    simd: SimdPath;
+    available: SimdPath[];
+    threads: number;
+  };
   timings: BoardTiming[];
 }
 
@@ -58,9 +67,13 @@ export function runBoardBench(options: { reps?: number; scale?: number } = {}): 
     [`gram linear ${n}x${d}`, (n * (n + 1) * d) / 2, () => gram(x)],
     [`cka linear feature ${n}x${d}`, n * d * d * 2, () => cka(x, y, { method: 'feature' })],
     [`cka linear gram ${n}x${d}`, n * (n + 1) * d, () => cka(x, y, { method: 'gram' })],
-    [`minibatch cka 2x2 layers, batch 256x${batch[0]!.cols}`, 4 * 256 * 257 * batch[0]!.cols / 2, () => {
-      new MinibatchCKA(2, 2).update(batch.slice(0, 2), batch.slice(2));
-    }],
+    [
+      `minibatch cka 2x2 layers, batch 256x${batch[0]!.cols}`,
+      (4 * 256 * 257 * batch[0]!.cols) / 2,
+      () => {
+        new MinibatchCKA(2, 2).update(batch.slice(0, 2), batch.slice(2));
+      },
+    ],
   ];
   const timings: BoardTiming[] = [];
   try {

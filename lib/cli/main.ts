@@ -24,7 +24,12 @@ function usage(): string {
 
 /** One line for the user: the message without the error class, newlines folded. */
 function oneLine(error: unknown): string {
-  if (error instanceof Error) return error.message.split('\n').map((s) => s.trim()).filter(Boolean).join(' ');
+  if (error instanceof Error)
+    return error.message
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .join(' ');
   return String(error);
 }
 
@@ -52,7 +57,10 @@ async function main(argv: string[]): Promise<number> {
       return name === undefined ? 2 : 0;
     }
     const command = commands.find((c) => c.spec.name === name);
-    if (!command) throw new UsageError(`unknown command '${name}' (commands: ${commands.map((c) => c.spec.name).join(', ')}; see restnet --help)`);
+    if (!command)
+      throw new UsageError(
+        `unknown command '${name}' (commands: ${commands.map((c) => c.spec.name).join(', ')}; see restnet --help)`,
+      );
     const args = parseArgs(command.spec, rest);
     if (args.bool('help')) {
       console.log(commandHelp(command.spec));

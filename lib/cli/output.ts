@@ -28,7 +28,11 @@ const BAR_WIDTH = 24;
 const REDRAW_MS = 80;
 
 export function formatSeconds(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return ms < 1000
+    ? `${Math.round(ms)} ms`
+    : ms < 60_000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 /** Progress on stderr: bars on a TTY, plain lines elsewhere. */
@@ -128,8 +132,16 @@ export class Reporter implements ProgressSink {
 export function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, j) => Math.max(...cells.map((r) => (r[j] ?? '').length)));
-  const numeric = header.map((_, j) => rows.length > 0 && rows.every((r) => typeof r[j] === 'number' || /^[-+]?[\d.]+(e[-+]?\d+)?\s*[%a-zA-Z]*$/.test(String(r[j]))));
-  const line = (r: string[]) => r.map((c, j) => (numeric[j] ? c.padStart(widths[j]!) : c.padEnd(widths[j]!))).join('  ').trimEnd();
+  const numeric = header.map(
+    (_, j) =>
+      rows.length > 0 &&
+      rows.every((r) => typeof r[j] === 'number' || /^[-+]?[\d.]+(e[-+]?\d+)?\s*[%a-zA-Z]*$/.test(String(r[j]))),
+  );
+  const line = (r: string[]) =>
+    r
+      .map((c, j) => (numeric[j] ? c.padStart(widths[j]!) : c.padEnd(widths[j]!)))
+      .join('  ')
+      .trimEnd();
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 

@@ -24,7 +24,9 @@ import { si, table } from './output.js';
 /** Zoo anchors whose ONNX file is present (the zoo may still be training some). */
 export function zooAnchorsPresent(): string[] {
   try {
-    return loadZooManifest().anchors.filter((a) => existsSync(zooPath(a.file))).map((a) => a.name);
+    return loadZooManifest()
+      .anchors.filter((a) => existsSync(zooPath(a.file)))
+      .map((a) => a.name);
   } catch {
     return [];
   }
@@ -46,9 +48,14 @@ export async function loadModelArg(arg: string, ctx: CliContext, cache = new Map
   const st = statSync(arg, { throwIfNoEntry: false });
   if (!st) {
     if (zoo.includes(arg)) {
-      if (!zooAnchorsPresent().includes(arg)) throw new CliError(`zoo anchor '${arg}' is not in this installation yet (zoo/manifest.json lists it, its ONNX file is missing)`);
+      if (!zooAnchorsPresent().includes(arg))
+        throw new CliError(
+          `zoo anchor '${arg}' is not in this installation yet (zoo/manifest.json lists it, its ONNX file is missing)`,
+        );
     } else {
-      throw new CliError(`model '${arg}' does not exist (expected an ONNX file${zoo.length ? ` or a zoo anchor: ${zoo.join(', ')}` : ''})`);
+      throw new CliError(
+        `model '${arg}' does not exist (expected an ONNX file${zoo.length ? ` or a zoo anchor: ${zoo.join(', ')}` : ''})`,
+      );
     }
   } else if (st.isDirectory()) {
     throw new CliError(`model '${arg}' is a directory; expected an ONNX file`);
@@ -59,7 +66,10 @@ export async function loadModelArg(arg: string, ctx: CliContext, cache = new Map
   try {
     const threads = ctx.args.has('threads') ? ctx.args.number('threads') : undefined;
     const maxCuts = ctx.args.has('max-cuts') ? ctx.args.number('max-cuts') : undefined;
-    anchor = await loadAnchor(arg, { ...(threads !== undefined ? { threads } : {}), ...(maxCuts !== undefined ? { maxCuts } : {}) });
+    anchor = await loadAnchor(arg, {
+      ...(threads !== undefined ? { threads } : {}),
+      ...(maxCuts !== undefined ? { maxCuts } : {}),
+    });
   } catch (error) {
     throw new CliError(`model '${arg}': ${(error as Error).message.replace(/^(source|pathOrBytes): /, '')}`);
   }
@@ -69,7 +79,12 @@ export async function loadModelArg(arg: string, ctx: CliContext, cache = new Map
 }
 
 /** --data (and --labels) loaded and converted to the anchor's input; `limit` keeps the first images. */
-export function loadDataArg(spec: string | SampleSet, labels: string | undefined, anchor: Anchor, limit?: number): ModelRows {
+export function loadDataArg(
+  spec: string | SampleSet,
+  labels: string | undefined,
+  anchor: Anchor,
+  limit?: number,
+): ModelRows {
   const set = typeof spec === 'string' ? loadData(spec, labels) : spec;
   const taken = limit === undefined ? set : takeSamples(set, limit);
   const input = anchor.model.input;
@@ -101,7 +116,14 @@ export interface AnalysisFile {
 export function analysisJson(analysis: Analysis, planned?: Plan): AnalysisFile {
   const base = analysisToJson(analysis);
   const out: AnalysisFile = { ...base, cka: base.cka.map((row) => row.map((v) => (Number.isFinite(v) ? v : null))) };
-  if (planned) out.planned = planned.configs.map((c) => ({ front: c.front, frontCut: c.frontCut, back: c.back, backCut: c.backCut, cka: c.cka }));
+  if (planned)
+    out.planned = planned.configs.map((c) => ({
+      front: c.front,
+      frontCut: c.frontCut,
+      back: c.back,
+      backCut: c.backCut,
+      cka: c.cka,
+    }));
   return out;
 }
 
@@ -109,7 +131,8 @@ export function analysisSvg(analysis: Analysis, planned?: Plan): string {
   const highlight: [number, number][] = [];
   for (const c of planned?.configs ?? []) {
     const [ca, cb] = c.front === analysis.a.name ? [c.frontCut, c.backCut] : [c.backCut, c.frontCut];
-    const i = analysis.cutsA.indexOf(ca), j = analysis.cutsB.indexOf(cb);
+    const i = analysis.cutsA.indexOf(ca),
+      j = analysis.cutsB.indexOf(cb);
     if (i >= 0 && j >= 0) highlight.push([i, j]);
   }
   return heatmapSvg({
@@ -119,7 +142,7 @@ export function analysisSvg(analysis: Analysis, planned?: Plan): string {
     title: `Linear CKA: ${analysis.a.name} vs ${analysis.b.name} (${analysis.samples} images)${highlight.length ? ', planned stitches outlined' : ''}`,
     rowTitle: `${analysis.a.name} cut points`,
     colTitle: `${analysis.b.name} cut points`,
-  ...(highlight.length ? { highlight } : {}),
+    ...(highlight.length ? { highlight } : {}),
   });
 }
 
@@ -141,22 +164,46 @@ export function analysisTable(analysis: Analysis): string {
 }
 
 export function paretoPoints(net: ReStNet): ParetoPoint[] {
-  const points: ParetoPoint[] = net.anchorRecords.map((a) => ({ id: a.name, kind: 'anchor', accuracy: a.accuracy ?? NaN, latencyMs: a.latencyMs ?? NaN, macs: a.macs }));
-  for (const c of net.configs) points.push({ id: c.id, kind: 'stitched', accuracy: c.accuracy ?? NaN, latencyMs: c.latencyMs ?? NaN, macs: c.macs, dominated: c.pareto === false });
+  const points: ParetoPoint[] = net.anchorRecords.map((a) => ({
+    id: a.name,
+    kind: 'anchor',
+    accuracy: a.accuracy ?? NaN,
+    latencyMs: a.latencyMs ?? NaN,
+    macs: a.macs,
+  }));
+  for (const c of net.configs)
+    points.push({
+      id: c.id,
+      kind: 'stitched',
+      accuracy: c.accuracy ?? NaN,
+      latencyMs: c.latencyMs ?? NaN,
+      macs: c.macs,
+      dominated: c.pareto === false,
+    });
   return points;
 }
 
 export function writePareto(dir: string, net: ReStNet, front: string, back: string): string {
   const path = join(dir, `pareto-${front}-${back}.svg`);
   const images = net.anchorRecords[0]?.evalImages;
-  writeFileAtomic(path, paretoSvg({ points: paretoPoints(net), title: `${front} -> ${back}: accuracy${images ? ` (${images} eval images)` : ''} against latency and MACs` }));
+  writeFileAtomic(
+    path,
+    paretoSvg({
+      points: paretoPoints(net),
+      title: `${front} -> ${back}: accuracy${images ? ` (${images} eval images)` : ''} against latency and MACs`,
+    }),
+  );
   return path;
 }
 
-const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
+const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined ? '-' : `${(v * 100).toFixed(2)}%`;
 const ms = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${v.toFixed(3)} ms`);
 /** "91.36% [90.55, 92.10]": the accuracy and its 95% interval in points. */
-const withInterval = (r: AnchorRecord | ConfigRecord): string => (r.accuracyInterval ? `${pct(r.accuracy)} [${(r.accuracyInterval[0] * 100).toFixed(2)}, ${(r.accuracyInterval[1] * 100).toFixed(2)}]` : pct(r.accuracy));
+const withInterval = (r: AnchorRecord | ConfigRecord): string =>
+  r.accuracyInterval
+    ? `${pct(r.accuracy)} [${(r.accuracyInterval[0] * 100).toFixed(2)}, ${(r.accuracyInterval[1] * 100).toFixed(2)}]`
+    : pct(r.accuracy);
 
 /**
  * One row per anchor and configuration, by MACs: accuracy on the eval split with its 95%
@@ -166,11 +213,58 @@ const withInterval = (r: AnchorRecord | ConfigRecord): string => (r.accuracyInte
 export function resultsTable(net: ReStNet): string {
   const rows: (string | number)[][] = [];
   const images = net.anchorRecords[0]?.evalImages;
-  const anchorRows = net.anchorRecords.map((a) => ({ macs: a.macs, row: [`${a.name} (anchor)`, '-', '-', '-', withInterval(a), pct(a.validationAccuracy), 'yes', ms(a.latencyMs), si(a.macs), si(a.params)] }));
-  const configRows = net.configs.map((c) => ({ macs: c.macs, row: [c.id, `${c.front}:${c.frontCut}`, `${c.back}:${c.backCut}`, c.cka.toFixed(3), withInterval(c), pct(c.validationAccuracy), c.pareto === false ? 'no' : 'yes', ms(c.latencyMs), si(c.macs), si(c.params)] }));
+  const anchorRows = net.anchorRecords.map((a) => ({
+    macs: a.macs,
+    row: [
+      `${a.name} (anchor)`,
+      '-',
+      '-',
+      '-',
+      withInterval(a),
+      pct(a.validationAccuracy),
+      'yes',
+      ms(a.latencyMs),
+      si(a.macs),
+      si(a.params),
+    ],
+  }));
+  const configRows = net.configs.map((c) => ({
+    macs: c.macs,
+    row: [
+      c.id,
+      `${c.front}:${c.frontCut}`,
+      `${c.back}:${c.backCut}`,
+      c.cka.toFixed(3),
+      withInterval(c),
+      pct(c.validationAccuracy),
+      c.pareto === false ? 'no' : 'yes',
+      ms(c.latencyMs),
+      si(c.macs),
+      si(c.params),
+    ],
+  }));
   for (const r of [...anchorRows, ...configRows].sort((x, y) => y.macs - x.macs)) rows.push(r.row);
-  const dominated = net.configs.filter((c) => c.pareto === false).map((c) => `  not offered: ${c.id}: ${c.reason ?? 'dominated'}`);
-  return [table(['configuration', 'front cut', 'back cut', 'CKA', `accuracy${images ? ` (${images} images, 95% interval)` : ''}`, 'validation', 'offered', 'latency', 'MACs', 'params'], rows), ...dominated].join('\n');
+  const dominated = net.configs
+    .filter((c) => c.pareto === false)
+    .map((c) => `  not offered: ${c.id}: ${c.reason ?? 'dominated'}`);
+  return [
+    table(
+      [
+        'configuration',
+        'front cut',
+        'back cut',
+        'CKA',
+        `accuracy${images ? ` (${images} images, 95% interval)` : ''}`,
+        'validation',
+        'offered',
+        'latency',
+        'MACs',
+        'params',
+      ],
+      rows,
+    ),
+    ...dominated,
+  ].join('\n');
 }
 
 /**
@@ -178,9 +272,17 @@ export function resultsTable(net: ReStNet): string {
  * and swapped in with directory renames), so an interrupt or a crash leaves the old family or
  * the new one. A folder holding a family of other anchors needs `force`.
  */
-export async function saveNet(net: ReStNet, dir: string, options: { exportOnnx?: boolean; force?: boolean; signal?: AbortSignal } = {}): Promise<string> {
+export async function saveNet(
+  net: ReStNet,
+  dir: string,
+  options: { exportOnnx?: boolean; force?: boolean; signal?: AbortSignal } = {},
+): Promise<string> {
   try {
-    return await net.save(dir, { exportOnnx: options.exportOnnx ?? true, force: options.force ?? false, ...(options.signal ? { signal: options.signal } : {}) });
+    return await net.save(dir, {
+      exportOnnx: options.exportOnnx ?? true,
+      force: options.force ?? false,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   } catch (error) {
     if (error instanceof ManifestError) throw new CliError(error.message);
     throw error;

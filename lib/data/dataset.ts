@@ -20,7 +20,11 @@ export interface Dataset {
 const nameOf = (source: string | URL): string => (source instanceof URL ? fileURLToPath(source) : source);
 
 /** Combines already-parsed IDX arrays; `names` label them in error messages. */
-export function toDataset(images: IdxArray, labels: IdxArray, names = { images: '<images>', labels: '<labels>' }): Dataset {
+export function toDataset(
+  images: IdxArray,
+  labels: IdxArray,
+  names = { images: '<images>', labels: '<labels>' },
+): Dataset {
   if (images.dtype !== 'uint8' || images.dims.length !== 3) {
     throw new IdxFormatError(
       `${names.images}: expected uint8 images with 3 dimensions [N, height, width], got ${images.dtype} [${images.dims.join(', ')}]`,
@@ -43,5 +47,8 @@ export function toDataset(images: IdxArray, labels: IdxArray, names = { images: 
 
 /** Loads an images file and a labels file (IDX, gzip-compressed or raw). */
 export function loadDataset(imagesPath: string | URL, labelsPath: string | URL): Dataset {
-  return toDataset(loadIdx(imagesPath), loadIdx(labelsPath), { images: nameOf(imagesPath), labels: nameOf(labelsPath) });
+  return toDataset(loadIdx(imagesPath), loadIdx(labelsPath), {
+    images: nameOf(imagesPath),
+    labels: nameOf(labelsPath),
+  });
 }

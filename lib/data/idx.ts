@@ -71,7 +71,9 @@ function gunzip(bytes: Uint8Array, label: string): Uint8Array {
   // Deflate expands at most 1032:1, so a header claiming more than that is a truncated file.
   const most = bytes.length * MAX_DEFLATE_RATIO;
   if (headerBytes + expected > most) {
-    throw new RangeError(`${label}: truncated IDX data: ${need}, a gzip stream of ${bytes.length} bytes holds at most ${most}`);
+    throw new RangeError(
+      `${label}: truncated IDX data: ${need}, a gzip stream of ${bytes.length} bytes holds at most ${most}`,
+    );
   }
   try {
     return gunzipSync(bytes, { maxOutputLength: Math.min(headerBytes + expected + 1, MAX_LENGTH) });
@@ -94,7 +96,9 @@ interface IdxHeader {
 /** The magic and dims of (the start of) an IDX file; `bytes` may end anywhere after the header. */
 function readHeader(bytes: Uint8Array, label: string): IdxHeader {
   if (bytes.length < 4) {
-    throw new RangeError(`${label}: truncated IDX header: expected at least 4 bytes of magic number, got ${bytes.length}`);
+    throw new RangeError(
+      `${label}: truncated IDX header: expected at least 4 bytes of magic number, got ${bytes.length}`,
+    );
   }
   const magic = bytes.subarray(0, 4);
   const type = TYPES[magic[2]!];
@@ -104,7 +108,8 @@ function readHeader(bytes: Uint8Array, label: string): IdxHeader {
     );
   }
   const ndim = magic[3]!;
-  if (ndim === 0) throw new IdxFormatError(`${label}: bad IDX magic 0x${hex(magic)}: expected at least 1 dimension, got 0`);
+  if (ndim === 0)
+    throw new IdxFormatError(`${label}: bad IDX magic 0x${hex(magic)}: expected at least 1 dimension, got 0`);
   const headerBytes = 4 + 4 * ndim;
   if (bytes.length < headerBytes) {
     throw new RangeError(

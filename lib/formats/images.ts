@@ -26,7 +26,6 @@ export interface ModelRows {
   cols: number;
 }
 
-
 /** Guesses the layout of an image array's sample dims (after N). */
 export function guessLayout(sample: number[]): SampleLayout {
   if (sample.length === 1) return 'flat';
@@ -45,9 +44,11 @@ function axisWeights(n: number, m: number): { index: number[]; weight: number[] 
   const out: { index: number[]; weight: number[] }[] = [];
   const scale = n / m;
   for (let o = 0; o < m; o++) {
-    const index: number[] = [], weight: number[] = [];
+    const index: number[] = [],
+      weight: number[] = [];
     if (scale > 1) {
-      const lo = o * scale, hi = (o + 1) * scale;
+      const lo = o * scale,
+        hi = (o + 1) * scale;
       for (let i = Math.floor(lo); i < Math.min(n, Math.ceil(hi)); i++) {
         const w = Math.min(hi, i + 1) - Math.max(lo, i);
         if (w > 0) {
@@ -57,7 +58,9 @@ function axisWeights(n: number, m: number): { index: number[]; weight: number[] 
       }
     } else {
       const x = Math.min(n - 1, Math.max(0, (o + 0.5) * scale - 0.5));
-      const i0 = Math.floor(x), i1 = Math.min(n - 1, i0 + 1), u = x - i0;
+      const i0 = Math.floor(x),
+        i1 = Math.min(n - 1, i0 + 1),
+        u = x - i0;
       index.push(i0, i1);
       weight.push(1 - u, u);
     }
@@ -69,7 +72,8 @@ function axisWeights(n: number, m: number): { index: number[]; weight: number[] 
 /** Resizes a channels-first image [C, h, w] to [C, H, W]. */
 export function resizeChw(src: Float32Array, c: number, h: number, w: number, H: number, W: number): Float32Array {
   if (h === H && w === W) return src;
-  const wy = axisWeights(h, H), wx = axisWeights(w, W);
+  const wy = axisWeights(h, H),
+    wx = axisWeights(w, W);
   const tmp = new Float32Array(c * h * W);
   for (let k = 0; k < c; k++) {
     for (let y = 0; y < h; y++) {
@@ -141,16 +145,30 @@ export function conformTo(set: SampleSet, inputShape: readonly (number | string)
     return out;
   };
   // Image target: [C, H, W] or [H, W] (grey).
-  const imageTarget = target.length === 3 ? { C: target[0]!, H: target[1]!, W: target[2]! } : target.length === 2 ? { C: 1, H: target[0]!, W: target[1]! } : undefined;
+  const imageTarget =
+    target.length === 3
+      ? { C: target[0]!, H: target[1]!, W: target[2]! }
+      : target.length === 2
+        ? { C: 1, H: target[0]!, W: target[1]! }
+        : undefined;
   if (!imageTarget || set.layout === 'flat') {
     if (sampleSize === size) return done(set.data);
-    const why = !imageTarget ? `the model takes ${size} values per sample, the data have ${sampleSize}` : `the data are flat vectors of ${sampleSize} values, not images, and the model takes ${size}`;
+    const why = !imageTarget
+      ? `the model takes ${size} values per sample, the data have ${sampleSize}`
+      : `the data are flat vectors of ${sampleSize} values, not images, and the model takes ${size}`;
     throw new RangeError(`${what}: ${why}`);
   }
   const { C, H, W } = imageTarget;
-  const [c, h, w] = set.layout === 'hw' ? [1, sample[0]!, sample[1]!] : set.layout === 'chw' ? [sample[0]!, sample[1]!, sample[2]!] : [sample[2]!, sample[0]!, sample[1]!];
+  const [c, h, w] =
+    set.layout === 'hw'
+      ? [1, sample[0]!, sample[1]!]
+      : set.layout === 'chw'
+        ? [sample[0]!, sample[1]!, sample[2]!]
+        : [sample[2]!, sample[0]!, sample[1]!];
   if (convertChannels(new Float32Array(c), c, 1, C) === undefined) {
-    throw new RangeError(`${what}: cannot convert ${c} channel${c === 1 ? '' : 's'} to the model's ${C} (grey, grey+alpha, RGB and RGBA convert to 1, 3 or 4)`);
+    throw new RangeError(
+      `${what}: cannot convert ${c} channel${c === 1 ? '' : 's'} to the model's ${C} (grey, grey+alpha, RGB and RGBA convert to 1, 3 or 4)`,
+    );
   }
   if (c === C && h === H && w === W && set.layout !== 'hwc') return done(set.data);
   const out = new Float32Array(n * size);

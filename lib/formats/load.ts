@@ -22,8 +22,10 @@ import { checkPngData, checkPngSize, readPngHeader, type PngHeader } from './png
 export { DataFormatError };
 
 const isGzip = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
-const isNpy = (b: Uint8Array): boolean => b.length >= 6 && b[0] === 0x93 && String.fromCharCode(...b.subarray(1, 6)) === 'NUMPY';
-const isPng = (b: Uint8Array): boolean => b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
+const isNpy = (b: Uint8Array): boolean =>
+  b.length >= 6 && b[0] === 0x93 && String.fromCharCode(...b.subarray(1, 6)) === 'NUMPY';
+const isPng = (b: Uint8Array): boolean =>
+  b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
 const naturalCompare = new Intl.Collator('en', { numeric: true }).compare;
 
 function readBytes(path: string, what: string): Uint8Array {
@@ -31,7 +33,9 @@ function readBytes(path: string, what: string): Uint8Array {
     return readFileSync(path);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    throw new DataFormatError(`${what} '${path}' ${e.code === 'ENOENT' ? 'does not exist' : `cannot be read (${e.code ?? e.message})`}`);
+    throw new DataFormatError(
+      `${what} '${path}' ${e.code === 'ENOENT' ? 'does not exist' : `cannot be read (${e.code ?? e.message})`}`,
+    );
   }
 }
 
@@ -39,7 +43,8 @@ function toLabels(values: ArrayLike<number>, path: string): Uint8Array {
   const out = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    if (!Number.isInteger(v) || v < 0 || v > 255) throw new DataFormatError(`${path}: label ${i} is ${v}; expected class indices 0-255`);
+    if (!Number.isInteger(v) || v < 0 || v > 255)
+      throw new DataFormatError(`${path}: label ${i} is ${v}; expected class indices 0-255`);
     out[i] = v;
   }
   return out;
@@ -51,37 +56,54 @@ export function loadLabels(path: string, files?: string[]): Uint8Array {
   const raw = isGzip(bytes) || (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && bytes[2]! >= 8);
   if (isNpy(bytes)) {
     const a = parseNpy(bytes, path);
-    if (a.shape.length !== 1 && !(a.shape.length === 2 && a.shape[1] === 1)) throw new DataFormatError(`${path}: expected labels of shape (N,), got (${a.shape.join(', ')})`);
+    if (a.shape.length !== 1 && !(a.shape.length === 2 && a.shape[1] === 1))
+      throw new DataFormatError(`${path}: expected labels of shape (N,), got (${a.shape.join(', ')})`);
     return toLabels(a.data, path);
   }
   if (raw) {
     const a = parseIdx(bytes, path);
-    if (a.dims.length !== 1) throw new DataFormatError(`${path}: expected IDX labels with 1 dimension [N], got [${a.dims.join(', ')}]`);
+    if (a.dims.length !== 1)
+      throw new DataFormatError(`${path}: expected IDX labels with 1 dimension [N], got [${a.dims.join(', ')}]`);
     return toLabels(a.data, path);
   }
-  const lines = new TextDecoder().decode(bytes).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = new TextDecoder()
+    .decode(bytes)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   const pairs = lines.map((l) => l.split(/\s*[,;\t]\s*|\s+/));
   if (pairs.length > 0 && pairs[0]!.length >= 1 && !/^\d+$/.test(pairs[0]![pairs[0]!.length - 1]!)) pairs.shift(); // header
-  if (pairs.every((p) => p.length === 1)) return toLabels(pairs.map((p) => Number(p[0])), path);
+  if (pairs.every((p) => p.length === 1))
+    return toLabels(
+      pairs.map((p) => Number(p[0])),
+      path,
+    );
   if (!files) throw new DataFormatError(`${path}: expected one integer label per line`);
   const byName = new Map<string, number>();
   for (const [k, p] of pairs.entries()) {
     const label = Number(p[p.length - 1]);
-    if (p.length < 2 || !Number.isInteger(label)) throw new DataFormatError(`${path}: line ${k + 1}: expected 'file,label', got '${p.join(' ')}'`);
+    if (p.length < 2 || !Number.isInteger(label))
+      throw new DataFormatError(`${path}: line ${k + 1}: expected 'file,label', got '${p.join(' ')}'`);
     byName.set(p.slice(0, -1).join(' '), label);
   }
-  return toLabels(files.map((f) => {
-    const label = byName.get(f) ?? byName.get(basename(f));
-    if (label === undefined) throw new DataFormatError(`${path}: no label for image '${f}'`);
-    return label;
-  }), path);
+  return toLabels(
+    files.map((f) => {
+      const label = byName.get(f) ?? byName.get(basename(f));
+      if (label === undefined) throw new DataFormatError(`${path}: no label for image '${f}'`);
+      return label;
+    }),
+    path,
+  );
 }
 
 /**
  * Decodes one image of a folder. The header is read first: an implausible size, or (given the
  * folder's first image) a size other than the first one's, is refused before any decoding.
  */
-function decodePng(path: string, first?: { file: string; h: number; w: number }): { data: Float32Array; h: number; w: number; c: number } {
+function decodePng(
+  path: string,
+  first?: { file: string; h: number; w: number },
+): { data: Float32Array; h: number; w: number; c: number } {
   const bytes = readBytes(path, 'image');
   const header = readPngHeader(bytes, path);
   if (first && (header.height !== first.h || header.width !== first.w)) {
@@ -101,7 +123,11 @@ export function pngSample(bytes: Uint8Array, source: string): SampleSet {
   return { data, dims: c === 1 ? [1, h, w] : [1, h, w, c], layout: c === 1 ? 'hw' : 'hwc', source };
 }
 
-function decodeCheckedPng(bytes: Uint8Array, header: PngHeader, path: string): { data: Float32Array; h: number; w: number; c: number } {
+function decodeCheckedPng(
+  bytes: Uint8Array,
+  header: PngHeader,
+  path: string,
+): { data: Float32Array; h: number; w: number; c: number } {
   checkPngData(bytes, header, path);
   let png: pngjs.PNGWithMetadata;
   try {
@@ -127,7 +153,9 @@ function decodeCheckedPng(bytes: Uint8Array, header: PngHeader, path: string): {
 }
 
 function pngFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => extname(f).toLowerCase() === '.png').sort(naturalCompare);
+  return readdirSync(dir)
+    .filter((f) => extname(f).toLowerCase() === '.png')
+    .sort(naturalCompare);
 }
 
 /** A folder of PNG images: files in name order with a labels file, or one sub-folder per class. */
@@ -135,17 +163,22 @@ export function loadPngFolder(dir: string, labelsPath?: string): SampleSet {
   let files = pngFiles(dir).map((f) => join(dir, f));
   let labels: Uint8Array | undefined;
   if (files.length === 0) {
-    const classes = readdirSync(dir).filter((d) => statSync(join(dir, d)).isDirectory()).sort(naturalCompare);
+    const classes = readdirSync(dir)
+      .filter((d) => statSync(join(dir, d)).isDirectory())
+      .sort(naturalCompare);
     const perClass = classes.map((cls) => pngFiles(join(dir, cls)).map((f) => join(dir, cls, f)));
     files = perClass.flat();
     if (files.length === 0) throw new DataFormatError(`${dir}: no .png images in the folder or in class sub-folders`);
-    if (classes.length > 256) throw new DataFormatError(`${dir}: ${classes.length} class folders; at most 256 are supported`);
+    if (classes.length > 256)
+      throw new DataFormatError(`${dir}: ${classes.length} class folders; at most 256 are supported`);
     if (!labelsPath) labels = Uint8Array.from(perClass.flatMap((fs, k) => fs.map(() => k)));
   }
   const names = files.map((f) => relative(dir, f));
   if (labelsPath) labels = loadLabels(labelsPath, names);
   else if (!labels) {
-    const found = ['labels.txt', 'labels.csv'].map((n) => join(dir, n)).find((p) => statSync(p, { throwIfNoEntry: false })?.isFile());
+    const found = ['labels.txt', 'labels.csv']
+      .map((n) => join(dir, n))
+      .find((p) => statSync(p, { throwIfNoEntry: false })?.isFile());
     if (found) labels = loadLabels(found, names);
   }
   if (labels && labels.length !== files.length) {
@@ -172,14 +205,25 @@ export function loadPngFolder(dir: string, labelsPath?: string): SampleSet {
       }
     }
   }
-  const set: SampleSet = { data, dims: c === 1 ? [files.length, h, w] : [files.length, h, w, c], layout: c === 1 ? 'hw' : 'hwc', source: dir };
+  const set: SampleSet = {
+    data,
+    dims: c === 1 ? [files.length, h, w] : [files.length, h, w, c],
+    layout: c === 1 ? 'hw' : 'hwc',
+    source: dir,
+  };
   if (labels) set.labels = labels;
   return set;
 }
 
 function fromArray(data: Float32Array | Float64Array | Uint8Array, dims: number[], source: string): SampleSet {
-  if (dims.length < 2) throw new DataFormatError(`${source}: expected samples [N, ...], got shape [${dims.join(', ')}]`);
-  const values = data instanceof Float32Array ? data : data instanceof Uint8Array ? Float32Array.from(data, (v) => v / 255) : Float32Array.from(data);
+  if (dims.length < 2)
+    throw new DataFormatError(`${source}: expected samples [N, ...], got shape [${dims.join(', ')}]`);
+  const values =
+    data instanceof Float32Array
+      ? data
+      : data instanceof Uint8Array
+        ? Float32Array.from(data, (v) => v / 255)
+        : Float32Array.from(data);
   return { data: values, dims, layout: guessLayout(dims.slice(1)), source };
 }
 
@@ -191,7 +235,13 @@ export function loadData(spec: string, labelsPath?: string): SampleSet {
   const zoo = /^zoo(?::(calibration|eval))?$/.exec(spec);
   if (zoo) {
     const d = loadZooSplit((zoo[1] ?? 'calibration') as 'calibration' | 'eval');
-    return { data: d.images, dims: [d.rows, d.height, d.width], layout: 'hw', labels: labelsPath ? loadLabels(labelsPath) : d.labels, source: spec };
+    return {
+      data: d.images,
+      dims: [d.rows, d.height, d.width],
+      layout: 'hw',
+      labels: labelsPath ? loadLabels(labelsPath) : d.labels,
+      source: spec,
+    };
   }
   const st = statSync(spec, { throwIfNoEntry: false });
   if (!st) throw new DataFormatError(`data '${spec}' does not exist`);
@@ -201,16 +251,20 @@ export function loadData(spec: string, labelsPath?: string): SampleSet {
   try {
     if (isNpy(bytes)) {
       const a = parseNpy(bytes, spec);
-      if (a.dtype !== 'float32' && a.dtype !== 'uint8') throw new DataFormatError(`${spec}: .npy images must be float32 or uint8, got ${a.dtype}`);
+      if (a.dtype !== 'float32' && a.dtype !== 'uint8')
+        throw new DataFormatError(`${spec}: .npy images must be float32 or uint8, got ${a.dtype}`);
       set = fromArray(a.data, a.shape, spec);
     } else if (isPng(bytes)) {
       throw new DataFormatError(`${spec}: a single PNG; pass the folder that holds the images (and a labels file)`);
     } else if (isGzip(bytes) || (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0)) {
       const a = parseIdx(bytes, spec);
-      if (a.dtype !== 'uint8' && a.dtype !== 'float32') throw new DataFormatError(`${spec}: IDX images must be uint8 or float32, got ${a.dtype}`);
+      if (a.dtype !== 'uint8' && a.dtype !== 'float32')
+        throw new DataFormatError(`${spec}: IDX images must be uint8 or float32, got ${a.dtype}`);
       set = fromArray(a.data as Float32Array | Uint8Array, a.dims, spec);
     } else {
-      throw new DataFormatError(`${spec}: unknown data format: expected IDX (.gz or raw), .npy, a folder of PNG images, or zoo[:calibration|eval]`);
+      throw new DataFormatError(
+        `${spec}: unknown data format: expected IDX (.gz or raw), .npy, a folder of PNG images, or zoo[:calibration|eval]`,
+      );
     }
   } catch (error) {
     if (error instanceof IdxFormatError || error instanceof NpyFormatError) throw new DataFormatError(error.message);
@@ -218,7 +272,8 @@ export function loadData(spec: string, labelsPath?: string): SampleSet {
   }
   if (labelsPath) {
     const labels = loadLabels(labelsPath);
-    if (labels.length !== set.dims[0]) throw new DataFormatError(`${labelsPath}: ${labels.length} labels for ${set.dims[0]} samples in ${spec}`);
+    if (labels.length !== set.dims[0])
+      throw new DataFormatError(`${labelsPath}: ${labels.length} labels for ${set.dims[0]} samples in ${spec}`);
     set.labels = labels;
   }
   return set;

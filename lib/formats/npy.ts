@@ -4,7 +4,17 @@
 // labels (int8/16/32/64, uint16/32/64, little- or big-endian). Fortran order is transposed to C order.
 import { readFileSync } from 'node:fs';
 
-export type NpyDtype = 'float32' | 'float64' | 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
+export type NpyDtype =
+  | 'float32'
+  | 'float64'
+  | 'uint8'
+  | 'int8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64';
 
 export interface NpyArray {
   dtype: NpyDtype;
@@ -20,11 +30,16 @@ export class NpyFormatError extends Error {
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 const KINDS: Record<string, { dtype: NpyDtype; bytes: number }> = {
-  f4: { dtype: 'float32', bytes: 4 }, f8: { dtype: 'float64', bytes: 8 },
-  u1: { dtype: 'uint8', bytes: 1 }, i1: { dtype: 'int8', bytes: 1 },
-  i2: { dtype: 'int16', bytes: 2 }, u2: { dtype: 'uint16', bytes: 2 },
-  i4: { dtype: 'int32', bytes: 4 }, u4: { dtype: 'uint32', bytes: 4 },
-  i8: { dtype: 'int64', bytes: 8 }, u8: { dtype: 'uint64', bytes: 8 },
+  f4: { dtype: 'float32', bytes: 4 },
+  f8: { dtype: 'float64', bytes: 8 },
+  u1: { dtype: 'uint8', bytes: 1 },
+  i1: { dtype: 'int8', bytes: 1 },
+  i2: { dtype: 'int16', bytes: 2 },
+  u2: { dtype: 'uint16', bytes: 2 },
+  i4: { dtype: 'int32', bytes: 4 },
+  u4: { dtype: 'uint32', bytes: 4 },
+  i8: { dtype: 'int64', bytes: 8 },
+  u8: { dtype: 'uint64', bytes: 8 },
   b1: { dtype: 'uint8', bytes: 1 },
 };
 
@@ -40,32 +55,50 @@ export function parseNpy(bytes: Uint8Array, label = '<bytes>'): NpyArray {
     throw new NpyFormatError(`${label}: not a .npy file (expected the magic \\x93NUMPY at the start)`);
   }
   const major = bytes[6]!;
-  if (major < 1 || major > 3) throw new NpyFormatError(`${label}: .npy format version ${major}.${bytes[7]} is not supported (1.0, 2.0, 3.0 are)`);
+  if (major < 1 || major > 3)
+    throw new NpyFormatError(`${label}: .npy format version ${major}.${bytes[7]} is not supported (1.0, 2.0, 3.0 are)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const start = major === 1 ? 10 : 12;
-  if (bytes.length < start) throw new RangeError(`${label}: truncated .npy header: expected at least ${start} bytes, got ${bytes.length}`);
+  if (bytes.length < start)
+    throw new RangeError(`${label}: truncated .npy header: expected at least ${start} bytes, got ${bytes.length}`);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  if (bytes.length < start + headerLen) throw new RangeError(`${label}: truncated .npy header: expected ${headerLen} header bytes, got ${bytes.length - start}`);
+  if (bytes.length < start + headerLen)
+    throw new RangeError(
+      `${label}: truncated .npy header: expected ${headerLen} header bytes, got ${bytes.length - start}`,
+    );
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
 
   const descrText = field(header, 'descr', label);
   const descr = /^['"]([<>|=]?)([a-zA-Z]\d+)['"]/.exec(descrText);
-  if (!descr) throw new NpyFormatError(`${label}: .npy 'descr' must be a simple type string like '<f4', got ${descrText.slice(0, 30)}`);
+  if (!descr)
+    throw new NpyFormatError(
+      `${label}: .npy 'descr' must be a simple type string like '<f4', got ${descrText.slice(0, 30)}`,
+    );
   const kind = KINDS[descr[2]!];
-  if (!kind) throw new NpyFormatError(`${label}: .npy element type '${descr[1]}${descr[2]}' is not supported: expected float32 ('<f4'), uint8 ('|u1'), float64 or an integer type`);
+  if (!kind)
+    throw new NpyFormatError(
+      `${label}: .npy element type '${descr[1]}${descr[2]}' is not supported: expected float32 ('<f4'), uint8 ('|u1'), float64 or an integer type`,
+    );
   const bigEndian = descr[1] === '>';
   const fortran = /^True/.test(field(header, 'fortran_order', label));
   const shapeText = /^\(([^)]*)\)/.exec(field(header, 'shape', label));
   if (!shapeText) throw new NpyFormatError(`${label}: .npy 'shape' must be a tuple, got ${header.trim()}`);
-  const shape = shapeText[1]!.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => Number(s.replace(/L$/, '')));
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new NpyFormatError(`${label}: .npy shape (${shapeText[1]}) is not a tuple of sizes`);
+  const shape = shapeText[1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => Number(s.replace(/L$/, '')));
+  if (shape.some((d) => !Number.isInteger(d) || d < 0))
+    throw new NpyFormatError(`${label}: .npy shape (${shapeText[1]}) is not a tuple of sizes`);
 
   const count = shape.reduce((a, b) => a * b, 1);
   const dataStart = start + headerLen;
   const expected = count * kind.bytes;
   const actual = bytes.length - dataStart;
   if (actual !== expected) {
-    throw new RangeError(`${label}: ${actual < expected ? 'truncated .npy data' : '.npy data longer than its header says'}: shape (${shape.join(', ')}) of ${kind.dtype} needs ${expected} bytes, got ${actual}`);
+    throw new RangeError(
+      `${label}: ${actual < expected ? 'truncated .npy data' : '.npy data longer than its header says'}: shape (${shape.join(', ')}) of ${kind.dtype} needs ${expected} bytes, got ${actual}`,
+    );
   }
   let data: Float32Array | Float64Array | Uint8Array;
   if (kind.dtype === 'uint8') {
@@ -77,10 +110,14 @@ export function parseNpy(bytes: Uint8Array, label = '<bytes>'): NpyArray {
     data = new Float64Array(count);
     const le = !bigEndian;
     const read: (o: number) => number = {
-      float64: (o: number) => view.getFloat64(o, le), int8: (o: number) => view.getInt8(o),
-      int16: (o: number) => view.getInt16(o, le), uint16: (o: number) => view.getUint16(o, le),
-      int32: (o: number) => view.getInt32(o, le), uint32: (o: number) => view.getUint32(o, le),
-      int64: (o: number) => Number(view.getBigInt64(o, le)), uint64: (o: number) => Number(view.getBigUint64(o, le)),
+      float64: (o: number) => view.getFloat64(o, le),
+      int8: (o: number) => view.getInt8(o),
+      int16: (o: number) => view.getInt16(o, le),
+      uint16: (o: number) => view.getUint16(o, le),
+      int32: (o: number) => view.getInt32(o, le),
+      uint32: (o: number) => view.getUint32(o, le),
+      int64: (o: number) => Number(view.getBigInt64(o, le)),
+      uint64: (o: number) => Number(view.getBigUint64(o, le)),
     }[kind.dtype as Exclude<NpyDtype, 'float32' | 'uint8'>];
     for (let i = 0; i < count; i++) data[i] = read(dataStart + kind.bytes * i);
   }

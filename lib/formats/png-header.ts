@@ -20,17 +20,29 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 // Channels per colour type: grey, -, RGB, palette index, grey + alpha, -, RGBA.
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 // Adam7 passes: first column, first row, column step, row step.
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
 
 /** The IHDR of a PNG file's bytes (signature, chunk and colour type checked; see checkPngSize for the size). */
 export function readPngHeader(bytes: Uint8Array, path: string): PngHeader {
   if (bytes.length < 33 || SIGNATURE.some((b, i) => bytes[i] !== b)) {
-    throw new DataFormatError(`${path}: not a PNG file (expected the PNG signature and an IHDR chunk, got ${bytes.length} bytes)`);
+    throw new DataFormatError(
+      `${path}: not a PNG file (expected the PNG signature and an IHDR chunk, got ${bytes.length} bytes)`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const type = String.fromCharCode(...bytes.subarray(12, 16));
   if (view.getUint32(8) !== 13 || type !== 'IHDR') {
-    throw new DataFormatError(`${path}: broken PNG: expected a 13-byte IHDR chunk first, got a ${view.getUint32(8)}-byte '${type}' chunk`);
+    throw new DataFormatError(
+      `${path}: broken PNG: expected a 13-byte IHDR chunk first, got a ${view.getUint32(8)}-byte '${type}' chunk`,
+    );
   }
   const header: PngHeader = {
     width: view.getUint32(16),
@@ -61,7 +73,8 @@ export function scanlineBytes(h: PngHeader): number {
   const passes = h.interlaced ? ADAM7 : [[0, 0, 1, 1] as const];
   let total = 0;
   for (const [x0, y0, dx, dy] of passes) {
-    const w = Math.ceil((h.width - x0) / dx), rows = Math.ceil((h.height - y0) / dy);
+    const w = Math.ceil((h.width - x0) / dx),
+      rows = Math.ceil((h.height - y0) / dy);
     if (w > 0 && rows > 0) total += rows * (1 + Math.ceil((w * bits) / 8));
   }
   return total;

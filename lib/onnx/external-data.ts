@@ -18,13 +18,31 @@ interface ExternalTensor extends TensorProto {
 
 const EXTERNAL = 1;
 /** Bytes per element of the ONNX data types an initializer may hold as raw data. */
-const ELEMENT_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
+const ELEMENT_BYTES: Record<number, number> = {
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+  16: 2,
+};
 
 /** The source whose bytes `raw` is a view into, and where. */
-function sliceOf(raw: Uint8Array, sources: readonly ExternalSource[]): { location: string; offset: number } | undefined {
+function sliceOf(
+  raw: Uint8Array,
+  sources: readonly ExternalSource[],
+): { location: string; offset: number } | undefined {
   for (const s of sources) {
     const offset = raw.byteOffset - s.bytes.byteOffset;
-    if (raw.buffer === s.bytes.buffer && offset >= 0 && offset + raw.byteLength <= s.bytes.byteLength) return { location: s.location, offset };
+    if (raw.buffer === s.bytes.buffer && offset >= 0 && offset + raw.byteLength <= s.bytes.byteLength)
+      return { location: s.location, offset };
   }
   return undefined;
 }
@@ -34,7 +52,11 @@ function sliceOf(raw: Uint8Array, sources: readonly ExternalSource[]): { locatio
  * `sources` (as decoding an anchor's bytes leaves them) stored as a reference into that source.
  * Other initializers (the stitch's weights, tensors a transformation made) stay inside.
  */
-export function referenceExternalData(model: ModelProto, sources: readonly ExternalSource[], minBytes = 1024): ModelProto {
+export function referenceExternalData(
+  model: ModelProto,
+  sources: readonly ExternalSource[],
+  minBytes = 1024,
+): ModelProto {
   const graph = model.graph!;
   const initializer = graph.initializer.map((t): ExternalTensor => {
     const raw = t.raw_data;
@@ -66,26 +88,40 @@ export function hasExternalData(model: ModelProto): boolean {
  * inside the file, or a length that does not match the tensor's shape and type is an error made
  * by `fail(why)`.
  */
-export function inlineExternalData(model: ModelProto, files: ReadonlyMap<string, Uint8Array>, fail: (why: string) => Error): ModelProto {
+export function inlineExternalData(
+  model: ModelProto,
+  files: ReadonlyMap<string, Uint8Array>,
+  fail: (why: string) => Error,
+): ModelProto {
   const graph = model.graph!;
   const initializer = graph.initializer.map((t: ExternalTensor): TensorProto => {
     if (t.data_location !== EXTERNAL) return t;
     const entries = new Map((t.external_data ?? []).map((e) => [e.key, e.value]));
     const location = entries.get('location') ?? '';
     const file = files.get(location);
-    if (!file) throw fail(`initializer '${t.name}' keeps its data in '${location}', which is not one of the family's anchor files (${[...files.keys()].join(', ')})`);
+    if (!file)
+      throw fail(
+        `initializer '${t.name}' keeps its data in '${location}', which is not one of the family's anchor files (${[...files.keys()].join(', ')})`,
+      );
     const number = (key: string, fallback: string): number => {
       const text = entries.get(key) ?? fallback;
       const v = /^\d+$/.test(text) ? Number(text) : NaN;
-      if (!Number.isSafeInteger(v)) throw fail(`initializer '${t.name}': external data ${key} '${text}' is not a whole number`);
+      if (!Number.isSafeInteger(v))
+        throw fail(`initializer '${t.name}': external data ${key} '${text}' is not a whole number`);
       return v;
     };
     const offset = number('offset', '0');
     const length = number('length', String(file.byteLength - offset));
-    if (offset + length > file.byteLength) throw fail(`initializer '${t.name}': external data [${offset}, ${offset + length}) lies outside '${location}' (${file.byteLength} bytes)`);
+    if (offset + length > file.byteLength)
+      throw fail(
+        `initializer '${t.name}': external data [${offset}, ${offset + length}) lies outside '${location}' (${file.byteLength} bytes)`,
+      );
     const size = ELEMENT_BYTES[t.data_type ?? 0];
     const expected = size === undefined ? undefined : t.dims.reduce<number>((n, d) => n * int(d), size);
-    if (expected !== length) throw fail(`initializer '${t.name}': external data of ${length} bytes, its shape [${t.dims.map(int).join(', ')}] and type ${t.data_type} need ${expected ?? 'a known element size'}`);
+    if (expected !== length)
+      throw fail(
+        `initializer '${t.name}': external data of ${length} bytes, its shape [${t.dims.map(int).join(', ')}] and type ${t.data_type} need ${expected ?? 'a known element size'}`,
+      );
     const { external_data: _refs, data_location: _where, ...rest } = t;
     return { ...rest, raw_data: file.subarray(offset, offset + length) };
   });

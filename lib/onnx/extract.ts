@@ -4,7 +4,16 @@
 // recomputed from the new input: a Shape of a tensor that is no longer there becomes the
 // known constant dims concatenated with the batch size read from the new input.
 import type { GraphInfo } from './graph.js';
-import { DataType, intAttr, node, tensorProto, valueInfo, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
+import {
+  DataType,
+  intAttr,
+  node,
+  tensorProto,
+  valueInfo,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './proto.js';
 import { ELEM_TYPE, symbolicDims, type Dim, type TensorMeta } from './shapes.js';
 
 export interface SubGraph {
@@ -23,10 +32,16 @@ const PREFIX = 'restnet_shape';
  * Shape and Size nodes whose input is no longer there are marked for recomputation.
  */
 export function subGraph(info: GraphInfo, from: string, to: string): SubGraph {
-  for (const [arg, t] of [['from', from], ['to', to]] as const) {
+  for (const [arg, t] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
     const kind = info.kind.get(t);
     if (kind === undefined) throw new Error(`${arg}: no tensor named '${t}' in the model`);
-    if (kind !== 'data') throw new Error(`${arg}: expected a data tensor (one that depends on the input's values), '${t}' is a ${kind === 'param' ? 'parameter' : 'shape'} tensor`);
+    if (kind !== 'data')
+      throw new Error(
+        `${arg}: expected a data tensor (one that depends on the input's values), '${t}' is a ${kind === 'param' ? 'parameter' : 'shape'} tensor`,
+      );
   }
   const available = new Set<string>([from]);
   const replaced = new Set<number>();
@@ -64,16 +79,26 @@ function shapeOf(shapes: Map<string, TensorMeta>, t: string): TensorMeta {
   const meta = shapes.get(t);
   if (!meta) throw new Error(`internal: no measured shape for '${t}'`);
   if (meta.dims.some((d) => typeof d === 'number' && !Number.isFinite(d))) {
-    throw new Error(`'${t}' has a dimension that is neither constant nor proportional to the batch; its shape chain cannot be recomputed`);
+    throw new Error(
+      `'${t}' has a dimension that is neither constant nor proportional to the batch; its shape chain cannot be recomputed`,
+    );
   }
   return meta;
 }
 
 /** Nodes and initializers computing `${PREFIX}_N` (the batch size) from tensor `from`. */
-function batchSize(from: string, fromDims: Dim[], names: (s: string) => string): { nodes: NodeProto[]; inits: TensorProto[]; n: string } {
+function batchSize(
+  from: string,
+  fromDims: Dim[],
+  names: (s: string) => string,
+): { nodes: NodeProto[]; inits: TensorProto[]; n: string } {
   const axis = fromDims.findIndex((d) => typeof d !== 'number');
   const k = (fromDims[axis] as { batch: number }).batch;
-  const shape = names('from_shape'), n = names('N'), nk = names('Nk'), axisName = names('axis'), kName = names('k');
+  const shape = names('from_shape'),
+    n = names('N'),
+    nk = names('Nk'),
+    axisName = names('axis'),
+    kName = names('k');
   const inits = [tensorProto(axisName, [1], [axis], DataType.INT64)];
   const nodes = [node('Shape', [from], [shape]), node('Gather', [shape, axisName], [k === 1 ? n : nk])];
   if (k !== 1) {
@@ -87,7 +112,12 @@ function batchSize(from: string, fromDims: Dim[], names: (s: string) => string):
  * Replaces Shape(t) (t before `from`) by Concat(constant dims, k x N) computed from `from`, and
  * Size(t) by the product of those.
  */
-function recomputedShape(original: NodeProto, dims: Dim[], n: string, names: (s: string) => string): { nodes: NodeProto[]; inits: TensorProto[] } {
+function recomputedShape(
+  original: NodeProto,
+  dims: Dim[],
+  n: string,
+  names: (s: string) => string,
+): { nodes: NodeProto[]; inits: TensorProto[] } {
   if (original.op_type === 'Size') {
     const shape = names(`${original.output[0]!}_shape`);
     const r = recomputedShape({ ...original, op_type: 'Shape', attribute: [], output: [shape] }, dims, n, names);
@@ -142,7 +172,13 @@ export interface ExtractOptions {
 }
 
 /** The sub-graph from `from` to `to` as a ModelProto. */
-export function extractModel(info: GraphInfo, shapes: Map<string, TensorMeta>, from: string, to: string, options: ExtractOptions): ModelProto {
+export function extractModel(
+  info: GraphInfo,
+  shapes: Map<string, TensorMeta>,
+  from: string,
+  to: string,
+  options: ExtractOptions,
+): ModelProto {
   const sub = subGraph(info, from, to);
   const used = new Set<string>();
   for (const t of info.producer.keys()) used.add(t);
@@ -159,7 +195,9 @@ export function extractModel(info: GraphInfo, shapes: Map<string, TensorMeta>, f
   const nodes: NodeProto[] = [];
   const extraInits: TensorProto[] = [];
   const replaced = new Set(sub.replaced);
-  const needsBatch = sub.replaced.some((i) => shapeOf(shapes, info.node(i).input[0]!).dims.some((d) => typeof d !== 'number'));
+  const needsBatch = sub.replaced.some((i) =>
+    shapeOf(shapes, info.node(i).input[0]!).dims.some((d) => typeof d !== 'number'),
+  );
   let n = '';
   if (needsBatch) {
     const b = batchSize(from, fromMeta.dims, names);
@@ -185,7 +223,9 @@ export function extractModel(info: GraphInfo, shapes: Map<string, TensorMeta>, f
       ...graph,
       node: nodes,
       initializer,
-      input: [valueInfo(from, ELEM_TYPE[fromMeta.type] ?? DataType.FLOAT, symbolicDims(fromMeta.dims, options.batchName))],
+      input: [
+        valueInfo(from, ELEM_TYPE[fromMeta.type] ?? DataType.FLOAT, symbolicDims(fromMeta.dims, options.batchName)),
+      ],
       output: [valueInfo(to, ELEM_TYPE[toMeta.type] ?? DataType.FLOAT, symbolicDims(toMeta.dims, options.batchName))],
       value_info: [],
     },

@@ -99,33 +99,48 @@ export class FrozenModel {
       try {
         bytes = await readFile(pathOrBytes);
       } catch (cause) {
-        throw new OnnxModelError(`pathOrBytes: cannot read the ONNX file '${pathOrBytes}' (${(cause as Error).message})`, { cause });
+        throw new OnnxModelError(
+          `pathOrBytes: cannot read the ONNX file '${pathOrBytes}' (${(cause as Error).message})`,
+          { cause },
+        );
       }
     } else if (pathOrBytes instanceof Uint8Array) {
       name = 'pathOrBytes';
       bytes = pathOrBytes;
     } else {
-      throw new TypeError(`pathOrBytes: expected a file path or a Uint8Array of ONNX bytes, got ${Object.prototype.toString.call(pathOrBytes)}`);
+      throw new TypeError(
+        `pathOrBytes: expected a file path or a Uint8Array of ONNX bytes, got ${Object.prototype.toString.call(pathOrBytes)}`,
+      );
     }
     const model = decodeModel(bytes, name);
     const external = model.graph!.initializer.filter((t) => t.data_location === 1).length;
     if (external > 0) {
-      throw new OnnxModelError(`${name}: ${external} initializers keep their values in external data files; save the model with its weights inside (onnx.save(model, path, save_as_external_data=False))`);
+      throw new OnnxModelError(
+        `${name}: ${external} initializers keep their values in external data files; save the model with its weights inside (onnx.save(model, path, save_as_external_data=False))`,
+      );
     }
     const info = new GraphInfo(model, name, output);
     const inputInfo = model.graph!.input.find((i) => i.name === info.input)!;
     const elemType = inputInfo.type?.tensor_type?.elem_type;
-    if (elemType !== DataType.FLOAT) throw new OnnxModelError(`${name}: expected a float32 input, '${info.input}' has ONNX element type ${elemType}`);
+    if (elemType !== DataType.FLOAT)
+      throw new OnnxModelError(`${name}: expected a float32 input, '${info.input}' has ONNX element type ${elemType}`);
     const dims = valueInfoDims(inputInfo);
     if (!dims) throw new OnnxModelError(`${name}: the input '${info.input}' has no shape`);
     const batchAxis = dims.findIndex((d) => typeof d !== 'number');
     if (dims.some((d, k) => k !== batchAxis && typeof d !== 'number')) {
-      throw new OnnxModelError(`${name}: expected one dynamic (batch) dimension in the input '${info.input}', got ${shapeText(dims.map((d) => d ?? '?'))}`);
+      throw new OnnxModelError(
+        `${name}: expected one dynamic (batch) dimension in the input '${info.input}', got ${shapeText(dims.map((d) => d ?? '?'))}`,
+      );
     }
     const batchName = batchAxis >= 0 && typeof dims[batchAxis] === 'string' ? (dims[batchAxis] as string) : 'N';
     let shapes: Map<string, TensorMeta>;
     try {
-      shapes = await probeShapes(info, dims.map((d) => (typeof d === 'number' ? d : 1)), batchAxis >= 0 ? batchAxis : undefined, threads);
+      shapes = await probeShapes(
+        info,
+        dims.map((d) => (typeof d === 'number' ? d : 1)),
+        batchAxis >= 0 ? batchAxis : undefined,
+        threads,
+      );
     } catch (cause) {
       throw new OnnxModelError(`${name}: onnxruntime could not run the model (${(cause as Error).message})`, { cause });
     }
@@ -151,8 +166,15 @@ export class FrozenModel {
   sampleDims(name: string): number[] {
     const dims = this.dims(name);
     const [first, ...rest] = dims;
-    if (first === undefined || typeof first === 'number' || first.batch !== 1 || rest.some((d) => typeof d !== 'number')) {
-      throw new RangeError(`name: expected a batch-first tensor [N, ...], '${name}' has dims [${symbolicDims(dims, this.batchName).join(', ')}]`);
+    if (
+      first === undefined ||
+      typeof first === 'number' ||
+      first.batch !== 1 ||
+      rest.some((d) => typeof d !== 'number')
+    ) {
+      throw new RangeError(
+        `name: expected a batch-first tensor [N, ...], '${name}' has dims [${symbolicDims(dims, this.batchName).join(', ')}]`,
+      );
     }
     return rest as number[];
   }
@@ -198,10 +220,14 @@ export class FrozenModel {
     }
     const ok =
       x.dims.length === expected.length &&
-      expected.every((d, k) => (typeof d === 'number' ? x.dims[k] === d : Number.isInteger(x.dims[k]! / d.batch) && x.dims[k]! > 0)) &&
+      expected.every((d, k) =>
+        typeof d === 'number' ? x.dims[k] === d : Number.isInteger(x.dims[k]! / d.batch) && x.dims[k]! > 0,
+      ) &&
       x.dims.reduce((a, b) => a * b, 1) === x.data.length;
     if (!ok) {
-      throw new RangeError(`${arg}: expected dims ${shapeText(symbolicDims(expected, this.batchName))} with ${x.dims.reduce((a, b) => a * b, 1)} = data.length elements, got dims ${shapeText(x.dims)} and ${x.data.length} elements`);
+      throw new RangeError(
+        `${arg}: expected dims ${shapeText(symbolicDims(expected, this.batchName))} with ${x.dims.reduce((a, b) => a * b, 1)} = data.length elements, got dims ${shapeText(x.dims)} and ${x.data.length} elements`,
+      );
     }
   }
 
@@ -213,7 +239,8 @@ export class FrozenModel {
   /** One onnxruntime run returning the named intermediate (float) tensors. */
   async capture(input: Tensor, names: string[]): Promise<Record<string, Tensor>> {
     this.checkInput(input, this.dims(this.info.input), 'input');
-    if (!Array.isArray(names) || names.length === 0) throw new TypeError('names: expected a non-empty array of tensor names');
+    if (!Array.isArray(names) || names.length === 0)
+      throw new TypeError('names: expected a non-empty array of tensor names');
     for (const n of names) {
       const meta = this.meta(n, 'names');
       if (meta.type !== 'float32') throw new TypeError(`names: expected float32 tensors, '${n}' is ${meta.type}`);
@@ -271,7 +298,8 @@ export class FrozenModel {
   gradient(from: string): GradientSegment {
     const cached = this.gradientCache.get(from);
     if (cached) return cached;
-    const inDims = this.dims(from), outDims = this.dims(this.info.output);
+    const inDims = this.dims(from),
+      outDims = this.dims(this.info.output);
     const key = `gradient:${from}`;
     // Built here, so an op that cannot be differentiated is reported by this call.
     const model = encodeModel(this.gradientGraph(from));
@@ -283,9 +311,15 @@ export class FrozenModel {
         this.checkInput(target, outDims, 'target');
         if (target.dims[0] !== n) throw new RangeError(`target: expected ${n} rows like x, got ${target.dims[0]}`);
         const session = await this.sessions.get(key, () => model);
-        const out = await runSession(session, { [from]: x, [GRADIENT_IO.target]: target }, [GRADIENT_IO.loss, GRADIENT_IO.grad]);
+        const out = await runSession(session, { [from]: x, [GRADIENT_IO.target]: target }, [
+          GRADIENT_IO.loss,
+          GRADIENT_IO.grad,
+        ]);
         const grad = out[GRADIENT_IO.grad]!;
-        return { loss: (out[GRADIENT_IO.loss]!.data as Float32Array)[0]!, grad: { data: grad.data as Float32Array, dims: grad.dims } };
+        return {
+          loss: (out[GRADIENT_IO.loss]!.data as Float32Array)[0]!,
+          grad: { data: grad.data as Float32Array, dims: grad.dims },
+        };
       },
     };
     this.gradientCache.set(from, segment);
@@ -298,7 +332,10 @@ export class FrozenModel {
    * a plan checks its configurations before any fitting.
    */
   gradientGraph(from: string): ModelProto {
-    return gradientModel(this.info, this.shapes, from, this.info.output, { batchName: this.batchName, name: `gradient of '${from}'` });
+    return gradientModel(this.info, this.shapes, from, this.info.output, {
+      batchName: this.batchName,
+      name: `gradient of '${from}'`,
+    });
   }
 
   /** The model split at an ordered list of cut points: consecutive segments whose chain is the model. */
@@ -309,7 +346,10 @@ export class FrozenModel {
     for (const c of cuts) {
       const i = order.get(c);
       if (i === undefined) throw new RangeError(`cuts: '${c}' is not a cut point of the model`);
-      if (i <= last || i === order.size - 1) throw new RangeError(`cuts: expected cut points strictly between the input and the output, in order; '${c}' is out of order or at an end`);
+      if (i <= last || i === order.size - 1)
+        throw new RangeError(
+          `cuts: expected cut points strictly between the input and the output, in order; '${c}' is out of order or at an end`,
+        );
       last = i;
     }
     const bounds = [this.info.input, ...cuts, this.info.output];

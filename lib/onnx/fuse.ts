@@ -12,12 +12,23 @@ export interface Fragment {
 function renamed(graph: GraphProto, rename: (name: string) => string): Pick<GraphProto, 'node' | 'initializer'> {
   const map = (n: string): string => (n ? rename(n) : n);
   for (const n of graph.node) {
-    if (n.attribute.some((a) => (a as { g?: unknown; graphs?: unknown[] }).g || ((a as { graphs?: unknown[] }).graphs?.length ?? 0) > 0)) {
-      throw new Error(`fuse: node '${n.name}' (${n.op_type}) has a sub-graph attribute; control-flow ops cannot be fused yet`);
+    if (
+      n.attribute.some(
+        (a) => (a as { g?: unknown; graphs?: unknown[] }).g || ((a as { graphs?: unknown[] }).graphs?.length ?? 0) > 0,
+      )
+    ) {
+      throw new Error(
+        `fuse: node '${n.name}' (${n.op_type}) has a sub-graph attribute; control-flow ops cannot be fused yet`,
+      );
     }
   }
   return {
-    node: graph.node.map((n) => ({ ...n, name: rename(n.name || n.output[0] || n.op_type), input: n.input.map(map), output: n.output.map(map) })),
+    node: graph.node.map((n) => ({
+      ...n,
+      name: rename(n.name || n.output[0] || n.op_type),
+      input: n.input.map(map),
+      output: n.output.map(map),
+    })),
     initializer: graph.initializer.map((t) => ({ ...t, name: rename(t.name!) })),
   };
 }
@@ -32,7 +43,9 @@ function mergedOpsets(a: OperatorSetIdProto[], b: OperatorSetIdProto[]): Operato
     const domain = o.domain ?? '';
     const seen = versions.get(domain);
     if (seen !== undefined && seen !== int(o.version)) {
-      throw new Error(`fuse: the front and the back import opset ${domain || 'ai.onnx'} at versions ${seen} and ${int(o.version)}; export both models with the same opset`);
+      throw new Error(
+        `fuse: the front and the back import opset ${domain || 'ai.onnx'} at versions ${seen} and ${int(o.version)}; export both models with the same opset`,
+      );
     }
     versions.set(domain, int(o.version));
   }
@@ -48,17 +61,25 @@ export function defaultOpset(model: ModelProto): number {
  * front (input -> f) + middle (f' -> b') + back (b -> output) as one model. The middle fragment
  * reads `${frontPrefix}${f}` and writes `${backPrefix}${b}`.
  */
-export function fuseModels(front: ModelProto, middle: Fragment, back: ModelProto, prefixes: { front: string; back: string }): ModelProto {
-  const fg = front.graph!, bg = back.graph!;
-  const input = fg.input[0]!, output = bg.output[0]!;
+export function fuseModels(
+  front: ModelProto,
+  middle: Fragment,
+  back: ModelProto,
+  prefixes: { front: string; back: string },
+): ModelProto {
+  const fg = front.graph!,
+    bg = back.graph!;
+  const input = fg.input[0]!,
+    output = bg.output[0]!;
   const fr = renamed(fg, (n) => (n === input.name ? n : prefixes.front + n));
   const br = renamed(bg, (n) => (n === output.name ? n : prefixes.back + n));
   const nodes = [...fr.node, ...middle.nodes, ...br.node];
   const produced = new Set<string>();
-  for (const n of nodes) for (const o of n.output) {
-    if (produced.has(o)) throw new Error(`fuse: the tensor name '${o}' is produced twice; pick other prefixes`);
-    produced.add(o);
-  }
+  for (const n of nodes)
+    for (const o of n.output) {
+      if (produced.has(o)) throw new Error(`fuse: the tensor name '${o}' is produced twice; pick other prefixes`);
+      produced.add(o);
+    }
   return {
     ...front,
     ir_version: Math.max(int(front.ir_version), int(back.ir_version)),

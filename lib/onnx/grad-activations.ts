@@ -46,7 +46,8 @@ export const ACTIVATION_RULES: Record<string, Rule> = {
       const t = e.op('Tanh', [e.mul(e.mul(x0, e.add(e.mul(x2, e.float(0.044715)), e.float(1))), e.float(k))]);
       const inner = e.mul(e.sub(e.float(1), e.mul(t, t)), e.add(e.mul(x2, e.float(3 * 0.044715 * k)), e.float(k)));
       d = e.mul(e.add(e.add(t, e.float(1)), e.mul(x0, inner)), e.float(0.5));
-    } else throw new Error(`${c.name}: Gelu '${nd.name}' has approximate '${approximate}'; ONNX defines 'none' and 'tanh'`);
+    } else
+      throw new Error(`${c.name}: Gelu '${nd.name}' has approximate '${approximate}'; ONNX defines 'none' and 'tanh'`);
     c.add(x0, e.mul(g, d));
   },
   Softplus: (c, { g, x0 }) => {
@@ -61,8 +62,12 @@ export const ACTIVATION_RULES: Record<string, Rule> = {
     if (c.isData(x2)) c.add(x2, c.unbroadcast(c.emit.op('Where', [x0, zero, g]), y, x2));
   },
   Cast: (c, { nd, g, y, x0 }) => {
-    const from = c.elemType(x0), to = c.elemType(y);
-    if (!FLOAT_TYPES.has(from) || !FLOAT_TYPES.has(to)) throw new Error(`${c.name}: ${nd.op_type} '${nd.name}' casts ${from} to ${to}; only float-to-float casts can be differentiated`);
+    const from = c.elemType(x0),
+      to = c.elemType(y);
+    if (!FLOAT_TYPES.has(from) || !FLOAT_TYPES.has(to))
+      throw new Error(
+        `${c.name}: ${nd.op_type} '${nd.name}' casts ${from} to ${to}; only float-to-float casts can be differentiated`,
+      );
     c.add(x0, from === to ? g : c.emit.op('Cast', [g], [attribute('to', ELEM_TYPE[from]!)]));
   },
   CastLike: (c, site) => {

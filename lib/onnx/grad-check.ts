@@ -10,14 +10,23 @@ import type { GradientSegment } from './frozen-model.js';
  * measures g . g against |g|^2), and each of `randoms` (shaped like x). Returns max |fd - ad|
  * over the directions relative to the largest |ad|.
  */
-export async function directionalError(g: GradientSegment, x: Tensor, target: Tensor, eps: number, randoms: Float32Array[]): Promise<number> {
+export async function directionalError(
+  g: GradientSegment,
+  x: Tensor,
+  target: Tensor,
+  eps: number,
+  randoms: Float32Array[],
+): Promise<number> {
   const { grad } = await g.run(x, target);
-  if (grad.dims.join() !== x.dims.join()) throw new Error(`the gradient has dims [${grad.dims.join(', ')}], x has [${x.dims.join(', ')}]`);
-  if (randoms.length === 0 || randoms.some((r) => r.length !== x.data.length)) throw new RangeError(`randoms: expected directions of ${x.data.length} elements`);
+  if (grad.dims.join() !== x.dims.join())
+    throw new Error(`the gradient has dims [${grad.dims.join(', ')}], x has [${x.dims.join(', ')}]`);
+  if (randoms.length === 0 || randoms.some((r) => r.length !== x.data.length))
+    throw new RangeError(`randoms: expected directions of ${x.data.length} elements`);
   const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, a) => s + a * a, 0));
   const ratio = norm(randoms[0]!) / norm(grad.data);
   const along = grad.data.map((v) => v * ratio);
-  let err = 0, scale = 0;
+  let err = 0,
+    scale = 0;
   for (const d of [along, ...randoms]) {
     const moved = (s: number): Tensor => ({ data: x.data.map((v, i) => v + s * eps * d[i]!), dims: x.dims });
     const fd = ((await g.run(moved(1), target)).loss - (await g.run(moved(-1), target)).loss) / (2 * eps);

@@ -48,7 +48,9 @@ export class Emitter {
 
   /** Unsqueeze; its axes are an attribute before opset 13. */
   unsqueeze(x: string, axes: number[]): string {
-    return this.opset >= 13 ? this.op('Unsqueeze', [x, this.ints(axes)]) : this.op('Unsqueeze', [x], [attribute('axes', axes)]);
+    return this.opset >= 13
+      ? this.op('Unsqueeze', [x, this.ints(axes)])
+      : this.op('Unsqueeze', [x], [attribute('axes', axes)]);
   }
 
   /** Zero padding of `x` by `before` / `after` elements per axis (pads an attribute before opset 11). */
@@ -65,18 +67,27 @@ export class Emitter {
 
   /** g broadcast to the shape of `like` (Expand from opset 8; before, by adding zeros shaped like it). */
   expandAs(g: string, like: string): string {
-    return this.opset >= 8 ? this.op('Expand', [g, this.op('Shape', [like])]) : this.op('Add', [g, this.op('Mul', [like, this.float(0)])]);
+    return this.opset >= 8
+      ? this.op('Expand', [g, this.op('Shape', [like])])
+      : this.op('Add', [g, this.op('Mul', [like, this.float(0)])]);
   }
 
   /** 1 where a == b, else 0, as floats (Equal takes floats only from opset 11: a == b is !(a < b) and !(a > b)). */
   equalMask(a: string, b: string): string {
-    const equal = this.op('And', [this.op('Not', [this.op('Less', [a, b])]), this.op('Not', [this.op('Greater', [a, b])])]);
+    const equal = this.op('And', [
+      this.op('Not', [this.op('Less', [a, b])]),
+      this.op('Not', [this.op('Greater', [a, b])]),
+    ]);
     return this.op('Cast', [equal], [attribute('to', DataType.FLOAT)]);
   }
 
   /** 1 where lo < x < hi, else 0, as floats. */
   insideMask(x: string, lo: number, hi: number): string {
-    return this.op('Cast', [this.op('And', [this.op('Greater', [x, this.float(lo)]), this.op('Less', [x, this.float(hi)])])], [attribute('to', DataType.FLOAT)]);
+    return this.op(
+      'Cast',
+      [this.op('And', [this.op('Greater', [x, this.float(lo)]), this.op('Less', [x, this.float(hi)])])],
+      [attribute('to', DataType.FLOAT)],
+    );
   }
 
   /** 1 where x > 0, else 0, as floats. */

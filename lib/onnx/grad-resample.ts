@@ -61,7 +61,8 @@ const PAD_MODES = new Set(['constant', 'reflect', 'edge', 'wrap']);
 const pad: Rule = (c, { nd, g, x0, x1, x2 }) => {
   const rank = c.rankOf(x0);
   const mode = stringAttr(nd, 'mode', 'constant');
-  if (!PAD_MODES.has(mode)) throw new Error(`${c.name}: Pad '${nd.name}' has mode '${mode}'; ONNX defines constant, reflect, edge and wrap`);
+  if (!PAD_MODES.has(mode))
+    throw new Error(`${c.name}: Pad '${nd.name}' has mode '${mode}'; ONNX defines constant, reflect, edge and wrap`);
   // Pads are an attribute before opset 11, an input after; axes an input from opset 18.
   let pads: number[];
   let axes = Array.from({ length: rank }, (_, k) => k);
@@ -72,7 +73,8 @@ const pad: Rule = (c, { nd, g, x0, x1, x2 }) => {
   } else pads = intsAttr(nd, 'pads', []);
   const maps: AxisMap[] = [];
   axes.forEach((axis, i) => {
-    const before = pads[i]!, after = pads[i + axes.length]!;
+    const before = pads[i]!,
+      after = pads[i + axes.length]!;
     if (before === 0 && after === 0) return;
     const size = c.staticDim(x0, axis, nd);
     const rows = size + before + after;
@@ -122,7 +124,9 @@ function sourceCoordinate(s: Sampling, j: number, scaleIn: number, n: number, o:
       return f(f(j + 0.5) / scale);
     default: {
       const [start, end] = s.roi!;
-      return o > 1 ? f(f(start * (n - 1)) + f(f(j * f(end - start) * (n - 1)) / (o - 1))) : f(0.5 * f(start + end) * (n - 1));
+      return o > 1
+        ? f(f(start * (n - 1)) + f(f(j * f(end - start) * (n - 1)) / (o - 1)))
+        : f(0.5 * f(start + end) * (n - 1));
     }
   }
 }
@@ -186,7 +190,9 @@ function resizeWeights(s: Sampling, scale: number, n: number, o: number): Float3
       kept.forEach((v, k) => (w[j * n + clamp(first + k)]! += v / total));
     } else if (s.mode === 'linear') {
       const xc = Math.min(Math.max(x, 0), n - 1);
-      const i0 = Math.floor(xc), i1 = Math.min(i0 + 1, n - 1), f = xc - i0;
+      const i0 = Math.floor(xc),
+        i1 = Math.min(i0 + 1, n - 1),
+        f = xc - i0;
       w[j * n + i0]! += 1 - f;
       w[j * n + i1]! += f;
     } else {
@@ -204,7 +210,15 @@ function resizeWeights(s: Sampling, scale: number, n: number, o: number): Float3
 }
 
 const RESIZE_MODES = new Set(['nearest', 'linear', 'cubic']);
-const COORDINATE_MODES = new Set(['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize']);
+const COORDINATE_MODES = new Set([
+  'half_pixel',
+  'half_pixel_symmetric',
+  'pytorch_half_pixel',
+  'align_corners',
+  'asymmetric',
+  'tf_half_pixel_for_nn',
+  'tf_crop_and_resize',
+]);
 const NEAREST_MODES = new Set(['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']);
 
 /** Resize (opset 10 on) and Upsample (opsets 7-9). */
@@ -222,13 +236,25 @@ const resize: Rule = (c, { nd, g, y, x0 }) => {
     excludeOutside: intAttr(nd, 'exclude_outside', 0) === 1,
   };
   const what = `${nd.op_type} '${nd.name}'`;
-  if (!RESIZE_MODES.has(mode)) throw new Error(`${c.name}: ${what} has mode '${mode}'; ONNX defines nearest, linear and cubic`);
-  if (!COORDINATE_MODES.has(s.coordinate)) throw new Error(`${c.name}: ${what} has coordinate_transformation_mode '${s.coordinate}', which ONNX does not define`);
-  if (resize11 && !NEAREST_MODES.has(s.nearest)) throw new Error(`${c.name}: ${what} has nearest_mode '${s.nearest}', which ONNX does not define`);
+  if (!RESIZE_MODES.has(mode))
+    throw new Error(`${c.name}: ${what} has mode '${mode}'; ONNX defines nearest, linear and cubic`);
+  if (!COORDINATE_MODES.has(s.coordinate))
+    throw new Error(
+      `${c.name}: ${what} has coordinate_transformation_mode '${s.coordinate}', which ONNX does not define`,
+    );
+  if (resize11 && !NEAREST_MODES.has(s.nearest))
+    throw new Error(`${c.name}: ${what} has nearest_mode '${s.nearest}', which ONNX does not define`);
   const policy = stringAttr(nd, 'keep_aspect_ratio_policy', 'stretch');
   // Inputs: Upsample-7/8 scales attribute; Upsample-9 and Resize-10 (x, scales); Resize-11+ (x, roi, scales, sizes).
-  const [scalesName, sizesName, roiName] = resize11 ? [nd.input[2] ?? '', nd.input[3] ?? '', nd.input[1] ?? ''] : [nd.input[1] ?? '', '', ''];
-  const given = nd.op_type === 'Upsample' && c.opset < 9 ? nd.attribute.find((a) => a.name === 'scales')?.floats ?? [] : c.isEmpty(scalesName) ? [] : c.constFloats(scalesName, 'scales', nd);
+  const [scalesName, sizesName, roiName] = resize11
+    ? [nd.input[2] ?? '', nd.input[3] ?? '', nd.input[1] ?? '']
+    : [nd.input[1] ?? '', '', ''];
+  const given =
+    nd.op_type === 'Upsample' && c.opset < 9
+      ? (nd.attribute.find((a) => a.name === 'scales')?.floats ?? [])
+      : c.isEmpty(scalesName)
+        ? []
+        : c.constFloats(scalesName, 'scales', nd);
   const axesAttr = intsAttr(nd, 'axes', []).map((a) => (a + rank) % rank);
   const axes = axesAttr.length > 0 ? axesAttr : Array.from({ length: rank }, (_, k) => k);
   const roi = s.coordinate === 'tf_crop_and_resize' ? c.constFloats(roiName, 'roi', nd) : [];
@@ -241,19 +267,31 @@ const resize: Rule = (c, { nd, g, y, x0 }) => {
   }
   const maps: AxisMap[] = [];
   axes.forEach((axis, i) => {
-    const din = c.dims(x0)[axis]!, dout = c.dims(y)[axis]!;
+    const din = c.dims(x0)[axis]!,
+      dout = c.dims(y)[axis]!;
     const region: [number, number] | undefined = roi.length > 0 ? [roi[i]!, roi[i + axes.length]!] : undefined;
     if (typeof din !== 'number' || typeof dout !== 'number') {
       // The batch axis must map each sample to itself (some modes shift even at scale 1).
       const sampled = { ...s, ...(region ? { roi: region } : {}) };
-      const unchanged = typeof din !== 'number' && typeof dout !== 'number' && din.batch === dout.batch && (given.length === 0 || given[i] === 1);
+      const unchanged =
+        typeof din !== 'number' &&
+        typeof dout !== 'number' &&
+        din.batch === dout.batch &&
+        (given.length === 0 || given[i] === 1);
       if (!unchanged || !isIdentity({ axis, rows: 5, size: 5, weights: resizeWeights(sampled, 1, 5, 5) })) {
-        throw new Error(`${c.name}: ${what} resamples along the batch axis ${axis} (mixing samples); only other axes can be differentiated`);
+        throw new Error(
+          `${c.name}: ${what} resamples along the batch axis ${axis} (mixing samples); only other axes can be differentiated`,
+        );
       }
       return;
     }
     const scale = given.length > 0 ? given[i]! : (common ?? dout / din);
-    maps.push({ axis, rows: dout, size: din, weights: resizeWeights({ ...s, ...(region ? { roi: region } : {}) }, scale, din, dout) });
+    maps.push({
+      axis,
+      rows: dout,
+      size: din,
+      weights: resizeWeights({ ...s, ...(region ? { roi: region } : {}) }, scale, din, dout),
+    });
   });
   c.add(x0, applyTransposed(c, g, maps, rank));
 };

@@ -4,7 +4,18 @@
 import { ACTIVATION_RULES } from './grad-activations.js';
 import type { Emitter } from './grad-emit.js';
 import { RESAMPLE_RULES } from './grad-resample.js';
-import { attribute, DataType, floatAttr, int, intAttr, intsAttr, node, stringAttr, tensorProto, type NodeProto } from './proto.js';
+import {
+  attribute,
+  DataType,
+  floatAttr,
+  int,
+  intAttr,
+  intsAttr,
+  node,
+  stringAttr,
+  tensorProto,
+  type NodeProto,
+} from './proto.js';
 import type { Dim } from './shapes.js';
 
 /** Where a rule applies: the node, the gradient of its output y, and its inputs ('' when absent). */
@@ -68,24 +79,42 @@ export interface Window {
  * and the output padding restores the rows a strided window dropped.
  */
 export function windowOf(c: RuleContext, nd: NodeProto, kernel: number[]): Window {
-  const x = nd.input[0]!, y = nd.output[0]!;
+  const x = nd.input[0]!,
+    y = nd.output[0]!;
   const spatial = c.rankOf(x) - 2;
   const strides = intsAttr(nd, 'strides', new Array<number>(spatial).fill(1));
   const dilations = intsAttr(nd, 'dilations', new Array<number>(spatial).fill(1));
-  const inSize = c.dims(x).slice(2) as number[], outSize = c.dims(y).slice(2) as number[];
-  if (intAttr(nd, 'ceil_mode', 0) !== 0) throw new Error(`${c.name}: ${nd.op_type} '${nd.name}' has ceil_mode 1; only floor mode can be differentiated`);
+  const inSize = c.dims(x).slice(2) as number[],
+    outSize = c.dims(y).slice(2) as number[];
+  if (intAttr(nd, 'ceil_mode', 0) !== 0)
+    throw new Error(`${c.name}: ${nd.op_type} '${nd.name}' has ceil_mode 1; only floor mode can be differentiated`);
   const autoPad = stringAttr(nd, 'auto_pad', 'NOTSET');
   let pads = intsAttr(nd, 'pads', new Array<number>(2 * spatial).fill(0));
   if (autoPad === 'VALID') pads = new Array<number>(2 * spatial).fill(0);
   else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    const total = inSize.map((s, i) => Math.max(0, (outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - s));
-    const small = total.map((t) => Math.floor(t / 2)), large = total.map((t, i) => t - small[i]!);
+    const total = inSize.map((s, i) =>
+      Math.max(0, (outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - s),
+    );
+    const small = total.map((t) => Math.floor(t / 2)),
+      large = total.map((t, i) => t - small[i]!);
     pads = autoPad === 'SAME_UPPER' ? [...small, ...large] : [...large, ...small];
   } else if (autoPad !== 'NOTSET') throw new Error(`${c.name}: ${nd.op_type} '${nd.name}' has auto_pad '${autoPad}'`);
-  const outputPadding = inSize.map((s, i) => s - ((outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - pads[i]! - pads[i + spatial]!));
+  const outputPadding = inSize.map(
+    (s, i) =>
+      s - ((outSize[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - pads[i]! - pads[i + spatial]!),
+  );
   return {
-    kernel, strides, dilations, pads,
-    transposeAttributes: [attribute('kernel_shape', kernel), attribute('strides', strides), attribute('pads', pads), attribute('dilations', dilations), attribute('output_padding', outputPadding)],
+    kernel,
+    strides,
+    dilations,
+    pads,
+    transposeAttributes: [
+      attribute('kernel_shape', kernel),
+      attribute('strides', strides),
+      attribute('pads', pads),
+      attribute('dilations', dilations),
+      attribute('output_padding', outputPadding),
+    ],
   };
 }
 
@@ -102,7 +131,9 @@ function reduceRule(c: RuleContext, { nd, g, y, x0, x1 }: Site): void {
     c.add(x0, g);
     return;
   }
-  const axes = (given.length > 0 ? given : Array.from({ length: rank }, (_, i) => i)).map((a) => (a + rank) % rank).sort((a, b) => a - b);
+  const axes = (given.length > 0 ? given : Array.from({ length: rank }, (_, i) => i))
+    .map((a) => (a + rank) % rank)
+    .sort((a, b) => a - b);
   const keep = (t: string): string => (intAttr(nd, 'keepdims', 1) === 1 ? t : c.emit.unsqueeze(t, axes));
   const kept = keep(g);
   if (nd.op_type === 'ReduceMax' || nd.op_type === 'ReduceMin') {
@@ -126,9 +157,14 @@ function reduceRule(c: RuleContext, { nd, g, y, x0, x1 }: Site): void {
  */
 function normalizedGrad(c: RuleContext, x0: string, gs: string, axes: number[], eps: number): string {
   const xc = c.emit.sub(x0, c.emit.reduce('ReduceMean', x0, axes, true));
-  const inv = c.emit.op('Reciprocal', [c.emit.op('Sqrt', [c.emit.add(c.emit.reduce('ReduceMean', c.emit.mul(xc, xc), axes, true), c.emit.float(eps))])]);
+  const inv = c.emit.op('Reciprocal', [
+    c.emit.op('Sqrt', [c.emit.add(c.emit.reduce('ReduceMean', c.emit.mul(xc, xc), axes, true), c.emit.float(eps))]),
+  ]);
   const xh = c.emit.mul(xc, inv);
-  const inner = c.emit.sub(c.emit.sub(gs, c.emit.reduce('ReduceMean', gs, axes, true)), c.emit.mul(xh, c.emit.reduce('ReduceMean', c.emit.mul(gs, xh), axes, true)));
+  const inner = c.emit.sub(
+    c.emit.sub(gs, c.emit.reduce('ReduceMean', gs, axes, true)),
+    c.emit.mul(xh, c.emit.reduce('ReduceMean', c.emit.mul(gs, xh), axes, true)),
+  );
   return c.emit.mul(inv, inner);
 }
 
@@ -159,7 +195,8 @@ export const RULES: Record<string, Rule> = {
   Div: (c, { g, y, x0, x1 }) => {
     if (c.isData(x0)) c.add(x0, c.unbroadcast(c.emit.op('Div', [g, x1]), y, x0));
     // d(a / b)/db = -(a / b) / b
-    if (c.isData(x1)) c.add(x1, c.unbroadcast(c.emit.op('Neg', [c.emit.op('Div', [c.emit.op('Mul', [g, y]), x1])]), y, x1));
+    if (c.isData(x1))
+      c.add(x1, c.unbroadcast(c.emit.op('Neg', [c.emit.op('Div', [c.emit.op('Mul', [g, y]), x1])]), y, x1));
   },
   Neg: (c, { g, x0 }) => {
     c.add(x0, c.emit.op('Neg', [g]));
@@ -175,13 +212,25 @@ export const RULES: Record<string, Rule> = {
   },
   Erf: (c, { g, x0 }) => {
     // d erf(x)/dx = 2 / sqrt(pi) exp(-x^2)
-    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Mul', [c.emit.float(2 / Math.sqrt(Math.PI)), c.emit.op('Exp', [c.emit.op('Neg', [c.emit.op('Mul', [x0, x0])])])])]));
+    c.add(
+      x0,
+      c.emit.op('Mul', [
+        g,
+        c.emit.op('Mul', [
+          c.emit.float(2 / Math.sqrt(Math.PI)),
+          c.emit.op('Exp', [c.emit.op('Neg', [c.emit.op('Mul', [x0, x0])])]),
+        ]),
+      ]),
+    );
   },
   Pow: (c, { nd, g, x0, x1 }) => {
     c.paramOnly(nd, x1);
     // d x^p / dx = p x^(p - 1); the exponent may be an integer tensor.
     const p = c.emit.op('Cast', [x1], [attribute('to', DataType.FLOAT)]);
-    c.add(x0, c.emit.op('Mul', [g, c.emit.op('Mul', [p, c.emit.op('Pow', [x0, c.emit.op('Sub', [p, c.emit.float(1)])])])]));
+    c.add(
+      x0,
+      c.emit.op('Mul', [g, c.emit.op('Mul', [p, c.emit.op('Pow', [x0, c.emit.op('Sub', [p, c.emit.float(1)])])])]),
+    );
   },
   ReduceMean: reduceRule,
   ReduceSum: reduceRule,
@@ -211,23 +260,49 @@ export const RULES: Record<string, Rule> = {
     c.add(x0, c.emit.op('Transpose', [g], [attribute('perm', inverse)]));
   },
   MatMul: (c, { nd, g, y, x0, x1 }) => {
-    if (c.rankOf(x0) < 2 || c.rankOf(x1) < 2) throw new Error(`${c.name}: MatMul '${nd.name}' multiplies a vector; only matrices (rank >= 2) can be differentiated`);
+    if (c.rankOf(x0) < 2 || c.rankOf(x1) < 2)
+      throw new Error(
+        `${c.name}: MatMul '${nd.name}' multiplies a vector; only matrices (rank >= 2) can be differentiated`,
+      );
     // The products have the output's leading (batch) dims and the operand's last two.
     const lead = c.dims(y).slice(0, -2);
-    if (c.isData(x0)) c.add(x0, c.unbroadcast(c.emit.op('MatMul', [g, c.emit.swapLast(x1, c.rankOf(x1))]), y, x0, [...lead, ...c.dims(x0).slice(-2)]));
-    if (c.isData(x1)) c.add(x1, c.unbroadcast(c.emit.op('MatMul', [c.emit.swapLast(x0, c.rankOf(x0)), g]), y, x1, [...lead, ...c.dims(x1).slice(-2)]));
+    if (c.isData(x0))
+      c.add(
+        x0,
+        c.unbroadcast(c.emit.op('MatMul', [g, c.emit.swapLast(x1, c.rankOf(x1))]), y, x0, [
+          ...lead,
+          ...c.dims(x0).slice(-2),
+        ]),
+      );
+    if (c.isData(x1))
+      c.add(
+        x1,
+        c.unbroadcast(c.emit.op('MatMul', [c.emit.swapLast(x0, c.rankOf(x0)), g]), y, x1, [
+          ...lead,
+          ...c.dims(x1).slice(-2),
+        ]),
+      );
   },
   Gemm: (c, { nd, g, y, x0, x1, x2 }) => {
     const alpha = nd.attribute.find((a) => a.name === 'alpha')?.f ?? 1;
     const beta = nd.attribute.find((a) => a.name === 'beta')?.f ?? 1;
-    const transA = intAttr(nd, 'transA', 0), transB = intAttr(nd, 'transB', 0);
+    const transA = intAttr(nd, 'transA', 0),
+      transB = intAttr(nd, 'transB', 0);
     if (c.isData(x0)) {
       // d op(A) = alpha g op(B)^T; Gemm(g, B, transB = !transB) is g op(B)^T.
-      const dOpA = c.emit.op('Gemm', [g, x1], [attribute('alpha', alpha, 'float'), attribute('transB', transB ? 0 : 1)]);
+      const dOpA = c.emit.op(
+        'Gemm',
+        [g, x1],
+        [attribute('alpha', alpha, 'float'), attribute('transB', transB ? 0 : 1)],
+      );
       c.add(x0, transA ? c.emit.op('Transpose', [dOpA], [attribute('perm', [1, 0])]) : dOpA);
     }
     if (c.isData(x1)) {
-      const dOpB = c.emit.op('Gemm', [x0, g], [attribute('alpha', alpha, 'float'), attribute('transA', transA ? 0 : 1)]);
+      const dOpB = c.emit.op(
+        'Gemm',
+        [x0, g],
+        [attribute('alpha', alpha, 'float'), attribute('transA', transA ? 0 : 1)],
+      );
       c.add(x1, transB ? c.emit.op('Transpose', [dOpB], [attribute('perm', [1, 0])]) : dOpB);
     }
     if (c.isData(x2)) c.add(x2, c.unbroadcast(c.emit.op('Mul', [g, c.emit.float(beta)]), y, x2));
@@ -235,38 +310,65 @@ export const RULES: Record<string, Rule> = {
   Conv: (c, { nd, g, x0, x1, x2 }) => {
     c.paramOnly(nd, x1, x2);
     const w = windowOf(c, nd, c.dims(x1).slice(2) as number[]);
-    c.add(x0, c.emit.op('ConvTranspose', [g, x1], [...w.transposeAttributes, attribute('group', intAttr(nd, 'group', 1))]));
+    c.add(
+      x0,
+      c.emit.op('ConvTranspose', [g, x1], [...w.transposeAttributes, attribute('group', intAttr(nd, 'group', 1))]),
+    );
   },
   AveragePool: (c, { nd, g, x0 }) => {
     const w = windowOf(c, nd, intsAttr(nd, 'kernel_shape', []));
     if (w.pads.some((p) => p > 0) && intAttr(nd, 'count_include_pad', 0) === 0) {
-      throw new Error(`${c.name}: AveragePool '${nd.name}' pads without counting the padding, so its border divisors vary; only count_include_pad = 1 or no padding can be differentiated`);
+      throw new Error(
+        `${c.name}: AveragePool '${nd.name}' pads without counting the padding, so its border divisors vary; only count_include_pad = 1 or no padding can be differentiated`,
+      );
     }
     // A depthwise transposed convolution with weights 1 / (window size) spreads each output's gradient over its window.
     const channels = c.staticDim(x0, 1, nd);
     const size = w.kernel.reduce((p, k) => p * k, 1);
     const weight = c.emit.name('pool_w');
-    c.emit.inits.push(tensorProto(weight, [channels, 1, ...w.kernel], new Float32Array(channels * size).fill(1 / size)));
+    c.emit.inits.push(
+      tensorProto(weight, [channels, 1, ...w.kernel], new Float32Array(channels * size).fill(1 / size)),
+    );
     c.add(x0, c.emit.op('ConvTranspose', [g, weight], [...w.transposeAttributes, attribute('group', channels)]));
   },
   MaxPool: (c, { nd, g, x0 }) => {
-    if (c.opset < 11) throw new Error(`${c.name}: MaxPool '${nd.name}': its gradient needs ScatterElements (opset 11 or later, the model imports ${c.opset})`);
+    if (c.opset < 11)
+      throw new Error(
+        `${c.name}: MaxPool '${nd.name}': its gradient needs ScatterElements (opset 11 or later, the model imports ${c.opset})`,
+      );
     const w = windowOf(c, nd, intsAttr(nd, 'kernel_shape', []));
-    if (intAttr(nd, 'storage_order', 0) !== 0) throw new Error(`${c.name}: MaxPool '${nd.name}' has storage_order 1; only row-major indices can be differentiated`);
+    if (intAttr(nd, 'storage_order', 0) !== 0)
+      throw new Error(
+        `${c.name}: MaxPool '${nd.name}' has storage_order 1; only row-major indices can be differentiated`,
+      );
     // Each output's gradient goes to the input element it took (MaxPool's flat indices over
     // the whole tensor); overlapping windows add up, which needs ScatterElements' reduction.
     const overlapping = w.kernel.some((k, i) => k * w.dilations[i]! > w.strides[i]!);
-    if (overlapping && c.opset < 16) throw new Error(`${c.name}: MaxPool '${nd.name}' has overlapping windows, whose gradient needs ScatterElements with reduction (opset 16 or later, the model imports ${c.opset})`);
+    if (overlapping && c.opset < 16)
+      throw new Error(
+        `${c.name}: MaxPool '${nd.name}' has overlapping windows, whose gradient needs ScatterElements with reduction (opset 16 or later, the model imports ${c.opset})`,
+      );
     const indices = c.emit.name('pool_idx');
     c.emit.nodes.push(node('MaxPool', [x0], [c.emit.name('pool_y'), indices], nd.attribute));
     const flat = c.emit.ints([-1]);
-    const zeros = c.emit.op('ConstantOfShape', [c.emit.op('Reshape', [c.emit.op('Size', [x0]), flat])], [attribute('value', tensorProto(c.emit.name('zero'), [1], [0]))]);
-    const scatter = c.emit.op('ScatterElements', [zeros, c.emit.op('Reshape', [indices, flat]), c.emit.op('Reshape', [g, flat])], overlapping ? [attribute('axis', 0), attribute('reduction', 'add')] : [attribute('axis', 0)]);
+    const zeros = c.emit.op(
+      'ConstantOfShape',
+      [c.emit.op('Reshape', [c.emit.op('Size', [x0]), flat])],
+      [attribute('value', tensorProto(c.emit.name('zero'), [1], [0]))],
+    );
+    const scatter = c.emit.op(
+      'ScatterElements',
+      [zeros, c.emit.op('Reshape', [indices, flat]), c.emit.op('Reshape', [g, flat])],
+      overlapping ? [attribute('axis', 0), attribute('reduction', 'add')] : [attribute('axis', 0)],
+    );
     c.add(x0, c.emit.op('Reshape', [scatter, c.emit.op('Shape', [x0])]));
   },
   BatchNormalization: (c, { nd, g, x0, x1 }) => {
     c.paramOnly(nd, ...nd.input.slice(1));
-    if (intAttr(nd, 'training_mode', 0) !== 0) throw new Error(`${c.name}: BatchNormalization '${nd.name}' runs in training mode; only inference mode can be differentiated`);
+    if (intAttr(nd, 'training_mode', 0) !== 0)
+      throw new Error(
+        `${c.name}: BatchNormalization '${nd.name}' runs in training mode; only inference mode can be differentiated`,
+      );
     const eps = floatAttr(nd, 'epsilon', 1e-5);
     // dx = g scale / sqrt(var + eps), per channel (axis 1).
     const factor = c.emit.op('Div', [x1, c.emit.op('Sqrt', [c.emit.op('Add', [nd.input[4]!, c.emit.float(eps)])])]);
@@ -318,8 +420,12 @@ export const RULES: Record<string, Rule> = {
     const indices = c.constInts(x1, 'indices', nd).map((i) => (i < 0 ? i + size : i));
     const scalar = c.dims(x1).length === 0;
     const first = indices[0]!;
-    if (indices.some((i, k) => i !== first + k)) throw new Error(`${c.name}: Gather '${nd.name}' picks indices [${indices.join(', ')}]; only a scalar or a contiguous ascending range can be differentiated`);
-    const before = new Array<number>(rank).fill(0), after = new Array<number>(rank).fill(0);
+    if (indices.some((i, k) => i !== first + k))
+      throw new Error(
+        `${c.name}: Gather '${nd.name}' picks indices [${indices.join(', ')}]; only a scalar or a contiguous ascending range can be differentiated`,
+      );
+    const before = new Array<number>(rank).fill(0),
+      after = new Array<number>(rank).fill(0);
     before[axis] = first;
     after[axis] = size - first - indices.length;
     c.add(x0, c.emit.pad(scalar ? c.emit.unsqueeze(g, [axis]) : g, before, after));
@@ -333,12 +439,15 @@ export const RULES: Record<string, Rule> = {
     const givenAxes = old ? intsAttr(nd, 'axes', []) : nd.input[3] ? c.constInts(nd.input[3], 'axes', nd) : [];
     const axes = givenAxes.length > 0 ? givenAxes.map((a) => (a + rank) % rank) : starts.map((_, i) => i);
     const steps = !old && nd.input[4] ? c.constInts(nd.input[4], 'steps', nd) : starts.map(() => 1);
-    const before = new Array<number>(rank).fill(0), after = new Array<number>(rank).fill(0);
+    const before = new Array<number>(rank).fill(0),
+      after = new Array<number>(rank).fill(0);
     axes.forEach((a, i) => {
-      if (steps[i] !== 1) throw new Error(`${c.name}: Slice '${nd.name}' steps by ${steps[i]}; only step 1 can be differentiated`);
+      if (steps[i] !== 1)
+        throw new Error(`${c.name}: Slice '${nd.name}' steps by ${steps[i]}; only step 1 can be differentiated`);
       const size = c.staticDim(x0, a, nd);
       const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
-      const s = clamp(starts[i]!), e = Math.max(s, clamp(ends[i]!));
+      const s = clamp(starts[i]!),
+        e = Math.max(s, clamp(ends[i]!));
       before[a] = s;
       after[a] = size - e;
     });

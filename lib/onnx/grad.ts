@@ -11,7 +11,17 @@ import { defaultOpset } from './fuse.js';
 import { Emitter } from './grad-emit.js';
 import { MULTI_OUTPUT, RULES, type RuleContext } from './grad-rules.js';
 import { GraphInfo } from './graph.js';
-import { attribute, DataType, node, tensorFloats, tensorInts, valueInfo, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
+import {
+  attribute,
+  DataType,
+  node,
+  tensorFloats,
+  tensorInts,
+  valueInfo,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './proto.js';
 import { symbolicDims, type Dim, type TensorMeta } from './shapes.js';
 
 /** Names of the gradient model's extra input and outputs. */
@@ -34,7 +44,13 @@ export interface GradientModelOptions extends ExtractOptions {
  * `restnet_loss` (the mean over the batch of -sum_k target_k log softmax(logits)_k, a scalar)
  * and `restnet_grad` (its gradient with respect to `from`, shaped like `from`).
  */
-export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, from: string, to: string, options: GradientModelOptions): ModelProto {
+export function gradientModel(
+  info: GraphInfo,
+  shapes: Map<string, TensorMeta>,
+  from: string,
+  to: string,
+  options: GradientModelOptions,
+): ModelProto {
   const forward = extractModel(info, shapes, from, to, options);
   const local = new GraphInfo(forward, options.name, to);
   const meta = (t: string): TensorMeta => {
@@ -44,14 +60,19 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
   };
   const logits = meta(to).dims;
   if (logits.length !== 2 || typeof logits[0] === 'number' || typeof logits[1] !== 'number') {
-    throw new RangeError(`to: expected logits [N, K] for a cross-entropy loss, '${to}' has dims [${symbolicDims(logits, options.batchName).join(', ')}]`);
+    throw new RangeError(
+      `to: expected logits [N, K] for a cross-entropy loss, '${to}' has dims [${symbolicDims(logits, options.batchName).join(', ')}]`,
+    );
   }
   const used = new Set<string>([from, GRADIENT_IO.target, GRADIENT_IO.loss, GRADIENT_IO.grad]);
   for (const n of forward.graph!.node) for (const o of n.output) used.add(o);
   for (const t of forward.graph!.initializer) used.add(t.name!);
   const opset = defaultOpset(forward);
   // Before opset 7, broadcasting was an attribute of each element-wise op: not worth reading.
-  if (opset < 7) throw new RangeError(`${options.name}: gradients need ONNX opset 7 or later, the model imports opset ${opset}; export it again with a newer opset`);
+  if (opset < 7)
+    throw new RangeError(
+      `${options.name}: gradients need ONNX opset 7 or later, the model imports opset ${opset}; export it again with a newer opset`,
+    );
   const b = new Emitter(opset, used);
 
   // Constants the backward rules read: Constant nodes' values and initializers.
@@ -64,7 +85,10 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
   /** A constant input's tensor, or the values of a shape chain measured equal at batch 1 and 2. */
   const constant = (t: string, what: string, at: NodeProto): TensorProto | number[] => {
     const c = constants.get(t) ?? shapes.get(t)?.value;
-    if (!c) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads its ${what} from '${t}', which is not a constant (nor a shape value the batch does not change); only constant ${what} can be differentiated`);
+    if (!c)
+      throw new Error(
+        `${options.name}: ${at.op_type} '${at.name}' reads its ${what} from '${t}', which is not a constant (nor a shape value the batch does not change); only constant ${what} can be differentiated`,
+      );
     return c;
   };
   const constInts = (t: string, what: string, at: NodeProto): number[] => {
@@ -107,7 +131,8 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
     const axes: number[] = [];
     out.forEach((d, k) => {
       if (k < offset || (!sameDim(inp[k - offset], d) && inp[k - offset] === 1)) axes.push(k);
-      else if (!sameDim(inp[k - offset], d)) throw new Error(`${options.name}: cannot unbroadcast '${input}' against '${outName}'`);
+      else if (!sameDim(inp[k - offset], d))
+        throw new Error(`${options.name}: cannot unbroadcast '${input}' against '${outName}'`);
     });
     if (axes.length === 0) return g;
     const r = b.reduce('ReduceSum', g, axes, true);
@@ -116,16 +141,33 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
   const rankOf = (t: string): number => dims(t).length;
   const staticDim = (t: string, axis: number, at: NodeProto): number => {
     const d = dims(t)[axis];
-    if (typeof d !== 'number') throw new Error(`${options.name}: ${at.op_type} '${at.name}' works along the batch axis of '${t}'; only other axes can be differentiated`);
+    if (typeof d !== 'number')
+      throw new Error(
+        `${options.name}: ${at.op_type} '${at.name}' works along the batch axis of '${t}'; only other axes can be differentiated`,
+      );
     return d;
   };
 
   const context: RuleContext = {
-    emit: b, opset, name: options.name, isData, dims, rankOf, staticDim, unbroadcast, add, constInts, constFloats, isEmpty,
+    emit: b,
+    opset,
+    name: options.name,
+    isData,
+    dims,
+    rankOf,
+    staticDim,
+    unbroadcast,
+    add,
+    constInts,
+    constFloats,
+    isEmpty,
     elemType: (t) => meta(t).type,
     paramOnly: (at, ...names) => {
       for (const t of names) {
-        if (isData(t)) throw new Error(`${options.name}: ${at.op_type} '${at.name}' reads data through '${t}'; only its first input can carry the gradient`);
+        if (isData(t))
+          throw new Error(
+            `${options.name}: ${at.op_type} '${at.name}' reads data through '${t}'; only its first input can carry the gradient`,
+          );
       }
     },
   };
@@ -135,9 +177,15 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
     const gs = nd.output.map((o) => (o && isData(o) ? summed(o) : undefined));
     if (gs.every((g) => g === undefined)) continue;
     const rule = RULES[nd.op_type];
-    if (!rule) throw new Error(`${options.name}: cannot differentiate ${nd.op_type} '${nd.name}' (on the path from '${from}' to '${to}'); differentiable ops: ${DIFFERENTIABLE_OPS.join(', ')}`);
+    if (!rule)
+      throw new Error(
+        `${options.name}: cannot differentiate ${nd.op_type} '${nd.name}' (on the path from '${from}' to '${to}'); differentiable ops: ${DIFFERENTIABLE_OPS.join(', ')}`,
+      );
     const other = gs.findIndex((g, i) => i > 0 && g !== undefined);
-    if (other > 0 && !MULTI_OUTPUT.has(nd.op_type)) throw new Error(`${options.name}: ${nd.op_type} '${nd.name}': its output ${other} ('${nd.output[other]}') cannot be differentiated, only its first`);
+    if (other > 0 && !MULTI_OUTPUT.has(nd.op_type))
+      throw new Error(
+        `${options.name}: ${nd.op_type} '${nd.name}': its output ${other} ('${nd.output[other]}') cannot be differentiated, only its first`,
+      );
     const [x0 = '', x1 = '', x2 = ''] = nd.input;
     rule(context, { nd, g: gs[0] ?? '', gs, y: nd.output[0]!, x0, x1, x2 });
   }
@@ -145,7 +193,8 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
   if (dFrom === undefined) throw new Error(`${options.name}: the logits '${to}' do not depend on '${from}'`);
   b.nodes.push(node('Identity', [dFrom], [GRADIENT_IO.grad]));
 
-  const fromMeta = meta(from), toMeta = meta(to);
+  const fromMeta = meta(from),
+    toMeta = meta(to);
   const graph = forward.graph!;
   return {
     ...forward,
@@ -153,8 +202,14 @@ export function gradientModel(info: GraphInfo, shapes: Map<string, TensorMeta>, 
       ...graph,
       node: [...graph.node, ...b.nodes],
       initializer: [...graph.initializer, ...b.inits],
-      input: [...graph.input, valueInfo(GRADIENT_IO.target, DataType.FLOAT, symbolicDims(toMeta.dims, options.batchName))],
-      output: [valueInfo(GRADIENT_IO.loss, DataType.FLOAT, []), valueInfo(GRADIENT_IO.grad, DataType.FLOAT, symbolicDims(fromMeta.dims, options.batchName))],
+      input: [
+        ...graph.input,
+        valueInfo(GRADIENT_IO.target, DataType.FLOAT, symbolicDims(toMeta.dims, options.batchName)),
+      ],
+      output: [
+        valueInfo(GRADIENT_IO.loss, DataType.FLOAT, []),
+        valueInfo(GRADIENT_IO.grad, DataType.FLOAT, symbolicDims(fromMeta.dims, options.batchName)),
+      ],
     },
   };
 }

@@ -21,10 +21,12 @@ function implicitInputs(n: NodeProto): string[] {
     for (const m of g.node) for (const o of m.output) local.add(o);
     for (const m of g.node) {
       for (const t of m.input) if (t && !local.has(t) && !outer.has(t)) names.add(t);
-      for (const a of m.attribute as SubGraphAttribute[]) for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) visit(sub, new Set([...outer, ...local]));
+      for (const a of m.attribute as SubGraphAttribute[])
+        for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) visit(sub, new Set([...outer, ...local]));
     }
   };
-  for (const a of n.attribute as SubGraphAttribute[]) for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) visit(sub, new Set());
+  for (const a of n.attribute as SubGraphAttribute[])
+    for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) visit(sub, new Set());
   return [...names];
 }
 
@@ -43,21 +45,30 @@ export class GraphInfo {
   private readonly reads: string[][];
   private cuts?: string[];
 
-  constructor(readonly model: ModelProto, name: string, output?: string) {
+  constructor(
+    readonly model: ModelProto,
+    name: string,
+    output?: string,
+  ) {
     const graph = model.graph!;
     this.graph = graph;
     for (const t of graph.initializer) if (t.name) this.initializers.set(t.name, t);
     const dataInputs = graph.input.map((i) => i.name).filter((n) => !this.initializers.has(n));
     if (dataInputs.length !== 1) {
-      throw new OnnxModelError(`${name}: expected a model with one data input, got ${dataInputs.length} (${dataInputs.join(', ') || 'none'})`);
+      throw new OnnxModelError(
+        `${name}: expected a model with one data input, got ${dataInputs.length} (${dataInputs.join(', ') || 'none'})`,
+      );
     }
     this.input = dataInputs[0]!;
     const outputs = graph.output.map((o) => o.name);
     if (output !== undefined) {
-      if (!outputs.includes(output)) throw new RangeError(`output: expected one of the model outputs (${outputs.join(', ')}), got '${output}'`);
+      if (!outputs.includes(output))
+        throw new RangeError(`output: expected one of the model outputs (${outputs.join(', ')}), got '${output}'`);
       this.output = output;
     } else if (outputs.length !== 1) {
-      throw new OnnxModelError(`${name}: the model has ${outputs.length} outputs (${outputs.join(', ')}); pick one with the 'output' option`);
+      throw new OnnxModelError(
+        `${name}: the model has ${outputs.length} outputs (${outputs.join(', ')}); pick one with the 'output' option`,
+      );
     } else {
       this.output = outputs[0]!;
     }
@@ -93,7 +104,10 @@ export class GraphInfo {
       let count = 0;
       for (const t of new Set(this.inputsOf(i))) {
         if (!t || known.has(t)) continue;
-        if (!this.producer.has(t)) throw new OnnxModelError(`${name}: node '${n.name || n.op_type}' reads '${t}', which is no input, initializer or node output`);
+        if (!this.producer.has(t))
+          throw new OnnxModelError(
+            `${name}: node '${n.name || n.op_type}' reads '${t}', which is no input, initializer or node output`,
+          );
         count++;
         const list = waiting.get(t) ?? [];
         list.push(i);
@@ -110,7 +124,8 @@ export class GraphInfo {
         for (const j of waiting.get(o) ?? []) if (--missing[j]! === 0) ready.push(j);
       }
     }
-    if (order.length !== nodes.length) throw new OnnxModelError(`${name}: the graph has a cycle through ${nodes.length - order.length} nodes`);
+    if (order.length !== nodes.length)
+      throw new OnnxModelError(`${name}: the graph has a cycle through ${nodes.length - order.length} nodes`);
     return order;
   }
 
@@ -119,7 +134,9 @@ export class GraphInfo {
     this.kind.set(this.input, 'data');
     for (const i of this.order) {
       const n = this.node(i);
-      const kinds = this.inputsOf(i).filter((t) => t).map((t) => this.kind.get(t)!);
+      const kinds = this.inputsOf(i)
+        .filter((t) => t)
+        .map((t) => this.kind.get(t)!);
       let k: TensorKind = 'param';
       if (SHAPE_OPS.has(n.op_type)) k = kinds[0] === 'param' ? 'param' : 'meta';
       else if (kinds.includes('data')) k = 'data';

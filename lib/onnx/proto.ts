@@ -104,24 +104,33 @@ export function decodeModel(bytes: Uint8Array, name: string): ModelProto {
   try {
     model = schema().decode(bytes) as unknown as ModelProto;
   } catch (cause) {
-    throw new OnnxModelError(`${name}: expected ONNX ModelProto bytes, but they do not decode (${(cause as Error).message})`, { cause });
+    throw new OnnxModelError(
+      `${name}: expected ONNX ModelProto bytes, but they do not decode (${(cause as Error).message})`,
+      { cause },
+    );
   }
   const graph = model.graph;
   if (!graph || graph.node.length === 0 || graph.output.length === 0) {
-    throw new OnnxModelError(`${name}: expected an ONNX model with a graph of nodes and outputs, got ${graph ? `a graph with ${graph.node.length} nodes and ${graph.output.length} outputs` : 'no graph'}`);
+    throw new OnnxModelError(
+      `${name}: expected an ONNX model with a graph of nodes and outputs, got ${graph ? `a graph with ${graph.node.length} nodes and ${graph.output.length} outputs` : 'no graph'}`,
+    );
   }
   return model;
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {
-  return schema().encode(model as unknown as Record<string, unknown>).finish();
+  return schema()
+    .encode(model as unknown as Record<string, unknown>)
+    .finish();
 }
 
 /** The dims of a tensor ValueInfo: numbers, symbolic names, or undefined when unknown. */
 export function valueInfoDims(info: ValueInfoProto): (number | string | undefined)[] | undefined {
   const dims = info.type?.tensor_type?.shape?.dim;
   if (!dims) return undefined;
-  return dims.map((d) => (d.dim_param ? d.dim_param : d.dim_value !== undefined && int(d.dim_value) > 0 ? int(d.dim_value) : undefined));
+  return dims.map((d) =>
+    d.dim_param ? d.dim_param : d.dim_value !== undefined && int(d.dim_value) > 0 ? int(d.dim_value) : undefined,
+  );
 }
 
 /** A float/int64 ValueInfo with the given dims (strings are symbolic). */
@@ -132,7 +141,12 @@ export function valueInfo(name: string, elemType: number, dims?: (number | strin
 }
 
 /** An initializer holding the given values. */
-export function tensorProto(name: string, dims: number[], values: Float32Array | number[], dataType: number = DataType.FLOAT): TensorProto {
+export function tensorProto(
+  name: string,
+  dims: number[],
+  values: Float32Array | number[],
+  dataType: number = DataType.FLOAT,
+): TensorProto {
   if (dataType === DataType.FLOAT) {
     const f = values instanceof Float32Array ? values : Float32Array.from(values);
     return { name, dims, data_type: dataType, raw_data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
@@ -144,14 +158,28 @@ export function tensorProto(name: string, dims: number[], values: Float32Array |
   throw new TypeError(`dataType: expected FLOAT (1) or INT64 (7), got ${dataType}`);
 }
 
-export function attribute(name: string, value: number | number[] | string | TensorProto, kind: 'int' | 'float' = 'int'): AttributeProto {
+export function attribute(
+  name: string,
+  value: number | number[] | string | TensorProto,
+  kind: 'int' | 'float' = 'int',
+): AttributeProto {
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
-  if (Array.isArray(value)) return kind === 'int' ? { name, type: AttributeType.INTS, ints: value } : { name, type: AttributeType.FLOATS, floats: value };
-  if (typeof value === 'number') return kind === 'int' ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
+  if (Array.isArray(value))
+    return kind === 'int'
+      ? { name, type: AttributeType.INTS, ints: value }
+      : { name, type: AttributeType.FLOATS, floats: value };
+  if (typeof value === 'number')
+    return kind === 'int' ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
   return { name, type: AttributeType.TENSOR, t: value };
 }
 
-export function node(opType: string, inputs: string[], outputs: string[], attributes: AttributeProto[] = [], name?: string): NodeProto {
+export function node(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attributes: AttributeProto[] = [],
+  name?: string,
+): NodeProto {
   return { op_type: opType, input: inputs, output: outputs, attribute: attributes, name: name ?? outputs[0] ?? opType };
 }
 
@@ -185,7 +213,9 @@ export function tensorFloats(t: TensorProto): number[] {
     if (t.data_type === DataType.DOUBLE) return Array.from(new Float64Array(bytes.buffer));
   } else if (t.data_type === DataType.FLOAT) return [...(t.float_data ?? [])];
   else if (t.data_type === DataType.DOUBLE) return [...(t.double_data ?? [])];
-  throw new TypeError(`tensor '${t.name ?? ''}': expected FLOAT or DOUBLE values, got ONNX element type ${t.data_type}`);
+  throw new TypeError(
+    `tensor '${t.name ?? ''}': expected FLOAT or DOUBLE values, got ONNX element type ${t.data_type}`,
+  );
 }
 
 /** An INTS attribute of a node, or `fallback` when absent or empty. */

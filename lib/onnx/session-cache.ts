@@ -53,9 +53,15 @@ export class SessionCache {
 }
 
 /** Runs `session` on float tensors (by input name) and returns the named outputs. */
-export async function runSession(session: InferenceSession, inputs: Record<string, Tensor>, outputs: string[]): Promise<Record<string, AnyTensor>> {
+export async function runSession(
+  session: InferenceSession,
+  inputs: Record<string, Tensor>,
+  outputs: string[],
+): Promise<Record<string, AnyTensor>> {
   const ort = await loadOrt();
-  const feeds = Object.fromEntries(Object.entries(inputs).map(([name, x]) => [name, new ort.Tensor('float32', x.data, x.dims)]));
+  const feeds = Object.fromEntries(
+    Object.entries(inputs).map(([name, x]) => [name, new ort.Tensor('float32', x.data, x.dims)]),
+  );
   const result = await session.run(feeds, outputs);
   const out: Record<string, AnyTensor> = {};
   for (const name of outputs) {

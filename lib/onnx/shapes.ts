@@ -38,7 +38,20 @@ function sameValues(a: AnyTensor, b: AnyTensor, floats: boolean): number[] | und
 
 /** ONNX TensorProto.DataType of onnxruntime's element type names. */
 export const ELEM_TYPE: Record<string, number> = {
-  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13, bfloat16: 16,
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  string: 8,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  uint64: 13,
+  bfloat16: 16,
 };
 
 /** Dims with N replaced by a number. */
@@ -63,7 +76,12 @@ function withAllOutputs(model: ModelProto, names: string[]): Uint8Array {
  * Runs the model once (twice with a dynamic batch) exposing every node output. `inputDims`
  * are the input's dims with the batch axis at `batchAxis` (undefined when the batch is fixed).
  */
-export async function probeShapes(info: GraphInfo, inputDims: number[], batchAxis: number | undefined, threads: number | undefined): Promise<Map<string, TensorMeta>> {
+export async function probeShapes(
+  info: GraphInfo,
+  inputDims: number[],
+  batchAxis: number | undefined,
+  threads: number | undefined,
+): Promise<Map<string, TensorMeta>> {
   const ort = await loadOrt();
   const names = info.order.flatMap((i) => info.node(i).output.filter((o) => o && o !== info.output));
   const exposed = [info.output, ...names];
@@ -85,10 +103,14 @@ export async function probeShapes(info: GraphInfo, inputDims: number[], batchAxi
     const inputMeta: Dim[] = inputDims.map((d, axis) => (axis === batchAxis ? { batch: 1 } : d));
     table.set(info.input, { dims: inputMeta, type: 'float32' });
     for (const t of info.initializers.values()) {
-      table.set(t.name!, { dims: t.dims.map(int), type: Object.keys(ELEM_TYPE).find((k) => ELEM_TYPE[k] === t.data_type) ?? 'unknown' });
+      table.set(t.name!, {
+        dims: t.dims.map(int),
+        type: Object.keys(ELEM_TYPE).find((k) => ELEM_TYPE[k] === t.data_type) ?? 'unknown',
+      });
     }
     for (const name of exposed) {
-      const a = one[name]!, b = two[name]!;
+      const a = one[name]!,
+        b = two[name]!;
       const dims: Dim[] = a.dims.map((d, k) => (b.dims[k] === d ? d : b.dims[k] === 2 * d ? { batch: d } : Number.NaN));
       const meta: TensorMeta = { dims, type: a.type };
       // Only tensors that do not read the input's values can be constant in the batch.

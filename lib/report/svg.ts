@@ -3,7 +3,10 @@
 
 /** Escapes text for XML content and attribute values. */
 export function esc(text: string | number): string {
-  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return String(text).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
 }
 
 /** A coordinate with at most 2 decimals. */
@@ -11,8 +14,15 @@ export const f = (x: number): string => String(Math.round(x * 100) / 100);
 
 // Viridis (matplotlib), 9 stops; linear interpolation between them.
 const VIRIDIS: [number, number, number][] = [
-  [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
-  [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
+  [68, 1, 84],
+  [71, 44, 122],
+  [59, 81, 139],
+  [44, 113, 142],
+  [33, 144, 141],
+  [39, 173, 129],
+  [92, 200, 99],
+  [170, 220, 50],
+  [253, 231, 37],
 ];
 
 /** Viridis colour of t in [0, 1] as #rrggbb (t outside is clamped for colouring only; NaN is grey). */
@@ -21,8 +31,12 @@ export function viridis(t: number): string {
   const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
   const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
   const u = x - i;
-  const a = VIRIDIS[i]!, b = VIRIDIS[i + 1]!;
-  const hex = (k: number): string => Math.round(a[k]! + (b[k]! - a[k]!) * u).toString(16).padStart(2, '0');
+  const a = VIRIDIS[i]!,
+    b = VIRIDIS[i + 1]!;
+  const hex = (k: number): string =>
+    Math.round(a[k]! + (b[k]! - a[k]!) * u)
+      .toString(16)
+      .padStart(2, '0');
   return `#${hex(0)}${hex(1)}${hex(2)}`;
 }
 
@@ -41,7 +55,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Number((Math.round(v / step) * step).toPrecision(12)) + 0);
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Number((Math.round(v / step) * step).toPrecision(12)) + 0);
   return out;
 }
 
@@ -49,7 +64,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
 export function niceDomain(values: number[], pad = 0.08): [number, number] {
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0) return [0, 1];
-  let lo = Math.min(...finite), hi = Math.max(...finite);
+  let lo = Math.min(...finite),
+    hi = Math.max(...finite);
   if (lo === hi) {
     const d = lo === 0 ? 1 : Math.abs(lo) * 0.1;
     lo -= d;

@@ -41,17 +41,29 @@ function features(t: Tensor, mode: 'flatten' | 'mean'): Matrix {
 }
 
 /** CKA between every candidate cut of anchor a and every candidate cut of anchor b. */
-export async function analyze(a: Anchor | string | AnchorSource, b: Anchor | string | AnchorSource, data: ImageInput, options: AnalyzeOptions = {}): Promise<Analysis> {
+export async function analyze(
+  a: Anchor | string | AnchorSource,
+  b: Anchor | string | AnchorSource,
+  data: ImageInput,
+  options: AnalyzeOptions = {},
+): Promise<Analysis> {
   const started = performance.now();
   const anchorA = isAnchor(a) ? a : await loadAnchor(a, options);
   const anchorB = isAnchor(b) ? b : await loadAnchor(b, options);
-  const cutsA = options.cutsA ?? anchorA.cuts, cutsB = options.cutsB ?? anchorB.cuts;
-  if (cutsA.length === 0 || cutsB.length === 0) throw new RangeError(`cuts: both anchors need at least one candidate cut (got ${cutsA.length} and ${cutsB.length})`);
+  const cutsA = options.cutsA ?? anchorA.cuts,
+    cutsB = options.cutsB ?? anchorB.cuts;
+  if (cutsA.length === 0 || cutsB.length === 0)
+    throw new RangeError(
+      `cuts: both anchors need at least one candidate cut (got ${cutsA.length} and ${cutsB.length})`,
+    );
   const batchSize = options.batchSize ?? 128;
-  if (!Number.isInteger(batchSize) || batchSize < 4) throw new RangeError(`options.batchSize: expected an integer >= 4 (unbiased HSIC), got ${batchSize}`);
-  const limit = options.calibrationLimit === undefined ? 1000 : checkLimit(options.calibrationLimit, 'options.calibrationLimit');
+  if (!Number.isInteger(batchSize) || batchSize < 4)
+    throw new RangeError(`options.batchSize: expected an integer >= 4 (unbiased HSIC), got ${batchSize}`);
+  const limit =
+    options.calibrationLimit === undefined ? 1000 : checkLimit(options.calibrationLimit, 'options.calibrationLimit');
   const mode = options.features ?? 'flatten';
-  if (mode !== 'flatten' && mode !== 'mean') throw new RangeError(`options.features: expected 'flatten' or 'mean', got ${JSON.stringify(mode)}`);
+  if (mode !== 'flatten' && mode !== 'mean')
+    throw new RangeError(`options.features: expected 'flatten' or 'mean', got ${JSON.stringify(mode)}`);
   const total = sampleCount(data, limit);
   const acc = new MinibatchCKA(cutsA.length, cutsB.length);
   let done = 0;
@@ -59,8 +71,15 @@ export async function analyze(a: Anchor | string | AnchorSource, b: Anchor | str
     options.signal?.throwIfAborted();
     // A last batch under 4 samples has no unbiased HSIC; it is skipped (and not counted).
     if (x.dims[0]! < 4) break;
-    const [ca, cb] = await Promise.all([anchorA.model.capture(x, cutsA), anchorB.model.capture(reshapeFor(x, anchorB), cutsB)]);
-    await acc.updateAsync(cutsA.map((c) => features(ca[c]!, mode)), cutsB.map((c) => features(cb[c]!, mode)), options.signal ? { signal: options.signal } : {});
+    const [ca, cb] = await Promise.all([
+      anchorA.model.capture(x, cutsA),
+      anchorB.model.capture(reshapeFor(x, anchorB), cutsB),
+    ]);
+    await acc.updateAsync(
+      cutsA.map((c) => features(ca[c]!, mode)),
+      cutsB.map((c) => features(cb[c]!, mode)),
+      options.signal ? { signal: options.signal } : {},
+    );
     done += x.dims[0]!;
     report(options, 'analyze', done, total, `${anchorA.name} x ${anchorB.name}: ${done}/${total} images`);
   }
@@ -69,11 +88,28 @@ export async function analyze(a: Anchor | string | AnchorSource, b: Anchor | str
   // needed after this: fitting captures only the planned cuts. Later calls build what they need.
   await anchorA.model.dispose();
   await anchorB.model.dispose();
-  return { a: anchorA, b: anchorB, cutsA: [...cutsA], cutsB: [...cutsB], cka: acc.result(), samples: done, batches: acc.batches, seconds: (performance.now() - started) / 1000 };
+  return {
+    a: anchorA,
+    b: anchorB,
+    cutsA: [...cutsA],
+    cutsB: [...cutsB],
+    cka: acc.result(),
+    samples: done,
+    batches: acc.batches,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 export function isAnchor(x: unknown): x is Anchor {
-  return typeof x === 'object' && x !== null && 'model' in x && 'sha256' in x && 'cuts' in x && typeof (x as Anchor).model === 'object' && !((x as Anchor).model instanceof Uint8Array);
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    'model' in x &&
+    'sha256' in x &&
+    'cuts' in x &&
+    typeof (x as Anchor).model === 'object' &&
+    !((x as Anchor).model instanceof Uint8Array)
+  );
 }
 
 /** The same images shaped as another anchor's input (same values per sample). */
@@ -81,20 +117,35 @@ export function reshapeFor(x: Tensor, anchor: Anchor): Tensor {
   const dims = anchor.model.input.shape.slice(1) as number[];
   const size = dims.reduce((p, d) => p * d, 1);
   const n = x.dims[0]!;
-  if (size * n !== x.data.length) throw new RangeError(`data: ${anchor.name} takes [N, ${dims.join(', ')}] = ${size} values per sample, the batch has ${x.data.length / n}`);
+  if (size * n !== x.data.length)
+    throw new RangeError(
+      `data: ${anchor.name} takes [N, ${dims.join(', ')}] = ${size} values per sample, the batch has ${x.data.length / n}`,
+    );
   return { data: x.data, dims: [n, ...dims] };
 }
 
 /** The CKA between two named cuts. */
 export function ckaAt(analysis: Analysis, cutA: string, cutB: string): number {
-  const i = analysis.cutsA.indexOf(cutA), j = analysis.cutsB.indexOf(cutB);
+  const i = analysis.cutsA.indexOf(cutA),
+    j = analysis.cutsB.indexOf(cutB);
   if (i < 0 || j < 0) return NaN;
   return analysis.cka.data[i * analysis.cka.cols + j]!;
 }
 
 /** The analysis as plain JSON (for files, heat maps and the CLI): anchors, cuts, CKA rows. */
-export function analysisToJson(analysis: Analysis): { a: string; b: string; cutsA: string[]; cutsB: string[]; cka: number[][]; samples: number; batches: number; seconds: number } {
+export function analysisToJson(analysis: Analysis): {
+  a: string;
+  b: string;
+  cutsA: string[];
+  cutsB: string[];
+  cka: number[][];
+  samples: number;
+  batches: number;
+  seconds: number;
+} {
   const { a, b, cutsA, cutsB, cka, samples, batches: count, seconds } = analysis;
-  const rows = Array.from({ length: cka.rows }, (_, i) => Array.from(cka.data.subarray(i * cka.cols, (i + 1) * cka.cols)));
+  const rows = Array.from({ length: cka.rows }, (_, i) =>
+    Array.from(cka.data.subarray(i * cka.cols, (i + 1) * cka.cols)),
+  );
   return { a: a.name, b: b.name, cutsA: [...cutsA], cutsB: [...cutsB], cka: rows, samples, batches: count, seconds };
 }

@@ -87,11 +87,15 @@ export async function loadAnchor(source: string | AnchorSource, options: AnchorO
   if (typeof spec.model === 'string') {
     zoo = zooEntry(spec.model);
     const path = zoo ? zooPath(zoo.file) : spec.model;
-    if (zoo && !existsSync(path)) throw new Error(`source: the zoo anchor '${spec.model}' is listed in zoo/manifest.json but ${path} is missing`);
+    if (zoo && !existsSync(path))
+      throw new Error(`source: the zoo anchor '${spec.model}' is listed in zoo/manifest.json but ${path} is missing`);
     try {
       bytes = readFileSync(path);
     } catch (cause) {
-      throw new Error(`source: '${spec.model}' is neither a zoo anchor nor a readable ONNX file (${(cause as Error).message})`, { cause });
+      throw new Error(
+        `source: '${spec.model}' is neither a zoo anchor nor a readable ONNX file (${(cause as Error).message})`,
+        { cause },
+      );
     }
     name ??= zoo ? zoo.name : basename(path).replace(/\.onnx$/i, '');
   } else {

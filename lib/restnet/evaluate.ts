@@ -6,7 +6,15 @@
 // net's records, which select() and save() use.
 import type { Tensor } from '../matrix.js';
 import type { Anchor } from './anchor.js';
-import { batches, checkLimit, imageRows, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
+import {
+  batches,
+  checkLimit,
+  imageRows,
+  report,
+  sampleCount,
+  type ImageInput,
+  type LongTaskOptions,
+} from './inputs.js';
 import { latencyStats, timeInterleaved, type LatencyOptions } from './latency.js';
 import type { AnchorRecord, ConfigRecord } from './manifest.js';
 import { wilsonInterval } from './pareto.js';
@@ -52,7 +60,12 @@ function argmax(t: Tensor, i: number): number {
  * The predicted class (argmax of the logits) of every image of `data` (at most `limit`) under a
  * configuration id or an anchor name of `net`.
  */
-export async function predictions(net: ReStNet, id: string, data: ImageInput, options: LongTaskOptions & { batchSize?: number; limit?: number } = {}): Promise<Uint8Array> {
+export async function predictions(
+  net: ReStNet,
+  id: string,
+  data: ImageInput,
+  options: LongTaskOptions & { batchSize?: number; limit?: number } = {},
+): Promise<Uint8Array> {
   const out = new Uint8Array(sampleCount(data, options.limit));
   for (const { x, start } of batches(data, net.anchors[0].model.input.shape, options.batchSize ?? 250, options.limit)) {
     options.signal?.throwIfAborted();
@@ -67,7 +80,10 @@ function largestActivation(anchor: Anchor, from: number, to: number): number {
   let most = 0;
   for (const c of anchor.model.cutPoints()) {
     if (c.index < from || c.index > to) continue;
-    most = Math.max(most, c.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1));
+    most = Math.max(
+      most,
+      c.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1),
+    );
   }
   return most;
 }
@@ -78,7 +94,12 @@ function largestActivation(anchor: Anchor, from: number, to: number): number {
  * at a cut point): the f32 model memory one batch-1 inference of this configuration needs on its
  * own. The whole family's footprint (both anchors + every stitch, shared) is `memory`.
  */
-export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Array, options: EvaluateOptions = {}): Promise<Evaluation> {
+export async function evaluate(
+  net: ReStNet,
+  data: ImageInput,
+  labels?: Uint8Array,
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
   const started = performance.now();
   const rows = imageRows(data);
   const truth = labels ?? rows.labels;
@@ -94,16 +115,22 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
   const inputShape = net.anchors[0].model.input.shape;
   const sampleDims = inputShape.slice(1) as number[];
   const size = sampleDims.reduce((a, b) => a * b, 1);
-  const stride = rows.count >= 32 ? 32 : rows.count;
+  const stride = Math.min(32, rows.count); // rows.count is a positive integer: no NaN to keep apart
   const one: Tensor = { data: rows.data.slice(0, size), dims: [1, ...sampleDims] };
   const b32: Tensor = { data: rows.data.slice(0, stride * size), dims: [stride, ...sampleDims] };
   const measureLatency = options.latency ?? true;
   const latency1: LatencyOptions = { minRuns: options.latencyRuns ?? 15, maxSeconds: options.latencySeconds ?? 2 };
-  const latency32: LatencyOptions = { minRuns: options.latencyRunsBatch32 ?? 5, maxSeconds: options.latencySeconds ?? 2 };
+  const latency32: LatencyOptions = {
+    minRuns: options.latencyRunsBatch32 ?? 5,
+    maxSeconds: options.latencySeconds ?? 2,
+  };
   // Every run of an anchor counts towards its figures: it is timed beside each configuration.
-  const anchorTimes1 = anchorNames.map((): number[] => []), anchorTimes32 = anchorNames.map((): number[] => []);
+  const anchorTimes1 = anchorNames.map((): number[] => []),
+    anchorTimes32 = anchorNames.map((): number[] => []);
   const runner = (id: string, x: Tensor) => () => net.runWith(id, x);
-  const accuracyOf = async (id: string): Promise<Pick<ConfigRecord, 'accuracy' | 'evalImages' | 'accuracyInterval'>> => {
+  const accuracyOf = async (
+    id: string,
+  ): Promise<Pick<ConfigRecord, 'accuracy' | 'evalImages' | 'accuracyInterval'>> => {
     await net.warmup([id]);
     const predicted = await predictions(net, id, data, { ...options, batchSize, limit });
     let correct = 0;
@@ -112,7 +139,8 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
   };
   const anchorAccuracy = new Map<string, Awaited<ReturnType<typeof accuracyOf>>>();
   for (const name of anchorNames) anchorAccuracy.set(name, await accuracyOf(name));
-  const line = (id: string, r: { accuracy: number | null; latencyMs: number | null }): string => `${id}: accuracy ${(r.accuracy! * 100).toFixed(2)}%${measureLatency ? `, ${r.latencyMs!.toFixed(3)} ms/sample` : ''}`;
+  const line = (id: string, r: { accuracy: number | null; latencyMs: number | null }): string =>
+    `${id}: accuracy ${(r.accuracy! * 100).toFixed(2)}%${measureLatency ? `, ${r.latencyMs!.toFixed(3)} ms/sample` : ''}`;
   // One configuration's session at a time beside the anchors' (session-scope.ts): memory holds
   // the anchors and one configuration whatever their number.
   for (const [k, id] of ids.entries()) {
@@ -121,14 +149,21 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
       Object.assign(r, await accuracyOf(id));
       if (!measureLatency) return;
       report(options, 'latency', k, all.length, id);
-      const [one1] = await timeInterleaved([runner(id, one), ...anchorNames.map((a) => runner(a, one))], latency1, [[], ...anchorTimes1]);
-      const [one32] = await timeInterleaved([runner(id, b32), ...anchorNames.map((a) => runner(a, b32))], latency32, [[], ...anchorTimes32]);
+      const [one1] = await timeInterleaved([runner(id, one), ...anchorNames.map((a) => runner(a, one))], latency1, [
+        [],
+        ...anchorTimes1,
+      ]);
+      const [one32] = await timeInterleaved([runner(id, b32), ...anchorNames.map((a) => runner(a, b32))], latency32, [
+        [],
+        ...anchorTimes32,
+      ]);
       r.latencyMs = one1!.medianMs;
       r.latencyP95Ms = one1!.p95Ms;
       r.latencyRuns = one1!.runs;
       r.latencyBatch32Ms = one32!.medianMs;
     });
-    const front = net.anchors.find((a) => a.name === r.front)!, back = net.anchors.find((a) => a.name === r.back)!;
+    const front = net.anchors.find((a) => a.name === r.front)!,
+      back = net.anchors.find((a) => a.name === r.back)!;
     const fi = front.model.cutPoints().find((c) => c.name === r.frontCut)!.index;
     const bi = back.model.cutPoints().find((c) => c.name === r.backCut)!.index;
     const act = Math.max(largestActivation(front, 0, fi), largestActivation(back, bi, Infinity));
@@ -137,8 +172,16 @@ export async function evaluate(net: ReStNet, data: ImageInput, labels?: Uint8Arr
   }
   // Without configurations the anchors are timed beside each other only.
   if (measureLatency && ids.length === 0) {
-    await timeInterleaved(anchorNames.map((a) => runner(a, one)), latency1, anchorTimes1);
-    await timeInterleaved(anchorNames.map((a) => runner(a, b32)), latency32, anchorTimes32);
+    await timeInterleaved(
+      anchorNames.map((a) => runner(a, one)),
+      latency1,
+      anchorTimes1,
+    );
+    await timeInterleaved(
+      anchorNames.map((a) => runner(a, b32)),
+      latency32,
+      anchorTimes32,
+    );
   }
   for (const [j, name] of anchorNames.entries()) {
     const r = net.anchorRecord(name);

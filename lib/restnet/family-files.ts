@@ -18,7 +18,13 @@ export const FILE_LIMITS = {
  * `rel`). Rejects absolute paths, '..' components and anything resolving outside dir.
  */
 export async function resolveInside(dir: string, rel: string, fail: (why: string) => Error): Promise<string> {
-  if (typeof rel !== 'string' || rel.length === 0 || isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || rel.includes('\0')) {
+  if (
+    typeof rel !== 'string' ||
+    rel.length === 0 ||
+    isAbsolute(rel) ||
+    rel.split(/[\\/]/).includes('..') ||
+    rel.includes('\0')
+  ) {
     throw fail(`'${rel}' is outside the manifest's directory (expected a relative path without '..')`);
   }
   let root: string, real: string;
@@ -29,21 +35,30 @@ export async function resolveInside(dir: string, rel: string, fail: (why: string
     throw fail(`cannot read '${rel}' (${(cause as Error).message})`);
   }
   const r = relative(root, real);
-  if (r === '' || r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) throw fail(`'${rel}' resolves to ${real}, outside the manifest's directory`);
+  if (r === '' || r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r))
+    throw fail(`'${rel}' resolves to ${real}, outside the manifest's directory`);
   return real;
 }
 
 /** Reads `rel` inside `dir` as a regular file of at most `maxBytes`. */
-export async function readInside(dir: string, rel: string, maxBytes: number, fail: (why: string) => Error): Promise<Uint8Array> {
+export async function readInside(
+  dir: string,
+  rel: string,
+  maxBytes: number,
+  fail: (why: string) => Error,
+): Promise<Uint8Array> {
   const real = await resolveInside(dir, rel, fail);
   // O_NONBLOCK: opening a FIFO does not wait for a writer; O_NOFOLLOW: the path was resolved above.
-  const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch((cause: Error) => {
-    throw fail(`cannot read '${rel}' (${cause.message})`);
-  });
+  const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(
+    (cause: Error) => {
+      throw fail(`cannot read '${rel}' (${cause.message})`);
+    },
+  );
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw fail(`'${rel}' is not a regular file`);
-    if (st.size > maxBytes) throw fail(`'${rel}' has ${st.size} bytes, more than the ${maxBytes} allowed for this kind of file`);
+    if (st.size > maxBytes)
+      throw fail(`'${rel}' has ${st.size} bytes, more than the ${maxBytes} allowed for this kind of file`);
     const bytes = new Uint8Array(st.size);
     let done = 0;
     while (done < st.size) {

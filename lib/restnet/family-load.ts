@@ -11,7 +11,13 @@ import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import { loadAnchor, sha256, type Anchor } from './anchor.js';
 import { FILE_LIMITS, readInside } from './family-files.js';
 import { layoutOf } from './layout.js';
-import { ManifestError, validateManifest, type AnchorRecord, type ConfigRecord, type RestnetManifest } from './manifest.js';
+import {
+  ManifestError,
+  validateManifest,
+  type AnchorRecord,
+  type ConfigRecord,
+  type RestnetManifest,
+} from './manifest.js';
 import { adapterFor, configMacs } from './plan.js';
 import { decodeStitch, StitchFileError } from './stitch-file.js';
 
@@ -39,7 +45,12 @@ const manifestError = (dir: string) => (why: string) => new ManifestError(`${joi
 
 export async function readManifest(dir: string): Promise<RestnetManifest> {
   const path = join(dir, 'manifest.json');
-  const bytes = await readInside(dir, 'manifest.json', FILE_LIMITS.manifest, (why) => new ManifestError(`${path}: cannot read the manifest (${why})`));
+  const bytes = await readInside(
+    dir,
+    'manifest.json',
+    FILE_LIMITS.manifest,
+    (why) => new ManifestError(`${path}: cannot read the manifest (${why})`),
+  );
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
@@ -55,11 +66,20 @@ export async function readManifest(dir: string): Promise<RestnetManifest> {
  * external data must lie in the family's anchor files, `anchorFiles` (file name -> the bytes
  * verified against their hash at load), and are put back from those: the result is self-contained.
  */
-export async function readFusedFile(dir: string, record: ConfigRecord, anchorFiles: ReadonlyMap<string, Uint8Array>): Promise<Uint8Array> {
+export async function readFusedFile(
+  dir: string,
+  record: ConfigRecord,
+  anchorFiles: ReadonlyMap<string, Uint8Array>,
+): Promise<Uint8Array> {
   const fail = manifestError(dir);
-  const bytes = await readInside(dir, record.onnx!, FILE_LIMITS.onnx, (why) => fail(`config ${record.id}'s fused ONNX: ${why}`));
+  const bytes = await readInside(dir, record.onnx!, FILE_LIMITS.onnx, (why) =>
+    fail(`config ${record.id}'s fused ONNX: ${why}`),
+  );
   const hash = sha256(bytes);
-  if (hash !== record.onnxSha256) throw fail(`config ${record.id}'s fused ONNX '${record.onnx}' has sha256 ${hash}, the manifest expects ${record.onnxSha256} (the file was changed or replaced)`);
+  if (hash !== record.onnxSha256)
+    throw fail(
+      `config ${record.id}'s fused ONNX '${record.onnx}' has sha256 ${hash}, the manifest expects ${record.onnxSha256} (the file was changed or replaced)`,
+    );
   let model: ModelProto;
   try {
     model = decodeModel(bytes, record.onnx!);
@@ -67,7 +87,9 @@ export async function readFusedFile(dir: string, record: ConfigRecord, anchorFil
     throw fail(`config ${record.id}'s fused ONNX: ${(error as Error).message}`);
   }
   if (!hasExternalData(model)) return bytes;
-  return encodeModel(inlineExternalData(model, anchorFiles, (why) => fail(`config ${record.id}'s fused ONNX '${record.onnx}': ${why}`)));
+  return encodeModel(
+    inlineExternalData(model, anchorFiles, (why) => fail(`config ${record.id}'s fused ONNX '${record.onnx}': ${why}`)),
+  );
 }
 
 /** The anchors' files of a family by name (what fused files may reference), from the verified anchors. */
@@ -75,23 +97,39 @@ export function anchorFiles(records: readonly AnchorRecord[], anchors: readonly 
   return new Map(records.map((r) => [r.file, anchors.find((a) => a.name === r.name)!.bytes]));
 }
 
-async function readAnchors(dir: string, manifest: RestnetManifest, options: ReadFamilyOptions): Promise<{ anchors: Anchor[]; threads: number }> {
+async function readAnchors(
+  dir: string,
+  manifest: RestnetManifest,
+  options: ReadFamilyOptions,
+): Promise<{ anchors: Anchor[]; threads: number }> {
   const fail = manifestError(dir);
   const files = new Map<string, Uint8Array>();
   for (const rec of manifest.anchors) {
     if (files.has(rec.name)) continue;
     const bytes = await readInside(dir, rec.file, FILE_LIMITS.onnx, (why) => fail(`anchor '${rec.name}': ${why}`));
     const hash = sha256(bytes);
-    if (hash !== rec.sha256) throw fail(`anchor '${rec.name}': ${join(dir, rec.file)} has sha256 ${hash}, the manifest expects ${rec.sha256} (the file was changed or replaced)`);
+    if (hash !== rec.sha256)
+      throw fail(
+        `anchor '${rec.name}': ${join(dir, rec.file)} has sha256 ${hash}, the manifest expects ${rec.sha256} (the file was changed or replaced)`,
+      );
     files.set(rec.name, bytes);
   }
   const largest = [...manifest.anchors].sort((x, y) => files.get(y.name)!.length - files.get(x.name)!.length)[0]!;
-  const threads = typeof options.threads === 'number' ? options.threads : await options.threads({ bytes: files.get(largest.name)!, sha256: largest.sha256 }, manifest);
+  const threads =
+    typeof options.threads === 'number'
+      ? options.threads
+      : await options.threads({ bytes: files.get(largest.name)!, sha256: largest.sha256 }, manifest);
   const loaded = new Map<string, Anchor>();
   for (const rec of manifest.anchors) {
     if (loaded.has(rec.name)) continue;
-    const anchor = await loadAnchor({ name: rec.name, model: files.get(rec.name)!, cuts: rec.cuts }, { threads, ...(options.maxCuts === undefined ? {} : { maxCuts: options.maxCuts }) });
-    if (anchor.macs !== rec.macs || anchor.params !== rec.params) throw fail(`anchor '${rec.name}' has ${anchor.macs} MACs and ${anchor.params} params, the manifest says ${rec.macs} and ${rec.params}`);
+    const anchor = await loadAnchor(
+      { name: rec.name, model: files.get(rec.name)!, cuts: rec.cuts },
+      { threads, ...(options.maxCuts === undefined ? {} : { maxCuts: options.maxCuts }) },
+    );
+    if (anchor.macs !== rec.macs || anchor.params !== rec.params)
+      throw fail(
+        `anchor '${rec.name}' has ${anchor.macs} MACs and ${anchor.params} params, the manifest says ${rec.macs} and ${rec.params}`,
+      );
     loaded.set(rec.name, anchor);
   }
   return { anchors: manifest.anchors.map((r) => loaded.get(r.name)!), threads };
@@ -100,50 +138,80 @@ async function readAnchors(dir: string, manifest: RestnetManifest, options: Read
 /** Reads one configuration's stitch file and checks its header against the record and the anchors. */
 async function readStitch(dir: string, rec: ConfigRecord, anchors: Anchor[]): Promise<AdapterMaps> {
   const file = join(dir, rec.stitch);
-  const bytes = await readInside(dir, rec.stitch, FILE_LIMITS.stitch, (why) => new StitchFileError(`${join(dir, 'manifest.json')}: config ${rec.id}'s stitch: ${why}`));
+  const bytes = await readInside(
+    dir,
+    rec.stitch,
+    FILE_LIMITS.stitch,
+    (why) => new StitchFileError(`${join(dir, 'manifest.json')}: config ${rec.id}'s stitch: ${why}`),
+  );
   const hash = sha256(bytes);
-  if (hash !== rec.stitchSha256) throw new StitchFileError(`${file}: sha256 ${hash}, the manifest expects ${rec.stitchSha256} for '${rec.id}' (corrupt or replaced)`);
+  if (hash !== rec.stitchSha256)
+    throw new StitchFileError(
+      `${file}: sha256 ${hash}, the manifest expects ${rec.stitchSha256} for '${rec.id}' (corrupt or replaced)`,
+    );
   const { header, maps } = decodeStitch(bytes, file);
-  const front = anchors.find((a) => a.name === rec.front)!, back = anchors.find((a) => a.name === rec.back)!;
+  const front = anchors.find((a) => a.name === rec.front)!,
+    back = anchors.find((a) => a.name === rec.back)!;
   const expect = (end: 'front' | 'back', anchor: Anchor, cut: string): void => {
     const h = header[end];
-    if (h.anchor !== anchor.name || h.cut !== cut) throw new StitchFileError(`${file}: the stitch was fitted for ${end} ${h.anchor} at '${h.cut}', the manifest's '${rec.id}' says ${anchor.name} at '${cut}'`);
+    if (h.anchor !== anchor.name || h.cut !== cut)
+      throw new StitchFileError(
+        `${file}: the stitch was fitted for ${end} ${h.anchor} at '${h.cut}', the manifest's '${rec.id}' says ${anchor.name} at '${cut}'`,
+      );
     let dims: number[];
     try {
       dims = anchor.model.sampleDims(cut);
     } catch {
       throw new StitchFileError(`${file}: '${cut}' is not a cut point of anchor ${anchor.name}`);
     }
-    if (dims.join() !== h.dims.join()) throw new StitchFileError(`${file}: the stitch expects ${end} activations [${h.dims.join(', ')}], anchor ${anchor.name} gives [${dims.join(', ')}] at '${cut}'`);
+    if (dims.join() !== h.dims.join())
+      throw new StitchFileError(
+        `${file}: the stitch expects ${end} activations [${h.dims.join(', ')}], anchor ${anchor.name} gives [${dims.join(', ')}] at '${cut}'`,
+      );
   };
   expect('front', front, rec.frontCut);
   expect('back', back, rec.backCut);
-  const fitted = layoutOf(header), recorded = layoutOf(rec);
+  const fitted = layoutOf(header),
+    recorded = layoutOf(rec);
   for (const k of ['downsample', 'upsample', 'clsMap'] as const) {
-    if (fitted[k] !== recorded[k]) throw new StitchFileError(`${file}: the stitch was fitted with ${k} ${JSON.stringify(fitted[k])}, the manifest's '${rec.id}' says ${JSON.stringify(recorded[k])}`);
+    if (fitted[k] !== recorded[k])
+      throw new StitchFileError(
+        `${file}: the stitch was fitted with ${k} ${JSON.stringify(fitted[k])}, the manifest's '${rec.id}' says ${JSON.stringify(recorded[k])}`,
+      );
   }
-  if (header.id !== rec.id) throw new StitchFileError(`${file}: holds the stitch of '${header.id}', the manifest expects '${rec.id}'`);
+  if (header.id !== rec.id)
+    throw new StitchFileError(`${file}: holds the stitch of '${header.id}', the manifest expects '${rec.id}'`);
   return maps;
 }
 
 /** Parameters the stitch trained: its maps' weights and biases and the per-position offsets. */
 export function trainableParams(maps: AdapterMaps): number {
-  return [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) + (maps.position?.length ?? 0);
+  return (
+    [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) +
+    (maps.position?.length ?? 0)
+  );
 }
 
 /** A configuration's MACs, params and trained params counted again from the graphs and the maps, against its record. */
 function checkCounts(dir: string, rec: ConfigRecord, maps: AdapterMaps, anchors: Anchor[]): void {
-  const front = anchors.find((a) => a.name === rec.front)!, back = anchors.find((a) => a.name === rec.back)!;
+  const front = anchors.find((a) => a.name === rec.front)!,
+    back = anchors.find((a) => a.name === rec.back)!;
   const adapter = adapterFor(front, rec.frontCut, back, rec.backCut, layoutOf(rec));
   if (typeof adapter === 'string') throw manifestError(dir)(`config ${rec.id}: ${adapter}`);
   const trainable = trainableParams(maps);
   const counted = {
     macs: configMacs(front, rec.frontCut, back, rec.backCut, adapter),
-    params: front.model.segment(front.model.input.name, rec.frontCut).params + trainable + back.model.segment(rec.backCut, back.model.output.name).params,
+    params:
+      front.model.segment(front.model.input.name, rec.frontCut).params +
+      trainable +
+      back.model.segment(rec.backCut, back.model.output.name).params,
     trainableParams: trainable,
   };
   for (const k of ['macs', 'params', 'trainableParams'] as const) {
-    if (counted[k] !== rec[k]) throw manifestError(dir)(`config ${rec.id}: ${k} ${rec[k]} in the manifest, ${counted[k]} counted from the graphs and the stitch`);
+    if (counted[k] !== rec[k])
+      throw manifestError(dir)(
+        `config ${rec.id}: ${k} ${rec[k]} in the manifest, ${counted[k]} counted from the graphs and the stitch`,
+      );
   }
 }
 
@@ -164,5 +232,11 @@ export async function readFamily(dir: string, options: ReadFamilyOptions): Promi
     configs.push({ record, maps, file });
   }
   const [a0, a1] = manifest.anchors as [AnchorRecord, AnchorRecord];
-  return { manifest, anchors: [anchors[0]!, anchors[1]!], anchorRecords: a0.name === a1.name ? [a0] : [a0, a1], configs, threads };
+  return {
+    manifest,
+    anchors: [anchors[0]!, anchors[1]!],
+    anchorRecords: a0.name === a1.name ? [a0] : [a0, a1],
+    configs,
+    threads,
+  };
 }

@@ -14,7 +14,14 @@ import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import type { StitchedModel } from '../stitch/stitched-model.js';
 import { sha256, type Anchor } from './anchor.js';
 import { layoutOf } from './layout.js';
-import { ManifestError, MANIFEST_FORMAT, writeFileAtomic, type AnchorRecord, type ConfigRecord, type RestnetManifest } from './manifest.js';
+import {
+  ManifestError,
+  MANIFEST_FORMAT,
+  writeFileAtomic,
+  type AnchorRecord,
+  type ConfigRecord,
+  type RestnetManifest,
+} from './manifest.js';
 import { encodeStitch } from './stitch-file.js';
 
 /** What a family is made of in memory. */
@@ -44,23 +51,32 @@ const OLD = '.restnet-old-';
 
 /** The bytes of a configuration's stitch file: header (anchors, cuts, dims, layout) + maps. */
 export function stitchFileBytes(record: ConfigRecord, maps: AdapterMaps, anchors: Anchor[]): Uint8Array {
-  const front = anchors.find((a) => a.name === record.front)!, back = anchors.find((a) => a.name === record.back)!;
-  return encodeStitch({
-    id: record.id,
-    front: { anchor: front.name, cut: record.frontCut, dims: front.model.sampleDims(record.frontCut) },
-    back: { anchor: back.name, cut: record.backCut, dims: back.model.sampleDims(record.backCut) },
-    ...layoutOf(record),
-  }, maps);
+  const front = anchors.find((a) => a.name === record.front)!,
+    back = anchors.find((a) => a.name === record.back)!;
+  return encodeStitch(
+    {
+      id: record.id,
+      front: { anchor: front.name, cut: record.frontCut, dims: front.model.sampleDims(record.frontCut) },
+      back: { anchor: back.name, cut: record.backCut, dims: back.model.sampleDims(record.backCut) },
+      ...layoutOf(record),
+    },
+    maps,
+  );
 }
 
 function manifestText(anchorRecords: AnchorRecord[], configs: ConfigRecord[]): string {
-  const manifest: RestnetManifest = { format: MANIFEST_FORMAT, anchors: anchorRecords.length === 1 ? [anchorRecords[0]!, anchorRecords[0]!] : anchorRecords, configs };
+  const manifest: RestnetManifest = {
+    format: MANIFEST_FORMAT,
+    anchors: anchorRecords.length === 1 ? [anchorRecords[0]!, anchorRecords[0]!] : anchorRecords,
+    configs,
+  };
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
 /** Sibling folders `<prefix><name>-<pid>-<hex>` of `target`, with their pid. */
 async function siblings(target: string, prefix: string): Promise<{ path: string; pid: number }[]> {
-  const parent = dirname(target), name = basename(target);
+  const parent = dirname(target),
+    name = basename(target);
   const entries = await readdir(parent).catch(() => [] as string[]);
   const out: { path: string; pid: number }[] = [];
   for (const e of entries) {
@@ -90,7 +106,9 @@ export async function recoverInterruptedSave(dir: string): Promise<void> {
   if (await stat(target).catch(() => undefined)) return;
   const olds = (await siblings(target, OLD)).filter((o) => !alive(o.pid) || o.pid === process.pid);
   if (olds.length === 0) return;
-  const newest = (await Promise.all(olds.map(async (o) => ({ ...o, mtime: (await stat(o.path)).mtimeMs })))).sort((a, b) => b.mtime - a.mtime)[0]!;
+  const newest = (await Promise.all(olds.map(async (o) => ({ ...o, mtime: (await stat(o.path)).mtimeMs })))).sort(
+    (a, b) => b.mtime - a.mtime,
+  )[0]!;
   await rename(newest.path, target);
 }
 
@@ -102,7 +120,9 @@ async function removeStale(target: string): Promise<void> {
 }
 
 /** The old folder's manifest (null when there is none) and the files it names. */
-async function oldFamily(target: string): Promise<{ manifest: RestnetManifest | 'unreadable'; files: Set<string> } | null> {
+async function oldFamily(
+  target: string,
+): Promise<{ manifest: RestnetManifest | 'unreadable'; files: Set<string> } | null> {
   let text: string;
   try {
     text = await readFile(join(target, 'manifest.json'), 'utf8');
@@ -111,7 +131,11 @@ async function oldFamily(target: string): Promise<{ manifest: RestnetManifest | 
   }
   try {
     const m = JSON.parse(text) as RestnetManifest;
-    const files = new Set(['manifest.json', ...m.anchors.map((a) => a.file), ...m.configs.flatMap((c) => [c.stitch, ...(c.onnx ? [c.onnx] : [])])]);
+    const files = new Set([
+      'manifest.json',
+      ...m.anchors.map((a) => a.file),
+      ...m.configs.flatMap((c) => [c.stitch, ...(c.onnx ? [c.onnx] : [])]),
+    ]);
     return { manifest: m, files };
   } catch {
     return { manifest: 'unreadable', files: new Set(['manifest.json']) };
@@ -141,18 +165,30 @@ export async function writeFamily(dir: string, family: FamilyParts, options: Sav
   if (existing && !existing.isDirectory()) throw new ManifestError(`${target}: exists and is not a directory`);
   const old = existing ? await oldFamily(target) : null;
   if (old && !options.force) {
-    const names = (anchors: { name: string; sha256: string }[]) => [...new Set(anchors.map((a) => `${a.name}:${a.sha256}`))].sort().join();
+    const names = (anchors: { name: string; sha256: string }[]) =>
+      [...new Set(anchors.map((a) => `${a.name}:${a.sha256}`))].sort().join();
     const theirs = old.manifest === 'unreadable' ? null : names(old.manifest.anchors ?? []);
     if (theirs !== names(family.anchorRecords)) {
-      const what = old.manifest === 'unreadable' ? 'an unreadable manifest.json' : `a family of other anchors (${[...new Set(old.manifest.anchors.map((a) => a.name))].join(', ')})`;
-      throw new ManifestError(`${target}: holds ${what}; saving ${family.anchorRecords.map((a) => a.name).join(', ')} there needs { force: true } (restnet --force)`);
+      const what =
+        old.manifest === 'unreadable'
+          ? 'an unreadable manifest.json'
+          : `a family of other anchors (${[...new Set(old.manifest.anchors.map((a) => a.name))].join(', ')})`;
+      throw new ManifestError(
+        `${target}: holds ${what}; saving ${family.anchorRecords.map((a) => a.name).join(', ')} there needs { force: true } (restnet --force)`,
+      );
     }
   }
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const staging = join(dirname(target), `${STAGING}${basename(target)}-${tag}`);
   await mkdir(staging);
   let aside: string | undefined;
-  const external = (options.sharedWeights ?? true) ? family.anchors.map((a) => ({ location: family.anchorRecords.find((r) => r.name === a.name)!.file, bytes: a.bytes })) : undefined;
+  const external =
+    (options.sharedWeights ?? true)
+      ? family.anchors.map((a) => ({
+          location: family.anchorRecords.find((r) => r.name === a.name)!.file,
+          bytes: a.bytes,
+        }))
+      : undefined;
   try {
     const written = new Set(['manifest.json']);
     for (const a of family.anchors) {
@@ -178,7 +214,13 @@ export async function writeFamily(dir: string, family: FamilyParts, options: Sav
         record.onnxSha256 = null;
       }
     }
-    await writeFileAtomic(join(staging, 'manifest.json'), manifestText(family.anchorRecords, family.configs.map((c) => c.record)));
+    await writeFileAtomic(
+      join(staging, 'manifest.json'),
+      manifestText(
+        family.anchorRecords,
+        family.configs.map((c) => c.record),
+      ),
+    );
     if (existing) {
       for (const e of await readdir(target)) {
         if (written.has(e) || old?.files.has(e) || e.startsWith('.restnet-')) continue;

@@ -77,23 +77,47 @@ function positionOffsets(w: Work, main: Stitch): Float32Array {
 
 /** Fits every configuration of a plan; returns the runtime with one entry per configuration. */
 export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOptions = {}): Promise<ReStNet> {
-  const limit = options.calibrationLimit === undefined ? 1000 : checkLimit(options.calibrationLimit, 'options.calibrationLimit');
+  const limit =
+    options.calibrationLimit === undefined ? 1000 : checkLimit(options.calibrationLimit, 'options.calibrationLimit');
   const batchSize = options.batchSize ?? 100;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`options.batchSize: expected a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`options.batchSize: expected a positive integer, got ${batchSize}`);
   const ridge = options.ridge ?? 1e-4;
   if (!(ridge >= 0)) throw new RangeError(`options.ridge: expected a number >= 0, got ${ridge}`);
   const positionBias = options.positionBias ?? true;
-  const refineOptions = options.refine === true ? {} : options.refine === false || options.refine === undefined ? undefined : options.refine;
+  const refineOptions =
+    options.refine === true
+      ? {}
+      : options.refine === false || options.refine === undefined
+        ? undefined
+        : options.refine;
   const refine = refineOptions === undefined ? undefined : refineSettingsFor(data, refineOptions);
   if (refine) checkStrict(plan.leastSquaresOnly, options.strict ?? false);
-  if (plan.configs.length === 0) throw new RangeError(`plan: no configurations to fit (skipped: ${plan.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ') || 'none'})`);
+  if (plan.configs.length === 0)
+    throw new RangeError(
+      `plan: no configurations to fit (skipped: ${plan.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ') || 'none'})`,
+    );
   const byName = new Map(plan.anchors.map((a) => [a.name, a]));
   const work: Work[] = plan.configs.map((config) => {
-    const front = byName.get(config.front)!, back = byName.get(config.back)!;
-    const adapter = adapterFor(front, config.frontCut, back, config.backCut, { downsample: config.downsample, upsample: config.upsample, clsMap: config.clsMap });
-    if (typeof adapter === 'string') throw new RangeError(`plan: configuration '${config.id}' has no valid adapter (${adapter})`);
+    const front = byName.get(config.front)!,
+      back = byName.get(config.back)!;
+    const adapter = adapterFor(front, config.frontCut, back, config.backCut, {
+      downsample: config.downsample,
+      upsample: config.upsample,
+      clsMap: config.clsMap,
+    });
+    if (typeof adapter === 'string')
+      throw new RangeError(`plan: configuration '${config.id}' has no valid adapter (${adapter})`);
     const shapes = adapter.weightShapes;
-    const w: Work = { config, front, back, adapter, main: new LeastSquaresAccumulator(...shapes.main), seconds: 0, count: 0 };
+    const w: Work = {
+      config,
+      front,
+      back,
+      adapter,
+      main: new LeastSquaresAccumulator(...shapes.main),
+      seconds: 0,
+      count: 0,
+    };
     if (positionBias) {
       w.sumX = new Float64Array(adapter.positions * shapes.main[0]);
       w.sumY = new Float64Array(adapter.positions * shapes.main[1]);
@@ -113,11 +137,15 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
     options.signal?.throwIfAborted();
     const t0 = performance.now();
     const acts = new Map<string, Record<string, { data: Float32Array; dims: number[] }>>();
-    for (const [name, cuts] of cutsOf) acts.set(name, await byName.get(name)!.model.capture(reshapeFor(x, byName.get(name)!), [...cuts]));
+    for (const [name, cuts] of cutsOf)
+      acts.set(name, await byName.get(name)!.model.capture(reshapeFor(x, byName.get(name)!), [...cuts]));
     captureSeconds += (performance.now() - t0) / 1000;
     for (const w of work) {
       const t1 = performance.now();
-      const pairs = w.adapter.pairs(acts.get(w.front.name)![w.config.frontCut]!, acts.get(w.back.name)![w.config.backCut]!);
+      const pairs = w.adapter.pairs(
+        acts.get(w.front.name)![w.config.frontCut]!,
+        acts.get(w.back.name)![w.config.backCut]!,
+      );
       // Off the main thread, so progress callbacks and aborts get through during long batches.
       const sig = options.signal ? { signal: options.signal } : {};
       await w.main!.updateAsync(pairs.main.x, pairs.main.y, sig);
@@ -130,7 +158,13 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
       w.seconds += (performance.now() - t1) / 1000;
     }
     done += x.dims[0]!;
-    report(options, 'fit', done, total, `capturing activations and accumulating least squares: ${done}/${total} images`);
+    report(
+      options,
+      'fit',
+      done,
+      total,
+      `capturing activations and accumulating least squares: ${done}/${total} images`,
+    );
   }
   if (done === 0) throw new RangeError('data: expected at least one calibration image');
   // Sessions (and arenas) sized for calibration batches go once their work is done, so memory
@@ -180,25 +214,64 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
     if (refine) {
       const teacher = refine.teacher === 'front' ? w.front : w.back;
       if (!targets.has(teacher.name)) targets.set(teacher.name, refineTargets(teacher, data, refine, options));
-      const job = { front: w.front, frontCut: w.config.frontCut, back: w.back, backCut: w.config.backCut, adapter: w.adapter, maps, id: w.config.id };
+      const job = {
+        front: w.front,
+        frontCut: w.config.frontCut,
+        back: w.back,
+        backCut: w.config.backCut,
+        adapter: w.adapter,
+        maps,
+        id: w.config.id,
+      };
       const teacherTargets = await targets.get(teacher.name)!;
       const problem = plan.leastSquaresOnly.find((c) => c.id === w.config.id)?.reason;
       const refineOptions = options.validation ? { ...options, validation: options.validation } : options;
-      refined = await refineOrKeep(w.config.id, maps, problem, async () => (await refineOnTask(job, data, teacherTargets, refine, refineOptions)).maps, { strict: options.strict ?? false, ...(options.signal ? { signal: options.signal } : {}) });
+      refined = await refineOrKeep(
+        w.config.id,
+        maps,
+        problem,
+        async () => (await refineOnTask(job, data, teacherTargets, refine, refineOptions)).maps,
+        { strict: options.strict ?? false, ...(options.signal ? { signal: options.signal } : {}) },
+      );
       maps = refined.maps;
       await releaseSessions();
     }
     w.seconds += (performance.now() - t1) / 1000;
-    const trainable = [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) + (maps.position?.length ?? 0);
-    const params = w.front.model.segment(w.front.model.input.name, w.config.frontCut).params + trainable + w.back.model.segment(w.config.backCut, w.back.model.output.name).params;
+    const trainable =
+      [maps.main, maps.cls].reduce((n, m) => n + (m ? m.weight.data.length + m.bias.length : 0), 0) +
+      (maps.position?.length ?? 0);
+    const params =
+      w.front.model.segment(w.front.model.input.name, w.config.frontCut).params +
+      trainable +
+      w.back.model.segment(w.config.backCut, w.back.model.output.name).params;
     configs.push({
       maps,
       record: {
-        id: w.config.id, front: w.config.front, back: w.config.back, frontCut: w.config.frontCut, backCut: w.config.backCut,
-        cka: w.config.cka, accuracy: null, latencyMs: null, macs: w.config.macs, params, onnx: null,
-        stitch: `${w.config.id}.stitch`, stitchSha256: '0'.repeat(64), order: w.config.order, choice: w.config.choice,
-        trainableParams: trainable, residual: residualAfter, fitSeconds: w.seconds + captureSeconds / work.length, refined: refined?.refined ?? false,
-        latencyBatch32Ms: null, memoryBytes: null, downsample: w.config.downsample, upsample: w.config.upsample, clsMap: w.config.clsMap, positionBias: maps.position !== undefined,
+        id: w.config.id,
+        front: w.config.front,
+        back: w.config.back,
+        frontCut: w.config.frontCut,
+        backCut: w.config.backCut,
+        cka: w.config.cka,
+        accuracy: null,
+        latencyMs: null,
+        macs: w.config.macs,
+        params,
+        onnx: null,
+        stitch: `${w.config.id}.stitch`,
+        stitchSha256: '0'.repeat(64),
+        order: w.config.order,
+        choice: w.config.choice,
+        trainableParams: trainable,
+        residual: residualAfter,
+        fitSeconds: w.seconds + captureSeconds / work.length,
+        refined: refined?.refined ?? false,
+        latencyBatch32Ms: null,
+        memoryBytes: null,
+        downsample: w.config.downsample,
+        upsample: w.config.upsample,
+        clsMap: w.config.clsMap,
+        positionBias: maps.position !== undefined,
         ...(refined?.error !== undefined ? { refineError: refined.error } : {}),
       },
     });

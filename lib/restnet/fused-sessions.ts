@@ -14,7 +14,9 @@ type Ort = Awaited<ReturnType<typeof loadOrt>>;
 export function zeroFeeds(ort: Ort, session: InferenceSession): InferenceSession.FeedsType {
   const meta = session.inputMetadata[0]!;
   const dims = meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [1];
-  return { [session.inputNames[0]!]: new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims) };
+  return {
+    [session.inputNames[0]!]: new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims),
+  };
 }
 
 interface Slot {
@@ -47,7 +49,10 @@ export class FusedSessions {
   private queue: Promise<unknown> = Promise.resolve();
 
   /** `threads` is asked once, at the first build (it may measure). */
-  constructor(private readonly threads: () => Promise<number>, readonly budgetBytes: number) {}
+  constructor(
+    private readonly threads: () => Promise<number>,
+    readonly budgetBytes: number,
+  ) {}
 
   /** The ready session of `id` (and marks it most recently used), or undefined. */
   ready(id: string): InferenceSession | undefined {
@@ -144,7 +149,8 @@ export class FusedSessions {
     const slot = this.slots.get(id);
     if (slot) slot.running++;
     try {
-      const input = session.inputNames[0]!, output = session.outputNames[0]!;
+      const input = session.inputNames[0]!,
+        output = session.outputNames[0]!;
       const out = (await runSession(session, { [input]: x }, [output]))[output]!;
       return { data: out.data as Float32Array, dims: out.dims };
     } finally {
@@ -156,7 +162,8 @@ export class FusedSessions {
   }
 
   held(): FusedHeld {
-    const ids: string[] = [], building: string[] = [];
+    const ids: string[] = [],
+      building: string[] = [];
     for (const [id, slot] of this.slots) (slot.session ? ids : building).push(id);
     return { ids, building, bytes: this.heldBytes() };
   }

@@ -17,8 +17,27 @@ export type { Evaluation, EvaluateOptions } from './evaluate.js';
 export { DEFAULT_LINE_MARGIN, holdOut, lineAt, markPareto, paretoVerdicts, wilsonInterval } from './pareto.js';
 export type { MarkParetoOptions, ParetoCandidate, ParetoFilterOptions, ParetoReport, Verdict } from './pareto.js';
 export { ReStNet } from './runtime.js';
-export type { Budget, ExecutionMemory, ExecutionOptions, LoadedProfile, LoadOptions, MemoryReport, ProfileOptions, Rung, RunMode, Selection, SelectOptions } from './runtime.js';
-export { PROFILE_FORMAT, ProfileError, profileFileName, readDeviceProfile, thisDevice, validateProfile } from './profile-file.js';
+export type {
+  Budget,
+  ExecutionMemory,
+  ExecutionOptions,
+  LoadedProfile,
+  LoadOptions,
+  MemoryReport,
+  ProfileOptions,
+  Rung,
+  RunMode,
+  Selection,
+  SelectOptions,
+} from './runtime.js';
+export {
+  PROFILE_FORMAT,
+  ProfileError,
+  profileFileName,
+  readDeviceProfile,
+  thisDevice,
+  validateProfile,
+} from './profile-file.js';
 export type { BatchLatency, DeviceInfo, DeviceProfile, ProfileEntry } from './profile-file.js';
 export { ManifestError, MANIFEST_FORMAT, validateManifest } from './manifest.js';
 export type { AnchorRecord, ConfigRecord, RestnetManifest } from './manifest.js';

@@ -24,7 +24,8 @@ export interface LatencyOptions {
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) throw new RangeError('sorted: expected at least one value');
   const at = q * (sorted.length - 1);
-  const lo = Math.floor(at), hi = Math.ceil(at);
+  const lo = Math.floor(at),
+    hi = Math.ceil(at);
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
 }
 
@@ -36,7 +37,8 @@ export function quantile(sorted: readonly number[], q: number): number {
 export function medianInterval(sorted: readonly number[]): [number, number] | null {
   const n = sorted.length;
   const half = (1.96 * Math.sqrt(n)) / 2;
-  const j = Math.floor(n / 2 - half), k = Math.ceil(n / 2 + half);
+  const j = Math.floor(n / 2 - half),
+    k = Math.ceil(n / 2 + half);
   if (j < 1 || k > n) return null;
   return [sorted[j - 1]!, sorted[k - 1]!];
 }
@@ -58,9 +60,16 @@ function settled(times: readonly number[], width: number): boolean {
  * count towards its interval and its statistics (an anchor measured beside every configuration
  * gathers all its runs). Each runner runs once untimed first.
  */
-export async function timeInterleaved(runners: (() => Promise<unknown>)[], options: LatencyOptions = {}, history: number[][] = runners.map(() => [])): Promise<LatencyStats[]> {
-  const minRuns = options.minRuns ?? 15, width = options.relativeWidth ?? 0.05, maxMs = (options.maxSeconds ?? 2) * 1000;
-  if (!Number.isInteger(minRuns) || minRuns < 1) throw new RangeError(`options.minRuns: expected a positive integer, got ${minRuns}`);
+export async function timeInterleaved(
+  runners: (() => Promise<unknown>)[],
+  options: LatencyOptions = {},
+  history: number[][] = runners.map(() => []),
+): Promise<LatencyStats[]> {
+  const minRuns = options.minRuns ?? 15,
+    width = options.relativeWidth ?? 0.05,
+    maxMs = (options.maxSeconds ?? 2) * 1000;
+  if (!Number.isInteger(minRuns) || minRuns < 1)
+    throw new RangeError(`options.minRuns: expected a positive integer, got ${minRuns}`);
   if (!(width > 0)) throw new RangeError(`options.relativeWidth: expected a number > 0, got ${width}`);
   if (!(maxMs >= 0)) throw new RangeError(`options.maxSeconds: expected a number >= 0, got ${options.maxSeconds}`);
   for (const run of runners) await run();

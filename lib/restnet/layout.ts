@@ -7,10 +7,17 @@ export interface StitchLayout {
 }
 
 /** What a record or stitch header without these fields means (families saved before they existed). */
-export const LAYOUT_DEFAULTS: Readonly<StitchLayout> = Object.freeze({ downsample: 'average', upsample: 'bilinear', clsMap: false });
+export const LAYOUT_DEFAULTS: Readonly<StitchLayout> = Object.freeze({
+  downsample: 'average',
+  upsample: 'bilinear',
+  clsMap: false,
+});
 
 /** The layout of a record or stitch header, defaults filled in. */
 export function layoutOf(r: Partial<StitchLayout>): StitchLayout {
-  return { downsample: r.downsample ?? LAYOUT_DEFAULTS.downsample, upsample: r.upsample ?? LAYOUT_DEFAULTS.upsample, clsMap: r.clsMap ?? LAYOUT_DEFAULTS.clsMap };
+  return {
+    downsample: r.downsample ?? LAYOUT_DEFAULTS.downsample,
+    upsample: r.upsample ?? LAYOUT_DEFAULTS.upsample,
+    clsMap: r.clsMap ?? LAYOUT_DEFAULTS.clsMap,
+  };
 }
-

@@ -122,11 +122,18 @@ const count: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
 const fraction: Check = (v) => num(v) && (v as number) >= 0 && (v as number) <= 1;
 const hash: Check = (v) => typeof v === 'string' && HEX64.test(v);
 const bool: Check = (v) => typeof v === 'boolean';
-const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
-const orNull = (c: Check): Check => (v) => v === null || c(v);
+const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v);
+const orNull =
+  (c: Check): Check =>
+  (v) =>
+    v === null || c(v);
 // Debiased (unbiased-HSIC) CKA can come out slightly below 0 for unrelated layers.
 const cka: Check = (v) => num(v) && (v as number) >= -1 - 1e-6 && (v as number) <= 1 + 1e-6;
-const interval: Check = (v) => Array.isArray(v) && v.length === 2 && fraction(v[0]) && fraction(v[1]) && (v[0] as number) <= (v[1] as number);
+const interval: Check = (v) =>
+  Array.isArray(v) && v.length === 2 && fraction(v[0]) && fraction(v[1]) && (v[0] as number) <= (v[1] as number);
 
 /** [check, what it expects, required] per field. */
 type Fields = Record<string, [Check, string, boolean]>;
@@ -195,26 +202,36 @@ export function validateManifest(json: unknown, where: string): RestnetManifest 
     throw new ManifestError(`${where}: ${why}`);
   };
   const record = (value: unknown, fields: Fields, at: string): Record<string, unknown> => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${at}: expected an object, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      fail(`${at}: expected an object, got ${JSON.stringify(value)}`);
     const r = value as Record<string, unknown>;
     const label = typeof r.id === 'string' ? `${at} (${r.id})` : typeof r.name === 'string' ? `${at} (${r.name})` : at;
     for (const [key, [check, expected, required]] of Object.entries(fields)) {
       const v = r[key];
-      if (v === undefined ? required : !check(v)) fail(`${label}.${key}: expected ${expected}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+      if (v === undefined ? required : !check(v))
+        fail(`${label}.${key}: expected ${expected}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
     }
     // A Wilson interval always contains its estimate.
-    const acc = r.accuracy, iv = r.accuracyInterval;
-    if (typeof acc === 'number' && Array.isArray(iv) && (acc < (iv[0] as number) - 1e-9 || acc > (iv[1] as number) + 1e-9)) fail(`${label}.accuracyInterval: [${iv.join(', ')}] does not contain the accuracy ${acc}`);
+    const acc = r.accuracy,
+      iv = r.accuracyInterval;
+    if (
+      typeof acc === 'number' &&
+      Array.isArray(iv) &&
+      (acc < (iv[0] as number) - 1e-9 || acc > (iv[1] as number) + 1e-9)
+    )
+      fail(`${label}.accuracyInterval: [${iv.join(', ')}] does not contain the accuracy ${acc}`);
     return r;
   };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('expected a JSON object');
   const m = json as RestnetManifest;
   if (m.format !== MANIFEST_FORMAT) fail(`expected format "${MANIFEST_FORMAT}", got ${JSON.stringify(m.format)}`);
-  if (!Array.isArray(m.anchors) || m.anchors.length !== 2) fail(`expected two anchors, got ${Array.isArray(m.anchors) ? m.anchors.length : typeof m.anchors}`);
+  if (!Array.isArray(m.anchors) || m.anchors.length !== 2)
+    fail(`expected two anchors, got ${Array.isArray(m.anchors) ? m.anchors.length : typeof m.anchors}`);
   if (!Array.isArray(m.configs)) fail('expected a configs list');
   m.anchors.forEach((a, k) => record(a, ANCHOR_FIELDS, `anchors[${k}]`));
   const [a0, a1] = m.anchors as [RestnetManifest['anchors'][0], RestnetManifest['anchors'][0]];
-  if (a0.name === a1.name && (a0.file !== a1.file || a0.sha256 !== a1.sha256)) fail(`two anchors are named '${a0.name}'`);
+  if (a0.name === a1.name && (a0.file !== a1.file || a0.sha256 !== a1.sha256))
+    fail(`two anchors are named '${a0.name}'`);
   const names = new Set([a0.name, a1.name]);
   const ids = new Set<string>();
   m.configs.forEach((c, k) => {
@@ -222,9 +239,12 @@ export function validateManifest(json: unknown, where: string): RestnetManifest 
     record(c, CONFIG_FIELDS, at);
     if (ids.has(c.id)) fail(`${at}: duplicate id '${c.id}'`);
     ids.add(c.id);
-    if (!names.has(c.front) || !names.has(c.back)) fail(`${at} (${c.id}): front '${c.front}' and back '${c.back}' must name anchors (${[...names].join(', ')})`);
-    if (c.pareto !== false && c.reason !== undefined) fail(`${at} (${c.id}).reason: only a configuration with pareto: false has a reason`);
-    if (c.refined && c.refineError !== undefined) fail(`${at} (${c.id}).refineError: only a configuration with refined: false has a refineError`);
+    if (!names.has(c.front) || !names.has(c.back))
+      fail(`${at} (${c.id}): front '${c.front}' and back '${c.back}' must name anchors (${[...names].join(', ')})`);
+    if (c.pareto !== false && c.reason !== undefined)
+      fail(`${at} (${c.id}).reason: only a configuration with pareto: false has a reason`);
+    if (c.refined && c.refineError !== undefined)
+      fail(`${at} (${c.id}).refineError: only a configuration with refined: false has a refineError`);
   });
   return m;
 }

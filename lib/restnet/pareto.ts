@@ -24,7 +24,8 @@ const Z95 = 1.959963984540054;
  */
 export function wilsonInterval(correct: number, n: number, z = Z95): [number, number] {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`n: expected a positive integer, got ${n}`);
-  if (!Number.isInteger(correct) || correct < 0 || correct > n) throw new RangeError(`correct: expected an integer in [0, ${n}], got ${correct}`);
+  if (!Number.isInteger(correct) || correct < 0 || correct > n)
+    throw new RangeError(`correct: expected an integer in [0, ${n}], got ${correct}`);
   if (!(z > 0) || !Number.isFinite(z)) throw new RangeError(`z: expected a finite number > 0, got ${z}`);
   const p = correct / n;
   const z2n = (z * z) / n;
@@ -39,7 +40,8 @@ export function wilsonInterval(correct: number, n: number, z = Z95): [number, nu
  */
 export function holdOut(data: ImageInput, count: number, seed = 0): { train: ImageRows; validation: ImageRows } {
   const { data: images, count: n, size, labels } = imageRows(data);
-  if (!Number.isInteger(count) || count < 1 || count >= n) throw new RangeError(`count: expected an integer in [1, ${n - 1}] (the data hold ${n} images), got ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count >= n)
+    throw new RangeError(`count: expected an integer in [1, ${n - 1}] (the data hold ${n} images), got ${count}`);
   const random = seededRandom(seed);
   const held = new Uint8Array(n);
   // Floyd's sampling: `count` distinct indices in `count` draws.
@@ -111,11 +113,17 @@ export function lineAt(anchors: readonly ParetoCandidate[], macs: number): numbe
  * stays. Then, with two anchors, a configuration more than `lineMargin` below their line is
  * dropped too. The reason names the dominating record and both figures.
  */
-export function paretoVerdicts(candidates: readonly ParetoCandidate[], options: ParetoFilterOptions = {}): Map<string, Verdict> {
+export function paretoVerdicts(
+  candidates: readonly ParetoCandidate[],
+  options: ParetoFilterOptions = {},
+): Map<string, Verdict> {
   const margin = options.lineMargin ?? DEFAULT_LINE_MARGIN;
   if (!(margin >= 0)) throw new RangeError(`options.lineMargin: expected a number >= 0 (or Infinity), got ${margin}`);
   candidates.forEach((c, k) => {
-    if (!Number.isFinite(c.accuracy) || !Number.isFinite(c.macs)) throw new RangeError(`candidates[${k}] (${c.id}): expected finite accuracy and macs, got ${c.accuracy} and ${c.macs}`);
+    if (!Number.isFinite(c.accuracy) || !Number.isFinite(c.macs))
+      throw new RangeError(
+        `candidates[${k}] (${c.id}): expected finite accuracy and macs, got ${c.accuracy} and ${c.macs}`,
+      );
   });
   const anchors = candidates.filter((c) => c.kind === 'anchor');
   const out = new Map<string, Verdict>();
@@ -127,13 +135,19 @@ export function paretoVerdicts(candidates: readonly ParetoCandidate[], options: 
       return strictly || q.kind === 'anchor' || j < i;
     });
     if (by) {
-      out.set(p.id, { pareto: false, reason: `dominated by ${by.kind === 'anchor' ? 'anchor ' : ''}${by.id}: ${pct(by.accuracy)} at ${mmacs(by.macs)} vs ${pct(p.accuracy)} at ${mmacs(p.macs)} on the validation split` });
+      out.set(p.id, {
+        pareto: false,
+        reason: `dominated by ${by.kind === 'anchor' ? 'anchor ' : ''}${by.id}: ${pct(by.accuracy)} at ${mmacs(by.macs)} vs ${pct(p.accuracy)} at ${mmacs(p.macs)} on the validation split`,
+      });
       return;
     }
     const line = lineAt(anchors, p.macs);
     if (line !== null && p.accuracy < line - margin) {
       const [a, b] = anchors;
-      out.set(p.id, { pareto: false, reason: `${((line - p.accuracy) * 100).toFixed(2)} points below the line between anchors ${a!.id} and ${b!.id} (${pct(line)} at ${mmacs(p.macs)}; allowed ${(margin * 100).toFixed(2)}): ${pct(p.accuracy)} on the validation split` });
+      out.set(p.id, {
+        pareto: false,
+        reason: `${((line - p.accuracy) * 100).toFixed(2)} points below the line between anchors ${a!.id} and ${b!.id} (${pct(line)} at ${mmacs(p.macs)}; allowed ${(margin * 100).toFixed(2)}): ${pct(p.accuracy)} on the validation split`,
+      });
       return;
     }
     out.set(p.id, { pareto: true });
@@ -161,7 +175,11 @@ export interface ParetoReport {
  * and writes into each record `validationAccuracy`, `validationImages` and (configurations)
  * `pareto` and `reason`.
  */
-export async function markPareto(net: ReStNet, validation: ImageInput, options: MarkParetoOptions = {}): Promise<ParetoReport> {
+export async function markPareto(
+  net: ReStNet,
+  validation: ImageInput,
+  options: MarkParetoOptions = {},
+): Promise<ParetoReport> {
   const { labels, count } = imageRows(validation, 'validation');
   if (!labels) throw new RangeError('validation.labels: the Pareto filter needs labelled validation images');
   const anchors = net.anchorRecords;

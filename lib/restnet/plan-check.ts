@@ -12,8 +12,12 @@ export interface LeastSquaresOnly {
 }
 
 /** Why configuration `config` cannot be refined, or undefined when it can. */
-export function refineProblem(config: Pick<PlannedConfig, 'front' | 'frontCut' | 'back' | 'backCut'>, anchors: readonly Anchor[]): string | undefined {
-  const front = anchors.find((a) => a.name === config.front)!, back = anchors.find((a) => a.name === config.back)!;
+export function refineProblem(
+  config: Pick<PlannedConfig, 'front' | 'frontCut' | 'back' | 'backCut'>,
+  anchors: readonly Anchor[],
+): string | undefined {
+  const front = anchors.find((a) => a.name === config.front)!,
+    back = anchors.find((a) => a.name === config.back)!;
   try {
     front.model.subModel(undefined, config.frontCut);
   } catch (error) {

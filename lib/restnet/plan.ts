@@ -96,9 +96,17 @@ export function stitchMacs(adapter: Adapter): number {
 }
 
 /** The adapter between two cuts, or the reason there is none. */
-export function adapterFor(front: Anchor, frontCut: string, back: Anchor, backCut: string, layout: { downsample?: Downsample; upsample?: Upsample; clsMap?: boolean } = {}): Adapter | string {
-  const fp = front.model.cutPoints(), bp = back.model.cutPoints();
-  const fi = fp.findIndex((c) => c.name === frontCut), bi = bp.findIndex((c) => c.name === backCut);
+export function adapterFor(
+  front: Anchor,
+  frontCut: string,
+  back: Anchor,
+  backCut: string,
+  layout: { downsample?: Downsample; upsample?: Upsample; clsMap?: boolean } = {},
+): Adapter | string {
+  const fp = front.model.cutPoints(),
+    bp = back.model.cutPoints();
+  const fi = fp.findIndex((c) => c.name === frontCut),
+    bi = bp.findIndex((c) => c.name === backCut);
   if (fi <= 0) return `front cut '${frontCut}' is the input or not a cut point`;
   if (bi < 0 || bi === bp.length - 1) return `back cut '${backCut}' is the output or not a cut point`;
   try {
@@ -111,7 +119,8 @@ export function adapterFor(front: Anchor, frontCut: string, back: Anchor, backCu
 /** The larger-capacity anchor first (params, then MACs, then name for a stable order). */
 export function bySize(a: Anchor, b: Anchor): [Anchor, Anchor] {
   const key = (x: Anchor): [number, number] => [x.params, x.macs];
-  const [pa, ma] = key(a), [pb, mb] = key(b);
+  const [pa, ma] = key(a),
+    [pb, mb] = key(b);
   if (pa !== pb) return pa > pb ? [a, b] : [b, a];
   if (ma !== mb) return ma > mb ? [a, b] : [b, a];
   return a.name <= b.name ? [a, b] : [b, a];
@@ -127,10 +136,17 @@ export function configMacs(front: Anchor, frontCut: string, back: Anchor, backCu
  * programming over (front cut, last back cut); a front cut may be left out when no valid back
  * cut keeps the order). Returns the chosen back index per front (-1: none).
  */
-export function monotoneAssignment(score: (i: number, j: number) => number | undefined, fronts: number, backs: number): number[] {
+export function monotoneAssignment(
+  score: (i: number, j: number) => number | undefined,
+  fronts: number,
+  backs: number,
+): number[] {
   // states[k]: the best assignment of the fronts so far whose last chosen back index is k - 1
   // (k = 0: none chosen yet), kept with its path (the sizes are a handful of cuts).
-  let states: { total: number; path: number[] }[] = [{ total: 0, path: [] }, ...Array.from({ length: backs }, () => ({ total: -Infinity, path: [] as number[] }))];
+  let states: { total: number; path: number[] }[] = [
+    { total: 0, path: [] },
+    ...Array.from({ length: backs }, () => ({ total: -Infinity, path: [] as number[] })),
+  ];
   for (let i = 0; i < fronts; i++) {
     const next = states.map((s) => ({ total: s.total, path: [...s.path, -1] }));
     let bestPrefix = { total: -Infinity, path: [] as number[] };
@@ -152,23 +168,33 @@ export function monotoneAssignment(score: (i: number, j: number) => number | und
 /** Plans the stitched configurations of an analysis. */
 export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
   const order = options.order ?? 'large-front';
-  if (!['large-front', 'small-front', 'both'].includes(order)) throw new RangeError(`options.order: expected 'large-front', 'small-front' or 'both', got ${JSON.stringify(order)}`);
+  if (!['large-front', 'small-front', 'both'].includes(order))
+    throw new RangeError(
+      `options.order: expected 'large-front', 'small-front' or 'both', got ${JSON.stringify(order)}`,
+    );
   const choice = options.choice ?? 'cka';
-  if (choice !== 'cka' && choice !== 'random') throw new RangeError(`options.choice: expected 'cka' or 'random', got ${JSON.stringify(choice)}`);
+  if (choice !== 'cka' && choice !== 'random')
+    throw new RangeError(`options.choice: expected 'cka' or 'random', got ${JSON.stringify(choice)}`);
   const costRange = options.costRange ?? 'anchors';
   const downsample = options.downsample ?? 'space-to-depth';
-  if (downsample !== 'average' && downsample !== 'space-to-depth') throw new RangeError(`options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`);
+  if (downsample !== 'average' && downsample !== 'space-to-depth')
+    throw new RangeError(
+      `options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`,
+    );
   const upsample = options.upsample ?? 'depth-to-space';
   const clsMap = options.clsMap ?? true;
   const perFront = options.perFront ?? 1;
-  if (!Number.isInteger(perFront) || perFront < 1) throw new RangeError(`options.perFront: expected a positive integer, got ${perFront}`);
-  if (upsample !== 'bilinear' && upsample !== 'depth-to-space') throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
+  if (!Number.isInteger(perFront) || perFront < 1)
+    throw new RangeError(`options.perFront: expected a positive integer, got ${perFront}`);
+  if (upsample !== 'bilinear' && upsample !== 'depth-to-space')
+    throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
   const { a, b } = analysis;
   const [large, small] = bySize(a, b);
   const random = seededRandom(options.seed ?? 0);
   const configs: PlannedConfig[] = [];
   const skipped: Plan['skipped'] = [];
-  const lo = Math.min(a.macs, b.macs), hi = Math.max(a.macs, b.macs);
+  const lo = Math.min(a.macs, b.macs),
+    hi = Math.max(a.macs, b.macs);
   const orders: StitchOrder[] = order === 'both' ? ['large-front', 'small-front'] : [order];
   for (const o of orders) {
     const [front, back] = o === 'large-front' ? [large, small] : [small, large];
@@ -178,7 +204,9 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       const [ca, cb] = front === a ? [f, k] : [k, f];
       return analysis.cka.data[analysis.cutsA.indexOf(ca) * analysis.cka.cols + analysis.cutsB.indexOf(cb)]!;
     };
-    const adapters = fronts.map((f) => backs.map((k) => adapterFor(front, f, back, k, { downsample, upsample, clsMap })));
+    const adapters = fronts.map((f) =>
+      backs.map((k) => adapterFor(front, f, back, k, { downsample, upsample, clsMap })),
+    );
     const valid = (i: number, j: number): boolean => {
       const ad = adapters[i]![j]!;
       if (typeof ad === 'string') return false;
@@ -189,7 +217,11 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
     };
     let chosen: number[];
     if (choice === 'cka') {
-      chosen = monotoneAssignment((i, j) => (valid(i, j) ? ckaOf(fronts[i]!, backs[j]!) : undefined), fronts.length, backs.length);
+      chosen = monotoneAssignment(
+        (i, j) => (valid(i, j) ? ckaOf(fronts[i]!, backs[j]!) : undefined),
+        fronts.length,
+        backs.length,
+      );
     } else {
       chosen = fronts.map((_, i) => {
         const options = backs.map((_, j) => j).filter((j) => valid(i, j));
@@ -202,17 +234,43 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
         const reasons = backs.map((_, jj) => adapters[i]![jj]).filter((x): x is string => typeof x === 'string');
         const reason = backs.some((_, jj) => valid(i, jj))
           ? 'every valid back cut breaks depth order'
-          : reasons.length === backs.length ? `no valid adapter (${reasons[0]})` : 'every valid stitch costs more than the larger anchor or less than the smaller';
+          : reasons.length === backs.length
+            ? `no valid adapter (${reasons[0]})`
+            : 'every valid stitch costs more than the larger anchor or less than the smaller';
         skipped.push({ order: o, frontCut: f, reason });
         return;
       }
-      const extra = backs.map((_, jj) => jj).filter((jj) => jj !== j && valid(i, jj)).sort((x, y) => ckaOf(f, backs[y]!) - ckaOf(f, backs[x]!));
+      const extra = backs
+        .map((_, jj) => jj)
+        .filter((jj) => jj !== j && valid(i, jj))
+        .sort((x, y) => ckaOf(f, backs[y]!) - ckaOf(f, backs[x]!));
       for (const jj of [j, ...extra.slice(0, perFront - 1)]) {
         const k = backs[jj]!;
         const ad = adapters[i]![jj] as Adapter;
-        configs.push({ id: configId(front.name, f, back.name, k), front: front.name, back: back.name, frontCut: f, backCut: k, cka: ckaOf(f, k), macs: configMacs(front, f, back, k, ad), order: o, choice, downsample, upsample, clsMap });
+        configs.push({
+          id: configId(front.name, f, back.name, k),
+          front: front.name,
+          back: back.name,
+          frontCut: f,
+          backCut: k,
+          cka: ckaOf(f, k),
+          macs: configMacs(front, f, back, k, ad),
+          order: o,
+          choice,
+          downsample,
+          upsample,
+          clsMap,
+        });
       }
     });
   }
-  return { analysis, anchors: [a, b], large: large.name, small: small.name, configs, skipped, leastSquaresOnly: leastSquaresOnly(configs, [a, b]) };
+  return {
+    analysis,
+    anchors: [a, b],
+    large: large.name,
+    small: small.name,
+    configs,
+    skipped,
+    leastSquaresOnly: leastSquaresOnly(configs, [a, b]),
+  };
 }

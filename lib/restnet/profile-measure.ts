@@ -19,16 +19,25 @@ export interface ProfileTarget {
 }
 
 export function checkProfileOptions(options: ProfileOptions): { runs: number; batches: number[] } {
-  const runs = options.runs ?? 20, batches = options.batches ?? [1, 32];
-  if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`options.runs: expected a positive integer, got ${String(runs)}`);
-  if (!Array.isArray(batches) || batches.length === 0 || !batches.every((b) => Number.isInteger(b) && b >= 1)) throw new RangeError(`options.batches: expected a non-empty list of positive integers, got ${JSON.stringify(batches)}`);
+  const runs = options.runs ?? 20,
+    batches = options.batches ?? [1, 32];
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new RangeError(`options.runs: expected a positive integer, got ${String(runs)}`);
+  if (!Array.isArray(batches) || batches.length === 0 || !batches.every((b) => Number.isInteger(b) && b >= 1))
+    throw new RangeError(
+      `options.batches: expected a non-empty list of positive integers, got ${JSON.stringify(batches)}`,
+    );
   return { runs, batches: [...new Set(batches)] };
 }
 
 function latency(times: number[]): BatchLatency {
   const s = [...times].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return { medianMs: s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2, p95Ms: s[Math.ceil(0.95 * s.length) - 1]!, runs: s.length };
+  return {
+    medianMs: s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2,
+    p95Ms: s[Math.ceil(0.95 * s.length) - 1]!,
+    runs: s.length,
+  };
 }
 
 /**

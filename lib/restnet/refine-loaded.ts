@@ -22,9 +22,27 @@ export async function refineLoaded(
   const settings = refineSettingsFor(data, rest);
   const started = performance.now();
   const { record } = entry;
-  const front = anchors.find((a) => a.name === record.front)!, back = anchors.find((a) => a.name === record.back)!;
+  const front = anchors.find((a) => a.name === record.front)!,
+    back = anchors.find((a) => a.name === record.back)!;
   const targets = await refineTargets(settings.teacher === 'front' ? front : back, data, settings, options);
-  const job = { front, frontCut: record.frontCut, back, backCut: record.backCut, adapter: entry.model.adapter, maps: entry.maps, id: record.id };
+  const job = {
+    front,
+    frontCut: record.frontCut,
+    back,
+    backCut: record.backCut,
+    adapter: entry.model.adapter,
+    maps: entry.maps,
+    id: record.id,
+  };
   const { maps, history } = await refineOnTask(job, data, targets, settings, options);
-  return { record: { ...record, refined: true, accuracy: null, fitSeconds: record.fitSeconds + (performance.now() - started) / 1000 }, maps, history };
+  return {
+    record: {
+      ...record,
+      refined: true,
+      accuracy: null,
+      fitSeconds: record.fitSeconds + (performance.now() - started) / 1000,
+    },
+    maps,
+    history,
+  };
 }

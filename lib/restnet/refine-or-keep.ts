@@ -19,7 +19,9 @@ export interface RefineOutcome {
 /** With `strict`, the plan's least-squares-only configurations are an error before any fitting starts. */
 export function checkStrict(leastSquaresOnly: readonly LeastSquaresOnly[], strict: boolean): void {
   if (strict && leastSquaresOnly.length > 0) {
-    throw new RefineError(`strict: ${leastSquaresOnly.length} configuration(s) cannot be refined: ${leastSquaresOnly.map((c) => `${c.id} (${c.reason})`).join('; ')}`);
+    throw new RefineError(
+      `strict: ${leastSquaresOnly.length} configuration(s) cannot be refined: ${leastSquaresOnly.map((c) => `${c.id} (${c.reason})`).join('; ')}`,
+    );
   }
 }
 
@@ -27,7 +29,13 @@ export function checkStrict(leastSquaresOnly: readonly LeastSquaresOnly[], stric
  * `refine()` from the least-squares `maps`, unless the plan found a `problem`; a failure other
  * than an abort keeps `maps` (or throws a RefineError with `strict`).
  */
-export async function refineOrKeep(id: string, maps: AdapterMaps, problem: string | undefined, refine: () => Promise<AdapterMaps>, options: { strict: boolean; signal?: AbortSignal }): Promise<RefineOutcome> {
+export async function refineOrKeep(
+  id: string,
+  maps: AdapterMaps,
+  problem: string | undefined,
+  refine: () => Promise<AdapterMaps>,
+  options: { strict: boolean; signal?: AbortSignal },
+): Promise<RefineOutcome> {
   if (problem !== undefined) {
     if (options.strict) throw new RefineError(`${id}: cannot be refined (${problem})`);
     return { maps, refined: false, error: problem };

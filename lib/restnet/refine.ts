@@ -15,7 +15,15 @@ import type { Tensor } from '../matrix.js';
 import type { OptimizerName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
-import { batches, imageRows, sampleInputDims, seededRandom, type ImageInput, type ImageRows, type LongTaskOptions } from './inputs.js';
+import {
+  batches,
+  imageRows,
+  sampleInputDims,
+  seededRandom,
+  type ImageInput,
+  type ImageRows,
+  type LongTaskOptions,
+} from './inputs.js';
 
 export type Augmentation = 'flip' | 'shift';
 
@@ -74,7 +82,13 @@ export interface RefineJob {
   id: string;
 }
 
-function checked(value: number | undefined, fallback: number, arg: string, ok: (v: number) => boolean, expected: string): number {
+function checked(
+  value: number | undefined,
+  fallback: number,
+  arg: string,
+  ok: (v: number) => boolean,
+  expected: string,
+): number {
   const v = value ?? fallback;
   if (typeof v !== 'number' || !ok(v)) throw new RangeError(`options.refine.${arg}: expected ${expected}, got ${v}`);
   return v;
@@ -84,29 +98,65 @@ const positiveInteger = (v: number): boolean => Number.isInteger(v) && v > 0;
 
 /** Refinement settings for `data`: without labels, the teacher alone (distill 1) unless options say otherwise. */
 export function refineSettingsFor(data: ImageInput, options: RefineOptions): Required<RefineOptions> {
-  return refineSettings(imageRows(data).labels !== undefined || options.distill !== undefined ? options : { ...options, distill: 1 });
+  return refineSettings(
+    imageRows(data).labels !== undefined || options.distill !== undefined ? options : { ...options, distill: 1 },
+  );
 }
 
 /** Refinement settings with defaults filled in, checked once for every job. */
 export function refineSettings(options: RefineOptions): Required<RefineOptions> {
-  const known = new Set(['epochs', 'lr', 'optimizer', 'batchSize', 'images', 'distill', 'teacher', 'seed', 'cacheBytes', 'augment']);
-  for (const key of Object.keys(options)) if (!known.has(key)) throw new TypeError(`options.refine.${key}: unknown option (expected one of ${[...known].join(', ')})`);
+  const known = new Set([
+    'epochs',
+    'lr',
+    'optimizer',
+    'batchSize',
+    'images',
+    'distill',
+    'teacher',
+    'seed',
+    'cacheBytes',
+    'augment',
+  ]);
+  for (const key of Object.keys(options))
+    if (!known.has(key))
+      throw new TypeError(`options.refine.${key}: unknown option (expected one of ${[...known].join(', ')})`);
   const teacher = options.teacher ?? 'front';
-  if (teacher !== 'front' && teacher !== 'back') throw new RangeError(`options.refine.teacher: expected 'front' or 'back', got ${JSON.stringify(teacher)}`);
+  if (teacher !== 'front' && teacher !== 'back')
+    throw new RangeError(`options.refine.teacher: expected 'front' or 'back', got ${JSON.stringify(teacher)}`);
   const augment = options.augment ?? [];
-  if (!Array.isArray(augment) || !augment.every((a) => a === 'flip' || a === 'shift') || new Set(augment).size !== augment.length) throw new RangeError(`options.refine.augment: expected a list of distinct 'flip' and 'shift', got ${JSON.stringify(augment)}`);
+  if (
+    !Array.isArray(augment) ||
+    !augment.every((a) => a === 'flip' || a === 'shift') ||
+    new Set(augment).size !== augment.length
+  )
+    throw new RangeError(
+      `options.refine.augment: expected a list of distinct 'flip' and 'shift', got ${JSON.stringify(augment)}`,
+    );
   const optimizer = options.optimizer ?? 'adam';
-  if (optimizer !== 'adam' && optimizer !== 'sgd') throw new RangeError(`options.refine.optimizer: expected 'adam' or 'sgd', got ${JSON.stringify(optimizer)}`);
+  if (optimizer !== 'adam' && optimizer !== 'sgd')
+    throw new RangeError(`options.refine.optimizer: expected 'adam' or 'sgd', got ${JSON.stringify(optimizer)}`);
   return {
     epochs: checked(options.epochs, 6, 'epochs', positiveInteger, 'a positive integer'),
     lr: checked(options.lr, 3e-3, 'lr', (v) => Number.isFinite(v) && v > 0, 'a finite number > 0'),
     optimizer,
     batchSize: checked(options.batchSize, 32, 'batchSize', positiveInteger, 'a positive integer'),
-    images: checked(options.images, Infinity, 'images', (v) => v === Infinity || positiveInteger(v), 'a positive integer'),
+    images: checked(
+      options.images,
+      Infinity,
+      'images',
+      (v) => v === Infinity || positiveInteger(v),
+      'a positive integer',
+    ),
     distill: checked(options.distill, 0.5, 'distill', (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
     teacher,
     seed: checked(options.seed, 0, 'seed', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
-    cacheBytes: checked(options.cacheBytes, 128 * 2 ** 20, 'cacheBytes', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
+    cacheBytes: checked(
+      options.cacheBytes,
+      128 * 2 ** 20,
+      'cacheBytes',
+      (v) => Number.isInteger(v) && v >= 0,
+      'an integer >= 0',
+    ),
     augment,
   };
 }
@@ -117,10 +167,17 @@ function flipInto(src: Float32Array, out: Float32Array, [c, h, w]: [number, numb
 }
 
 /** Shifts a [C, H, W] image by (dy, dx) into `out`, replicating the edge pixels. */
-function shiftInto(src: Float32Array, out: Float32Array, [c, h, w]: [number, number, number], dy: number, dx: number): void {
+function shiftInto(
+  src: Float32Array,
+  out: Float32Array,
+  [c, h, w]: [number, number, number],
+  dy: number,
+  dx: number,
+): void {
   const clamp = (v: number, n: number): number => Math.min(n - 1, Math.max(0, v));
   for (let ch = 0; ch < c; ch++) {
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(ch * h + y) * w + x] = src[(ch * h + clamp(y - dy, h)) * w + clamp(x - dx, w)]!;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) out[(ch * h + y) * w + x] = src[(ch * h + clamp(y - dy, h)) * w + clamp(x - dx, w)]!;
   }
 }
 
@@ -131,7 +188,11 @@ const trainingCache = new WeakMap<object, Map<string, ImageRows>>();
  * copy of each per settings.augment entry (in that order), labels alongside. Kept per data
  * object, so the targets and the training loop of every configuration share one copy.
  */
-export function trainingRows(data: ImageInput, settings: Required<RefineOptions>, inputShape: readonly (number | string)[]): ImageRows {
+export function trainingRows(
+  data: ImageInput,
+  settings: Required<RefineOptions>,
+  inputShape: readonly (number | string)[],
+): ImageRows {
   const { data: images, count: available, size, labels } = imageRows(data);
   const count = Math.min(available, settings.images);
   const key = `${count}:${settings.seed}:${settings.augment.join(',')}`;
@@ -144,7 +205,10 @@ export function trainingRows(data: ImageInput, settings: Required<RefineOptions>
     return view;
   }
   const dims = sampleInputDims(inputShape, 'model input');
-  if (dims.length !== 3) throw new RangeError(`options.refine.augment: expected images [N, C, H, W] to mirror and shift, the model input is [${inputShape.join(', ')}]`);
+  if (dims.length !== 3)
+    throw new RangeError(
+      `options.refine.augment: expected images [N, C, H, W] to mirror and shift, the model input is [${inputShape.join(', ')}]`,
+    );
   const copies = 1 + settings.augment.length;
   const out: ImageRows = { images: new Float32Array(copies * count * size), rows: copies * count, cols: size };
   out.images.set(images.subarray(0, count * size));
@@ -161,7 +225,8 @@ export function trainingRows(data: ImageInput, settings: Required<RefineOptions>
         flipInto(src, dst, dims as [number, number, number]);
       } else {
         // A shift of 1-2 pixels in a random direction (never none).
-        let dy = 0, dx = 0;
+        let dy = 0,
+          dx = 0;
         while (dy === 0 && dx === 0) [dy, dx] = [Math.floor(random() * 5) - 2, Math.floor(random() * 5) - 2];
         shiftInto(src, dst, dims as [number, number, number], dy, dx);
       }
@@ -175,18 +240,32 @@ export function trainingRows(data: ImageInput, settings: Required<RefineOptions>
  * The refinement targets of the training images (trainingRows): (1 - distill) one-hot labels +
  * distill softmax(teacher logits), count x K. Computed once per teacher and shared by its jobs.
  */
-export async function refineTargets(teacher: Anchor, source: ImageInput, settings: Required<RefineOptions>, options: LongTaskOptions = {}): Promise<Float32Array> {
+export async function refineTargets(
+  teacher: Anchor,
+  source: ImageInput,
+  settings: Required<RefineOptions>,
+  options: LongTaskOptions = {},
+): Promise<Float32Array> {
   const data = trainingRows(source, settings, teacher.model.input.shape);
   const { rows: count, labels } = data;
   const outputDims = teacher.model.sampleDims(teacher.model.output.name);
   const k = outputDims[0];
-  if (k === undefined || outputDims.length !== 1) throw new RangeError(`${teacher.name}: expected logits [N, K] to refine against, the output is [N, ${outputDims.join(', ')}]`);
+  if (k === undefined || outputDims.length !== 1)
+    throw new RangeError(
+      `${teacher.name}: expected logits [N, K] to refine against, the output is [N, ${outputDims.join(', ')}]`,
+    );
   const w = settings.distill;
-  if (w < 1 && !labels) throw new RangeError('data.labels: refining on the task needs labelled calibration images, or options.refine.distill = 1 to learn from the teacher alone');
+  if (w < 1 && !labels)
+    throw new RangeError(
+      'data.labels: refining on the task needs labelled calibration images, or options.refine.distill = 1 to learn from the teacher alone',
+    );
   const targets = new Float32Array(count * k);
   for (let i = 0; w < 1 && i < count; i++) {
     const label = labels![i]!;
-    if (label >= k) throw new RangeError(`data.labels[${i}]: expected a class below ${k} (${teacher.name} has ${k} logits), got ${label}`);
+    if (label >= k)
+      throw new RangeError(
+        `data.labels[${i}]: expected a class below ${k} (${teacher.name} has ${k} logits), got ${label}`,
+      );
     targets[i * k + label] = 1 - w;
   }
   if (w > 0) {
@@ -210,7 +289,13 @@ export async function refineTargets(teacher: Anchor, source: ImageInput, setting
  * The front segment's activations of images by index: computed once and kept when all of them
  * fit in `cacheBytes`, else computed per batch.
  */
-async function frontActivations(job: RefineJob, data: ImageInput, count: number, cacheBytes: number, options: LongTaskOptions): Promise<(indices: ArrayLike<number>) => Promise<Tensor>> {
+async function frontActivations(
+  job: RefineJob,
+  data: ImageInput,
+  count: number,
+  cacheBytes: number,
+  options: LongTaskOptions,
+): Promise<(indices: ArrayLike<number>) => Promise<Tensor>> {
   const { data: images, size } = imageRows(data);
   const inputDims = sampleInputDims(job.front.model.input.shape, `${job.front.name} input`);
   const front = job.front.model.segment(job.front.model.input.name, job.frontCut);
@@ -218,10 +303,12 @@ async function frontActivations(job: RefineJob, data: ImageInput, count: number,
   const per = dims.reduce((a, b) => a * b, 1);
   const gather = (source: Float32Array, width: number, indices: ArrayLike<number>): Float32Array => {
     const out = new Float32Array(indices.length * width);
-    for (let i = 0; i < indices.length; i++) out.set(source.subarray(indices[i]! * width, (indices[i]! + 1) * width), i * width);
+    for (let i = 0; i < indices.length; i++)
+      out.set(source.subarray(indices[i]! * width, (indices[i]! + 1) * width), i * width);
     return out;
   };
-  const run = (indices: ArrayLike<number>): Promise<Tensor> => front.run({ data: gather(images, size, indices), dims: [indices.length, ...inputDims] });
+  const run = (indices: ArrayLike<number>): Promise<Tensor> =>
+    front.run({ data: gather(images, size, indices), dims: [indices.length, ...inputDims] });
   if (count * per * 4 > cacheBytes) return run;
   const cache = new Float32Array(count * per);
   for (let start = 0; start < count; start += 256) {
@@ -243,7 +330,12 @@ function permutation(n: number, random: () => number): Uint32Array {
 }
 
 /** Accuracy of the stitched network (front segment, maps, back segment) on labelled images. */
-async function stitchedAccuracy(job: RefineJob, maps: AdapterMaps, validation: ImageInput, signal?: AbortSignal): Promise<number> {
+async function stitchedAccuracy(
+  job: RefineJob,
+  maps: AdapterMaps,
+  validation: ImageInput,
+  signal?: AbortSignal,
+): Promise<number> {
   const { labels, count } = imageRows(validation, 'validation');
   if (!labels) throw new RangeError('validation.labels: choosing the epoch needs labelled validation images');
   const front = job.front.model.segment(job.front.model.input.name, job.frontCut);
@@ -277,11 +369,18 @@ export interface RefineRunOptions extends LongTaskOptions {
  * logits against `targets` (refineTargets); the anchors stay frozen. Returns the trained maps
  * and the loss per epoch.
  */
-export async function refineOnTask(job: RefineJob, source: ImageInput, targets: Float32Array, settings: Required<RefineOptions>, options: RefineRunOptions = {}): Promise<{ maps: AdapterMaps; history: RefineEpoch[] }> {
+export async function refineOnTask(
+  job: RefineJob,
+  source: ImageInput,
+  targets: Float32Array,
+  settings: Required<RefineOptions>,
+  options: RefineRunOptions = {},
+): Promise<{ maps: AdapterMaps; history: RefineEpoch[] }> {
   const data = trainingRows(source, settings, job.front.model.input.shape);
   const count = data.rows;
   const k = targets.length / count;
-  if (!Number.isInteger(k) || k < 1) throw new RangeError(`targets: expected ${count} rows of class probabilities, got ${targets.length} values`);
+  if (!Number.isInteger(k) || k < 1)
+    throw new RangeError(`targets: expected ${count} rows of class probabilities, got ${targets.length} values`);
 
   const back = job.back.model.gradient(job.backCut);
   const front = await frontActivations(job, data, count, settings.cacheBytes, options);
@@ -292,7 +391,12 @@ export async function refineOnTask(job: RefineJob, source: ImageInput, targets: 
   // e = W + b. W and b get the same gradient, hence (SGD or Adam) the same step, and e moves by
   // twice it: at half the learning rate, e takes exactly the optimizer's step.
   const e0 = job.maps.position;
-  const offsets = e0 ? new TrainableStitch({ weight: { data: e0.slice(), rows: 1, cols: e0.length }, bias: new Float32Array(e0.length) }, optimizer) : undefined;
+  const offsets = e0
+    ? new TrainableStitch(
+        { weight: { data: e0.slice(), rows: 1, cols: e0.length }, bias: new Float32Array(e0.length) },
+        optimizer,
+      )
+    : undefined;
   const one = { data: new Float32Array([1]), rows: 1, cols: 1 };
 
   const random = seededRandom(settings.seed);
@@ -324,7 +428,10 @@ export async function refineOnTask(job: RefineJob, source: ImageInput, targets: 
       batch.forEach((s, i) => target.set(targets.subarray(s * k, (s + 1) * k), i * k));
       const inputs = job.adapter.inputs(await front(batch));
       const y = addPositionOffsets(main.forward(inputs.main), offsets?.forward(one).data);
-      const { loss, grad } = await back.run(job.adapter.assemble(y, cls && inputs.cls ? cls.forward(inputs.cls) : undefined, m), { data: target, dims: [m, k] });
+      const { loss, grad } = await back.run(
+        job.adapter.assemble(y, cls && inputs.cls ? cls.forward(inputs.cls) : undefined, m),
+        { data: target, dims: [m, k] },
+      );
       const dOut = job.adapter.targets(grad);
       const lr = settings.lr * 0.5 * (1 + Math.cos((Math.PI * step++) / steps));
       main.backward(inputs.main, dOut.main);
@@ -334,11 +441,19 @@ export async function refineOnTask(job: RefineJob, source: ImageInput, targets: 
         cls.step(lr);
       }
       if (offsets) {
-        offsets.backward({ data: new Float32Array(m).fill(1), rows: m, cols: 1 }, { data: dOut.main.data, rows: m, cols: e0!.length });
+        offsets.backward(
+          { data: new Float32Array(m).fill(1), rows: m, cols: 1 },
+          { data: dOut.main.data, rows: m, cols: e0!.length },
+        );
         offsets.step(lr / 2);
       }
       lossSum += loss * m;
-      options.onProgress?.({ stage: 'refine', done: (epoch - 1) * count + start + m, total: settings.epochs * count, detail: job.id });
+      options.onProgress?.({
+        stage: 'refine',
+        done: (epoch - 1) * count + start + m,
+        total: settings.epochs * count,
+        detail: job.id,
+      });
     }
     const entry: RefineEpoch = { epoch, loss: lossSum / count };
     if (best && 2 * epoch >= settings.epochs) {

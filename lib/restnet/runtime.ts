@@ -10,7 +10,15 @@ import type { AdapterMaps } from '../stitch/adapters/adapter.js';
 import type { StitchedModel } from '../stitch/stitched-model.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
-import { checkExecutionOptions, Execution, SharedSegments, uniqueAnchors, type ExecutionMemory, type ExecutionOptions, type Runner } from './execution.js';
+import {
+  checkExecutionOptions,
+  Execution,
+  SharedSegments,
+  uniqueAnchors,
+  type ExecutionMemory,
+  type ExecutionOptions,
+  type Runner,
+} from './execution.js';
 import { anchorFiles, readFamily, readFusedFile } from './family-load.js';
 import { recoverInterruptedSave, writeFamily, type SaveOptions } from './family-save.js';
 import type { ImageInput, LongTaskOptions } from './inputs.js';
@@ -18,9 +26,25 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { ManifestError, type AnchorRecord, type ConfigRecord } from './manifest.js';
 import type { RefineEpoch, RefineOptions } from './refine.js';
 import { refineLoaded } from './refine-loaded.js';
-import { candidatesOf, ladderOf, selectFrom, type Budget, type DeviceLatency, type Rung, type Selection, type SelectOptions } from './selection.js';
+import {
+  candidatesOf,
+  ladderOf,
+  selectFrom,
+  type Budget,
+  type DeviceLatency,
+  type Rung,
+  type Selection,
+  type SelectOptions,
+} from './selection.js';
 import { checkProfileOptions, measureProfile, type ProfileOptions } from './profile-measure.js';
-import { PROFILE_FORMAT, profileFileName, profileMismatch, readDeviceProfile, thisDevice, type DeviceProfile } from './profile-file.js';
+import {
+  PROFILE_FORMAT,
+  profileFileName,
+  profileMismatch,
+  readDeviceProfile,
+  thisDevice,
+  type DeviceProfile,
+} from './profile-file.js';
 import { fastestThreads } from './threads.js';
 import { unknownId } from './unknown-id.js';
 import { invalidArgument } from '../validate.js';
@@ -37,7 +61,10 @@ export interface LoadedProfile {
 }
 
 /** What a profile entry is keyed by: configurations by their stitch file, anchors by their ONNX file. */
-function profileKeys(configs: ConfigRecord[], anchors: AnchorRecord[]): { id: string; kind: 'stitched' | 'anchor'; sha256: string }[] {
+function profileKeys(
+  configs: ConfigRecord[],
+  anchors: AnchorRecord[],
+): { id: string; kind: 'stitched' | 'anchor'; sha256: string }[] {
   return [
     ...configs.map((c) => ({ id: c.id, kind: 'stitched' as const, sha256: c.stitchSha256 })),
     ...anchors.map((a) => ({ id: a.name, kind: 'anchor' as const, sha256: a.sha256 })),
@@ -93,22 +120,51 @@ export class ReStNet {
    * may name the saved fused file of those maps); the segments of each anchor are split at every
    * cut its configurations use. Nothing is built until used (see warmup()).
    */
-  constructor(anchors: [Anchor, Anchor], configs: { record: ConfigRecord; maps: AdapterMaps; file?: string | null }[], anchorRecords?: AnchorRecord[], options: ExecutionOptions = {}) {
-    if (anchors[0].name === anchors[1].name && anchors[0].sha256 !== anchors[1].sha256) throw new RangeError(`anchors: two different models are both named '${anchors[0].name}'`);
+  constructor(
+    anchors: [Anchor, Anchor],
+    configs: { record: ConfigRecord; maps: AdapterMaps; file?: string | null }[],
+    anchorRecords?: AnchorRecord[],
+    options: ExecutionOptions = {},
+  ) {
+    if (anchors[0].name === anchors[1].name && anchors[0].sha256 !== anchors[1].sha256)
+      throw new RangeError(`anchors: two different models are both named '${anchors[0].name}'`);
     // One model object per distinct anchor, so a self-stitch (A to A) shares A's sessions too.
     if (anchors[0].name === anchors[1].name) anchors = [anchors[0], anchors[0]];
     this.anchors = anchors;
-    this.shared = new SharedSegments(anchors, configs.map((c) => c.record));
+    this.shared = new SharedSegments(
+      anchors,
+      configs.map((c) => c.record),
+    );
     for (const { record, maps, file } of configs) {
       if (this.entries.has(record.id)) throw new RangeError(`configs: duplicate id '${record.id}'`);
-      this.entries.set(record.id, { record, maps, model: this.shared.stitched(record, maps), saved: (file ?? null) !== null });
+      this.entries.set(record.id, {
+        record,
+        maps,
+        model: this.shared.stitched(record, maps),
+        saved: (file ?? null) !== null,
+      });
     }
     const largest = uniqueAnchors(anchors).sort((x, y) => y.bytes.length - x.bytes.length)[0]!;
-    this.execution = new Execution(this.shared, anchors, (id) => this.fusedBytes(id), () => fastestThreads(largest.bytes, largest.sha256), options);
-    this.anchorRecords = anchorRecords ?? uniqueAnchors(anchors).map((a) => ({
-      name: a.name, file: `${a.name}.onnx`, sha256: a.sha256, accuracy: null, latencyMs: null, macs: a.macs, params: a.params, cuts: [...a.cuts],
-      trainSeconds: a.zoo?.trainSeconds ?? null,
-    }));
+    this.execution = new Execution(
+      this.shared,
+      anchors,
+      (id) => this.fusedBytes(id),
+      () => fastestThreads(largest.bytes, largest.sha256),
+      options,
+    );
+    this.anchorRecords =
+      anchorRecords ??
+      uniqueAnchors(anchors).map((a) => ({
+        name: a.name,
+        file: `${a.name}.onnx`,
+        sha256: a.sha256,
+        accuracy: null,
+        latencyMs: null,
+        macs: a.macs,
+        params: a.params,
+        cuts: [...a.cuts],
+        trainSeconds: a.zoo?.trainSeconds ?? null,
+      }));
     const first = configs[0]?.record.id;
     this.active = this.runnerOf(first ?? anchors[0].name);
   }
@@ -162,7 +218,10 @@ export class ReStNet {
 
   anchorRecord(name: string): AnchorRecord {
     const r = this.anchorRecords.find((a) => a.name === name);
-    if (!r) throw new RangeError(`name: expected an anchor (${this.anchorRecords.map((a) => a.name).join(', ')}), got ${JSON.stringify(name)}`);
+    if (!r)
+      throw new RangeError(
+        `name: expected an anchor (${this.anchorRecords.map((a) => a.name).join(', ')}), got ${JSON.stringify(name)}`,
+      );
     return r;
   }
 
@@ -171,7 +230,9 @@ export class ReStNet {
     const e = this.entries.get(id);
     if (!e) return this.anchor(id).bytes;
     // The saved file is read again and its hash checked: it may have changed since load.
-    return e.saved && this.dir !== undefined ? readFusedFile(this.dir, e.record, anchorFiles(this.anchorRecords, this.anchors)) : e.model.toOnnx();
+    return e.saved && this.dir !== undefined
+      ? readFusedFile(this.dir, e.record, anchorFiles(this.anchorRecords, this.anchors))
+      : e.model.toOnnx();
   }
 
   private anchor(name: string): Anchor {
@@ -245,7 +306,15 @@ export class ReStNet {
       for (const m of [maps.main, maps.cls]) if (m) stitchBytes += 4 * (m.weight.data.length + m.bias.length);
       stitchBytes += 4 * (maps.position?.length ?? 0);
     }
-    return { anchorBytes, stitchBytes, totalModelBytes: anchorBytes + stitchBytes, configs: this.entries.size, sessions: this.sessionCount, rssBytes: process.memoryUsage().rss, ...this.execution.memory() };
+    return {
+      anchorBytes,
+      stitchBytes,
+      totalModelBytes: anchorBytes + stitchBytes,
+      configs: this.entries.size,
+      sessions: this.sessionCount,
+      rssBytes: process.memoryUsage().rss,
+      ...this.execution.memory(),
+    };
   }
 
   /**
@@ -259,7 +328,14 @@ export class ReStNet {
 
   /** Offered configurations and anchors, cheapest first: by this device's profile latency (batch 1) when a profile for this device is loaded, else by MACs; pareto:false records left out unless includeDominated. */
   ladder(options: { includeDominated?: boolean } = {}): Rung[] {
-    return ladderOf(candidatesOf(this.configs, this.anchorRecords, { includeDominated: options.includeDominated ?? false }, this.profileMs()));
+    return ladderOf(
+      candidatesOf(
+        this.configs,
+        this.anchorRecords,
+        { includeDominated: options.includeDominated ?? false },
+        this.profileMs(),
+      ),
+    );
   }
 
   /** A controller that moves this net along its ladder to hold a latency percentile target (adapt.ts). */
@@ -273,10 +349,12 @@ export class ReStNet {
     if (!p) return undefined;
     p.mismatch = profileMismatch(p.profile, profileKeys(this.configs, this.anchorRecords));
     if (p.mismatch !== null) return undefined;
-    const byId = new Map(p.profile.entries.map((e) => {
-      const b32 = e.batches['32']?.medianMs;
-      return [e.id, { latencyMs: e.batches['1']!.medianMs, ...(b32 === undefined ? {} : { latencyBatch32Ms: b32 }) }];
-    }));
+    const byId = new Map(
+      p.profile.entries.map((e) => {
+        const b32 = e.batches['32']?.medianMs;
+        return [e.id, { latencyMs: e.batches['1']!.medianMs, ...(b32 === undefined ? {} : { latencyBatch32Ms: b32 }) }];
+      }),
+    );
     return (id) => byId.get(id)!;
   }
 
@@ -292,8 +370,21 @@ export class ReStNet {
     await this.warmup();
     await this.ready();
     const sample = this.anchors[0].model.input.shape.slice(1) as number[];
-    const entries = await measureProfile(targets, sample, (id, x) => this.runWith(id, x), (id) => this.execution.isFused(id), options);
-    const profile: DeviceProfile = { format: PROFILE_FORMAT, device: thisDevice(), threads: await this.execution.threads(), mode: this.execution.mode, createdAt: new Date().toISOString(), entries };
+    const entries = await measureProfile(
+      targets,
+      sample,
+      (id, x) => this.runWith(id, x),
+      (id) => this.execution.isFused(id),
+      options,
+    );
+    const profile: DeviceProfile = {
+      format: PROFILE_FORMAT,
+      device: thisDevice(),
+      threads: await this.execution.threads(),
+      mode: this.execution.mode,
+      createdAt: new Date().toISOString(),
+      entries,
+    };
     if (this.dir === undefined) return { path: null, profile };
     const path = join(this.dir, profileFileName(profile.device));
     await writeFileAtomic(path, `${JSON.stringify(profile, null, 2)}\n`);
@@ -307,7 +398,11 @@ export class ReStNet {
    * renames; see family-save.ts). A folder holding a family of other anchors needs `force`.
    */
   async save(dir: string, options: SaveOptions = {}): Promise<string> {
-    const path = await writeFamily(dir, { anchors: uniqueAnchors(this.anchors), anchorRecords: this.anchorRecords, configs: [...this.entries.values()] }, options);
+    const path = await writeFamily(
+      dir,
+      { anchors: uniqueAnchors(this.anchors), anchorRecords: this.anchorRecords, configs: [...this.entries.values()] },
+      options,
+    );
     this.dir = dir;
     for (const e of this.entries.values()) e.saved = e.record.onnx !== null;
     return path;
@@ -335,28 +430,42 @@ export class ReStNet {
   static async load(dir: string, options: LoadOptions = {}): Promise<ReStNet> {
     const { warm = 'all', maxCuts, ...execution } = options;
     checkExecutionOptions(execution);
-    if (warm !== 'all' && warm !== 'none' && !(Array.isArray(warm) && warm.every((w) => typeof w === 'string'))) throw invalidArgument('options.warm', "'all', 'none' or an array of ids", warm, 'type');
+    if (warm !== 'all' && warm !== 'none' && !(Array.isArray(warm) && warm.every((w) => typeof w === 'string')))
+      throw invalidArgument('options.warm', "'all', 'none' or an array of ids", warm, 'type');
     // A save killed between its two renames left the family beside its folder: put it back first.
     await recoverInterruptedSave(dir);
     const found = await readDeviceProfile(dir);
     const family = await readFamily(dir, {
       ...(maxCuts === undefined ? {} : { maxCuts }),
       // A profile of this family on this device already names the thread count it measured with.
-      threads: execution.threads ?? (async (largest, manifest) => {
-        const [a0, a1] = manifest.anchors;
-        const anchors = a0!.name === a1!.name ? [a0!] : [a0!, a1!];
-        if (found && profileMismatch(found.profile, profileKeys(manifest.configs, anchors)) === null) return found.profile.threads;
-        return fastestThreads(largest.bytes, largest.sha256);
-      }),
+      threads:
+        execution.threads ??
+        (async (largest, manifest) => {
+          const [a0, a1] = manifest.anchors;
+          const anchors = a0!.name === a1!.name ? [a0!] : [a0!, a1!];
+          if (found && profileMismatch(found.profile, profileKeys(manifest.configs, anchors)) === null)
+            return found.profile.threads;
+          return fastestThreads(largest.bytes, largest.sha256);
+        }),
     });
     let net: ReStNet;
     try {
-      net = new ReStNet(family.anchors, family.configs, family.anchorRecords, { ...execution, threads: family.threads });
+      net = new ReStNet(family.anchors, family.configs, family.anchorRecords, {
+        ...execution,
+        threads: family.threads,
+      });
     } catch (cause) {
-      throw new ManifestError(`${join(dir, 'manifest.json')}: the stitches do not match the anchors (${(cause as Error).message})`, { cause });
+      throw new ManifestError(
+        `${join(dir, 'manifest.json')}: the stitches do not match the anchors (${(cause as Error).message})`,
+        { cause },
+      );
     }
     net.dir = dir;
-    if (found) net.deviceProfile = { ...found, mismatch: profileMismatch(found.profile, profileKeys(net.configs, net.anchorRecords)) };
+    if (found)
+      net.deviceProfile = {
+        ...found,
+        mismatch: profileMismatch(found.profile, profileKeys(net.configs, net.anchorRecords)),
+      };
     if (warm !== 'none') await net.warmup(warm === 'all' ? undefined : warm);
     return net;
   }

@@ -52,7 +52,9 @@ export function encodeStitch(header: Omit<StitchHeader, 'tensors'>, maps: Adapte
     const outputs = maps.main.weight.cols;
     parts.push({ name: 'position', dims: [maps.position.length / outputs, outputs], data: maps.position });
   }
-  const json = new TextEncoder().encode(JSON.stringify({ ...header, tensors: parts.map(({ name, dims }) => ({ name, dims })) }));
+  const json = new TextEncoder().encode(
+    JSON.stringify({ ...header, tensors: parts.map(({ name, dims }) => ({ name, dims })) }),
+  );
   const headerEnd = 16 + json.length;
   const payloadStart = Math.ceil(headerEnd / 4) * 4;
   const floats = parts.reduce((a, p) => a + p.data.length, 0);
@@ -74,7 +76,8 @@ export function decodeStitch(bytes: Uint8Array, name = 'stitch file'): { header:
   const fail = (why: string): never => {
     throw new StitchFileError(`${name}: ${why}`);
   };
-  if (bytes.length < 16 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) fail(`not a restnet stitch file (expected the magic "${MAGIC}")`);
+  if (bytes.length < 16 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC)
+    fail(`not a restnet stitch file (expected the magic "${MAGIC}")`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
   if (version !== VERSION) fail(`format version ${version}, this restnet reads version ${VERSION}`);
@@ -82,24 +85,37 @@ export function decodeStitch(bytes: Uint8Array, name = 'stitch file'): { header:
   if (16 + length > bytes.length) fail(`header of ${length} bytes runs past the end of the ${bytes.length}-byte file`);
   let header: StitchHeader;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + length))) as StitchHeader;
+    header = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + length)),
+    ) as StitchHeader;
   } catch (cause) {
     throw new StitchFileError(`${name}: the header is not valid JSON (${(cause as Error).message})`, { cause });
   }
-  const dimsOk = (d: unknown): d is number[] => Array.isArray(d) && d.length > 0 && d.every((x) => Number.isInteger(x) && x > 0);
+  const dimsOk = (d: unknown): d is number[] =>
+    Array.isArray(d) && d.length > 0 && d.every((x) => Number.isInteger(x) && x > 0);
   if (typeof header?.id !== 'string' || !Array.isArray(header.tensors)) fail('the header lacks id or tensors');
   for (const end of ['front', 'back'] as const) {
     const e = header[end];
-    if (!e || typeof e.anchor !== 'string' || typeof e.cut !== 'string' || !dimsOk(e.dims)) fail(`the header's ${end} needs {anchor, cut, dims}`);
+    if (!e || typeof e.anchor !== 'string' || typeof e.cut !== 'string' || !dimsOk(e.dims))
+      fail(`the header's ${end} needs {anchor, cut, dims}`);
   }
   const names = header.tensors.map((t) => t?.name);
   const hasPosition = names[names.length - 1] === 'position';
-  const expectedNames = [...(names.length - (hasPosition ? 1 : 0) === 4 ? ['main.weight', 'main.bias', 'cls.weight', 'cls.bias'] : ['main.weight', 'main.bias']), ...(hasPosition ? ['position'] : [])];
-  if (names.join() !== expectedNames.join()) fail(`expected tensors ${expectedNames.join(', ')}, got ${names.join(', ')}`);
+  const expectedNames = [
+    ...(names.length - (hasPosition ? 1 : 0) === 4
+      ? ['main.weight', 'main.bias', 'cls.weight', 'cls.bias']
+      : ['main.weight', 'main.bias']),
+    ...(hasPosition ? ['position'] : []),
+  ];
+  if (names.join() !== expectedNames.join())
+    fail(`expected tensors ${expectedNames.join(', ')}, got ${names.join(', ')}`);
   if (!header.tensors.every((t) => dimsOk(t.dims))) fail('every tensor needs positive integer dims');
   const payloadStart = Math.ceil((16 + length) / 4) * 4;
   const floats = header.tensors.reduce((a, t) => a + t.dims.reduce((p, d) => p * d, 1), 0);
-  if (bytes.length !== payloadStart + floats * 4) fail(`the header's tensors take ${floats * 4} bytes after offset ${payloadStart}, the file has ${bytes.length - payloadStart}`);
+  if (bytes.length !== payloadStart + floats * 4)
+    fail(
+      `the header's tensors take ${floats * 4} bytes after offset ${payloadStart}, the file has ${bytes.length - payloadStart}`,
+    );
   let offset = payloadStart;
   const read = (count: number): Float32Array => {
     const out = new Float32Array(count);
@@ -109,8 +125,10 @@ export function decodeStitch(bytes: Uint8Array, name = 'stitch file'): { header:
   const maps: Partial<AdapterMaps> = {};
   const pairs = header.tensors.length - (hasPosition ? 1 : 0);
   for (let k = 0; k < pairs; k += 2) {
-    const w = header.tensors[k]!, b = header.tensors[k + 1]!;
-    if (w.dims.length !== 2 || b.dims.length !== 1 || b.dims[0] !== w.dims[1]) fail(`${w.name} [${w.dims}] and ${b.name} [${b.dims}] are not a weight (in x out) and its bias (out)`);
+    const w = header.tensors[k]!,
+      b = header.tensors[k + 1]!;
+    if (w.dims.length !== 2 || b.dims.length !== 1 || b.dims[0] !== w.dims[1])
+      fail(`${w.name} [${w.dims}] and ${b.name} [${b.dims}] are not a weight (in x out) and its bias (out)`);
     const weight = { data: read(w.dims[0]! * w.dims[1]!), rows: w.dims[0]!, cols: w.dims[1]! };
     const bias = read(b.dims[0]!);
     for (const v of weight.data) if (!Number.isFinite(v)) fail(`${w.name} holds a non-finite value`);
@@ -119,7 +137,8 @@ export function decodeStitch(bytes: Uint8Array, name = 'stitch file'): { header:
   }
   if (hasPosition) {
     const p = header.tensors[pairs]!;
-    if (p.dims.length !== 2 || p.dims[1] !== maps.main!.weight.cols) fail(`position [${p.dims}] must be positions x ${maps.main!.weight.cols} (the main map's outputs)`);
+    if (p.dims.length !== 2 || p.dims[1] !== maps.main!.weight.cols)
+      fail(`position [${p.dims}] must be positions x ${maps.main!.weight.cols} (the main map's outputs)`);
     const position = read(p.dims[0]! * p.dims[1]!);
     for (const v of position) if (!Number.isFinite(v)) fail('position holds a non-finite value');
     maps.position = position;

@@ -16,7 +16,11 @@ export function threadCandidates(cores = availableParallelism()): number[] {
 const memo = new Map<string, Promise<number>>();
 
 /** The fastest candidate at batch 1 for the model `bytes` (remembered per model hash in this process). */
-export function fastestThreads(bytes: Uint8Array, hash: string, options: { runs?: number; candidates?: number[] } = {}): Promise<number> {
+export function fastestThreads(
+  bytes: Uint8Array,
+  hash: string,
+  options: { runs?: number; candidates?: number[] } = {},
+): Promise<number> {
   const candidates = options.candidates ?? threadCandidates();
   const key = `${hash}:${candidates.join(',')}`;
   let result = memo.get(key);
@@ -31,7 +35,9 @@ export function fastestThreads(bytes: Uint8Array, hash: string, options: { runs?
 async function measure(bytes: Uint8Array, candidates: number[], runs: number): Promise<number> {
   if (candidates.length === 1) return candidates[0]!;
   const ort = await loadOrt();
-  const sessions = await Promise.all(candidates.map((t) => ort.InferenceSession.create(bytes, { intraOpNumThreads: t, interOpNumThreads: 1 })));
+  const sessions = await Promise.all(
+    candidates.map((t) => ort.InferenceSession.create(bytes, { intraOpNumThreads: t, interOpNumThreads: 1 })),
+  );
   try {
     const feeds = zeroFeeds(ort, sessions[0]!);
     const times = candidates.map(() => [] as number[]);

@@ -48,11 +48,16 @@ export interface Service {
 
 export async function createService(net: ReStNet, options: ServeOptions = {}): Promise<Service> {
   // No per-request log lines: the service logs switches and a periodic summary.
-  const app = Fastify({ logger: { level: options.logLevel ?? 'info', ...(options.logStream && { stream: options.logStream }) }, logController: new LogController({ disableRequestLogging: true }), bodyLimit: options.bodyLimit ?? 1 << 20 });
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'info', ...(options.logStream && { stream: options.logStream }) },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit ?? 1 << 20,
+  });
   const shape = net.anchors[0].model.input.shape;
   const input: InputSpec = { name: net.anchors[0].model.input.name, sampleDims: shape.slice(1) as number[] };
   const ids = [...net.ids, ...net.anchorRecords.map((a) => a.name)];
-  if (options.pin !== undefined && !ids.includes(options.pin)) throw new RangeError(`pin: expected one of ${ids.join(', ')}, got ${JSON.stringify(options.pin)}`);
+  if (options.pin !== undefined && !ids.includes(options.pin))
+    throw new RangeError(`pin: expected one of ${ids.join(', ')}, got ${JSON.stringify(options.pin)}`);
   const controller = net.adapt({
     targetMs: options.targetMs ?? Infinity,
     ...(options.percentile !== undefined && { percentile: options.percentile }),
@@ -62,7 +67,11 @@ export async function createService(net: ReStNet, options: ServeOptions = {}): P
     ...(options.minAccuracy !== undefined && { minAccuracy: options.minAccuracy }),
   });
   // The metrics read the queue's depth when scraped; the queue reports each batch to them.
-  const metrics = new ServeMetrics({ ids, queueDepth: () => queue.depth, observedMs: () => controller.stats().observedMs });
+  const metrics = new ServeMetrics({
+    ids,
+    queueDepth: () => queue.depth,
+    observedMs: () => controller.stats().observedMs,
+  });
   const queue = new BatchQueue(net, {
     ...(options.maxBatch !== undefined && { maxBatch: options.maxBatch }),
     ...(options.maxWaitMs !== undefined && { maxWaitMs: options.maxWaitMs }),
@@ -72,19 +81,28 @@ export async function createService(net: ReStNet, options: ServeOptions = {}): P
   metrics.setActive(net.current);
   controller.on('switch', (e) => {
     metrics.switched(e.reason, e.to);
-    app.log.info({ switch: e }, `switch ${e.from} -> ${e.to} (${e.reason}${e.observedMs === null ? '' : `, p${controller.percentile} ${e.observedMs.toFixed(2)} ms`})`);
+    app.log.info(
+      { switch: e },
+      `switch ${e.from} -> ${e.to} (${e.reason}${e.observedMs === null ? '' : `, p${controller.percentile} ${e.observedMs.toFixed(2)} ms`})`,
+    );
   });
   if (options.pin !== undefined) controller.pin(options.pin);
 
-  for (const type of ['application/octet-stream', 'image/png']) app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  for (const type of ['application/octet-stream', 'image/png'])
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler((error, request, reply) => {
     const status = statusOf(error);
     if (status >= 500 && !(error instanceof QueueFullError)) request.log.error({ err: error }, 'request failed');
     if (error instanceof HttpError) reply.headers(error.headers);
-    reply.code(status).type('application/json; charset=utf-8').send({ error: (error as Error).message ?? String(error) });
+    reply
+      .code(status)
+      .type('application/json; charset=utf-8')
+      .send({ error: (error as Error).message ?? String(error) });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: `no route ${request.method} ${request.url} (routes: POST /v1/classify, GET /v1/configs, PUT /v1/config, GET /healthz, GET /metrics)` });
+    reply.code(404).send({
+      error: `no route ${request.method} ${request.url} (routes: POST /v1/classify, GET /v1/configs, PUT /v1/config, GET /healthz, GET /metrics)`,
+    });
   });
 
   let answered = 0;
@@ -99,13 +117,24 @@ export async function createService(net: ReStNet, options: ServeOptions = {}): P
   registerRoutes(app, { net, controller, queue, metrics, input });
 
   const every = options.summaryIntervalMs ?? 30_000;
-  const summary = every > 0
-    ? setInterval(() => {
-      const s = controller.stats();
-      app.log.info({ answered, active: s.current, observedMs: s.observedMs, queueDepth: queue.depth, switches: s.switches, rssBytes: process.memoryUsage().rss }, `summary: ${answered} answered, active ${s.current}, p${s.percentile} ${s.observedMs?.toFixed(2) ?? '-'} ms`);
-      answered = 0;
-    }, every).unref()
-    : undefined;
+  const summary =
+    every > 0
+      ? setInterval(() => {
+          const s = controller.stats();
+          app.log.info(
+            {
+              answered,
+              active: s.current,
+              observedMs: s.observedMs,
+              queueDepth: queue.depth,
+              switches: s.switches,
+              rssBytes: process.memoryUsage().rss,
+            },
+            `summary: ${answered} answered, active ${s.current}, p${s.percentile} ${s.observedMs?.toFixed(2) ?? '-'} ms`,
+          );
+          answered = 0;
+        }, every).unref()
+      : undefined;
   // While closing, answers end their keep-alive connection: server.close() only reaps sockets
   // idle at that moment, and a client's kept-alive socket would hold the process open.
   let closing = false;

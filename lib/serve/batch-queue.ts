@@ -49,16 +49,21 @@ export class BatchQueue {
   private lastBatchMs = 0;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly net: BatchRunner, private readonly options: BatchQueueOptions = {}) {
+  constructor(
+    private readonly net: BatchRunner,
+    private readonly options: BatchQueueOptions = {},
+  ) {
     const int = (name: 'maxBatch' | 'maxQueue', fallback: number): number => {
       const v = options[name] ?? fallback;
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`options.${name}: expected an integer >= 1, got ${String(v)}`);
+      if (!Number.isInteger(v) || v < 1)
+        throw new RangeError(`options.${name}: expected an integer >= 1, got ${String(v)}`);
       return v;
     };
     this.maxBatch = int('maxBatch', 32);
     this.maxQueue = int('maxQueue', 256);
     this.maxWaitMs = options.maxWaitMs ?? 2;
-    if (typeof this.maxWaitMs !== 'number' || !(this.maxWaitMs >= 0) || !Number.isFinite(this.maxWaitMs)) throw new RangeError(`options.maxWaitMs: expected a finite number >= 0, got ${String(options.maxWaitMs)}`);
+    if (typeof this.maxWaitMs !== 'number' || !(this.maxWaitMs >= 0) || !Number.isFinite(this.maxWaitMs))
+      throw new RangeError(`options.maxWaitMs: expected a finite number >= 0, got ${String(options.maxWaitMs)}`);
   }
 
   /** Requests waiting for a batch (not the one running). */
@@ -130,7 +135,10 @@ export class BatchQueue {
       const classes = out.data.length / samples;
       let row = 0;
       for (const p of batch) {
-        p.resolve({ config, logits: { data: out.data.slice(row * classes, (row + p.n) * classes), dims: [p.n, classes] } });
+        p.resolve({
+          config,
+          logits: { data: out.data.slice(row * classes, (row + p.n) * classes), dims: [p.n, classes] },
+        });
         row += p.n;
       }
     } catch (error) {

@@ -27,7 +27,10 @@ export function toTensor(type: string, body: unknown, input: InputSpec): Tensor 
   if (type === 'application/octet-stream') {
     const bytes = body as Buffer;
     if (bytes.length === 0 || bytes.length % (4 * size) !== 0) {
-      throw new HttpError(400, `application/octet-stream: expected float32 samples ${expected}, a multiple of ${4 * size} bytes (N >= 1), got ${bytes.length} bytes`);
+      throw new HttpError(
+        400,
+        `application/octet-stream: expected float32 samples ${expected}, a multiple of ${4 * size} bytes (N >= 1), got ${bytes.length} bytes`,
+      );
     }
     const n = bytes.length / (4 * size);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -51,20 +54,27 @@ function fromJson(body: unknown, input: InputSpec, size: number, expected: strin
   const fail = (why: string): never => {
     throw new HttpError(400, `application/json: ${why}`);
   };
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) fail(`expected an object { "data": [...], "dims": ${expected} }, got ${Array.isArray(body) ? 'an array' : typeof body}`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    fail(
+      `expected an object { "data": [...], "dims": ${expected} }, got ${Array.isArray(body) ? 'an array' : typeof body}`,
+    );
   const { data, dims } = body as { data?: unknown; dims?: unknown };
-  if (!Array.isArray(dims) || dims.length < 2 || !dims.every((d) => Number.isSafeInteger(d) && d >= 1)) fail(`"dims": expected positive integers ${expected}, got ${JSON.stringify(dims)}`);
+  if (!Array.isArray(dims) || dims.length < 2 || !dims.every((d) => Number.isSafeInteger(d) && d >= 1))
+    fail(`"dims": expected positive integers ${expected}, got ${JSON.stringify(dims)}`);
   const d = dims as number[];
   const per = d.slice(1).reduce((a, b) => a * b, 1);
-  if (per !== size) fail(`"dims": expected ${expected} (${size} values per sample), got ${dimsText(d)} (${per} per sample)`);
+  if (per !== size)
+    fail(`"dims": expected ${expected} (${size} values per sample), got ${dimsText(d)} (${per} per sample)`);
   if (!Array.isArray(data)) fail(`"data": expected an array of numbers, got ${typeof data}`);
   const values = data as unknown[];
   const n = d[0]!;
-  if (values.length !== n * size) fail(`"data": expected ${n} x ${size} = ${n * size} numbers for dims ${dimsText(d)}, got ${values.length}`);
+  if (values.length !== n * size)
+    fail(`"data": expected ${n} x ${size} = ${n * size} numbers for dims ${dimsText(d)}, got ${values.length}`);
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`"data"[${i}]: expected a finite number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      fail(`"data"[${i}]: expected a finite number, got ${JSON.stringify(v)}`);
     out[i] = v as number;
   }
   return { data: out, dims: [n, ...input.sampleDims] };

@@ -4,7 +4,11 @@
 /** A request the service refuses: the status code and a message naming the expected and the actual. */
 export class HttpError extends Error {
   override name = 'HttpError';
-  constructor(readonly statusCode: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -13,7 +17,9 @@ export class HttpError extends Error {
 export class QueueFullError extends HttpError {
   override name = 'QueueFullError';
   constructor(depth: number, retryAfterSeconds: number) {
-    super(503, `the queue is full (${depth} requests waiting); retry after ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) });
+    super(503, `the queue is full (${depth} requests waiting); retry after ${retryAfterSeconds} s`, {
+      'retry-after': String(retryAfterSeconds),
+    });
   }
 }
 

@@ -24,16 +24,36 @@ export class ServeMetrics {
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: 'restnet_requests_total', help: 'HTTP requests answered (all routes but /metrics), by status code', labelNames: ['code'], registers });
+    this.requests = new Counter({
+      name: 'restnet_requests_total',
+      help: 'HTTP requests answered (all routes but /metrics), by status code',
+      labelNames: ['code'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'restnet_request_duration_seconds',
       help: 'Time from arrival to answer of successful classify requests (queueing + inference)',
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     });
-    this.batchSize = new Histogram({ name: 'restnet_inference_batch_size', help: 'Samples per inference batch', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
-    this.active = new Gauge({ name: 'restnet_active_config', help: 'The configuration in use (1) among all that the service can run (0)', labelNames: ['id'], registers });
-    this.switches = new Counter({ name: 'restnet_config_switches_total', help: 'Configuration switches, by reason (over-target, under-target, pinned, released)', labelNames: ['reason'], registers });
+    this.batchSize = new Histogram({
+      name: 'restnet_inference_batch_size',
+      help: 'Samples per inference batch',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    });
+    this.active = new Gauge({
+      name: 'restnet_active_config',
+      help: 'The configuration in use (1) among all that the service can run (0)',
+      labelNames: ['id'],
+      registers,
+    });
+    this.switches = new Counter({
+      name: 'restnet_config_switches_total',
+      help: 'Configuration switches, by reason (over-target, under-target, pinned, released)',
+      labelNames: ['reason'],
+      registers,
+    });
     new Gauge({
       name: 'restnet_queue_depth',
       help: 'Classify requests waiting for a batch',

@@ -46,7 +46,8 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/v1/classify', async (request, reply): Promise<ClassifyAnswer> => {
     const x = toTensor(mediaType(request.headers['content-type']), request.body, input);
     const { config, logits } = await queue.submit(x);
-    const n = logits.dims[0]!, k = logits.dims[1]!;
+    const n = logits.dims[0]!,
+      k = logits.dims[1]!;
     const latencyMs = reply.elapsedTime;
     controller.observe(latencyMs);
     return {
@@ -59,10 +60,20 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.get('/v1/configs', async () => {
     const stats = controller.stats();
-    const row = (id: string, kind: 'stitched' | 'anchor', r: { accuracy: number | null; macs: number; params: number; latencyMs: number | null; pareto?: boolean }) => {
+    const row = (
+      id: string,
+      kind: 'stitched' | 'anchor',
+      r: { accuracy: number | null; macs: number; params: number; latencyMs: number | null; pareto?: boolean },
+    ) => {
       const at = ladder.findIndex((g) => g.id === id);
       return {
-        id, kind, accuracy: r.accuracy, macs: r.macs, params: r.params, latencyMs: r.latencyMs, pareto: r.pareto ?? true,
+        id,
+        kind,
+        accuracy: r.accuracy,
+        macs: r.macs,
+        params: r.params,
+        latencyMs: r.latencyMs,
+        pareto: r.pareto ?? true,
         ladder: at < 0 ? null : { rung: at, latencyMs: ladder[at]!.latencyMs, source: ladder[at]!.source },
         active: id === net.current,
       };
@@ -73,16 +84,29 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       targetMs: Number.isFinite(stats.targetMs) ? stats.targetMs : null,
       percentile: stats.percentile,
       observedMs: stats.observedMs,
-      configs: [...net.configs.map((c) => row(c.id, 'stitched', c)), ...net.anchorRecords.map((a) => row(a.name, 'anchor', a))],
+      configs: [
+        ...net.configs.map((c) => row(c.id, 'stitched', c)),
+        ...net.anchorRecords.map((a) => row(a.name, 'anchor', a)),
+      ],
     };
   });
 
   app.put('/v1/config', async (request) => {
     const body = request.body as { id?: unknown } | null;
-    if (typeof body !== 'object' || body === null || Array.isArray(body) || !('id' in body) || (body.id !== null && typeof body.id !== 'string')) {
-      throw new HttpError(400, `expected a JSON object { "id": "<configuration or anchor>" } or { "id": null }, got ${Buffer.isBuffer(body) ? 'binary data' : JSON.stringify(body)}`);
+    if (
+      typeof body !== 'object' ||
+      body === null ||
+      Array.isArray(body) ||
+      !('id' in body) ||
+      (body.id !== null && typeof body.id !== 'string')
+    ) {
+      throw new HttpError(
+        400,
+        `expected a JSON object { "id": "<configuration or anchor>" } or { "id": null }, got ${Buffer.isBuffer(body) ? 'binary data' : JSON.stringify(body)}`,
+      );
     }
-    if (body.id !== null && !ids.includes(body.id)) throw new HttpError(404, `id: expected one of ${ids.join(', ')}, got ${JSON.stringify(body.id)}`);
+    if (body.id !== null && !ids.includes(body.id))
+      throw new HttpError(404, `id: expected one of ${ids.join(', ')}, got ${JSON.stringify(body.id)}`);
     controller.pin(body.id);
     return { active: net.current, pinned: controller.stats().pinned };
   });

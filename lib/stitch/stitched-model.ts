@@ -44,19 +44,36 @@ export class StitchedModel {
     const { front, back, frontCut, backCut } = spec;
     const frontOrder = cutIndex(front, frontCut, 'frontCut');
     const backOrder = cutIndex(back, backCut, 'backCut');
-    const fi = frontOrder.get(frontCut)!, bi = backOrder.get(backCut)!;
+    const fi = frontOrder.get(frontCut)!,
+      bi = backOrder.get(backCut)!;
     if (fi === 0) throw new RangeError(`frontCut: expected a cut after the input, got the input '${frontCut}'`);
-    if (bi === backOrder.size - 1) throw new RangeError(`backCut: expected a cut before the output, got the output '${backCut}'`);
+    if (bi === backOrder.size - 1)
+      throw new RangeError(`backCut: expected a cut before the output, got the output '${backCut}'`);
     this.adapter = new Adapter(front.sampleDims(frontCut), back.sampleDims(backCut), spec.adapter);
     this.adapter.checkMaps(spec.maps);
-    const inside = (order: Map<string, number>, cuts: string[] | undefined, arg: string, keep: (i: number) => boolean): string[] =>
-      (cuts ?? []).filter((c) => {
-        const i = order.get(c);
-        if (i === undefined) throw new RangeError(`${arg}: '${c}' is not a cut point of the model`);
-        return keep(i);
-      }).sort((a, b) => order.get(a)! - order.get(b)!);
-    const frontBounds = [front.input.name, ...inside(frontOrder, spec.frontCuts, 'frontCuts', (i) => i > 0 && i < fi), frontCut];
-    const backBounds = [backCut, ...inside(backOrder, spec.backCuts, 'backCuts', (i) => i > bi && i < backOrder.size - 1), back.output.name];
+    const inside = (
+      order: Map<string, number>,
+      cuts: string[] | undefined,
+      arg: string,
+      keep: (i: number) => boolean,
+    ): string[] =>
+      (cuts ?? [])
+        .filter((c) => {
+          const i = order.get(c);
+          if (i === undefined) throw new RangeError(`${arg}: '${c}' is not a cut point of the model`);
+          return keep(i);
+        })
+        .sort((a, b) => order.get(a)! - order.get(b)!);
+    const frontBounds = [
+      front.input.name,
+      ...inside(frontOrder, spec.frontCuts, 'frontCuts', (i) => i > 0 && i < fi),
+      frontCut,
+    ];
+    const backBounds = [
+      backCut,
+      ...inside(backOrder, spec.backCuts, 'backCuts', (i) => i > bi && i < backOrder.size - 1),
+      back.output.name,
+    ];
     this.frontSegments = frontBounds.slice(1).map((to, k) => front.segment(frontBounds[k]!, to));
     this.backSegments = backBounds.slice(1).map((to, k) => back.segment(backBounds[k]!, to));
   }
@@ -89,7 +106,12 @@ export class StitchedModel {
     const frontModel = front.subModel(undefined, frontCut);
     const backModel = back.subModel(backCut);
     const opset = Math.max(defaultOpset(frontModel), defaultOpset(backModel));
-    const fragment = adapterToOnnx(this.adapter, this.spec.maps, { input: `front/${frontCut}`, output: `back/${backCut}`, prefix: 'stitch/', opset });
+    const fragment = adapterToOnnx(this.adapter, this.spec.maps, {
+      input: `front/${frontCut}`,
+      output: `back/${backCut}`,
+      prefix: 'stitch/',
+      opset,
+    });
     const fused = fuseModels(frontModel, fragment, backModel, { front: 'front/', back: 'back/' });
     return encodeModel(options.external ? referenceExternalData(fused, options.external) : fused);
   }

@@ -25,7 +25,10 @@ for (const path of paths) {
   const model = await FrozenModel.load(path, { threads: 1 });
   try {
     // Every cut strictly between the input and the logits starts a back segment.
-    const cuts = model.cutPoints().slice(1, -1).map((c) => c.name);
+    const cuts = model
+      .cutPoints()
+      .slice(1, -1)
+      .map((c) => c.name);
     const errors = new Map();
     const built = [];
     for (const cut of cuts) {
@@ -33,14 +36,22 @@ for (const path of paths) {
         model.gradient(cut);
         built.push(cut);
       } catch (e) {
-        const reason = e.message.replace(/^gradient of '[^']*': /, '').replace(/'[^']*'/g, "'…'").slice(0, 160);
+        const reason = e.message
+          .replace(/^gradient of '[^']*': /, '')
+          .replace(/'[^']*'/g, "'…'")
+          .slice(0, 160);
         errors.set(reason, (errors.get(reason) ?? 0) + 1);
       }
     }
     // Finite differences at the middle cut and at three quarters of the way to the logits.
-    const checked = [...new Set([built[Math.floor(built.length / 2)], built[Math.floor((3 * built.length) / 4)]])].filter(Boolean);
+    const checked = [
+      ...new Set([built[Math.floor(built.length / 2)], built[Math.floor((3 * built.length) / 4)]]),
+    ].filter(Boolean);
     const n = 2;
-    const pixels = { data: values(n * model.sampleDims(model.input.name).reduce((a, b) => a * b, 1), 1), dims: [n, ...model.sampleDims(model.input.name)] };
+    const pixels = {
+      data: values(n * model.sampleDims(model.input.name).reduce((a, b) => a * b, 1), 1),
+      dims: [n, ...model.sampleDims(model.input.name)],
+    };
     const acts = checked.length > 0 ? await model.capture(pixels, checked) : {};
     const k = model.sampleDims(model.output.name)[0];
     // One-hot targets: the logits' gradient is softmax - target, never zero.
@@ -56,7 +67,9 @@ for (const path of paths) {
       console.error(`${name}: '${cut}' relative error ${err.toExponential(2)}`);
     }
     if (errors.size > 0 || worst > 2e-2) failed = true;
-    rows.push(`| ${name} | ${cuts.length} | ${built.length === cuts.length ? 'yes' : `${built.length} of ${cuts.length}`} | ${checked.length} | ${worst.toExponential(1)} |`);
+    rows.push(
+      `| ${name} | ${cuts.length} | ${built.length === cuts.length ? 'yes' : `${built.length} of ${cuts.length}`} | ${checked.length} | ${worst.toExponential(1)} |`,
+    );
     for (const [reason, count] of errors) rows.push(`|  | ${count} failed: ${reason} | | | |`);
   } finally {
     await model.dispose();

@@ -24,7 +24,10 @@ async function logitsOf(start, count) {
   return out.logits.data;
 }
 
-const ranges = [[0, 5000], [5000, 10000]];
+const ranges = [
+  [0, 5000],
+  [5000, 10000],
+];
 const correct = [];
 const batchSizes = new Set();
 for (const [lo, hi] of ranges) {
@@ -44,6 +47,12 @@ for (const [lo, hi] of ranges) {
 }
 const probeCount = 8;
 const probeLogits = Array.from(await logitsOf(0, probeCount));
-process.stdout.write(JSON.stringify({
-  count: ranges.map(([lo, hi]) => hi - lo), correct, batchSizes: [...batchSizes], probeCount, probeLogits,
-}));
+process.stdout.write(
+  JSON.stringify({
+    count: ranges.map(([lo, hi]) => hi - lo),
+    correct,
+    batchSizes: [...batchSizes],
+    probeCount,
+    probeLogits,
+  }),
+);

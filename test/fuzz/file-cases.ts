@@ -45,7 +45,12 @@ function mutated(rng: Random, from: [string, Uint8Array][]): { name: string; byt
 }
 
 /** `what(label)` of a mutated seed; `label` names the seed and the case in any error message. */
-function reader(rng: Random, from: [string, Uint8Array][], what: string, read: (bytes: Uint8Array, label: string) => unknown): FuzzCase {
+function reader(
+  rng: Random,
+  from: [string, Uint8Array][],
+  what: string,
+  read: (bytes: Uint8Array, label: string) => unknown,
+): FuzzCase {
   const { name, bytes } = mutated(rng, from);
   return { text: `${what}(${name}, ${bytes.length} bytes)`, run: () => read(bytes, name) };
 }
@@ -57,21 +62,49 @@ export function fileCases(scratch: string): Record<string, (rng: Random) => Fuzz
   mkdirSync(join(scratch, 'two'), { recursive: true });
   writeFileSync(join(scratch, 'two', 'a.png'), corpus.get('grey.png')!);
   return {
-    npy: (r) => reader(r, seeds((n) => n.endsWith('.npy')), 'parseNpy', parseNpy),
-    idx: (r) => reader(r, seeds((n) => n.includes('.idx')), 'parseIdx', parseIdx),
+    npy: (r) =>
+      reader(
+        r,
+        seeds((n) => n.endsWith('.npy')),
+        'parseNpy',
+        parseNpy,
+      ),
+    idx: (r) =>
+      reader(
+        r,
+        seeds((n) => n.includes('.idx')),
+        'parseIdx',
+        parseIdx,
+      ),
     png: (r) => {
       const alone = r.chance(0.5);
-      return reader(r, seeds((n) => n.endsWith('.png')), alone ? 'loadData(folder of one)' : 'loadData(folder after grey.png)', (bytes) => {
-        const folder = join(scratch, alone ? 'one' : 'two');
-        writeFileSync(join(folder, 'b.png'), bytes);
-        return loadData(folder);
-      });
+      return reader(
+        r,
+        seeds((n) => n.endsWith('.png')),
+        alone ? 'loadData(folder of one)' : 'loadData(folder after grey.png)',
+        (bytes) => {
+          const folder = join(scratch, alone ? 'one' : 'two');
+          writeFileSync(join(folder, 'b.png'), bytes);
+          return loadData(folder);
+        },
+      );
     },
     onnx: (r) =>
-      reader(r, seeds((n) => n.endsWith('.onnx')), 'FrozenModel.load', async (bytes) => {
-        const model = await FrozenModel.load(bytes);
-        await model.dispose();
-      }),
-    stitch: (r) => reader(r, seeds((n) => n.endsWith('.stitch')), 'decodeStitch', decodeStitch),
+      reader(
+        r,
+        seeds((n) => n.endsWith('.onnx')),
+        'FrozenModel.load',
+        async (bytes) => {
+          const model = await FrozenModel.load(bytes);
+          await model.dispose();
+        },
+      ),
+    stitch: (r) =>
+      reader(
+        r,
+        seeds((n) => n.endsWith('.stitch')),
+        'decodeStitch',
+        decodeStitch,
+      ),
   };
 }

@@ -25,8 +25,13 @@ for (const t of targets) {
   if (result.ok && caseIndex !== undefined) {
     console.log(result.replay);
   } else if (result.ok) {
-    const errors = Object.entries(result.summary.outcomes).reduce((a, [k, v]) => a + (k.endsWith(': returned') ? 0 : v), 0);
-    console.log(`${t}: ${result.summary.cases} cases in ${run.seconds} s (seed ${seed}), ${result.summary.cases - errors} returned, ${errors} threw JavaScript errors, 0 crashes`);
+    const errors = Object.entries(result.summary.outcomes).reduce(
+      (a, [k, v]) => a + (k.endsWith(': returned') ? 0 : v),
+      0,
+    );
+    console.log(
+      `${t}: ${result.summary.cases} cases in ${run.seconds} s (seed ${seed}), ${result.summary.cases - errors} returned, ${errors} threw JavaScript errors, 0 crashes`,
+    );
     for (const [k, m] of Object.entries(result.summary.samples)) console.log(`  plain Error from ${k}: ${m}`);
   } else {
     failed = true;

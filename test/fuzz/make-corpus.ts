@@ -63,10 +63,20 @@ write('labels.idx', idx(0x08, [3], Uint8Array.from([0, 1, 2])));
   write('rgba.png', pngjs.PNG.sync.write(rgba, { colorType: 6 } as never));
 }
 {
-  const w = 7, h = 5;
+  const w = 7,
+    h = 5;
   const scanlines: number[] = [];
-  for (const [x0, y0, dx, dy] of [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const) {
-    const pw = Math.ceil((w - x0) / dx), ph = Math.ceil((h - y0) / dy);
+  for (const [x0, y0, dx, dy] of [
+    [0, 0, 8, 8],
+    [4, 0, 8, 8],
+    [0, 4, 4, 8],
+    [2, 0, 4, 4],
+    [0, 2, 2, 4],
+    [1, 0, 2, 2],
+    [0, 1, 1, 2],
+  ] as const) {
+    const pw = Math.ceil((w - x0) / dx),
+      ph = Math.ceil((h - y0) / dy);
     if (pw <= 0 || ph <= 0) continue;
     for (let y = 0; y < ph; y++) scanlines.push(0, ...Array.from({ length: pw }, () => rng.int(0, 255)));
   }
@@ -82,17 +92,29 @@ write('labels.idx', idx(0x08, [3], Uint8Array.from([0, 1, 2])));
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);
   ihdr.set([8, 0, 0, 0, 1], 8);
-  write('interlaced.png', Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.from(scanlines))), chunk('IEND', new Uint8Array(0)),
-  ]));
+  write(
+    'interlaced.png',
+    Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', ihdr),
+      chunk('IDAT', deflateSync(Buffer.from(scanlines))),
+      chunk('IEND', new Uint8Array(0)),
+    ]),
+  );
 }
 
 // ONNX: the residual test model (MatMul, Relu, Add, Reshape: 6 -> 8).
 write('residual.onnx', residualModel());
 
 // .stitch: a 4 -> 3 main map with a per-position offset of 2 positions.
-write('cut.stitch', encodeStitch(
-  { id: 'a-b', front: { anchor: 'a', cut: 'h1', dims: [4, 2, 1] }, back: { anchor: 'b', cut: 'h2', dims: [3, 2, 1] } },
-  { main: stitch({ data: floats(12), rows: 4, cols: 3 }, floats(3)), position: floats(6) },
-));
+write(
+  'cut.stitch',
+  encodeStitch(
+    {
+      id: 'a-b',
+      front: { anchor: 'a', cut: 'h1', dims: [4, 2, 1] },
+      back: { anchor: 'b', cut: 'h2', dims: [3, 2, 1] },
+    },
+    { main: stitch({ data: floats(12), rows: 4, cols: 3 }, floats(3)), position: floats(6) },
+  ),
+);

@@ -27,17 +27,20 @@ export function mutate(seed: Uint8Array, rng: Random, other?: Uint8Array): Uint8
       case 3: // truncate
         b = b.subarray(0, rng.int(0, b.length));
         break;
-      case 4: { // delete a run
+      case 4: {
+        // delete a run
         const n = rng.int(1, 64);
         b = Uint8Array.from([...b.subarray(0, at), ...b.subarray(at + n)]);
         break;
       }
-      case 5: { // duplicate a run
+      case 5: {
+        // duplicate a run
         const run = b.subarray(at, at + rng.int(1, 256));
         b = Uint8Array.from([...b.subarray(0, at), ...run, ...b.subarray(at)]);
         break;
       }
-      case 6: { // insert random bytes
+      case 6: {
+        // insert random bytes
         const run = Array.from({ length: rng.int(1, 32) }, () => rng.int(0, 255));
         b = Uint8Array.from([...b.subarray(0, at), ...run, ...b.subarray(at)]);
         break;

@@ -56,7 +56,10 @@ function grid(rng: Random): { data: unknown; dims: unknown } {
   const size = dims.reduce((a, b) => a * b, 1);
   switch (rng.int(0, 5)) {
     case 0:
-      return { data: new Float32Array(rng.pick([0, 1, 16])), dims: dims.map((d) => (rng.chance(0.4) ? rng.pick(EDGE_NUMBERS) : d)) };
+      return {
+        data: new Float32Array(rng.pick([0, 1, 16])),
+        dims: dims.map((d) => (rng.chance(0.4) ? rng.pick(EDGE_NUMBERS) : d)),
+      };
     case 1:
       return { data: floats(rng, size), dims: rng.chance(0.5) ? dims.slice(0, rng.int(0, 3)) : oddValue(rng) };
     case 2:
@@ -69,11 +72,21 @@ function grid(rng: Random): { data: unknown; dims: unknown } {
 function stitchArg(rng: Random, inputs: number, outputs: number): unknown {
   if (rng.chance(0.15)) return oddValue(rng);
   const weight = matrix(rng, inputs, outputs);
-  return { weight, bias: rng.chance(0.85) ? floats(rng, outputs) : rng.pick<unknown>([new Float32Array(outputs + 1), undefined, [1]]) };
+  return {
+    weight,
+    bias: rng.chance(0.85) ? floats(rng, outputs) : rng.pick<unknown>([new Float32Array(outputs + 1), undefined, [1]]),
+  };
 }
 
-const GRAM_OPTIONS = { kernel: CKA_OPTIONS.kernel, threshold: CKA_OPTIONS.threshold, sigma: { ok: [0.5, 1], bad: [0, -1, NaN, Infinity] } };
-const FIT_OPTIONS = { ridge: { ok: [0, 1e-3, 1], bad: [-1, NaN, Infinity, 1e300] }, bias: { ok: [true, false], bad: [0] } };
+const GRAM_OPTIONS = {
+  kernel: CKA_OPTIONS.kernel,
+  threshold: CKA_OPTIONS.threshold,
+  sigma: { ok: [0.5, 1], bad: [0, -1, NaN, Infinity] },
+};
+const FIT_OPTIONS = {
+  ridge: { ok: [0, 1e-3, 1], bad: [-1, NaN, Infinity, 1e300] },
+  bias: { ok: [true, false], bad: [0] },
+};
 const OPTIMIZER = {
   optimizer: { ok: ['adam', 'sgd'], bad: ['adagrad'] },
   lr: { ok: [1e-3, 0.1], bad: [0, -1, NaN, Infinity] },
@@ -95,15 +108,26 @@ export const NATIVE_CASES: Record<string, Maker> = {
   gram: (r) => call('gram', native.gram, [matrix(r), options(r, GRAM_OPTIONS)]),
   centerGram: (r) => {
     const n = r.int(1, 8);
-    return call('centerGram', native.centerGram, [matrix(r, n, r.chance(0.8) ? n : n + 1), options(r, { unbiased: { ok: [true, false], bad: ['no'] } })]);
+    return call('centerGram', native.centerGram, [
+      matrix(r, n, r.chance(0.8) ? n : n + 1),
+      options(r, { unbiased: { ok: [true, false], bad: ['no'] } }),
+    ]);
   },
   hsic: (r) => {
     const n = r.int(1, 8);
-    return call('hsic', native.hsic, [matrix(r, n, n), matrix(r, r.chance(0.8) ? n : n + 1, n), options(r, { unbiased: { ok: [true, false], bad: [1] } })]);
+    return call('hsic', native.hsic, [
+      matrix(r, n, n),
+      matrix(r, r.chance(0.8) ? n : n + 1, n),
+      options(r, { unbiased: { ok: [true, false], bad: [1] } }),
+    ]);
   },
   cka: (r) => {
     const rows = r.int(1, 12);
-    return call('cka', native.cka, [matrix(r, rows), matrix(r, r.chance(0.85) ? rows : rows + 1), options(r, CKA_OPTIONS)]);
+    return call('cka', native.cka, [
+      matrix(r, rows),
+      matrix(r, r.chance(0.85) ? rows : rows + 1),
+      options(r, CKA_OPTIONS),
+    ]);
   },
   ckaAsync: (r) => {
     const rows = r.int(1, 12);
@@ -111,20 +135,42 @@ export const NATIVE_CASES: Record<string, Maker> = {
   },
   ckaMatrix: (r) => {
     const rows = r.int(1, 12);
-    return call('ckaMatrix', native.ckaMatrix, [matrices(r, r.int(0, 3), rows), matrices(r, r.int(0, 3), rows), options(r, CKA_OPTIONS), token(r), progress(r)]);
+    return call('ckaMatrix', native.ckaMatrix, [
+      matrices(r, r.int(0, 3), rows),
+      matrices(r, r.int(0, 3), rows),
+      options(r, CKA_OPTIONS),
+      token(r),
+      progress(r),
+    ]);
   },
   MinibatchCKA: (r) => {
-    const a = r.int(1, 3), b = r.int(1, 3);
-    const ctor = [r.chance(0.7) ? a : count(r), r.chance(0.7) ? b : count(r), options(r, { kernel: CKA_OPTIONS.kernel, threshold: CKA_OPTIONS.threshold, method: CKA_OPTIONS.method })];
-    const list: Parameters<typeof steps>[0] = [{ text: `acc = new MinibatchCKA(${ctor.map(show).join(', ')})`, run: (s) => { s.self = new native.MinibatchCKA(...(ctor as [number, number])); } }];
+    const a = r.int(1, 3),
+      b = r.int(1, 3);
+    const ctor = [
+      r.chance(0.7) ? a : count(r),
+      r.chance(0.7) ? b : count(r),
+      options(r, { kernel: CKA_OPTIONS.kernel, threshold: CKA_OPTIONS.threshold, method: CKA_OPTIONS.method }),
+    ];
+    const list: Parameters<typeof steps>[0] = [
+      {
+        text: `acc = new MinibatchCKA(${ctor.map(show).join(', ')})`,
+        run: (s) => {
+          s.self = new native.MinibatchCKA(...(ctor as [number, number]));
+        },
+      },
+    ];
     for (let k = r.int(1, 3); k > 0; k--) {
       const rows = r.int(2, 10);
       const args = [matrices(r, a, rows), matrices(r, b, rows)];
       const update = r.chance(0.3) ? 'updateAsync' : 'update';
       const more = update === 'updateAsync' ? [token(r)] : [];
-      list.push({ text: `acc.${update}(${[...args, ...more].map(show).join(', ')})`, run: (s) => (s.self as Record<string, Fn>)[update]!(...(args as never[]), ...(more as never[])) });
+      list.push({
+        text: `acc.${update}(${[...args, ...more].map(show).join(', ')})`,
+        run: (s) => (s.self as Record<string, Fn>)[update]!(...(args as never[]), ...(more as never[])),
+      });
     }
-    if (r.chance(0.3)) list.push({ text: 'acc.merge(acc)', run: (s) => (s.self as { merge(o: unknown): void }).merge(s.self) });
+    if (r.chance(0.3))
+      list.push({ text: 'acc.merge(acc)', run: (s) => (s.self as { merge(o: unknown): void }).merge(s.self) });
     list.push({ text: 'acc.result()', run: (s) => (s.self as { result(): unknown }).result() });
     return steps(list);
   },
@@ -134,44 +180,80 @@ export const NATIVE_CASES: Record<string, Maker> = {
   },
   fitStitchAsync: (r) => {
     const rows = r.int(1, 12);
-    return call('fitStitchAsync', native.fitStitchAsync, [matrix(r, rows), matrix(r, rows), options(r, FIT_OPTIONS), token(r)]);
+    return call('fitStitchAsync', native.fitStitchAsync, [
+      matrix(r, rows),
+      matrix(r, rows),
+      options(r, FIT_OPTIONS),
+      token(r),
+    ]);
   },
   applyStitch: (r) => {
     const inputs = r.int(1, 6);
-    return call('applyStitch', native.applyStitch, [stitchArg(r, inputs, r.int(1, 6)), matrix(r, r.int(1, 8), r.chance(0.85) ? inputs : inputs + 1)]);
+    return call('applyStitch', native.applyStitch, [
+      stitchArg(r, inputs, r.int(1, 6)),
+      matrix(r, r.int(1, 8), r.chance(0.85) ? inputs : inputs + 1),
+    ]);
   },
   trainStitch: (r) => {
     const rows = r.int(1, 12);
     const o = options(r, TRAIN_OPTIONS);
-    if (o && typeof o === 'object' && !Array.isArray(o) && r.chance(0.2)) (o as Record<string, unknown>).validation = { x: matrix(r, 4), y: matrix(r, 4) };
+    if (o && typeof o === 'object' && !Array.isArray(o) && r.chance(0.2))
+      (o as Record<string, unknown>).validation = { x: matrix(r, 4), y: matrix(r, 4) };
     const onEpoch = r.pick<unknown>([undefined, () => undefined, 3]);
     return call('trainStitch', native.trainStitch, [matrix(r, rows), matrix(r, rows), o, token(r), onEpoch]);
   },
   LeastSquaresAccumulator: (r) => {
-    const inputs = r.int(1, 5), outputs = r.int(1, 5);
+    const inputs = r.int(1, 5),
+      outputs = r.int(1, 5);
     const ctor = [r.chance(0.7) ? inputs : count(r), r.chance(0.7) ? outputs : count(r)];
-    const list: Parameters<typeof steps>[0] = [{ text: `acc = new LeastSquaresAccumulator(${ctor.map(show).join(', ')})`, run: (s) => { s.self = new native.LeastSquaresAccumulator(...(ctor as [number, number])); } }];
+    const list: Parameters<typeof steps>[0] = [
+      {
+        text: `acc = new LeastSquaresAccumulator(${ctor.map(show).join(', ')})`,
+        run: (s) => {
+          s.self = new native.LeastSquaresAccumulator(...(ctor as [number, number]));
+        },
+      },
+    ];
     for (let k = r.int(1, 3); k > 0; k--) {
       const rows = r.int(1, 10);
       const args = [matrix(r, rows, inputs), matrix(r, rows, outputs)];
       const update = r.chance(0.3) ? 'updateAsync' : 'update';
       const more = update === 'updateAsync' ? [token(r)] : [];
-      list.push({ text: `acc.${update}(${[...args, ...more].map(show).join(', ')})`, run: (s) => (s.self as Record<string, Fn>)[update]!(...(args as never[]), ...(more as never[])) });
+      list.push({
+        text: `acc.${update}(${[...args, ...more].map(show).join(', ')})`,
+        run: (s) => (s.self as Record<string, Fn>)[update]!(...(args as never[]), ...(more as never[])),
+      });
     }
     const solve = options(r, FIT_OPTIONS);
-    list.push({ text: `acc.solve(${show(solve)})`, run: (s) => (s.self as { solve(o: unknown): unknown }).solve(solve) });
+    list.push({
+      text: `acc.solve(${show(solve)})`,
+      run: (s) => (s.self as { solve(o: unknown): unknown }).solve(solve),
+    });
     return steps(list);
   },
   TrainableStitch: (r) => {
-    const inputs = r.int(1, 5), outputs = r.int(1, 5);
-    const init = stitchArg(r, inputs, outputs), o = options(r, OPTIMIZER);
-    const list: Parameters<typeof steps>[0] = [{ text: `t = new TrainableStitch(${show(init)}, ${show(o)})`, run: (s) => { s.self = new native.TrainableStitch(init as never, o as never); } }];
+    const inputs = r.int(1, 5),
+      outputs = r.int(1, 5);
+    const init = stitchArg(r, inputs, outputs),
+      o = options(r, OPTIMIZER);
+    const list: Parameters<typeof steps>[0] = [
+      {
+        text: `t = new TrainableStitch(${show(init)}, ${show(o)})`,
+        run: (s) => {
+          s.self = new native.TrainableStitch(init as never, o as never);
+        },
+      },
+    ];
     for (let k = r.int(1, 3); k > 0; k--) {
       const rows = r.int(1, 8);
-      const x = matrix(r, rows, inputs), g = matrix(r, rows, outputs);
+      const x = matrix(r, rows, inputs),
+        g = matrix(r, rows, outputs);
       const lr = r.chance(0.7) ? undefined : r.pick<unknown>([0.1, 0, -1, NaN, '1']);
       list.push({ text: `t.forward(${show(x)})`, run: (s) => (s.self as { forward(x: unknown): unknown }).forward(x) });
-      list.push({ text: `t.backward(${show(x)}, ${show(g)})`, run: (s) => (s.self as { backward(x: unknown, g: unknown): unknown }).backward(x, g) });
+      list.push({
+        text: `t.backward(${show(x)}, ${show(g)})`,
+        run: (s) => (s.self as { backward(x: unknown, g: unknown): unknown }).backward(x, g),
+      });
       list.push({ text: `t.step(${show(lr)})`, run: (s) => (s.self as { step(lr: unknown): unknown }).step(lr) });
     }
     list.push({ text: 't.stitch()', run: (s) => (s.self as { stitch(): unknown }).stitch() });
@@ -199,13 +281,29 @@ export const NATIVE_CASES: Record<string, Maker> = {
     return call('depthToSpace', native.depthToSpace, [g.data, g.dims, count(r, 1, 3)]);
   },
   addPositionSums: (r) => {
-    const rows = r.int(1, 8), cols = r.int(1, 4), positions = r.int(1, 4);
-    const sum = r.chance(0.8) ? new Float64Array(positions * cols) : r.pick<unknown>([new Float32Array(positions * cols), new Float64Array(1), undefined]);
-    return call('addPositionSums', native.addPositionSums, [matrix(r, rows, cols), r.chance(0.7) ? positions : count(r), sum]);
+    const rows = r.int(1, 8),
+      cols = r.int(1, 4),
+      positions = r.int(1, 4);
+    const sum = r.chance(0.8)
+      ? new Float64Array(positions * cols)
+      : r.pick<unknown>([new Float32Array(positions * cols), new Float64Array(1), undefined]);
+    return call('addPositionSums', native.addPositionSums, [
+      matrix(r, rows, cols),
+      r.chance(0.7) ? positions : count(r),
+      sum,
+    ]);
   },
   addPositionOffsets: (r) => {
-    const rows = r.int(1, 8), cols = r.int(1, 4), positions = r.int(1, 4);
-    const offsets = r.chance(0.8) ? floats(r, positions * cols) : r.pick<unknown>([new Float64Array(positions * cols), new Float32Array(1), undefined]);
-    return call('addPositionOffsets', native.addPositionOffsets, [matrix(r, rows, cols), offsets, r.chance(0.7) ? positions : count(r)]);
+    const rows = r.int(1, 8),
+      cols = r.int(1, 4),
+      positions = r.int(1, 4);
+    const offsets = r.chance(0.8)
+      ? floats(r, positions * cols)
+      : r.pick<unknown>([new Float64Array(positions * cols), new Float32Array(1), undefined]);
+    return call('addPositionOffsets', native.addPositionOffsets, [
+      matrix(r, rows, cols),
+      offsets,
+      r.chance(0.7) ? positions : count(r),
+    ]);
   },
 };

@@ -28,7 +28,8 @@ function parse(argv: string[]): RunArgs {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const target = get('--target');
-  if (target !== 'native' && target !== 'files') throw new TypeError(`--target: expected native or files, got ${target}`);
+  if (target !== 'native' && target !== 'files')
+    throw new TypeError(`--target: expected native or files, got ${target}`);
   const out: RunArgs = { target, seconds: Number(get('--seconds') ?? 5), seed: Number(get('--seed') ?? 1) };
   if (get('--case') !== undefined) out.case = Number(get('--case'));
   if (get('--journal') !== undefined) out.journal = get('--journal')!;
@@ -57,7 +58,8 @@ class HangError extends Error {}
 async function main(args: RunArgs): Promise<number> {
   const scratch = mkdtempSync(join(tmpdir(), 'restnet-fuzz-'));
   try {
-    const makers: Record<string, (r: Random) => FuzzCase> = args.target === 'native' ? NATIVE_CASES : fileCases(scratch);
+    const makers: Record<string, (r: Random) => FuzzCase> =
+      args.target === 'native' ? NATIVE_CASES : fileCases(scratch);
     const names = Object.keys(makers);
     const outcomes: Record<string, number> = {};
     const samples: Record<string, string> = {};

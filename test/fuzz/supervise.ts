@@ -34,11 +34,27 @@ export function superviseFuzz(run: FuzzRun): FuzzResult {
   const dir = mkdtempSync(join(tmpdir(), 'restnet-fuzz-journal-'));
   const journal = join(dir, 'journal');
   try {
-    const args = ['--import', here('./register.mjs'), here('./run.ts'), '--target', run.target, '--seconds', String(run.seconds), '--seed', String(run.seed), '--journal', journal];
+    const args = [
+      '--import',
+      here('./register.mjs'),
+      here('./run.ts'),
+      '--target',
+      run.target,
+      '--seconds',
+      String(run.seconds),
+      '--seed',
+      String(run.seed),
+      '--journal',
+      journal,
+    ];
     if (run.case !== undefined) args.push('--case', String(run.case));
     const limit = run.seconds + 60;
     const started = Date.now();
-    const child = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: limit * 1000, maxBuffer: 64 * 2 ** 20 });
+    const child = spawnSync(process.execPath, args, {
+      encoding: 'utf8',
+      timeout: limit * 1000,
+      maxBuffer: 64 * 2 ** 20,
+    });
     const timedOut = child.signal === 'SIGKILL' && Date.now() - started >= limit * 1000;
     const stdout = child.stdout ?? '';
     const last = stdout.trim().split('\n').at(-1) ?? '';
@@ -55,11 +71,22 @@ export function superviseFuzz(run: FuzzRun): FuzzResult {
     const index = /case (\d+)/.exec(current)?.[1] ?? '?';
     const how = timedOut
       ? `was still running after ${limit} s (a case that does not return)`
-      : child.error ? `did not run (${child.error.message})` : child.signal ? `died of ${child.signal}` : `exited with code ${child.status}`;
+      : child.error
+        ? `did not run (${child.error.message})`
+        : child.signal
+          ? `died of ${child.signal}`
+          : `exited with code ${child.status}`;
     const stderr = (child.stderr ?? '').trim().split('\n').slice(-15).join('\n');
     return {
       ok: false,
-      report: [`fuzz child ${how} in ${current}`, `reproduce: ${reproduce(run, index)}`, stdout.trim().split('\n').slice(-5).join('\n'), stderr].filter(Boolean).join('\n'),
+      report: [
+        `fuzz child ${how} in ${current}`,
+        `reproduce: ${reproduce(run, index)}`,
+        stdout.trim().split('\n').slice(-5).join('\n'),
+        stderr,
+      ]
+        .filter(Boolean)
+        .join('\n'),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

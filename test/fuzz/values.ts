@@ -6,8 +6,32 @@ import type { Random } from './random.js';
 
 /** Numbers at the edges: overflowing products, limits of the addon's ranges, non-integers. */
 export const EDGE_NUMBERS = [
-  0, -0, 1, 2, 3, 4, 5, 7, 8, -1, 0.5, 2.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 32 + 1, 1e9, 1e9 + 1,
-  2 ** 53, 2 ** 53 + 2, 2 ** 64, 1e300, 274177, 67280421310721,
+  0,
+  -0,
+  1,
+  2,
+  3,
+  4,
+  5,
+  7,
+  8,
+  -1,
+  0.5,
+  2.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  2 ** 31,
+  2 ** 32,
+  2 ** 32 + 1,
+  1e9,
+  1e9 + 1,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 64,
+  1e300,
+  274177,
+  67280421310721,
 ];
 
 /** Anything that is not the expected kind of value. */
@@ -25,7 +49,11 @@ export function oddValue(rng: Random): unknown {
     () => Symbol('s'),
     () => 3n,
     () => () => 1,
-    () => ({ toString: () => { throw new Error('toString throws'); } }),
+    () => ({
+      toString: () => {
+        throw new Error('toString throws');
+      },
+    }),
   ])();
 }
 
@@ -37,7 +65,8 @@ export function count(rng: Random, lo = 1, hi = 6): unknown {
 
 export function floats(rng: Random, n: number, special = 0.05): Float32Array {
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.chance(special) ? rng.pick([NaN, Infinity, -Infinity, 3e38, 1e-45, 0]) : rng.normal();
+  for (let i = 0; i < n; i++)
+    out[i] = rng.chance(special) ? rng.pick([NaN, Infinity, -Infinity, 3e38, 1e-45, 0]) : rng.normal();
   return out;
 }
 
@@ -52,11 +81,25 @@ export function matrix(rng: Random, rows = rng.int(1, 12), cols = rng.int(1, 8))
   if (kind === 0) return { data: floats(rng, rows * cols, rng.chance(0.2) ? 0.05 : 0), rows, cols };
   switch (kind) {
     case 5: // dims that lie, with a small data array (products that wrap, NaN, negative, fractions)
-      return { data: new Float32Array(rng.pick([0, 1, 2, 4, 16])), rows: rng.pick(EDGE_NUMBERS), cols: rng.pick(EDGE_NUMBERS) };
+      return {
+        data: new Float32Array(rng.pick([0, 1, 2, 4, 16])),
+        rows: rng.pick(EDGE_NUMBERS),
+        cols: rng.pick(EDGE_NUMBERS),
+      };
     case 6: // one element too many or too few
       return { data: floats(rng, Math.max(0, rows * cols + rng.pick([-1, 1]))), rows, cols };
     case 7: // the wrong data type
-      return { data: rng.pick<unknown>([new Float64Array(rows * cols), Array(rows * cols).fill(1), new Int32Array(rows * cols), undefined, 'x']), rows, cols };
+      return {
+        data: rng.pick<unknown>([
+          new Float64Array(rows * cols),
+          Array(rows * cols).fill(1),
+          new Int32Array(rows * cols),
+          undefined,
+          'x',
+        ]),
+        rows,
+        cols,
+      };
     case 8: // dims of the wrong type
       return { data: floats(rng, rows * cols), rows: oddValue(rng), cols };
     default:
@@ -67,7 +110,9 @@ export function matrix(rng: Random, rows = rng.int(1, 12), cols = rng.int(1, 8))
 /** A list of `n` matrices with shared rows (mostly). */
 export function matrices(rng: Random, n: number, rows: number): unknown {
   if (rng.breaks() && rng.chance(0.2)) return oddValue(rng);
-  return Array.from({ length: n }, () => matrix(rng, rng.breaks() && rng.chance(0.2) ? rng.int(1, 12) : rows, rng.int(1, 6)));
+  return Array.from({ length: n }, () =>
+    matrix(rng, rng.breaks() && rng.chance(0.2) ? rng.int(1, 12) : rows, rng.int(1, 6)),
+  );
 }
 
 /** Valid and invalid values of one option. */

@@ -25,7 +25,12 @@ check('cka debiased', restnet.cka(x, y, { debiased: true }), pair.expected.linea
 const g = fixture.gramHsic;
 const k = restnet.gram(toMatrix(g.x));
 check('gram linear', k.data[3], g.gramLinearX[3], 1e-6);
-check('hsic unbiased', restnet.hsic(k, restnet.gram(toMatrix(g.y), { kernel: 'rbf' }), { unbiased: true }), g.hsicUnbiased, 1e-6);
+check(
+  'hsic unbiased',
+  restnet.hsic(k, restnet.gram(toMatrix(g.y), { kernel: 'rbf' }), { unbiased: true }),
+  g.hsicUnbiased,
+  1e-6,
+);
 
 const acc = new restnet.MinibatchCKA(2, 3);
 for (const batch of fixture.minibatch.batches) acc.update(batch.a.map(toMatrix), batch.b.map(toMatrix));
@@ -49,13 +54,17 @@ const decode = (m) => {
 const lx = decode(lstsq.x);
 const ly = decode(lstsq.y);
 const fitted = restnet.fitStitch(lx, ly, { ridge: lstsq.ridge, bias: lstsq.bias });
-const worst = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0) / b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+const worst = (a, b) =>
+  a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0) / b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 check('fitStitch weight vs numpy', worst(Array.from(fitted.weight.data), lstsq.weight), 0, 1e-4);
 check('fitStitch bias vs numpy', worst(Array.from(fitted.bias), lstsq.biasValues), 0, 1e-4);
 
 const lr = 0.01;
 const { stitch } = await restnet.trainStitch(lx, ly, { optimizer: 'sgd', lr, epochs: 1, batchSize: lx.rows });
-const n = lx.rows, d = lx.cols, outs = ly.cols, scale = (2 * lr) / (n * outs);
+const n = lx.rows,
+  d = lx.cols,
+  outs = ly.cols,
+  scale = (2 * lr) / (n * outs);
 const w1 = new Float64Array(d * outs);
 const b1 = new Float64Array(outs);
 for (let i = 0; i < n; i++) {

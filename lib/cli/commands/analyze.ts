@@ -8,16 +8,41 @@ import { loadData } from '../../formats/index.js';
 import { DATA_FLAGS, DATA_HELP, dataArg, type FlagSpec } from './common.js';
 
 export const ANALYZE_FLAGS: FlagSpec[] = [
-  { name: 'calibration', type: 'integer', value: 'N', min: 4, help: 'calibration images (CKA analysis and stitch fitting)', defaultText: '1000' },
+  {
+    name: 'calibration',
+    type: 'integer',
+    value: 'N',
+    min: 4,
+    help: 'calibration images (CKA analysis and stitch fitting)',
+    defaultText: '1000',
+  },
   { name: 'batch-size', type: 'integer', value: 'N', min: 4, help: 'images per CKA minibatch', defaultText: '128' },
-  { name: 'features', type: 'string', value: 'MODE', choices: ['flatten', 'mean'], help: 'activation to rows: all values, or the spatial/token mean', defaultText: 'flatten' },
-  { name: 'max-cuts', type: 'integer', value: 'N', min: 1, help: 'at most N candidate cuts per model without a zoo entry', defaultText: '8' },
+  {
+    name: 'features',
+    type: 'string',
+    value: 'MODE',
+    choices: ['flatten', 'mean'],
+    help: 'activation to rows: all values, or the spatial/token mean',
+    defaultText: 'flatten',
+  },
+  {
+    name: 'max-cuts',
+    type: 'integer',
+    value: 'N',
+    min: 1,
+    help: 'at most N candidate cuts per model without a zoo entry',
+    defaultText: '8',
+  },
   { name: 'threads', type: 'integer', value: 'N', min: 1, help: 'onnxruntime threads per session' },
 ];
 
 export function analyzeOptions(ctx: CliContext): AnalyzeOptions {
   const a = ctx.args;
-  const opts: AnalyzeOptions = { signal: ctx.signal, onProgress: onProgress(ctx), calibrationLimit: a.number('calibration', 1000) };
+  const opts: AnalyzeOptions = {
+    signal: ctx.signal,
+    onProgress: onProgress(ctx),
+    calibrationLimit: a.number('calibration', 1000),
+  };
   if (a.has('batch-size')) opts.batchSize = a.number('batch-size')!;
   if (a.has('features')) opts.features = a.string('features') as 'flatten' | 'mean';
   return opts;
@@ -40,10 +65,20 @@ export const analyze: Command = {
     ],
     flags: [
       ...DATA_FLAGS,
-      { name: 'out', short: 'o', type: 'string', value: 'DIR', help: 'where the SVG and JSON go', defaultText: './restnet-out' },
+      {
+        name: 'out',
+        short: 'o',
+        type: 'string',
+        value: 'DIR',
+        help: 'where the SVG and JSON go',
+        defaultText: './restnet-out',
+      },
       ...ANALYZE_FLAGS,
     ],
-    examples: ['restnet analyze cnn-l cnn-s --data zoo', 'restnet analyze big.onnx small.onnx --data images/ --calibration 500 --out report/'],
+    examples: [
+      'restnet analyze cnn-l cnn-s --data zoo',
+      'restnet analyze big.onnx small.onnx --data images/ --calibration 500 --out report/',
+    ],
   },
   async run(ctx) {
     const [pathA, pathB] = ctx.args.positionals as [string, string];

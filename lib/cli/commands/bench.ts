@@ -21,9 +21,29 @@ export const bench: Command = {
     ].join('\n'),
     positionals: [],
     flags: [
-      { name: 'reps', type: 'number', value: 'N', min: 0, exclusiveMin: true, help: 'repetitions per timing, median reported', defaultText: '5' },
-      { name: 'scale', type: 'number', value: 'S', min: 0, exclusiveMin: true, help: 'problem size factor (1: n=1024, d=256; fine on a Raspberry Pi 4)', defaultText: '1' },
-      { name: 'peers', type: 'boolean', help: 'run the peer suite bench/run.mjs instead (repository checkout, python3 + numpy/torch)' },
+      {
+        name: 'reps',
+        type: 'number',
+        value: 'N',
+        min: 0,
+        exclusiveMin: true,
+        help: 'repetitions per timing, median reported',
+        defaultText: '5',
+      },
+      {
+        name: 'scale',
+        type: 'number',
+        value: 'S',
+        min: 0,
+        exclusiveMin: true,
+        help: 'problem size factor (1: n=1024, d=256; fine on a Raspberry Pi 4)',
+        defaultText: '1',
+      },
+      {
+        name: 'peers',
+        type: 'boolean',
+        help: 'run the peer suite bench/run.mjs instead (repository checkout, python3 + numpy/torch)',
+      },
     ],
     examples: ['restnet bench', 'restnet bench --json --scale 0.5'],
   },
@@ -31,7 +51,10 @@ export const bench: Command = {
     if (ctx.args.bool('peers')) {
       // dist/cli/commands/bench.js -> the package root.
       const script = fileURLToPath(new URL('../../../bench/run.mjs', import.meta.url));
-      if (!existsSync(script)) throw new CliError('bench --peers: the peer suite (bench/run.mjs) is in a repository checkout, not in the npm package');
+      if (!existsSync(script))
+        throw new CliError(
+          'bench --peers: the peer suite (bench/run.mjs) is in a repository checkout, not in the npm package',
+        );
       const r = spawnSync(process.execPath, [script], { stdio: 'inherit' });
       return r.status ?? 1;
     }
@@ -47,7 +70,9 @@ export const bench: Command = {
     ctx.print(`SIMD ${m.simd} (available: ${m.available.join(', ')}), ${m.threads} threads\n`);
     for (const t of report.timings) {
       const gflops = (2 * t.macs) / t.ms / 1e6;
-      ctx.print(`${t.simd.padEnd(7)} ${t.name.padEnd(44)} ${t.ms.toFixed(2).padStart(9)} ms ${gflops.toFixed(1).padStart(7)} GFLOP/s`);
+      ctx.print(
+        `${t.simd.padEnd(7)} ${t.name.padEnd(44)} ${t.ms.toFixed(2).padStart(9)} ms ${gflops.toFixed(1).padStart(7)} GFLOP/s`,
+      );
     }
   },
 };

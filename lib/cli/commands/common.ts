@@ -7,8 +7,21 @@ import { zooAnchorsPresent } from '../pipeline.js';
 export type { FlagSpec };
 
 export const DATA_FLAGS: FlagSpec[] = [
-  { name: 'data', short: 'd', type: 'string', value: 'DATA', help: 'calibration images: IDX (.gz or raw), .npy, a folder of PNGs, or zoo[:calibration|eval]', defaultText: 'zoo:calibration for zoo anchors' },
-  { name: 'labels', short: 'l', type: 'string', value: 'FILE', help: 'labels of DATA: IDX, .npy or text (one per line, or file,label)' },
+  {
+    name: 'data',
+    short: 'd',
+    type: 'string',
+    value: 'DATA',
+    help: 'calibration images: IDX (.gz or raw), .npy, a folder of PNGs, or zoo[:calibration|eval]',
+    defaultText: 'zoo:calibration for zoo anchors',
+  },
+  {
+    name: 'labels',
+    short: 'l',
+    type: 'string',
+    value: 'FILE',
+    help: 'labels of DATA: IDX, .npy or text (one per line, or file,label)',
+  },
 ];
 
 export const DATA_HELP = [
@@ -26,5 +39,7 @@ export function dataArg(ctx: CliContext, models: string[], fallback = 'zoo:calib
   if (given !== undefined) return given;
   const zoo = zooAnchorsPresent();
   if (models.every((m) => zoo.includes(m))) return fallback;
-  throw new UsageError(`${ctx.args.command}: --data is required for models outside the zoo (see restnet ${ctx.args.command} --help)`);
+  throw new UsageError(
+    `${ctx.args.command}: --data is required for models outside the zoo (see restnet ${ctx.args.command} --help)`,
+  );
 }

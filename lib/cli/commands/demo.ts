@@ -12,7 +12,11 @@ import { loadDataArg, loadModelArg, resultsTable, zooAnchorsPresent } from '../p
 import { ANALYZE_FLAGS } from './analyze.js';
 import { FIT_FLAGS, stitchPair, type PairResult } from './stitch.js';
 
-export const DEFAULT_PAIRS: [string, string][] = [['cnn-l', 'cnn-s'], ['vit-l', 'vit-s'], ['cnn-l', 'vit-s']];
+export const DEFAULT_PAIRS: [string, string][] = [
+  ['cnn-l', 'cnn-s'],
+  ['vit-l', 'vit-s'],
+  ['cnn-l', 'vit-s'],
+];
 
 function parsePairs(text: string): [string, string][] {
   return text.split(',').map((p) => {
@@ -42,10 +46,23 @@ export const demo: Command = {
     positionals: [],
     flags: [
       { name: 'out', short: 'o', type: 'string', value: 'DIR', help: 'output directory', defaultText: './restnet-out' },
-      { name: 'pairs', type: 'string', value: 'A/B,...', help: 'zoo anchor pairs to stitch', defaultText: DEFAULT_PAIRS.map((p) => p.join('/')).join(',') },
+      {
+        name: 'pairs',
+        type: 'string',
+        value: 'A/B,...',
+        help: 'zoo anchor pairs to stitch',
+        defaultText: DEFAULT_PAIRS.map((p) => p.join('/')).join(','),
+      },
       ...ANALYZE_FLAGS.filter((f) => f.name !== 'max-cuts'),
       ...FIT_FLAGS,
-      { name: 'latency-runs', type: 'integer', value: 'N', min: 1, help: 'timed runs per configuration at batch 1', defaultText: '15' },
+      {
+        name: 'latency-runs',
+        type: 'integer',
+        value: 'N',
+        min: 1,
+        help: 'timed runs per configuration at batch 1',
+        defaultText: '15',
+      },
     ],
     examples: ['restnet demo', 'restnet demo --out /tmp/demo --calibration 200 --eval 500'],
   },
@@ -56,10 +73,14 @@ export const demo: Command = {
     const present = zooAnchorsPresent();
     const pairs = requested.filter(([a, b]) => {
       const missing = [a, b].filter((m) => !present.includes(m));
-      if (missing.length) ctx.progress.note(`skipping ${a}/${b}: zoo anchor ${missing.join(', ')} not in this installation${ctx.args.has('pairs') ? '' : ' (still training?)'}`);
+      if (missing.length)
+        ctx.progress.note(
+          `skipping ${a}/${b}: zoo anchor ${missing.join(', ')} not in this installation${ctx.args.has('pairs') ? '' : ' (still training?)'}`,
+        );
       return missing.length === 0;
     });
-    if (pairs.length === 0) throw new CliError(`demo: no pair of zoo anchors available (present: ${present.join(', ') || 'none'})`);
+    if (pairs.length === 0)
+      throw new CliError(`demo: no pair of zoo anchors available (present: ${present.join(', ') || 'none'})`);
 
     const cache = new Map<string, Anchor>();
     const results: { pair: [string, string]; dir: string; result: PairResult }[] = [];
@@ -72,10 +93,15 @@ export const demo: Command = {
       const evaluation = loadDataArg('zoo:eval', undefined, a, ctx.args.number('eval', Infinity));
       const dir = k === 0 ? out : ensureOutDir(join(out, `${nameA}-${nameB}`));
       // Plots of every pair go to the top directory.
-      const result = await stitchPair(ctx, a, b, calibration, evaluation, dir, { plotsDir: out, latencyRuns: ctx.args.number('latency-runs', 15) });
+      const result = await stitchPair(ctx, a, b, calibration, evaluation, dir, {
+        plotsDir: out,
+        latencyRuns: ctx.args.number('latency-runs', 15),
+      });
       results.push({ pair: [nameA, nameB], dir, result });
       if (!ctx.json) {
-        ctx.print(`\n${nameA} / ${nameB}: front ${result.net.configs[0]!.front}, back ${result.net.configs[0]!.back}, ${result.net.ids.length} stitched configurations`);
+        ctx.print(
+          `\n${nameA} / ${nameB}: front ${result.net.configs[0]!.front}, back ${result.net.configs[0]!.back}, ${result.net.ids.length} stitched configurations`,
+        );
         ctx.print(resultsTable(result.net));
       }
     }
@@ -83,8 +109,15 @@ export const demo: Command = {
       out,
       seconds: (performance.now() - started) / 1000,
       pairs: results.map(({ pair, dir, result }) => ({
-        a: pair[0], b: pair[1], dir, manifest: result.files.manifest, cka: result.files.cka, pareto: result.files.pareto,
-        anchors: result.net.anchorRecords, configs: result.net.configs, skipped: result.skipped,
+        a: pair[0],
+        b: pair[1],
+        dir,
+        manifest: result.files.manifest,
+        cka: result.files.cka,
+        pareto: result.files.pareto,
+        anchors: result.net.anchorRecords,
+        configs: result.net.configs,
+        skipped: result.skipped,
       })),
     };
     writeFileAtomic(join(out, 'demo.json'), `${JSON.stringify(summary, null, 2)}\n`);
@@ -97,6 +130,8 @@ export const demo: Command = {
     for (const { pair, result } of results) {
       ctx.print(`  ${pair.join('/')}: ${result.files.manifest}, ${result.files.cka.svg}, ${result.files.pareto}`);
     }
-    ctx.print(`try: restnet select ${out} --max-latency-ms <X>   (the first pair; the others: restnet select ${out}/<A>-<B> ...)`);
+    ctx.print(
+      `try: restnet select ${out} --max-latency-ms <X>   (the first pair; the others: restnet select ${out}/<A>-<B> ...)`,
+    );
   },
 };

@@ -19,7 +19,14 @@ export const exportCommand: Command = {
     positionals: [{ name: 'DIR', help: 'a directory written by restnet stitch or restnet demo' }],
     flags: [
       { name: 'config', short: 'c', type: 'string', value: 'ID', help: '(required) the configuration id' },
-      { name: 'output', short: 'o', type: 'string', value: 'FILE', help: 'the .onnx file to write', defaultText: 'DIR/<ID>.onnx' },
+      {
+        name: 'output',
+        short: 'o',
+        type: 'string',
+        value: 'FILE',
+        help: 'the .onnx file to write',
+        defaultText: 'DIR/<ID>.onnx',
+      },
     ],
     examples: ['restnet export restnet-out --config cnn-l.stage2.block0~cnn-s.stage2.block0 -o hybrid.onnx'],
   },
@@ -29,7 +36,8 @@ export const exportCommand: Command = {
     if (id === undefined) throw new UsageError('export: --config ID is required (see restnet export --help)');
     const net = await loadNet(dir, ctx);
     try {
-      if (!net.ids.includes(id)) throw new CliError(`export: no configuration '${id}' in ${dir}; expected one of ${net.ids.join(', ')}`);
+      if (!net.ids.includes(id))
+        throw new CliError(`export: no configuration '${id}' in ${dir}; expected one of ${net.ids.join(', ')}`);
       const output = ctx.args.string('output');
       let path: string;
       let bytes: Uint8Array;
@@ -43,7 +51,22 @@ export const exportCommand: Command = {
         writeFileAtomic(path, bytes);
       }
       const r = net.record(id);
-      if (ctx.json) ctx.print(JSON.stringify({ id, path, bytes: bytes.length, macs: r.macs, params: r.params, accuracy: r.accuracy, latencyMs: r.latencyMs }, null, 2));
+      if (ctx.json)
+        ctx.print(
+          JSON.stringify(
+            {
+              id,
+              path,
+              bytes: bytes.length,
+              macs: r.macs,
+              params: r.params,
+              accuracy: r.accuracy,
+              latencyMs: r.latencyMs,
+            },
+            null,
+            2,
+          ),
+        );
       else ctx.print(`wrote ${path} (${si(bytes.length)}B): ${id}, ${si(r.macs)} MACs, ${si(r.params)} params`);
     } finally {
       await net.dispose();

@@ -13,16 +13,21 @@ import { checkFamilyDir } from './select.js';
 
 function parseBatches(text: string): number[] {
   const batches = text.split(',').map((s) => Number(s.trim()));
-  if (batches.length === 0 || !batches.every((b) => Number.isInteger(b) && b >= 1)) throw new UsageError(`--batch: expected positive integers separated by commas (1,32), got ${text}`);
+  if (batches.length === 0 || !batches.every((b) => Number.isInteger(b) && b >= 1))
+    throw new UsageError(`--batch: expected positive integers separated by commas (1,32), got ${text}`);
   return batches;
 }
 
 function profileTable(entries: ProfileEntry[], macs: Map<string, number>, batches: number[]): string {
   const ms = (v: number): string => v.toFixed(3);
-  const rows = [...entries].sort((x, y) => macs.get(x.id)! - macs.get(y.id)!).map((e) => [
-    `${e.id}${e.kind === 'anchor' ? ' (anchor)' : ''}`, si(macs.get(e.id)!), e.mode,
-    ...batches.flatMap((b) => [ms(e.batches[String(b)]!.medianMs), ms(e.batches[String(b)]!.p95Ms)]),
-  ]);
+  const rows = [...entries]
+    .sort((x, y) => macs.get(x.id)! - macs.get(y.id)!)
+    .map((e) => [
+      `${e.id}${e.kind === 'anchor' ? ' (anchor)' : ''}`,
+      si(macs.get(e.id)!),
+      e.mode,
+      ...batches.flatMap((b) => [ms(e.batches[String(b)]!.medianMs), ms(e.batches[String(b)]!.p95Ms)]),
+    ]);
   return table(['configuration', 'MACs', 'mode', ...batches.flatMap((b) => [`batch ${b} median ms`, 'p95 ms'])], rows);
 }
 
@@ -39,10 +44,31 @@ export const profile: Command = {
     ].join('\n'),
     positionals: [{ name: 'DIR', help: 'a directory written by restnet stitch or restnet demo' }],
     flags: [
-      { name: 'runs', type: 'integer', value: 'N', min: 1, help: 'timed runs per configuration and batch size', defaultText: '20' },
+      {
+        name: 'runs',
+        type: 'integer',
+        value: 'N',
+        min: 1,
+        help: 'timed runs per configuration and batch size',
+        defaultText: '20',
+      },
       { name: 'batch', type: 'string', value: 'B,...', help: 'batch sizes', defaultText: '1,32' },
-      { name: 'mode', type: 'string', value: 'MODE', choices: RUN_MODES, help: 'how the family runs', defaultText: 'auto' },
-      { name: 'threads', type: 'integer', value: 'N', min: 1, help: 'onnxruntime intra-op threads', defaultText: 'the faster at batch 1, measured' },
+      {
+        name: 'mode',
+        type: 'string',
+        value: 'MODE',
+        choices: RUN_MODES,
+        help: 'how the family runs',
+        defaultText: 'auto',
+      },
+      {
+        name: 'threads',
+        type: 'integer',
+        value: 'N',
+        min: 1,
+        help: 'onnxruntime intra-op threads',
+        defaultText: 'the faster at batch 1, measured',
+      },
     ],
     examples: ['restnet profile restnet-out', 'restnet profile restnet-out --runs 50 --batch 1 --json'],
   },
@@ -54,7 +80,11 @@ export const profile: Command = {
     const { ReStNet } = await import('../../restnet/runtime.js');
     ctx.progress.step(`loading ${dir}`);
     const threads = ctx.args.number('threads');
-    const net = await ReStNet.load(resolve(dir), { warm: 'none', mode: ctx.args.string('mode', 'auto') as (typeof RUN_MODES)[number], ...(threads === undefined ? {} : { threads }) });
+    const net = await ReStNet.load(resolve(dir), {
+      warm: 'none',
+      mode: ctx.args.string('mode', 'auto') as (typeof RUN_MODES)[number],
+      ...(threads === undefined ? {} : { threads }),
+    });
     try {
       ctx.progress.step(`profiling ${net.ids.length} configurations and ${net.anchorRecords.length} anchors`);
       let result: Awaited<ReturnType<typeof net.profile>>;
@@ -65,9 +95,15 @@ export const profile: Command = {
         throw new CliError(`profile: ${(error as Error).message}`);
       }
       ctx.progress.end(`wrote ${result.path}`);
-      const macs = new Map<string, number>([...net.configs.map((c) => [c.id, c.macs] as const), ...net.anchorRecords.map((a) => [a.name, a.macs] as const)]);
+      const macs = new Map<string, number>([
+        ...net.configs.map((c) => [c.id, c.macs] as const),
+        ...net.anchorRecords.map((a) => [a.name, a.macs] as const),
+      ]);
       if (ctx.json) ctx.print(JSON.stringify({ path: result.path, ...result.profile }, null, 2));
-      else ctx.print(`${profileTable(result.profile.entries, macs, batches)}\n\n${result.profile.device.cpu} (${result.profile.device.platform}-${result.profile.device.arch}, ${result.profile.device.cores} cores), ${result.profile.threads} intra-op thread(s), mode ${result.profile.mode}\nwrote ${result.path}`);
+      else
+        ctx.print(
+          `${profileTable(result.profile.entries, macs, batches)}\n\n${result.profile.device.cpu} (${result.profile.device.platform}-${result.profile.device.arch}, ${result.profile.device.cores} cores), ${result.profile.threads} intra-op thread(s), mode ${result.profile.mode}\nwrote ${result.path}`,
+        );
     } finally {
       await net.dispose();
     }

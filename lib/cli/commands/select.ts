@@ -11,9 +11,11 @@ import { si } from '../output.js';
 /** Checks that dir is a directory with a manifest.json; a CliError says what is wrong. */
 export function checkFamilyDir(dir: string): void {
   const st = statSync(dir, { throwIfNoEntry: false });
-  if (!st) throw new CliError(`'${dir}' does not exist (expected a directory written by restnet stitch or restnet demo)`);
+  if (!st)
+    throw new CliError(`'${dir}' does not exist (expected a directory written by restnet stitch or restnet demo)`);
   if (!st.isDirectory()) throw new CliError(`'${dir}' is not a directory (expected a directory with manifest.json)`);
-  if (!statSync(join(dir, 'manifest.json'), { throwIfNoEntry: false })) throw new CliError(`'${dir}' has no manifest.json (write one with restnet stitch or restnet demo)`);
+  if (!statSync(join(dir, 'manifest.json'), { throwIfNoEntry: false }))
+    throw new CliError(`'${dir}' has no manifest.json (write one with restnet stitch or restnet demo)`);
 }
 
 /** Loads a saved ReStNet (manifest.json in dir) without building any session. */
@@ -37,7 +39,10 @@ const BUDGET_FLAGS = [
 
 export function describeSelection(s: Selection, dir: string): string {
   const acc = s.accuracy === null ? '-' : `${(s.accuracy * 100).toFixed(2)}%`;
-  const lat = s.latencyMs === null ? '-' : `${s.latencyMs.toFixed(3)} ms (${s.latencySource === 'profile' ? "this device's profile" : 'manifest'})`;
+  const lat =
+    s.latencyMs === null
+      ? '-'
+      : `${s.latencyMs.toFixed(3)} ms (${s.latencySource === 'profile' ? "this device's profile" : 'manifest'})`;
   const head = `${s.id} (${s.kind === 'anchor' ? 'anchor' : 'stitched'}): accuracy ${acc}, latency ${lat}, ${si(s.macs)} MACs, ${si(s.params)} params`;
   if (s.kind === 'anchor') return `${head}\nfile: ${join(dir, s.file)}`;
   return `${head}\ncuts: ${s.front} up to ${s.frontCut} -> stitch -> ${s.back} after ${s.backCut} (CKA ${s.cka.toFixed(3)})${s.onnx ? `\nfused ONNX: ${join(dir, s.onnx)}` : `\nexport it: restnet export ${dir} --config ${s.id} -o ${s.id}.onnx`}`;
@@ -59,10 +64,26 @@ export const select: Command = {
       { name: 'max-latency-ms', type: 'number', value: 'X', min: 0, help: 'latency per image at batch 1, in ms' },
       { name: 'max-macs', type: 'number', value: 'X', min: 0, help: 'multiply-adds per image' },
       { name: 'max-params', type: 'number', value: 'X', min: 0, help: 'parameters' },
-      { name: 'max-memory-bytes', type: 'number', value: 'X', min: 0, help: 'weights + largest activation at batch 1, in bytes' },
-      { name: 'min-accuracy', type: 'number', value: 'X', min: 0, help: 'accuracy as a fraction (0.9) or a percentage (90)' },
+      {
+        name: 'max-memory-bytes',
+        type: 'number',
+        value: 'X',
+        min: 0,
+        help: 'weights + largest activation at batch 1, in bytes',
+      },
+      {
+        name: 'min-accuracy',
+        type: 'number',
+        value: 'X',
+        min: 0,
+        help: 'accuracy as a fraction (0.9) or a percentage (90)',
+      },
       { name: 'no-anchors', type: 'boolean', help: 'choose among the stitched configurations only' },
-      { name: 'include-dominated', type: 'boolean', help: 'also consider configurations marked pareto: false (dominated on the validation split)' },
+      {
+        name: 'include-dominated',
+        type: 'boolean',
+        help: 'also consider configurations marked pareto: false (dominated on the validation split)',
+      },
     ],
     examples: ['restnet select restnet-out --max-latency-ms 0.5', 'restnet select restnet-out --max-macs 20e6 --json'],
   },
@@ -75,11 +96,17 @@ export const select: Command = {
       if (key === 'minAccuracy' && v > 1) v /= 100;
       budget[key] = v;
     }
-    if (Object.keys(budget).length === 0) throw new UsageError('select: give a budget: --max-latency-ms X, --max-macs X or --max-params X (see restnet select --help)');
+    if (Object.keys(budget).length === 0)
+      throw new UsageError(
+        'select: give a budget: --max-latency-ms X, --max-macs X or --max-params X (see restnet select --help)',
+      );
     const net = await loadNet(dir, ctx);
     let chosen: Selection;
     try {
-      chosen = net.select(budget, { includeAnchors: !ctx.args.bool('no-anchors'), includeDominated: ctx.args.bool('include-dominated') });
+      chosen = net.select(budget, {
+        includeAnchors: !ctx.args.bool('no-anchors'),
+        includeDominated: ctx.args.bool('include-dominated'),
+      });
     } catch (error) {
       throw new CliError((error as Error).message);
     } finally {

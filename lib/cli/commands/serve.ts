@@ -28,18 +28,103 @@ export const serve: Command = {
     flags: [
       { name: 'host', type: 'string', value: 'HOST', help: 'address to listen on', defaultText: '127.0.0.1' },
       { name: 'port', type: 'integer', value: 'N', min: 0, help: 'port (0: any free port)', defaultText: '8080' },
-      { name: 'target-ms', type: 'number', value: 'X', min: 0, exclusiveMin: true, help: 'latency percentile target per request in ms', defaultText: 'none: no adaptation' },
-      { name: 'percentile', type: 'number', value: 'P', min: 0, exclusiveMin: true, help: 'which percentile to hold under the target', defaultText: '95' },
-      { name: 'window-ms', type: 'number', value: 'X', min: 0, exclusiveMin: true, help: 'sliding window of the percentile, in ms', defaultText: '2000' },
-      { name: 'cooldown-ms', type: 'number', value: 'X', min: 0, exclusiveMin: true, help: 'time below target x (1 - hysteresis) before stepping up', defaultText: '5000' },
-      { name: 'hysteresis', type: 'number', value: 'F', min: 0, help: 'margin under the target that allows a step up', defaultText: '0.2' },
-      { name: 'min-accuracy', type: 'number', value: 'X', min: 0, help: 'never run a configuration less accurate than this (fraction, or percentage > 1)' },
-      { name: 'max-batch', type: 'integer', value: 'N', min: 1, help: 'samples per inference batch at most', defaultText: '32' },
-      { name: 'max-wait-ms', type: 'number', value: 'X', min: 0, help: 'how long a request waits to be batched with others', defaultText: '2' },
-      { name: 'max-queue', type: 'integer', value: 'N', min: 1, help: 'requests waiting at most; more get 503', defaultText: '256' },
-      { name: 'body-limit', type: 'integer', value: 'BYTES', min: 1, help: 'largest request body; larger get 413', defaultText: '1048576' },
-      { name: 'pin', type: 'string', value: 'ID', help: 'start pinned to this configuration or anchor (PUT /v1/config {"id": null} releases it)' },
-      { name: 'threads', type: 'integer', value: 'N', min: 1, help: 'onnxruntime threads per session (more help big batches on an idle device)', defaultText: '1' },
+      {
+        name: 'target-ms',
+        type: 'number',
+        value: 'X',
+        min: 0,
+        exclusiveMin: true,
+        help: 'latency percentile target per request in ms',
+        defaultText: 'none: no adaptation',
+      },
+      {
+        name: 'percentile',
+        type: 'number',
+        value: 'P',
+        min: 0,
+        exclusiveMin: true,
+        help: 'which percentile to hold under the target',
+        defaultText: '95',
+      },
+      {
+        name: 'window-ms',
+        type: 'number',
+        value: 'X',
+        min: 0,
+        exclusiveMin: true,
+        help: 'sliding window of the percentile, in ms',
+        defaultText: '2000',
+      },
+      {
+        name: 'cooldown-ms',
+        type: 'number',
+        value: 'X',
+        min: 0,
+        exclusiveMin: true,
+        help: 'time below target x (1 - hysteresis) before stepping up',
+        defaultText: '5000',
+      },
+      {
+        name: 'hysteresis',
+        type: 'number',
+        value: 'F',
+        min: 0,
+        help: 'margin under the target that allows a step up',
+        defaultText: '0.2',
+      },
+      {
+        name: 'min-accuracy',
+        type: 'number',
+        value: 'X',
+        min: 0,
+        help: 'never run a configuration less accurate than this (fraction, or percentage > 1)',
+      },
+      {
+        name: 'max-batch',
+        type: 'integer',
+        value: 'N',
+        min: 1,
+        help: 'samples per inference batch at most',
+        defaultText: '32',
+      },
+      {
+        name: 'max-wait-ms',
+        type: 'number',
+        value: 'X',
+        min: 0,
+        help: 'how long a request waits to be batched with others',
+        defaultText: '2',
+      },
+      {
+        name: 'max-queue',
+        type: 'integer',
+        value: 'N',
+        min: 1,
+        help: 'requests waiting at most; more get 503',
+        defaultText: '256',
+      },
+      {
+        name: 'body-limit',
+        type: 'integer',
+        value: 'BYTES',
+        min: 1,
+        help: 'largest request body; larger get 413',
+        defaultText: '1048576',
+      },
+      {
+        name: 'pin',
+        type: 'string',
+        value: 'ID',
+        help: 'start pinned to this configuration or anchor (PUT /v1/config {"id": null} releases it)',
+      },
+      {
+        name: 'threads',
+        type: 'integer',
+        value: 'N',
+        min: 1,
+        help: 'onnxruntime threads per session (more help big batches on an idle device)',
+        defaultText: '1',
+      },
       { name: 'log-level', type: 'string', value: 'L', choices: LOG_LEVELS, help: 'log level', defaultText: 'info' },
     ],
     examples: [
@@ -54,9 +139,18 @@ export const serve: Command = {
     let minAccuracy = number('min-accuracy');
     if (minAccuracy !== undefined && minAccuracy > 1) minAccuracy /= 100;
     const options: ServeOptions = {
-      targetMs: number('target-ms'), percentile: number('percentile'), windowMs: number('window-ms'), cooldownMs: number('cooldown-ms'),
-      hysteresis: number('hysteresis'), minAccuracy, maxBatch: number('max-batch'), maxWaitMs: number('max-wait-ms'), maxQueue: number('max-queue'),
-      bodyLimit: number('body-limit'), pin: a.string('pin'), logLevel: a.string('log-level', 'info'),
+      targetMs: number('target-ms'),
+      percentile: number('percentile'),
+      windowMs: number('window-ms'),
+      cooldownMs: number('cooldown-ms'),
+      hysteresis: number('hysteresis'),
+      minAccuracy,
+      maxBatch: number('max-batch'),
+      maxWaitMs: number('max-wait-ms'),
+      maxQueue: number('max-queue'),
+      bodyLimit: number('body-limit'),
+      pin: a.string('pin'),
+      logLevel: a.string('log-level', 'info'),
     };
     for (const k of Object.keys(options) as (keyof ServeOptions)[]) if (options[k] === undefined) delete options[k];
     // One thread by default: onnxruntime's spinning thread pool starves on a busy device (10x
@@ -75,7 +169,8 @@ export const serve: Command = {
       const sample = net.anchors[0].model.input.shape.slice(1) as number[];
       const size = sample.reduce((p, d) => p * d, 1);
       for (const id of [...net.ids, ...net.anchorRecords.map((r) => r.name)]) {
-        for (let n = 1; n <= maxBatch; n++) await net.runWith(id, { data: new Float32Array(n * size), dims: [n, ...sample] });
+        for (let n = 1; n <= maxBatch; n++)
+          await net.runWith(id, { data: new Float32Array(n * size), dims: [n, ...sample] });
       }
       ctx.progress.end();
       service = await createService(net, options);
@@ -90,9 +185,13 @@ export const serve: Command = {
     } catch (error) {
       await app.close();
       await net.dispose();
-      throw new CliError(`serve: cannot listen on ${a.string('host', '127.0.0.1')}:${a.number('port', 8080)} (${(error as Error).message})`);
+      throw new CliError(
+        `serve: cannot listen on ${a.string('host', '127.0.0.1')}:${a.number('port', 8080)} (${(error as Error).message})`,
+      );
     }
-    ctx.progress.note(`restnet serve: listening on ${address} (active ${net.current}${options.targetMs === undefined ? ', no latency target' : `, p${options.percentile ?? 95} target ${options.targetMs} ms`})`);
+    ctx.progress.note(
+      `restnet serve: listening on ${address} (active ${net.current}${options.targetMs === undefined ? ', no latency target' : `, p${options.percentile ?? 95} target ${options.targetMs} ms`})`,
+    );
     await new Promise<void>((resolve) => {
       if (ctx.signal.aborted) resolve();
       else ctx.signal.addEventListener('abort', () => resolve(), { once: true });

@@ -12,7 +12,16 @@ import type { ReStNet } from '../../restnet/runtime.js';
 import { CliError, UsageError } from '../args.js';
 import type { CliContext, Command } from '../context.js';
 import { ensureOutDir } from '../files.js';
-import { analysisJson, loadDataArg, loadModelArg, onProgress, resultsTable, saveNet, writeAnalysis, writePareto } from '../pipeline.js';
+import {
+  analysisJson,
+  loadDataArg,
+  loadModelArg,
+  onProgress,
+  resultsTable,
+  saveNet,
+  writeAnalysis,
+  writePareto,
+} from '../pipeline.js';
 import { analyzeOptions, ANALYZE_FLAGS } from './analyze.js';
 import { DATA_FLAGS, DATA_HELP, dataArg, type FlagSpec } from './common.js';
 
@@ -21,16 +30,80 @@ export const DEFAULT_PER_FRONT = 1;
 
 export const FIT_FLAGS: FlagSpec[] = [
   { name: 'eval', type: 'integer', value: 'N', min: 1, help: 'evaluation images for accuracy', defaultText: 'all' },
-  { name: 'validation', type: 'integer', value: 'N', min: 0, help: 'calibration images held out (seeded draw) to mark dominated configurations; 0: offer every one', defaultText: '1000' },
-  { name: 'line-margin', type: 'number', value: 'PT', min: 0, help: 'drop configurations more than PT points below the line between the anchors on the validation split', defaultText: '1' },
-  { name: 'order', type: 'string', value: 'ORDER', choices: ['large-front', 'small-front', 'both'], help: "stitching direction (ReStNet's: the larger model's front)", defaultText: 'large-front' },
-  { name: 'per-front', type: 'integer', value: 'N', min: 1, help: 'candidate configurations per front cut (the CKA choice, then the next-highest-CKA back cuts); the validation split keeps the ones worth offering', defaultText: String(DEFAULT_PER_FRONT) },
-  { name: 'cost-range', type: 'string', value: 'RANGE', choices: ['anchors', 'any'], help: "keep configurations between the anchors' MACs, or all", defaultText: 'anchors' },
-  { name: 'no-refine', type: 'boolean', help: 'least squares only: skip training the stitches on the task (cross-entropy through the frozen back)' },
-  { name: 'refine-epochs', type: 'integer', value: 'N', min: 1, help: 'passes over the calibration images when refining', defaultText: '6' },
-  { name: 'refine-images', type: 'integer', value: 'N', min: 1, help: 'calibration images to refine on', defaultText: 'all' },
-  { name: 'strict', type: 'boolean', help: 'fail when a configuration cannot be refined, instead of keeping its least-squares stitch (refined: false, refineError)' },
-  { name: 'ridge', type: 'number', value: 'R', min: 0, help: 'ridge penalty per row of the least squares', defaultText: '1e-4' },
+  {
+    name: 'validation',
+    type: 'integer',
+    value: 'N',
+    min: 0,
+    help: 'calibration images held out (seeded draw) to mark dominated configurations; 0: offer every one',
+    defaultText: '1000',
+  },
+  {
+    name: 'line-margin',
+    type: 'number',
+    value: 'PT',
+    min: 0,
+    help: 'drop configurations more than PT points below the line between the anchors on the validation split',
+    defaultText: '1',
+  },
+  {
+    name: 'order',
+    type: 'string',
+    value: 'ORDER',
+    choices: ['large-front', 'small-front', 'both'],
+    help: "stitching direction (ReStNet's: the larger model's front)",
+    defaultText: 'large-front',
+  },
+  {
+    name: 'per-front',
+    type: 'integer',
+    value: 'N',
+    min: 1,
+    help: 'candidate configurations per front cut (the CKA choice, then the next-highest-CKA back cuts); the validation split keeps the ones worth offering',
+    defaultText: String(DEFAULT_PER_FRONT),
+  },
+  {
+    name: 'cost-range',
+    type: 'string',
+    value: 'RANGE',
+    choices: ['anchors', 'any'],
+    help: "keep configurations between the anchors' MACs, or all",
+    defaultText: 'anchors',
+  },
+  {
+    name: 'no-refine',
+    type: 'boolean',
+    help: 'least squares only: skip training the stitches on the task (cross-entropy through the frozen back)',
+  },
+  {
+    name: 'refine-epochs',
+    type: 'integer',
+    value: 'N',
+    min: 1,
+    help: 'passes over the calibration images when refining',
+    defaultText: '6',
+  },
+  {
+    name: 'refine-images',
+    type: 'integer',
+    value: 'N',
+    min: 1,
+    help: 'calibration images to refine on',
+    defaultText: 'all',
+  },
+  {
+    name: 'strict',
+    type: 'boolean',
+    help: 'fail when a configuration cannot be refined, instead of keeping its least-squares stitch (refined: false, refineError)',
+  },
+  {
+    name: 'ridge',
+    type: 'number',
+    value: 'R',
+    min: 0,
+    help: 'ridge penalty per row of the least squares',
+    defaultText: '1e-4',
+  },
   { name: 'no-export', type: 'boolean', help: 'do not write the fused .onnx files (export later with restnet export)' },
   { name: 'force', type: 'boolean', help: 'replace a family of other anchors already in the output directory' },
 ];
@@ -43,7 +116,15 @@ export interface PairResult {
 }
 
 /** The whole method on one pair of loaded anchors; writes into `out`. */
-export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibration: ModelRows, evaluation: ModelRows, out: string, options: { plotsDir?: string; latencyRuns?: number } = {}): Promise<PairResult> {
+export async function stitchPair(
+  ctx: CliContext,
+  a: Anchor,
+  b: Anchor,
+  calibration: ModelRows,
+  evaluation: ModelRows,
+  out: string,
+  options: { plotsDir?: string; latencyRuns?: number } = {},
+): Promise<PairResult> {
   const args = ctx.args;
   const plots = options.plotsDir ?? out;
   const calibrationLimit = args.number('calibration', 1000);
@@ -51,11 +132,15 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   let validation: ModelRows | undefined;
   if (validationCount > 0) {
     if (!calibration.labels || calibration.rows < 2 * validationCount) {
-      ctx.progress.note(`no validation split (${calibration.labels ? `${calibration.rows} calibration images, fewer than twice --validation ${validationCount}` : 'unlabelled calibration data'}): every configuration is offered`);
+      ctx.progress.note(
+        `no validation split (${calibration.labels ? `${calibration.rows} calibration images, fewer than twice --validation ${validationCount}` : 'unlabelled calibration data'}): every configuration is offered`,
+      );
     } else {
       // Seed 0: the same images every run. Everything below trains on the rest.
       ({ train: calibration, validation } = holdOut(calibration, validationCount, 0));
-      ctx.progress.note(`validation: ${validationCount} calibration images held out (seeded draw) to mark dominated configurations; ${calibration.rows} left to fit on`);
+      ctx.progress.note(
+        `validation: ${validationCount} calibration images held out (seeded draw) to mark dominated configurations; ${calibration.rows} left to fit on`,
+      );
     }
   }
   ctx.progress.step(`CKA ${a.name} x ${b.name} (${a.cuts.length} x ${b.cuts.length} cuts)`);
@@ -70,14 +155,27 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   const cka = writeAnalysis(plots, analysis, planned);
   if (planned.configs.length === 0) {
     const why = planned.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ');
-    throw new CliError(`${a.name} x ${b.name}: no stitched configuration is possible (${why || 'no candidate cuts'})${args.string('cost-range') !== 'any' ? '; --cost-range any keeps configurations outside the anchors\' cost range' : ''}`);
+    throw new CliError(
+      `${a.name} x ${b.name}: no stitched configuration is possible (${why || 'no candidate cuts'})${args.string('cost-range') !== 'any' ? "; --cost-range any keeps configurations outside the anchors' cost range" : ''}`,
+    );
   }
-  ctx.progress.note(`plan: ${planned.configs.length} configurations, front ${planned.configs[0]!.front}, back ${planned.configs[0]!.back}${planned.skipped.length ? ` (${planned.skipped.length} front cuts skipped)` : ''}`);
+  ctx.progress.note(
+    `plan: ${planned.configs.length} configurations, front ${planned.configs[0]!.front}, back ${planned.configs[0]!.back}${planned.skipped.length ? ` (${planned.skipped.length} front cuts skipped)` : ''}`,
+  );
 
   const refine = !args.bool('no-refine');
-  if (refine) for (const c of planned.leastSquaresOnly) ctx.progress.note(`plan: ${c.id} will be least squares only: ${c.reason}`);
-  ctx.progress.step(`fitting ${planned.configs.length} stitches (capture + least squares${refine ? ' + refinement on the task' : ''})`);
-  const fitOptions: FitPipelineOptions = { signal: ctx.signal, onProgress: onProgress(ctx), calibrationLimit, strict: args.bool('strict') };
+  if (refine)
+    for (const c of planned.leastSquaresOnly)
+      ctx.progress.note(`plan: ${c.id} will be least squares only: ${c.reason}`);
+  ctx.progress.step(
+    `fitting ${planned.configs.length} stitches (capture + least squares${refine ? ' + refinement on the task' : ''})`,
+  );
+  const fitOptions: FitPipelineOptions = {
+    signal: ctx.signal,
+    onProgress: onProgress(ctx),
+    calibrationLimit,
+    strict: args.bool('strict'),
+  };
   if (validation) fitOptions.validation = validation;
   if (args.has('ridge')) fitOptions.ridge = args.number('ridge')!;
   if (refine) {
@@ -88,11 +186,17 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   const net = await fit(planned, calibration, fitOptions);
   ctx.progress.end();
 
-  ctx.progress.step(`evaluating ${net.ids.length} configurations and ${net.anchorRecords.length === 1 ? 'the anchor' : 'both anchors'}`);
+  ctx.progress.step(
+    `evaluating ${net.ids.length} configurations and ${net.anchorRecords.length === 1 ? 'the anchor' : 'both anchors'}`,
+  );
   const evalLimit = args.number('eval', Infinity);
   await evaluate(net, evaluation, evaluation.labels, {
-    signal: ctx.signal, onProgress: onProgress(ctx, true), evalLimit,
-    ...(options.latencyRuns !== undefined ? { latencyRuns: options.latencyRuns, latencyRunsBatch32: Math.max(1, Math.ceil(options.latencyRuns / 3)) } : {}),
+    signal: ctx.signal,
+    onProgress: onProgress(ctx, true),
+    evalLimit,
+    ...(options.latencyRuns !== undefined
+      ? { latencyRuns: options.latencyRuns, latencyRunsBatch32: Math.max(1, Math.ceil(options.latencyRuns / 3)) }
+      : {}),
   });
   ctx.progress.end(`${Math.min(evalLimit, evaluation.rows)} images`);
 
@@ -106,13 +210,25 @@ export async function stitchPair(ctx: CliContext, a: Anchor, b: Anchor, calibrat
   ctx.signal.throwIfAborted();
   ctx.progress.step(`saving to ${out}`);
   const pareto = writePareto(plots, net, planned.configs[0]!.front, planned.configs[0]!.back);
-  const manifest = await saveNet(net, out, { exportOnnx: !args.bool('no-export'), force: args.bool('force'), signal: ctx.signal });
+  const manifest = await saveNet(net, out, {
+    exportOnnx: !args.bool('no-export'),
+    force: args.bool('force'),
+    signal: ctx.signal,
+  });
   ctx.progress.end();
-  return { net, files: { manifest, cka, pareto }, analysis: analysisJson(analysis, planned), skipped: planned.skipped.map(({ frontCut, reason }) => ({ frontCut, reason })) };
+  return {
+    net,
+    files: { manifest, cka, pareto },
+    analysis: analysisJson(analysis, planned),
+    skipped: planned.skipped.map(({ frontCut, reason }) => ({ frontCut, reason })),
+  };
 }
 
 /** Reads --data/--labels and --eval-data/--eval-labels (before any model is loaded: bad paths fail fast). */
-export function readSplits(ctx: CliContext, models: string[]): { data: string; calibration: SampleSet; evaluation?: SampleSet } {
+export function readSplits(
+  ctx: CliContext,
+  models: string[],
+): { data: string; calibration: SampleSet; evaluation?: SampleSet } {
   const args = ctx.args;
   const data = dataArg(ctx, models);
   const calibration = loadData(data, args.string('labels'));
@@ -123,7 +239,11 @@ export function readSplits(ctx: CliContext, models: string[]): { data: string; c
 }
 
 /** Calibration and evaluation rows shaped as the anchor's input; without evaluation data, the last 20% of the data. */
-export function conformSplits(ctx: CliContext, sets: ReturnType<typeof readSplits>, anchor: Anchor): { calibration: ModelRows; evaluation: ModelRows; note?: string } {
+export function conformSplits(
+  ctx: CliContext,
+  sets: ReturnType<typeof readSplits>,
+  anchor: Anchor,
+): { calibration: ModelRows; evaluation: ModelRows; note?: string } {
   const args = ctx.args;
   const evalLimit = args.number('eval', Infinity);
   const calibration = loadDataArg(sets.calibration, undefined, anchor);
@@ -135,7 +255,8 @@ export function conformSplits(ctx: CliContext, sets: ReturnType<typeof readSplit
     const n = calibration.rows;
     const held = Math.min(evalLimit, Math.floor(n / 5));
     const start = n - held;
-    if (held < 1) throw new UsageError(`stitch: ${n} images are too few to hold some out for evaluation; give --eval-data`);
+    if (held < 1)
+      throw new UsageError(`stitch: ${n} images are too few to hold some out for evaluation; give --eval-data`);
     const cols = calibration.cols;
     evaluation = { images: calibration.images.subarray(start * cols), rows: n - start, cols };
     if (calibration.labels) evaluation.labels = calibration.labels.subarray(start);
@@ -144,7 +265,10 @@ export function conformSplits(ctx: CliContext, sets: ReturnType<typeof readSplit
     if (calibration.labels) calibration.labels = calibration.labels.subarray(0, start);
     note = `no --eval-data: images ${start}-${n - 1} of ${sets.data} are held out for evaluation, 0-${start - 1} calibrate`;
   }
-  if (!evaluation.labels) throw new CliError(`evaluation needs labels: give --labels${args.has('eval-data') ? ' / --eval-labels' : ''} (or a labels file inside the PNG folder)`);
+  if (!evaluation.labels)
+    throw new CliError(
+      `evaluation needs labels: give --labels${args.has('eval-data') ? ' / --eval-labels' : ''} (or a labels file inside the PNG folder)`,
+    );
   return note === undefined ? { calibration, evaluation } : { calibration, evaluation, note };
 }
 
@@ -153,7 +277,7 @@ export const stitch: Command = {
     name: 'stitch',
     summary: 'Build a ReStNet from two models: CKA analysis, plan, fit the stitches, evaluate, save.',
     description: [
-      "The front of the larger model is joined to the back of the smaller at the cut pairs of",
+      'The front of the larger model is joined to the back of the smaller at the cut pairs of',
       'highest CKA (keeping depth order); each linear stitch is fitted by least squares, then trained',
       'on the task through the frozen back (--no-refine skips it); every configuration and both',
       'anchors are measured (accuracy, latency, MACs, params). --out receives manifest.json (the',
@@ -177,7 +301,13 @@ export const stitch: Command = {
     ],
     flags: [
       ...DATA_FLAGS,
-      { name: 'eval-data', type: 'string', value: 'DATA', help: 'evaluation images (same formats as --data)', defaultText: 'zoo:eval for zoo data, else 20% of --data' },
+      {
+        name: 'eval-data',
+        type: 'string',
+        value: 'DATA',
+        help: 'evaluation images (same formats as --data)',
+        defaultText: 'zoo:eval for zoo data, else 20% of --data',
+      },
       { name: 'eval-labels', type: 'string', value: 'FILE', help: 'labels of --eval-data' },
       { name: 'out', short: 'o', type: 'string', value: 'DIR', help: '(required) output directory' },
       ...ANALYZE_FLAGS,
@@ -201,7 +331,18 @@ export const stitch: Command = {
     if (note) ctx.progress.note(note);
     const result = await stitchPair(ctx, a, b, calibration, evaluation, out);
     if (ctx.json) {
-      ctx.print(JSON.stringify({ anchors: result.net.anchorRecords, configs: result.net.configs, files: result.files, skipped: result.skipped }, null, 2));
+      ctx.print(
+        JSON.stringify(
+          {
+            anchors: result.net.anchorRecords,
+            configs: result.net.configs,
+            files: result.files,
+            skipped: result.skipped,
+          },
+          null,
+          2,
+        ),
+      );
     } else {
       ctx.print(resultsTable(result.net));
       ctx.print(`\nwrote ${result.files.manifest}\n      ${result.files.cka.svg}\n      ${result.files.pareto}`);

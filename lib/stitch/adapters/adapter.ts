@@ -3,7 +3,17 @@
 // positions, applies the stitch (and, CNN -> Transformer, a second map that makes the CLS token
 // from the mean-pooled feature map), and lays the result out as the back's input.
 import type { Matrix, Tensor } from '../../matrix.js';
-import { addPositionOffsets, depthToSpace, dropTokens, positionRows, prependCls, resampleGrid, rowsToGrid, sampleRows, spaceToDepth } from './layout.js';
+import {
+  addPositionOffsets,
+  depthToSpace,
+  dropTokens,
+  positionRows,
+  prependCls,
+  resampleGrid,
+  rowsToGrid,
+  sampleRows,
+  spaceToDepth,
+} from './layout.js';
 import { checkTensor } from '../../matrix.js';
 import type { Stitch } from '../fit.js';
 import { activationShape, shapeDims, type ActivationShape } from './shapes.js';
@@ -69,16 +79,30 @@ export class Adapter {
     this.back = activationShape(back, 'back', options.backCls);
     this.kind = `${this.front.kind}-${this.back.kind}` as AdapterKind;
     if (this.front.kind === 'vit' && this.back.kind === 'vit' && this.front.tokens !== this.back.tokens) {
-      throw new RangeError(`back: a Transformer -> Transformer adapter maps token by token and needs ${this.front.tokens} tokens like the front, got ${this.back.tokens}`);
+      throw new RangeError(
+        `back: a Transformer -> Transformer adapter maps token by token and needs ${this.front.tokens} tokens like the front, got ${this.back.tokens}`,
+      );
     }
     const downsample = options.downsample ?? 'average';
-    if (downsample !== 'average' && downsample !== 'space-to-depth') throw new RangeError(`options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`);
-    this.splitCls = (options.clsMap ?? false) && this.front.kind === 'vit' && this.back.kind === 'vit' && this.front.cls && this.back.cls;
+    if (downsample !== 'average' && downsample !== 'space-to-depth')
+      throw new RangeError(
+        `options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`,
+      );
+    this.splitCls =
+      (options.clsMap ?? false) &&
+      this.front.kind === 'vit' &&
+      this.back.kind === 'vit' &&
+      this.front.cls &&
+      this.back.cls;
     const upsample = options.upsample ?? 'bilinear';
-    if (upsample !== 'bilinear' && upsample !== 'depth-to-space') throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
+    if (upsample !== 'bilinear' && upsample !== 'depth-to-space')
+      throw new RangeError(
+        `options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`,
+      );
     this.upBlock = 1;
     if (upsample === 'depth-to-space' && this.back.kind === 'cnn') {
-      const [fh, fw] = this.front.kind === 'cnn' ? [this.front.height, this.front.width] : [this.front.side, this.front.side];
+      const [fh, fw] =
+        this.front.kind === 'cnn' ? [this.front.height, this.front.width] : [this.front.side, this.front.side];
       const f = this.back.height / fh;
       if (Number.isInteger(f) && f > 1 && this.back.width / fw === f) this.upBlock = f;
     }
@@ -143,7 +167,10 @@ export class Adapter {
     const [h, w] = this.grid;
     const f = this.front;
     let main: Matrix;
-    if (f.kind === 'cnn') main = positionRows(this.block > 1 ? spaceToDepth(front, this.block, 'front') : resampleGrid(front, h, w, 'front'));
+    if (f.kind === 'cnn')
+      main = positionRows(
+        this.block > 1 ? spaceToDepth(front, this.block, 'front') : resampleGrid(front, h, w, 'front'),
+      );
     else if (this.splitCls) return { main: dropTokens(front, 1), cls: sampleRows(front, 'cls', 'front') };
     else if (this.back.kind === 'vit') main = positionRows(front);
     else main = positionRows(resampleGrid(rowsToGrid(positionRows(front), n, f.side, f.side, f.cls ? 1 : 0), h, w));
@@ -165,7 +192,8 @@ export class Adapter {
     const nf = this.checkBatch(front, this.front, 'front');
     const nb = this.checkBatch(back, this.back, 'back');
     if (nf !== nb) throw new RangeError(`back: expected the same batch as front (${nf}), got ${nb}`);
-    const x = this.inputs(front), y = this.targets(back);
+    const x = this.inputs(front),
+      y = this.targets(back);
     const out: { main: FitPair; cls?: FitPair } = { main: { x: x.main, y: y.main } };
     if (x.cls && y.cls) out.cls = { x: x.cls, y: y.cls };
     return out;
@@ -178,16 +206,22 @@ export class Adapter {
       const map = maps?.[key];
       if (!expected) continue;
       if (!map?.weight || !(map.bias instanceof Float32Array) || typeof map.apply !== 'function') {
-        throw new TypeError(`maps.${key}: expected a stitch {weight, bias, apply}${key === 'cls' ? ' (this adapter makes a CLS token)' : ''}`);
+        throw new TypeError(
+          `maps.${key}: expected a stitch {weight, bias, apply}${key === 'cls' ? ' (this adapter makes a CLS token)' : ''}`,
+        );
       }
       if (map.weight.rows !== expected[0] || map.weight.cols !== expected[1] || map.bias.length !== expected[1]) {
-        throw new RangeError(`maps.${key}: expected a ${expected[0]} x ${expected[1]} weight and ${expected[1]} biases, got ${map.weight.rows} x ${map.weight.cols} and ${map.bias.length}`);
+        throw new RangeError(
+          `maps.${key}: expected a ${expected[0]} x ${expected[1]} weight and ${expected[1]} biases, got ${map.weight.rows} x ${map.weight.cols} and ${map.bias.length}`,
+        );
       }
     }
     if (maps.position !== undefined) {
       const size = this.positions * shapes.main[1];
       if (!(maps.position instanceof Float32Array) || maps.position.length !== size) {
-        throw new RangeError(`maps.position: expected a Float32Array of ${this.positions} positions x ${shapes.main[1]} outputs = ${size} values, got ${maps.position instanceof Float32Array ? maps.position.length : typeof maps.position}`);
+        throw new RangeError(
+          `maps.position: expected a Float32Array of ${this.positions} positions x ${shapes.main[1]} outputs = ${size} values, got ${maps.position instanceof Float32Array ? maps.position.length : typeof maps.position}`,
+        );
       }
     }
   }
@@ -203,8 +237,9 @@ export class Adapter {
       const [h, w] = this.grid;
       return this.upBlock > 1 ? depthToSpace(rowsToGrid(main, n, h, w), this.upBlock) : rowsToGrid(main, n, h, w);
     }
-    if ((this.kind === 'vit-vit' && !this.splitCls) || !b.cls) return { data: main.data, dims: [n, main.rows / n, b.dim] };
-    if (!cls) throw new TypeError('cls: expected the CLS map\'s output rows (this adapter makes a CLS token)');
+    if ((this.kind === 'vit-vit' && !this.splitCls) || !b.cls)
+      return { data: main.data, dims: [n, main.rows / n, b.dim] };
+    if (!cls) throw new TypeError("cls: expected the CLS map's output rows (this adapter makes a CLS token)");
     return prependCls(cls, main, n);
   }
 

@@ -28,7 +28,8 @@ export interface AdapterOnnxOptions {
 function poolingMatrix(n: number, m: number, transposed: boolean): Float32Array {
   const p = new Float32Array(n * m);
   for (let o = 0; o < m; o++) {
-    const begin = Math.floor((o * n) / m), end = Math.ceil(((o + 1) * n) / m);
+    const begin = Math.floor((o * n) / m),
+      end = Math.ceil(((o + 1) * n) / m);
     for (let i = begin; i < end; i++) p[transposed ? i * m + o : o * n + i] = 1 / (end - begin);
   }
   return p;
@@ -39,7 +40,10 @@ class Builder {
   readonly initializers: TensorProto[] = [];
   private count = 0;
 
-  constructor(private readonly prefix: string, readonly opset: number) {}
+  constructor(
+    private readonly prefix: string,
+    readonly opset: number,
+  ) {}
 
   name(s: string): string {
     return `${this.prefix}${s}_${this.count++}`;
@@ -79,18 +83,24 @@ class Builder {
    */
   resample(x: string, h: number, w: number, oh: number, ow: number): string {
     let y = x;
-    const poolH = oh < h, poolW = ow < w;
+    const poolH = oh < h,
+      poolW = ow < w;
     if ((poolH && h % oh !== 0) || (poolW && w % ow !== 0)) {
       if (poolH) y = this.op('MatMul', [this.floats(poolingMatrix(h, oh, false), [oh, h], 'pool'), y]);
       if (poolW) y = this.op('MatMul', [y, this.floats(poolingMatrix(w, ow, true), [w, ow], 'pool')]);
     } else if (poolH || poolW) {
-      const kh = poolH ? h / oh : 1, kw = poolW ? w / ow : 1;
+      const kh = poolH ? h / oh : 1,
+        kw = poolW ? w / ow : 1;
       y = this.op('AveragePool', [y], [attribute('kernel_shape', [kh, kw]), attribute('strides', [kh, kw])]);
     }
     if (oh > h || ow > w) {
       const nc = this.op('Slice', [this.op('Shape', [y]), this.ints([0]), this.ints([2]), this.ints([0])]);
       const sizes = this.op('Concat', [nc, this.ints([oh, ow])], [attribute('axis', 0)]);
-      y = this.op('Resize', [y, '', '', sizes], [attribute('mode', 'linear'), attribute('coordinate_transformation_mode', 'half_pixel')]);
+      y = this.op(
+        'Resize',
+        [y, '', '', sizes],
+        [attribute('mode', 'linear'), attribute('coordinate_transformation_mode', 'half_pixel')],
+      );
     }
     return y;
   }
@@ -104,21 +114,28 @@ class Builder {
 /** The adapter and its maps as ONNX nodes from `input` (front activation) to `output`. */
 export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: AdapterOnnxOptions): OnnxFragment {
   adapter.checkMaps(maps);
-  if (!Number.isInteger(options.opset) || options.opset < 13) throw new RangeError(`opset: expected an integer >= 13, got ${options.opset}`);
+  if (!Number.isInteger(options.opset) || options.opset < 13)
+    throw new RangeError(`opset: expected an integer >= 13, got ${options.opset}`);
   const b = new Builder(options.prefix, options.opset);
   const { front, back } = adapter;
   const [gh, gw] = adapter.grid;
   const out = options.output;
   let grid: string;
   if (front.kind === 'cnn') {
-    grid = adapter.block > 1
-      ? b.op('SpaceToDepth', [options.input], [attribute('blocksize', adapter.block)])
-      : b.resample(options.input, front.height, front.width, gh, gw);
+    grid =
+      adapter.block > 1
+        ? b.op('SpaceToDepth', [options.input], [attribute('blocksize', adapter.block)])
+        : b.resample(options.input, front.height, front.width, gh, gw);
   } else if (back.kind === 'vit' && adapter.splitCls) {
     // Transformer -> Transformer, CLS by its own map: [N, 1, D] and [N, T - 1, D] mapped, then joined.
     const cls = b.op('Slice', [options.input, b.ints([0]), b.ints([1]), b.ints([1])]);
     const rest = b.op('Slice', [options.input, b.ints([1]), b.ints([front.tokens]), b.ints([1])]);
-    const tokens = b.linear(rest, maps.main, undefined, maps.position && { data: maps.position, dims: [back.tokens - 1, back.dim] });
+    const tokens = b.linear(
+      rest,
+      maps.main,
+      undefined,
+      maps.position && { data: maps.position, dims: [back.tokens - 1, back.dim] },
+    );
     b.op('Concat', [b.linear(cls, maps.cls!), tokens], [attribute('axis', 1)], out);
     return { nodes: b.nodes, initializers: b.initializers };
   } else if (back.kind === 'vit') {
@@ -126,7 +143,9 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
     b.linear(options.input, maps.main, out, maps.position && { data: maps.position, dims: [back.tokens, back.dim] });
     return { nodes: b.nodes, initializers: b.initializers };
   } else {
-    const tokens = front.cls ? b.op('Slice', [options.input, b.ints([1]), b.ints([front.tokens]), b.ints([1])]) : options.input;
+    const tokens = front.cls
+      ? b.op('Slice', [options.input, b.ints([1]), b.ints([front.tokens]), b.ints([1])])
+      : options.input;
     const channelsFirst = b.op('Transpose', [tokens], [attribute('perm', [0, 2, 1])]);
     const square = b.op('Reshape', [channelsFirst, b.ints([0, front.dim, front.side, front.side])]);
     grid = b.resample(square, front.side, front.side, gh, gw);
@@ -134,7 +153,12 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
   const channelsLast = b.op('Transpose', [grid], [attribute('perm', [0, 2, 3, 1])]);
   if (back.kind === 'cnn') {
     const width = maps.main.weight.cols;
-    const mapped = b.linear(channelsLast, maps.main, undefined, maps.position && { data: maps.position, dims: [gh, gw, width] });
+    const mapped = b.linear(
+      channelsLast,
+      maps.main,
+      undefined,
+      maps.position && { data: maps.position, dims: [gh, gw, width] },
+    );
     if (adapter.upBlock > 1) {
       const nchw = b.op('Transpose', [mapped], [attribute('perm', [0, 3, 1, 2])]);
       b.op('DepthToSpace', [nchw], [attribute('blocksize', adapter.upBlock), attribute('mode', 'DCR')], out);

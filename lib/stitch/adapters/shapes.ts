@@ -38,7 +38,9 @@ export function activationShape(dims: readonly number[], name: string, cls?: boo
     }
     return { kind: 'vit', dim, tokens, cls: withCls, side };
   }
-  throw new RangeError(`${name}: expected per-sample dims [C, H, W] (feature map) or [T, D] (tokens), got [${dims.join(', ')}]`);
+  throw new RangeError(
+    `${name}: expected per-sample dims [C, H, W] (feature map) or [T, D] (tokens), got [${dims.join(', ')}]`,
+  );
 }
 
 export function shapeDims(s: ActivationShape): number[] {

@@ -78,10 +78,9 @@ RESTNET_AVX2 double dot_f64(const float* a, const float* b, std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 va = _mm256_loadu_ps(a + i), vb = _mm256_loadu_ps(b + i);
-    s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(va)),
-                         _mm256_cvtps_pd(_mm256_castps256_ps128(vb)), s0);
-    s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(va, 1)),
-                         _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1)), s1);
+    s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(va)), _mm256_cvtps_pd(_mm256_castps256_ps128(vb)), s0);
+    s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(va, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1)),
+                         s1);
   }
   alignas(32) double lanes[4];
   _mm256_store_pd(lanes, _mm256_add_pd(s0, s1));

@@ -79,8 +79,7 @@ RESTNET_AVX512 double dot_f64(const float* a, const float* b, std::size_t n) {
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     s0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + i)), _mm512_cvtps_pd(_mm256_loadu_ps(b + i)), s0);
-    s1 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + i + 8)),
-                         _mm512_cvtps_pd(_mm256_loadu_ps(b + i + 8)), s1);
+    s1 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + i + 8)), _mm512_cvtps_pd(_mm256_loadu_ps(b + i + 8)), s1);
   }
   alignas(64) double lanes[8];
   _mm512_store_pd(lanes, _mm512_add_pd(s0, s1));

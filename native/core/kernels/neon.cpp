@@ -25,12 +25,18 @@ __attribute__((always_inline)) inline void accumulate(std::size_t kc, const floa
     const float32x4_t b2 = vld1q_f32(b + p * kNr + 8);
     const float32x4_t a0 = vld1q_f32(a + p * kMr);
     const float32x4_t a1 = vld1q_f32(a + p * kMr + 4);
-#define RESTNET_ROW(r, av, lane)                                \
-  acc[r][0] = vfmaq_laneq_f32(acc[r][0], b0, av, lane);        \
-  acc[r][1] = vfmaq_laneq_f32(acc[r][1], b1, av, lane);        \
+#define RESTNET_ROW(r, av, lane)                        \
+  acc[r][0] = vfmaq_laneq_f32(acc[r][0], b0, av, lane); \
+  acc[r][1] = vfmaq_laneq_f32(acc[r][1], b1, av, lane); \
   acc[r][2] = vfmaq_laneq_f32(acc[r][2], b2, av, lane);
-    RESTNET_ROW(0, a0, 0) RESTNET_ROW(1, a0, 1) RESTNET_ROW(2, a0, 2) RESTNET_ROW(3, a0, 3)
-    RESTNET_ROW(4, a1, 0) RESTNET_ROW(5, a1, 1) RESTNET_ROW(6, a1, 2) RESTNET_ROW(7, a1, 3)
+    RESTNET_ROW(0, a0, 0)
+    RESTNET_ROW(1, a0, 1)
+    RESTNET_ROW(2, a0, 2)
+    RESTNET_ROW(3, a0, 3)
+    RESTNET_ROW(4, a1, 0)
+    RESTNET_ROW(5, a1, 1)
+    RESTNET_ROW(6, a1, 2)
+    RESTNET_ROW(7, a1, 3)
 #undef RESTNET_ROW
   }
 }

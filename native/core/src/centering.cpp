@@ -28,8 +28,8 @@ void check_finite(MatrixView x, const std::string& name) {
     for (std::size_t j = 0; j < x.cols; ++j) {
       const float v = x.row(i)[j];
       if (!std::isfinite(v)) {
-        throw RangeError(name + ": expected finite values, got " + std::to_string(v) +
-                         " at row " + std::to_string(i) + ", column " + std::to_string(j));
+        throw RangeError(name + ": expected finite values, got " + std::to_string(v) + " at row " + std::to_string(i) +
+                         ", column " + std::to_string(j));
       }
     }
   }

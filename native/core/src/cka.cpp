@@ -66,8 +66,8 @@ double cross_frobenius2(const Prepared& x, const Prepared& y, std::size_t n) {
   double total = 0.0;
   for (std::size_t j0 = 0; j0 < y.cols; j0 += kColBlock) {
     const std::size_t width = std::min(kColBlock, y.cols - j0);
-    gemm(x.cols, width, n, Operand{x.values.data(), x.cols, true},
-         Operand{y.values.data() + j0, y.cols, false}, block.data(), width);
+    gemm(x.cols, width, n, Operand{x.values.data(), x.cols, true}, Operand{y.values.data() + j0, y.cols, false},
+         block.data(), width);
     total += dot_f64(block.data(), block.data(), x.cols * width);
   }
   return total;
@@ -105,8 +105,7 @@ double hsic_from_frobenius(double f, const Prepared& x, const Prepared& y, std::
   // tr(K~ L~) = F - s, 1'K~1 = -tx, 1'L~1 = -ty, 1'K~L~1 = s, s = sum_i |x_i|^2 |y_i|^2.
   const double s = dot_f64(x.row_sq.data(), y.row_sq.data(), n);
   const double nn = static_cast<double>(n);
-  return (f - s + x.row_sq_total * y.row_sq_total / ((nn - 1.0) * (nn - 2.0)) - 2.0 * s / (nn - 2.0)) *
-         scale;
+  return (f - s + x.row_sq_total * y.row_sq_total / ((nn - 1.0) * (nn - 2.0)) - 2.0 * s / (nn - 2.0)) * scale;
 }
 
 double pair_hsic(const Prepared& x, const Prepared& y, std::size_t n, Method method, bool debiased) {
@@ -151,7 +150,8 @@ HsicTable fused_linear_gram(MatrixView x, MatrixView y, bool debiased, const Con
              });
   double f_kl = 0.0, f_kk = 0.0, f_ll = 0.0;
   for (std::size_t i = 0; i < n; ++i) f_kl += kl[i], f_kk += kk[i], f_ll += ll[i];
-  HsicTable table{Matrix64(1, 1), {hsic_from_frobenius(f_kk, px, px, n, debiased)},
+  HsicTable table{Matrix64(1, 1),
+                  {hsic_from_frobenius(f_kk, px, px, n, debiased)},
                   {hsic_from_frobenius(f_ll, py, py, n, debiased)}};
   table.cross.at(0, 0) = hsic_from_frobenius(f_kl, px, py, n, debiased);
   return table;
@@ -177,7 +177,7 @@ HsicTable fused_linear_features(MatrixView x, MatrixView y, bool debiased, const
              [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1, const std::vector<const double*>& b) {
                control.check();
                for (std::size_t i = i0; i < i1; ++i) {
-                 const double* row = b[0] + (i - i0) * (j1 - j0);  // columns j0 .. j1 - 1
+                 const double* row = b[0] + (i - i0) * (j1 - j0);          // columns j0 .. j1 - 1
                  const std::size_t lower = std::max(j0, std::min(j1, i));  // strictly below the diagonal
                  const std::size_t split = std::clamp(dx, j0, lower);      // X's columns end here
                  double s_x = 0.0, s_y = 0.0;
@@ -194,7 +194,8 @@ HsicTable fused_linear_features(MatrixView x, MatrixView y, bool debiased, const
              });
   double f_xx = 0.0, f_xy = 0.0, f_yy = 0.0;
   for (std::size_t i = 0; i < w; ++i) f_xx += xx[i], f_xy += xy[i], f_yy += yy[i];
-  HsicTable table{Matrix64(1, 1), {hsic_from_frobenius(f_xx, px, px, n, debiased)},
+  HsicTable table{Matrix64(1, 1),
+                  {hsic_from_frobenius(f_xx, px, px, n, debiased)},
                   {hsic_from_frobenius(f_yy, py, py, n, debiased)}};
   table.cross.at(0, 0) = hsic_from_frobenius(f_xy, px, py, n, debiased);
   return table;
@@ -206,19 +207,18 @@ Prepared prepare(MatrixView x, const CkaOptions& options, Method method, std::si
   return p;
 }
 
-std::string shape(std::size_t rows, std::size_t cols) {
-  return std::to_string(rows) + " x " + std::to_string(cols);
-}
+std::string shape(std::size_t rows, std::size_t cols) { return std::to_string(rows) + " x " + std::to_string(cols); }
 
 void validate(const Layers& a, const Layers& b, const CkaOptions& options, std::size_t n) {
   for (const Layers* layers : {&a, &b}) {
     for (std::size_t i = 0; i < layers->views.size(); ++i) {
       const MatrixView& v = layers->views[i];
       if (v.rows != n) {
-        throw RangeError(layers->names[i] + ": expected " + std::to_string(n) + " rows (the rows of " +
-                         a.names[0] + "), got " + shape(v.rows, v.cols));
+        throw RangeError(layers->names[i] + ": expected " + std::to_string(n) + " rows (the rows of " + a.names[0] +
+                         "), got " + shape(v.rows, v.cols));
       }
-      if (v.cols == 0) throw RangeError(layers->names[i] + ": expected at least 1 column, got " + shape(v.rows, v.cols));
+      if (v.cols == 0)
+        throw RangeError(layers->names[i] + ": expected at least 1 column, got " + shape(v.rows, v.cols));
       check_finite(v, layers->names[i]);
     }
   }
@@ -231,7 +231,8 @@ void validate(const Layers& a, const Layers& b, const CkaOptions& options, std::
     throw RangeError("threshold: expected a finite number > 0, got " + std::to_string(options.threshold));
   }
   if (options.method == Method::Feature && options.kernel != Kernel::Linear) {
-    throw TypeError("method: 'feature' needs kernel 'linear' (an RBF kernel has no finite feature map), got kernel 'rbf'");
+    throw TypeError(
+        "method: 'feature' needs kernel 'linear' (an RBF kernel has no finite feature map), got kernel 'rbf'");
   }
 }
 
@@ -243,13 +244,11 @@ std::vector<std::size_t> widths(const Layers& layers) {
 
 }  // namespace
 
-Layers::Layers(std::vector<MatrixView> v, const std::string& list_name)
-    : views(std::move(v)), name(list_name) {
+Layers::Layers(std::vector<MatrixView> v, const std::string& list_name) : views(std::move(v)), name(list_name) {
   for (std::size_t i = 0; i < views.size(); ++i) names.push_back(list_name + "[" + std::to_string(i) + "]");
 }
 
-Layers::Layers(MatrixView v, const std::string& single_name)
-    : views{v}, names{single_name}, name(single_name) {}
+Layers::Layers(MatrixView v, const std::string& single_name) : views{v}, names{single_name}, name(single_name) {}
 
 Method parse_method(const std::string& name) {
   if (name == "auto") return Method::Auto;

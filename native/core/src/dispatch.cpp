@@ -49,8 +49,7 @@ const Kernels& initial() {
     try {
       isa = parse_isa(forced);
     } catch (const TypeError&) {
-      throw RangeError(std::string("RESTNET_SIMD: expected one of scalar, avx2, avx512, neon, got '") +
-                       forced + "'");
+      throw RangeError(std::string("RESTNET_SIMD: expected one of scalar, avx2, avx512, neon, got '") + forced + "'");
     }
     return require(isa);
   }

@@ -45,19 +45,21 @@ std::size_t row_block(std::size_t m, std::size_t mr) {
   return round_up((m + blocks - 1) / blocks, mr);
 }
 
-void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add) {
+void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc,
+               bool add) {
   kern.gemm_f64(kc, a, b, c, ldc, add);
 }
 
-void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool add) {
+void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc,
+               bool add) {
   kern.gemm_f32(kc, a, b, c, ldc, add);
 }
 
 // Packs rows [i0, i1) x columns [p0, p0 + kc) of the (i, p) view of `m` into panels of `width`
 // rows, panel t at out + t * panel_stride, laid out step by step: panel[p * width + r]. Rows
 // past i1 in the last panel are zero, so edge tiles need no special micro-kernel.
-void pack(Operand m, std::size_t i0, std::size_t i1, std::size_t width, std::size_t p0, std::size_t kc,
-          float* out, std::size_t panel_stride) {
+void pack(Operand m, std::size_t i0, std::size_t i1, std::size_t width, std::size_t p0, std::size_t kc, float* out,
+          std::size_t panel_stride) {
   const std::size_t panels = (i1 - i0 + width - 1) / width;
   if (m.transposed) {
     // (i, p) is data[p * ld + i]: each step is one contiguous run across every panel, so a row of
@@ -110,8 +112,8 @@ void pack_rows(Operand a, std::size_t i0, std::size_t i1, std::size_t mr, std::s
 // when null, are packed here one at a time. Each slice adds its f32 panel sums in a fixed order.
 template <class T>
 void block_product(const Kernels& kern, Operand a, const float* packed_a, std::size_t i0, std::size_t i1,
-                   const float* pb, std::size_t j0, std::size_t j1, std::size_t k, T* c, std::size_t ldc,
-                   Part part, bool accumulate) {
+                   const float* pb, std::size_t j0, std::size_t j1, std::size_t k, T* c, std::size_t ldc, Part part,
+                   bool accumulate) {
   const std::size_t mr = kern.mr, nr = kern.nr, padded = round_up(i1 - i0, mr);
   thread_local std::vector<float> slice, tile;
   tile.resize(mr * nr);
@@ -139,7 +141,8 @@ void block_product(const Kernels& kern, Operand a, const float* packed_a, std::s
         kern.gemm_tile(kc, ap, panel, tile.data());
         for (std::size_t r = 0; r < rows; ++r) {
           const float* sum = tile.data() + r * nr;
-          for (std::size_t q = 0; q < cols; ++q) out[r * ldc + q] = (add ? out[r * ldc + q] : T(0)) + static_cast<T>(sum[q]);
+          for (std::size_t q = 0; q < cols; ++q)
+            out[r * ldc + q] = (add ? out[r * ldc + q] : T(0)) + static_cast<T>(sum[q]);
         }
       }
     }
@@ -158,8 +161,8 @@ void pack_columns(Operand bt, std::size_t j0, std::size_t j1, std::size_t nr, st
 }
 
 template <class T>
-void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, T* c,
-               std::size_t ldc, Part part, bool accumulate) {
+void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, T* c, std::size_t ldc, Part part,
+               bool accumulate) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     if (!accumulate) {
@@ -177,8 +180,7 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
   // kPackedBudget floats. A task owns one row block of C and runs its column blocks in turn
   // (block_product). Results do not depend on the threads.
   const std::size_t b_panels = (n + nr - 1) / nr;
-  const std::size_t range_panels =
-      std::max<std::size_t>(nc / nr, kPackedBudget / (k * nr) / (nc / nr) * (nc / nr));
+  const std::size_t range_panels = std::max<std::size_t>(nc / nr, kPackedBudget / (k * nr) / (nc / nr) * (nc / nr));
   FloatBuffer pb(std::min(b_panels, range_panels) * nr * k);  // uninitialised: every entry is packed before use
   const std::size_t row_blocks = (m + mc - 1) / mc;
 
@@ -211,13 +213,13 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
 
 }  // namespace
 
-void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, double* c,
-          std::size_t ldc, Part part, bool accumulate) {
+void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, double* c, std::size_t ldc, Part part,
+          bool accumulate) {
   gemm_impl(m, n, k, a, b, c, ldc, part, accumulate);
 }
 
-void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, float* c,
-          std::size_t ldc, Part part, bool accumulate) {
+void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, float* c, std::size_t ldc, Part part,
+          bool accumulate) {
   gemm_impl(m, n, k, a, b, c, ldc, part, accumulate);
 }
 
@@ -251,8 +253,8 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
     for (std::size_t j0 = 0; j0 < i1; j0 += nc) {
       const std::size_t j1 = std::min(i1, j0 + nc);
       for (std::size_t s = 0; s < xs.size(); ++s) {
-        block_product(kern, xs[s].op, packed[s].data(), i0, i1, pbs[s].data() + j0 * xs[s].depth, j0, j1,
-                      xs[s].depth, out[s].data(), j1 - j0, Part::Full, false);
+        block_product(kern, xs[s].op, packed[s].data(), i0, i1, pbs[s].data() + j0 * xs[s].depth, j0, j1, xs[s].depth,
+                      out[s].data(), j1 - j0, Part::Full, false);
       }
       fn(i0, i1, j0, j1, blocks);
     }

@@ -44,8 +44,8 @@ double residual_sum_squares(const LinearMap& map, MatrixView x, MatrixView y) {
     offset[j] = s;
   }
   std::vector<float> p(x.rows * map.out);
-  gemm(x.rows, map.out, map.in, Operand{xc.data(), map.in, false}, Operand{map.weight.data(), map.out, false},
-       p.data(), map.out);
+  gemm(x.rows, map.out, map.in, Operand{xc.data(), map.in, false}, Operand{map.weight.data(), map.out, false}, p.data(),
+       map.out);
   const std::size_t chunks = (x.rows + kRowChunk - 1) / kRowChunk;
   std::vector<double> partial(chunks, 0.0);
   parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {

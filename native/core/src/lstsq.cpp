@@ -80,16 +80,15 @@ void pseudo_inverse_solve(const std::vector<double>& a, const std::vector<double
 
 void check_pair(MatrixView x, MatrixView y, const char* x_name, const char* y_name) {
   if (x.rows != y.rows) {
-    throw RangeError(std::string(y_name) + ": expected " + std::to_string(x.rows) + " rows (as " + x_name +
-                     "), got " + shape(y));
+    throw RangeError(std::string(y_name) + ": expected " + std::to_string(x.rows) + " rows (as " + x_name + "), got " +
+                     shape(y));
   }
   check_finite(x, x_name);
   check_finite(y, y_name);
 }
 
 LeastSquaresAccumulator::LeastSquaresAccumulator(std::size_t in, std::size_t out)
-    : in_(in), out_(out), mean_x_(in, 0.0), mean_y_(out, 0.0), cxx_(in * in, 0.0), cxy_(in * out, 0.0),
-      syy_(out, 0.0) {
+    : in_(in), out_(out), mean_x_(in, 0.0), mean_y_(out, 0.0), cxx_(in * in, 0.0), cxy_(in * out, 0.0), syy_(out, 0.0) {
   if (in == 0 || out == 0) {
     throw RangeError("LeastSquaresAccumulator: expected input and output widths >= 1, got " + std::to_string(in) +
                      " and " + std::to_string(out));
@@ -237,7 +236,8 @@ LstsqResult fit_least_squares(MatrixView x, MatrixView y, const LstsqOptions& op
   LeastSquaresAccumulator acc(x.cols, y.cols);
   acc.update(x, y, control);
   LstsqResult result = acc.solve(options, control);
-  if (!(result.residual >= kMeasuredResidual * acc.y_sum_squares(options.bias))) result.residual = residual_sum_squares(result.map, x, y);
+  if (!(result.residual >= kMeasuredResidual * acc.y_sum_squares(options.bias)))
+    result.residual = residual_sum_squares(result.map, x, y);
   return result;
 }
 

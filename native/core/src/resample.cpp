@@ -38,7 +38,8 @@ Taps taps(std::size_t in, std::size_t out, const char* name) {
         const std::size_t begin = o * in / out, end = ((o + 1) * in + out - 1) / out;
         t.first[o] = begin;
         t.count[o] = end - begin;
-        for (std::size_t k = 0; k < end - begin; ++k) t.weight[o * t.width + k] = 1.0f / static_cast<float>(end - begin);
+        for (std::size_t k = 0; k < end - begin; ++k)
+          t.weight[o * t.width + k] = 1.0f / static_cast<float>(end - begin);
       }
       break;
     }
@@ -110,7 +111,8 @@ void resample(const float* x, Nchw s, std::size_t oh, std::size_t ow, float* out
       for (std::size_t y = 0; y < s.h; ++y) {
         for (std::size_t o = 0; o < ow; ++o) {
           float acc = 0.0f;
-          for (std::size_t k = 0; k < tx.count[o]; ++k) acc += tx.weight[o * tx.width + k] * src[y * s.w + tx.first[o] + k];
+          for (std::size_t k = 0; k < tx.count[o]; ++k)
+            acc += tx.weight[o * tx.width + k] * src[y * s.w + tx.first[o] + k];
           rows[y * ow + o] = acc;
         }
       }
@@ -118,7 +120,8 @@ void resample(const float* x, Nchw s, std::size_t oh, std::size_t ow, float* out
       for (std::size_t o = 0; o < oh; ++o) {
         for (std::size_t xo = 0; xo < ow; ++xo) {
           float acc = 0.0f;
-          for (std::size_t k = 0; k < ty.count[o]; ++k) acc += ty.weight[o * ty.width + k] * rows[(ty.first[o] + k) * ow + xo];
+          for (std::size_t k = 0; k < ty.count[o]; ++k)
+            acc += ty.weight[o * ty.width + k] * rows[(ty.first[o] + k) * ow + xo];
           dst[o * ow + xo] = acc;
         }
       }
@@ -129,8 +132,8 @@ void resample(const float* x, Nchw s, std::size_t oh, std::size_t ow, float* out
 void space_to_depth(const float* x, Nchw shape, std::size_t f, float* out, const char* name) {
   const auto [n, c, h, w] = shape;
   if (f == 0 || h % f != 0 || w % f != 0) {
-    throw RangeError(std::string(name) + ": space-to-depth by " + std::to_string(f) + " needs H and W divisible by it, got " +
-                     std::to_string(h) + " x " + std::to_string(w));
+    throw RangeError(std::string(name) + ": space-to-depth by " + std::to_string(f) +
+                     " needs H and W divisible by it, got " + std::to_string(h) + " x " + std::to_string(w));
   }
   const std::size_t oh = h / f, ow = w / f, oc = c * f * f;
   parallel_for(n * c, [&](std::size_t plane) {

@@ -142,11 +142,8 @@ void parallel_for(std::size_t tasks, const std::function<void(std::size_t)>& fn)
   pool().run(tasks, fn);
 }
 
-void parallel_ranges(std::size_t n, std::size_t chunk,
-                     const std::function<void(std::size_t, std::size_t)>& fn) {
-  parallel_for((n + chunk - 1) / chunk, [&](std::size_t t) {
-    fn(t * chunk, std::min(n, (t + 1) * chunk));
-  });
+void parallel_ranges(std::size_t n, std::size_t chunk, const std::function<void(std::size_t, std::size_t)>& fn) {
+  parallel_for((n + chunk - 1) / chunk, [&](std::size_t t) { fn(t * chunk, std::min(n, (t + 1) * chunk)); });
 }
 
 }  // namespace restnet

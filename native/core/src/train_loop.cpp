@@ -24,7 +24,8 @@ void shuffle(std::vector<std::size_t>& order, std::mt19937_64& rng) {
     const std::uint64_t bound = i, limit = std::numeric_limits<std::uint64_t>::max() -
                                            std::numeric_limits<std::uint64_t>::max() % bound;
     std::uint64_t r;
-    do r = rng(); while (r >= limit);
+    do r = rng();
+    while (r >= limit);
     std::swap(order[i - 1], order[r % bound]);
   }
 }
@@ -36,8 +37,8 @@ void gather(MatrixView m, const std::size_t* rows, std::size_t count, std::vecto
 
 std::string widths(std::size_t in, std::size_t out) { return std::to_string(in) + " -> " + std::to_string(out); }
 
-void check_training(MatrixView x, MatrixView y, const LinearMap& init, const TrainOptions& o,
-                    const MatrixView* vx, const MatrixView* vy) {
+void check_training(MatrixView x, MatrixView y, const LinearMap& init, const TrainOptions& o, const MatrixView* vx,
+                    const MatrixView* vy) {
   check_pair(x, y, "x", "y");
   if (init.in != x.cols || init.out != y.cols) {
     throw RangeError("options.init: expected a stitch of " + widths(x.cols, y.cols) + " (x.cols -> y.cols), got " +
@@ -73,7 +74,8 @@ double scheduled_lr(const TrainOptions& o, std::size_t s, std::size_t total, std
   const double lr = o.optimizer.lr;
   switch (o.schedule) {
     case Schedule::Constant: return lr;
-    case Schedule::Cosine: return 0.5 * lr * (1.0 + std::cos(kPi * static_cast<double>(s) / static_cast<double>(total)));
+    case Schedule::Cosine:
+      return 0.5 * lr * (1.0 + std::cos(kPi * static_cast<double>(s) / static_cast<double>(total)));
     case Schedule::Step: {
       const double e = static_cast<double>(epoch), n = static_cast<double>(o.epochs);
       return lr * (e >= 0.75 * n ? 0.01 : e >= 0.5 * n ? 0.1 : 1.0);

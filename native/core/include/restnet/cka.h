@@ -38,12 +38,11 @@ struct Layers {
 
   Layers() = default;
   Layers(std::vector<MatrixView> v, const std::string& list_name);  // names list_name[i]
-  Layers(MatrixView v, const std::string& name);                     // a single named matrix
+  Layers(MatrixView v, const std::string& name);                    // a single named matrix
 };
 
 // Every matrix must have the same number of rows (samples) and finite values.
-HsicTable hsic_table(const Layers& a, const Layers& b, const CkaOptions& options,
-                     const Control& control = {});
+HsicTable hsic_table(const Layers& a, const Layers& b, const CkaOptions& options, const Control& control = {});
 
 // The method Auto resolves to for these shapes (exposed so tests and benchmarks can see it).
 Method resolve_method(const CkaOptions& options, std::size_t n, const std::vector<std::size_t>& dims_a,
@@ -54,7 +53,6 @@ Method resolve_method(const CkaOptions& options, std::size_t n, const std::vecto
 Matrix64 cka_from_table(const HsicTable& table);
 
 double cka(MatrixView x, MatrixView y, const CkaOptions& options);
-Matrix64 cka_matrix(const Layers& a, const Layers& b, const CkaOptions& options,
-                    const Control& control = {});
+Matrix64 cka_matrix(const Layers& a, const Layers& b, const CkaOptions& options, const Control& control = {});
 
 }  // namespace restnet

@@ -25,10 +25,10 @@ struct Operand {
 enum class Part { Full, Lower };
 
 // C (m x n, leading dimension ldc) = op(A) (m x k) * op(B) (k x n), or C += ... when accumulate.
-void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, double* c,
-          std::size_t ldc, Part part = Part::Full, bool accumulate = false);
-void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, float* c,
-          std::size_t ldc, Part part = Part::Full, bool accumulate = false);
+void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, double* c, std::size_t ldc,
+          Part part = Part::Full, bool accumulate = false);
+void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, float* c, std::size_t ldc,
+          Part part = Part::Full, bool accumulate = false);
 
 // One factor of a symmetric product op(M) op(M)^T: op(M) is rows x depth. X X^T (a Gram over
 // samples) is {X, rows = samples, depth = features}; X^T X (features against features) is

@@ -17,8 +17,7 @@ struct MatrixView {
 
   MatrixView() = default;
   MatrixView(const float* d, std::size_t r, std::size_t c) : data(d), rows(r), cols(c), stride(c) {}
-  MatrixView(const float* d, std::size_t r, std::size_t c, std::size_t s)
-      : data(d), rows(r), cols(c), stride(s) {}
+  MatrixView(const float* d, std::size_t r, std::size_t c, std::size_t s) : data(d), rows(r), cols(c), stride(s) {}
 
   const float* row(std::size_t i) const { return data + i * stride; }
 };

@@ -89,10 +89,10 @@ struct TrainOptions {
 };
 
 struct EpochRecord {
-  std::size_t epoch = 0;          // 1-based
-  double train_loss = 0.0;        // mean over the epoch's batches, weighted by rows
-  double validation_loss = 0.0;   // NaN without validation data
-  double lr = 0.0;                // at the epoch's first step
+  std::size_t epoch = 0;         // 1-based
+  double train_loss = 0.0;       // mean over the epoch's batches, weighted by rows
+  double validation_loss = 0.0;  // NaN without validation data
+  double lr = 0.0;               // at the epoch's first step
 };
 
 struct TrainResult {

@@ -19,7 +19,6 @@ void parallel_for(std::size_t tasks, const std::function<void(std::size_t)>& fn)
 
 // Splits [0, n) into consecutive ranges of `chunk` items and runs fn(begin, end) for each on
 // the pool. Partial results indexed by begin / chunk combine in a thread-independent order.
-void parallel_ranges(std::size_t n, std::size_t chunk,
-                     const std::function<void(std::size_t, std::size_t)>& fn);
+void parallel_ranges(std::size_t n, std::size_t chunk, const std::function<void(std::size_t, std::size_t)>& fn);
 
 }  // namespace restnet
