@@ -1,8 +1,9 @@
 #include "cpu_features.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cstdlib>
 #include <string>
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -49,16 +50,28 @@ CpuFeatures detect() {
 CpuFeatures detect() { return CpuFeatures{}; }
 #endif
 
+// The first bytes of a small sysfs file, or "" when it cannot be read. POSIX open/read rather
+// than std::ifstream: libstdc++'s file streams call fstat, whose symbol is versioned GLIBC_2.33
+// on newer glibc and would raise the prebuilt addon's glibc floor (glibc_floor.cpp).
+std::string read_small_file(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buffer[64];
+  const ssize_t n = read(fd, buffer, sizeof buffer - 1);
+  close(fd);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+}
+
 std::size_t l2_from_sysfs() {
   for (int index = 0; index < 8; ++index) {
     const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
-    std::ifstream level(dir + "level"), size(dir + "size");
-    int l = 0;
-    std::string text;
-    if (!(level >> l) || !(size >> text)) break;
-    if (l != 2) continue;
-    const std::size_t value = std::stoul(text);
-    return text.back() == 'K' ? value << 10 : text.back() == 'M' ? value << 20 : value;
+    const std::string level = read_small_file(dir + "level"), size = read_small_file(dir + "size");
+    if (level.empty() || size.empty()) break;
+    if (std::atoi(level.c_str()) != 2) continue;
+    char* unit = nullptr;
+    const unsigned long long value = std::strtoull(size.c_str(), &unit, 10);
+    if (unit == size.c_str()) break;
+    return *unit == 'K' ? value << 10 : *unit == 'M' ? value << 20 : value;
   }
   return 0;
 }
