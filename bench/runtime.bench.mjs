@@ -10,13 +10,13 @@
 //
 // Env: BENCH_FAMILY (an existing family folder to use instead of building one), BENCH_RUNS
 // (timed rounds, default 200).
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { capabilities, loadZooSplit, ReStNet } from '../dist/index.js';
-import { benchDir, fmt, machine, median, writeResults } from './harness.mjs';
+import { runQuickDemo } from '../scripts/quick-demo.mjs';
+import { fmt, machine, median, writeResults } from './harness.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 const load0 = loadavg()[0];
@@ -29,29 +29,7 @@ if (!dir) {
   dir = mkdtempSync(join(tmpdir(), 'restnet-runtime-bench-'));
   built = true;
   log('building a demo family (cnn-l -> cnn-s, quick settings)');
-  execFileSync(
-    process.execPath,
-    [
-      join(benchDir, '..', 'dist', 'cli', 'main.js'),
-      'demo',
-      '--pairs',
-      'cnn-l/cnn-s',
-      '--calibration',
-      '64',
-      '--refine-images',
-      '64',
-      '--refine-epochs',
-      '1',
-      '--eval',
-      '100',
-      '--latency-runs',
-      '2',
-      '--out',
-      dir,
-      '--quiet',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  runQuickDemo(dir);
 }
 
 const evalSplit = loadZooSplit('eval');

@@ -10,7 +10,7 @@
 // Writes bench/results/serve.md (tables) and bench/results/serve.svg (latency over time with the
 // active configuration). Loopback only; bounded in time (<= 90 s per run) and traffic
 // (--connections requests in flight at most).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import autocannon from 'autocannon';
 import { loadZooSplit } from '../dist/data/index.js';
 import { capabilities } from '../dist/index.js';
 import { esc, f, niceTicks, svgDocument, tickLabel, viridis } from '../dist/report/svg.js';
+import { cliPath, runQuickDemo } from '../scripts/quick-demo.mjs';
 import { benchDir, fmt, machine, writeResults } from './harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -38,7 +39,6 @@ const CONNECTIONS = Number(opts.connections);
 const HOGS = Number(opts.hogs);
 const HOG_FROM = DURATION / 3,
   HOG_TO = (2 * DURATION) / 3;
-const cli = join(benchDir, '..', 'dist', 'cli', 'main.js');
 
 // ---- the family ----
 let tmp;
@@ -47,30 +47,7 @@ if (!dir) {
   tmp = mkdtempSync(join(tmpdir(), 'restnet-serve-bench-'));
   dir = join(tmp, 'family');
   console.log(`building a demo family in ${dir} ...`);
-  const r = spawnSync(
-    process.execPath,
-    [
-      cli,
-      'demo',
-      '--out',
-      dir,
-      '--pairs',
-      'cnn-l/cnn-s',
-      '--calibration',
-      '64',
-      '--refine-images',
-      '64',
-      '--refine-epochs',
-      '1',
-      '--eval',
-      '100',
-      '--latency-runs',
-      '2',
-      '--quiet',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`demo failed: ${r.stderr}`);
+  runQuickDemo(dir);
 }
 
 // One calibration image per request, float32 little-endian (the zoo split, not the independent eval images).
@@ -81,7 +58,7 @@ const bodies = Array.from({ length: 16 }, (_, k) => Buffer.from(images.slice(k *
 async function startServer(args) {
   const child = spawn(
     process.execPath,
-    [cli, 'serve', dir, '--port', '0', '--quiet', '--log-level', 'info', '--max-batch', opts['max-batch'], ...args],
+    [cliPath, 'serve', dir, '--port', '0', '--quiet', '--log-level', 'info', '--max-batch', opts['max-batch'], ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const switches = [];

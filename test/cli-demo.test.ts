@@ -1,7 +1,6 @@
 // `restnet demo` end to end on a reduced setting (few calibration and evaluation images, few
 // latency runs): the manifest (runtime format), the per-pair heat maps, JSON and Pareto plots,
 // the fused models (run in onnxruntime), the tables, and demo.json.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadZooSplit, validateManifest, type RestnetManifest } from '../lib/index.js';
 import { DEFAULT_PAIRS } from '../lib/cli/commands/demo.js';
 import { zooAnchorsPresent } from '../lib/cli/pipeline.js';
+import { runQuickDemo } from '../scripts/quick-demo.mjs';
 import { findAll, hasClass, parseXml } from './report-xml.js';
 
-const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'restnet-demo-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -33,30 +32,7 @@ describe(`restnet demo (${complete ? 'the three zoo pairs' : `${pairs.map((p) =>
   let manifest: RestnetManifest;
 
   beforeAll(() => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        cli,
-        'demo',
-        '--out',
-        out,
-        '--calibration',
-        '64',
-        '--refine-images',
-        '64',
-        '--refine-epochs',
-        '1',
-        '--eval',
-        '100',
-        '--latency-runs',
-        '2',
-        '--quiet',
-        ...pairArgs,
-      ],
-      { encoding: 'utf8' },
-    );
-    if (r.status !== 0) throw new Error(`demo failed (${r.status}): ${r.stderr}`);
-    stdout = r.stdout;
+    stdout = runQuickDemo(out, pairArgs);
     manifest = validateManifest(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')), 'manifest.json');
   }, 900_000);
 

@@ -1,40 +1,18 @@
 // Shared by the service tests: a small family built by the CLI's quick demo settings (cnn-l /
 // cnn-s, about 10 s on 2 cores), and an independent parser of the Prometheus text format.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
+import { cliPath, runQuickDemo } from '../scripts/quick-demo.mjs';
+
+export const cli = cliPath;
 
 /** Builds a family into a temporary directory; returns it and a cleanup. */
 export function buildFamily(): { dir: string; cleanup: () => void } {
   const tmp = mkdtempSync(join(tmpdir(), 'restnet-serve-'));
   const dir = join(tmp, 'family');
-  const r = spawnSync(
-    process.execPath,
-    [
-      cli,
-      'demo',
-      '--out',
-      dir,
-      '--pairs',
-      'cnn-l/cnn-s',
-      '--calibration',
-      '64',
-      '--refine-images',
-      '64',
-      '--refine-epochs',
-      '1',
-      '--eval',
-      '100',
-      '--latency-runs',
-      '2',
-      '--quiet',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`demo failed (${r.status}): ${r.stderr}`);
+  runQuickDemo(dir);
   return { dir, cleanup: () => rmSync(tmp, { recursive: true, force: true }) };
 }
 
