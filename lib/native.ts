@@ -11,6 +11,7 @@ import type {
   FitOptions,
   NativeTrainOptions,
   OptimizerOptions,
+  ScheduleName,
   StitchParameters,
 } from './stitch/types.js';
 
@@ -114,6 +115,16 @@ export interface NativeAddon {
     token?: NativeCancelToken,
     onEpoch?: (record: EpochRecord, totalEpochs: number) => void,
   ): Promise<StitchParameters & { history: EpochRecord[] }>;
+  /**
+   * trainStitch's row order of each epoch for `seed` (epoch e at [e * rows, (e + 1) * rows)), for
+   * loops that train outside the core: a seed means the same order everywhere.
+   */
+  epochOrders(rows: number, epochs: number, seed: number): Uint32Array;
+  /** trainStitch's learning rate at every step of `epochs` x `stepsPerEpoch` (its defaults: constant, 1e-3, 10). */
+  learningRates(
+    stepsPerEpoch: number,
+    options?: { schedule?: ScheduleName; lr?: number; epochs?: number },
+  ): Float64Array;
   LeastSquaresAccumulator: new (inputs: number, outputs: number) => NativeLeastSquaresAccumulator;
   TrainableStitch: new (init: StitchParameters, options?: OptimizerOptions) => NativeTrainableStitch;
 }

@@ -12,6 +12,7 @@ import type { Adapter, AdapterMaps } from '../stitch/adapters/adapter.js';
 import { addPositionOffsets } from '../stitch/adapters/layout.js';
 import { TrainableStitch } from '../stitch/train.js';
 import type { Tensor } from '../matrix.js';
+import { native } from '../native.js';
 import type { OptimizerName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
@@ -45,7 +46,7 @@ export interface RefineOptions {
   distill?: number;
   /** The teacher: the configuration's 'front' anchor (default) or its 'back' anchor. */
   teacher?: 'front' | 'back';
-  /** Seed of the per-epoch shuffles (default 0). */
+  /** Seed of the per-epoch shuffles, trainStitch's order for the same seed (default 0), and of 'shift'. */
   seed?: number;
   /**
    * Keep the front's activations of every image when they take at most this many bytes
@@ -319,16 +320,6 @@ async function frontActivations(
   return async (indices) => ({ data: gather(cache, per, indices), dims: [indices.length, ...dims] });
 }
 
-/** A seeded Fisher-Yates permutation of 0..n-1. */
-function permutation(n: number, random: () => number): Uint32Array {
-  const p = Uint32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-}
-
 /** Accuracy of the stitched network (front segment, maps, back segment) on labelled images. */
 async function stitchedAccuracy(
   job: RefineJob,
@@ -399,8 +390,11 @@ export async function refineOnTask(
     : undefined;
   const one = { data: new Float32Array([1]), rows: 1, cols: 1 };
 
-  const random = seededRandom(settings.seed);
-  const steps = settings.epochs * Math.ceil(count / settings.batchSize);
+  // The core trainer's batches and schedule (trainStitch's seeded order, cosine annealing over
+  // all steps), so a seed orders the images as it orders trainStitch's rows.
+  const perEpoch = Math.ceil(count / settings.batchSize);
+  const orders = native.epochOrders(count, settings.epochs, settings.seed);
+  const rates = native.learningRates(perEpoch, { schedule: 'cosine', lr: settings.lr, epochs: settings.epochs });
   let step = 0;
   const history: RefineEpoch[] = [];
   const current = (): AdapterMaps => {
@@ -418,7 +412,7 @@ export async function refineOnTask(
     history.push({ epoch: 0, loss: NaN, validationAccuracy: best.accuracy });
   }
   for (let epoch = 1; epoch <= settings.epochs; epoch++) {
-    const order = permutation(count, random);
+    const order = orders.subarray((epoch - 1) * count, epoch * count);
     let lossSum = 0;
     for (let start = 0; start < count; start += settings.batchSize) {
       options.signal?.throwIfAborted();
@@ -433,7 +427,7 @@ export async function refineOnTask(
         { data: target, dims: [m, k] },
       );
       const dOut = job.adapter.targets(grad);
-      const lr = settings.lr * 0.5 * (1 + Math.cos((Math.PI * step++) / steps));
+      const lr = rates[step++]!;
       main.backward(inputs.main, dOut.main);
       main.step(lr);
       if (cls) {

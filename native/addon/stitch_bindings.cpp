@@ -1,4 +1,6 @@
 // fitStitch and trainStitch: least-squares and gradient fitting of a stitching layer.
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 
@@ -142,6 +144,45 @@ Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
   });
 }
 
+// epochOrders(rows, epochs, seed): trainStitch's row order of each epoch for `seed`, epoch e at
+// [e * rows, (e + 1) * rows), for loops that train outside the core (task refinement).
+Napi::Value EpochOrders(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const std::size_t rows = integer_arg(info[0], "rows", 1, 4294967295.0);
+    const std::size_t epochs = integer_arg(info[1], "epochs", 1, 1e9);
+    const std::uint64_t seed = integer_arg(info[2], "seed", 0, kMaxSafeInteger);
+    const std::size_t elements = checked_product({rows, epochs}, "rows x epochs");
+    check_output_size(elements, sizeof(std::uint32_t), "result");
+    Napi::Uint32Array out = Napi::Uint32Array::New(env, elements);
+    restnet::EpochOrder orders(rows, seed);
+    for (std::size_t e = 0; e < epochs; ++e) {
+      const std::vector<std::size_t>& order = orders.next();
+      std::copy(order.begin(), order.end(), out.Data() + e * rows);
+    }
+    return out;
+  });
+}
+
+// learningRates(stepsPerEpoch, {schedule, lr, epochs}): trainStitch's learning rate at every step
+// (its defaults: constant, 1e-3, 10 epochs).
+Napi::Value LearningRates(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const std::size_t per_epoch = integer_arg(info[0], "stepsPerEpoch", 1, kMaxSafeInteger);
+    const Napi::Object o = options_arg(info[1], "options", {"schedule", "lr", "epochs"});
+    restnet::TrainOptions options;
+    options.schedule = restnet::parse_schedule(string_option(o, "schedule", "constant"));
+    options.optimizer.lr = number_option(o, "lr", 1e-3, kPositive);
+    options.epochs = integer_option(o, "epochs", 10, 1, 1e9);
+    const std::size_t total = checked_product({per_epoch, options.epochs}, "stepsPerEpoch x options.epochs");
+    check_output_size(total, sizeof(double), "result");
+    Napi::Float64Array out = Napi::Float64Array::New(env, total);
+    for (std::size_t s = 0; s < total; ++s) out[s] = restnet::scheduled_lr(options, s, total, s / per_epoch);
+    return out;
+  });
+}
+
 }  // namespace
 
 void init_stitch(Napi::Env env, Napi::Object exports) {
@@ -149,6 +190,8 @@ void init_stitch(Napi::Env env, Napi::Object exports) {
   exports.Set("fitStitchAsync", Napi::Function::New<FitStitchAsync>(env, "fitStitchAsync"));
   exports.Set("applyStitch", Napi::Function::New<ApplyStitch>(env, "applyStitch"));
   exports.Set("trainStitch", Napi::Function::New<TrainStitch>(env, "trainStitch"));
+  exports.Set("epochOrders", Napi::Function::New<EpochOrders>(env, "epochOrders"));
+  exports.Set("learningRates", Napi::Function::New<LearningRates>(env, "learningRates"));
   init_stitch_classes(env, exports);
 }
 

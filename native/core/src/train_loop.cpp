@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <random>
 
 #include "restnet/centering.h"
 #include "restnet/errors.h"
@@ -16,19 +15,6 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 constexpr std::size_t kRowChunk = 256;
-
-// Fisher-Yates with mt19937_64 (its output sequence is fixed by the C++ standard, unlike the
-// standard distributions) and rejection sampling for an unbiased index.
-void shuffle(std::vector<std::size_t>& order, std::mt19937_64& rng) {
-  for (std::size_t i = order.size(); i > 1; --i) {
-    const std::uint64_t bound = i, limit = std::numeric_limits<std::uint64_t>::max() -
-                                           std::numeric_limits<std::uint64_t>::max() % bound;
-    std::uint64_t r;
-    do r = rng();
-    while (r >= limit);
-    std::swap(order[i - 1], order[r % bound]);
-  }
-}
 
 void gather(MatrixView m, const std::size_t* rows, std::size_t count, std::vector<float>& out) {
   out.resize(count * m.cols);
@@ -70,6 +56,24 @@ void check_training(MatrixView x, MatrixView y, const LinearMap& init, const Tra
 
 }  // namespace
 
+EpochOrder::EpochOrder(std::size_t rows, std::uint64_t seed) : rng_(seed), order_(rows) {
+  for (std::size_t i = 0; i < rows; ++i) order_[i] = i;
+}
+
+// Fisher-Yates with rejection sampling for an unbiased index (the standard distributions'
+// outputs are not fixed by the standard; mt19937_64's are).
+const std::vector<std::size_t>& EpochOrder::next() {
+  for (std::size_t i = order_.size(); i > 1; --i) {
+    const std::uint64_t bound = i, limit = std::numeric_limits<std::uint64_t>::max() -
+                                           std::numeric_limits<std::uint64_t>::max() % bound;
+    std::uint64_t r;
+    do r = rng_();
+    while (r >= limit);
+    std::swap(order_[i - 1], order_[r % bound]);
+  }
+  return order_;
+}
+
 double scheduled_lr(const TrainOptions& o, std::size_t s, std::size_t total, std::size_t epoch) {
   const double lr = o.optimizer.lr;
   switch (o.schedule) {
@@ -110,9 +114,7 @@ TrainResult train_stitch(MatrixView x, MatrixView y, const LinearMap& init, cons
   TrainableStitch stitch(init, options.optimizer);
   const std::size_t n = x.rows, batch = options.batch_size;
   const std::size_t per_epoch = (n + batch - 1) / batch, total = per_epoch * options.epochs;
-  std::mt19937_64 rng(options.seed);
-  std::vector<std::size_t> order(n);
-  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  EpochOrder orders(n, options.seed);
   std::vector<float> xb, yb;
 
   TrainResult result;
@@ -120,7 +122,7 @@ TrainResult train_stitch(MatrixView x, MatrixView y, const LinearMap& init, cons
   double best = std::numeric_limits<double>::infinity();
   std::size_t since_best = 0;
   for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
-    shuffle(order, rng);
+    const std::vector<std::size_t>& order = orders.next();
     EpochRecord record;
     record.epoch = epoch + 1;
     record.lr = scheduled_lr(options, epoch * per_epoch, total, epoch);

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,21 @@ struct EpochRecord {
 struct TrainResult {
   LinearMap map;  // the best validation epoch's weights when validating, else the last
   std::vector<EpochRecord> history;
+};
+
+// The row order of each epoch: 0..rows-1, shuffled again at the start of every epoch
+// (Fisher-Yates over the previous epoch's order) by one mt19937_64 seeded with `seed`, whose
+// output sequence the C++ standard fixes. train_stitch draws its batches from it, and so does
+// task refinement (lib/restnet/refine.ts, through the addon), so a seed means one order everywhere.
+class EpochOrder {
+ public:
+  EpochOrder(std::size_t rows, std::uint64_t seed);
+  // The next epoch's order.
+  const std::vector<std::size_t>& next();
+
+ private:
+  std::mt19937_64 rng_;
+  std::vector<std::size_t> order_;
 };
 
 // The learning rate at step `s` of `total` (0-based) in epoch `epoch` (0-based) of `epochs`:
