@@ -95,7 +95,7 @@ export function loadDataArg(
 export function onProgress(ctx: CliContext, details = false): (e: ProgressEvent) => void {
   return (e) => {
     ctx.progress.update(e.done, e.total);
-    if (details && (e.stage === 'evaluate' || e.stage === 'solve')) ctx.progress.detail(`  ${e.detail}`);
+    if (details && ['evaluate', 'solve', 'validate'].includes(e.stage)) ctx.progress.detail(`  ${e.detail}`);
   };
 }
 

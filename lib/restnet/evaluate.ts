@@ -148,6 +148,7 @@ export async function evaluate(
     await withSession(net, id, async () => {
       Object.assign(r, await accuracyOf(id));
       if (!measureLatency) return;
+      options.signal?.throwIfAborted();
       report(options, 'latency', k, all.length, id);
       const [one1] = await timeInterleaved([runner(id, one), ...anchorNames.map((a) => runner(a, one))], latency1, [
         [],

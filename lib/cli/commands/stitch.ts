@@ -203,7 +203,11 @@ export async function stitchPair(
   if (validation) {
     ctx.progress.step(`marking dominated configurations on ${validation.rows} validation images`);
     const lineMargin = args.number('line-margin', 1) / 100;
-    const report = await markPareto(net, validation, { signal: ctx.signal, lineMargin });
+    const report = await markPareto(net, validation, {
+      signal: ctx.signal,
+      onProgress: onProgress(ctx, true),
+      lineMargin,
+    });
     ctx.progress.end(`${[...report.verdicts.values()].filter((v) => v.pareto).length} of ${net.ids.length} offered`);
   }
 
