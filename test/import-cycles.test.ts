@@ -50,20 +50,9 @@ describe('lib/ imports', () => {
     expect(findCycles(Object.keys(graph), (f) => graph[f]!)).toEqual([['a', 'b', 'c', 'a']]);
   });
 
-  it('form no cycle but the listed ones, which are being broken in files other work holds', () => {
+  it('form no cycle', () => {
     const files = sources(lib);
     const cycles = findCycles(files, importsOf).map((c) => c.map((f) => relative(lib, f)).join(' -> '));
-    // Each entry goes when its cycle is broken (the test fails while a listed cycle is gone, so
-    // the list only shrinks); a new cycle is never added here.
-    const pending = [
-      // Type-only: the Rule types move to a module of their own.
-      'onnx/grad-rules.ts -> onnx/grad-activations.ts -> onnx/grad-rules.ts',
-      'onnx/grad-rules.ts -> onnx/grad-resample.ts -> onnx/grad-rules.ts',
-      // pareto.ts takes predictions() from evaluate.ts, which takes wilsonInterval() from pareto.ts.
-      'restnet/evaluate.ts -> restnet/pareto.ts -> restnet/evaluate.ts',
-      // plan-check.ts takes plan.ts's types, plan.ts calls its check.
-      'restnet/plan.ts -> restnet/plan-check.ts -> restnet/plan.ts',
-    ];
-    expect(cycles.sort()).toEqual(pending.sort());
+    expect(cycles).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // Reverse-mode rules of element-wise activations and selections (grad.ts runs them): the
 // piecewise-linear mobile activations (HardSigmoid, HardSwish, LeakyRelu, PRelu), the smooth
 // ones (Gelu in both approximations, Softplus), Where, and float-to-float casts.
-import type { Rule } from './grad-rules.js';
+import type { Rule } from './grad-rule-types.js';
 import { attribute, floatAttr, stringAttr } from './proto.js';
 import { ELEM_TYPE } from './shapes.js';
 

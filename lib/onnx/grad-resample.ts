@@ -3,7 +3,7 @@
 // j is a weighted sum of inputs, a constant matrix M [out, in] built here from the op's
 // attributes. The input gradient is then g multiplied by M along each such axis (M's transpose
 // applied to g), whatever the mode: ties, edge clamping and out-of-range extrapolation are in M.
-import type { Rule, RuleContext } from './grad-rules.js';
+import type { Rule, RuleContext } from './grad-rule-types.js';
 import { attribute, floatAttr, intAttr, intsAttr, stringAttr, tensorProto } from './proto.js';
 
 /** The weights of one axis: row j holds output j's weights over the `size` inputs. */

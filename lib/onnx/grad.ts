@@ -9,7 +9,8 @@
 import { extractModel, type ExtractOptions } from './extract.js';
 import { defaultOpset } from './fuse.js';
 import { Emitter } from './grad-emit.js';
-import { MULTI_OUTPUT, RULES, type RuleContext } from './grad-rules.js';
+import type { RuleContext } from './grad-rule-types.js';
+import { MULTI_OUTPUT, RULES } from './grad-rules.js';
 import { GraphInfo } from './graph.js';
 import {
   attribute,

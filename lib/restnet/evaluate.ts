@@ -17,7 +17,7 @@ import {
 } from './inputs.js';
 import { latencyStats, timeInterleaved, type LatencyOptions } from './latency.js';
 import type { AnchorRecord, ConfigRecord } from './manifest.js';
-import { wilsonInterval } from './pareto.js';
+import { wilsonInterval } from './wilson.js';
 import type { MemoryReport, ReStNet } from './runtime.js';
 import { withSession } from './session-scope.js';
 

@@ -14,7 +14,8 @@ export type { LeastSquaresOnly } from './plan-check.js';
 export type { RefineEpoch, RefineJob, RefineOptions } from './refine.js';
 export { evaluate, predictions } from './evaluate.js';
 export type { Evaluation, EvaluateOptions } from './evaluate.js';
-export { DEFAULT_LINE_MARGIN, holdOut, lineAt, markPareto, paretoVerdicts, wilsonInterval } from './pareto.js';
+export { DEFAULT_LINE_MARGIN, holdOut, lineAt, markPareto, paretoVerdicts } from './pareto.js';
+export { wilsonInterval } from './wilson.js';
 export type { MarkParetoOptions, ParetoCandidate, ParetoFilterOptions, ParetoReport, Verdict } from './pareto.js';
 export { ReStNet } from './runtime.js';
 export type {

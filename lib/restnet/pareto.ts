@@ -1,7 +1,5 @@
-// Which stitched configurations are worth offering, and how sure an accuracy is.
+// Which stitched configurations are worth offering.
 //
-// - wilsonInterval: the 95% Wilson score interval of an accuracy measured on n images (what every
-//   accuracy record carries as `accuracyInterval`).
 // - holdOut: a seeded validation split of the calibration data. Selection happens on it and
 //   never on the eval split, so the eval figures stay an honest estimate.
 // - paretoVerdicts: the dominance filter. A configuration that another configuration or an
@@ -14,25 +12,6 @@ import { predictions } from './evaluate.js';
 import { withSession } from './session-scope.js';
 import { imageRows, report, seededRandom, type ImageInput, type ImageRows, type LongTaskOptions } from './inputs.js';
 import type { ReStNet } from './runtime.js';
-
-/** z for a two-sided 95% interval: the 0.975 quantile of the standard normal. */
-const Z95 = 1.959963984540054;
-
-/**
- * The Wilson score interval (Wilson 1927; Newcombe 1998, method 3) of a proportion of `correct`
- * out of `n`: [lo, hi], inside [0, 1] even at 0 or n correct, unlike the normal approximation.
- */
-export function wilsonInterval(correct: number, n: number, z = Z95): [number, number] {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`n: expected a positive integer, got ${n}`);
-  if (!Number.isInteger(correct) || correct < 0 || correct > n)
-    throw new RangeError(`correct: expected an integer in [0, ${n}], got ${correct}`);
-  if (!(z > 0) || !Number.isFinite(z)) throw new RangeError(`z: expected a finite number > 0, got ${z}`);
-  const p = correct / n;
-  const z2n = (z * z) / n;
-  const centre = (p + z2n / 2) / (1 + z2n);
-  const half = (z / (1 + z2n)) * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n));
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
-}
 
 /**
  * Splits labelled rows into a training part and a validation part of `count` images chosen by a

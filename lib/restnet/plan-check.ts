@@ -4,7 +4,14 @@
 // transformations without a session, cheap next to fitting, so the plan tries them up front and
 // names the configurations that will be least-squares only, and why.
 import type { Anchor } from './anchor.js';
-import type { PlannedConfig } from './plan.js';
+
+/** The cut pair of a configuration: what its check reads of a planned configuration (plan.ts). */
+export interface CutPair {
+  front: string;
+  frontCut: string;
+  back: string;
+  backCut: string;
+}
 
 export interface LeastSquaresOnly {
   id: string;
@@ -12,10 +19,7 @@ export interface LeastSquaresOnly {
 }
 
 /** Why configuration `config` cannot be refined, or undefined when it can. */
-export function refineProblem(
-  config: Pick<PlannedConfig, 'front' | 'frontCut' | 'back' | 'backCut'>,
-  anchors: readonly Anchor[],
-): string | undefined {
+export function refineProblem(config: CutPair, anchors: readonly Anchor[]): string | undefined {
   const front = anchors.find((a) => a.name === config.front)!,
     back = anchors.find((a) => a.name === config.back)!;
   try {
@@ -32,7 +36,10 @@ export function refineProblem(
 }
 
 /** The configurations whose refinement cannot run (each back cut and front cut tried once). */
-export function leastSquaresOnly(configs: readonly PlannedConfig[], anchors: readonly Anchor[]): LeastSquaresOnly[] {
+export function leastSquaresOnly(
+  configs: readonly (CutPair & { id: string })[],
+  anchors: readonly Anchor[],
+): LeastSquaresOnly[] {
   const seen = new Map<string, string | undefined>();
   const out: LeastSquaresOnly[] = [];
   for (const c of configs) {
