@@ -198,10 +198,31 @@ describe('bad input', () => {
       /^options.validation.x: expected 12 columns/,
     );
     await expect(bad({ validation: { x, y, z: 1 } })).rejects.toThrow(/options.validation.z: unknown option/);
+    await expect(bad({ validation: { x, y: randomMatrix(48, 4, 1) } })).rejects.toThrow(
+      /^options.validation.y: expected 5 columns \(as y\), got 48 x 4/,
+    );
+    await expect(bad({ validation: { x: randomMatrix(9, 12, 1), y } })).rejects.toThrow(
+      /^options.validation.y: expected 9 rows \(as options.validation.x\), got 48 x 5/,
+    );
+    // The addon names the options as JavaScript spells them; the core's own names never reach here.
+    const nanInit = { weight: randomMatrix(12, 5, 1), bias: new Float32Array(5) };
+    nanInit.weight.data[7] = Number.NaN;
+    await expect(bad({ init: nanInit })).rejects.toThrow(/^options.init.weight: expected finite values/);
+    await expect(bad({ optimizer: 'adamw' })).rejects.toThrow(
+      "options.optimizer: expected 'sgd' or 'adam', got 'adamw'",
+    );
+    await expect(bad({ schedule: 'linear' })).rejects.toThrow(
+      "options.schedule: expected 'constant', 'cosine' or 'step', got 'linear'",
+    );
+    await expect(bad({ momentum: 0.9 })).rejects.toThrow(/^options.momentum: only used by optimizer 'sgd'/);
+    await expect(bad({ weightDecay: -1 })).rejects.toThrow(/^options.weightDecay: expected a finite number >= 0/);
     expect(() => new TrainableStitch(init, { lr: 0 })).toThrow(RangeError);
     expect(() => new TrainableStitch(init, { learningRate: 1 } as never)).toThrow(TypeError);
     const t = TrainableStitch.zeros(12, 5);
     expect(() => t.backward(x, randomMatrix(48, 4, 1))).toThrow(/^gradOut: expected 48 x 5/);
+    expect(() => new TrainableStitch(init, { optimizer: 'adam', nesterov: true })).toThrow(
+      /^options.nesterov: needs optimizer 'sgd' with momentum > 0/,
+    );
     expect(() => t.forward(randomMatrix(3, 11, 1))).toThrow(/^x: expected 12 columns/);
     expect(() => t.step(-1)).toThrow(RangeError);
   });

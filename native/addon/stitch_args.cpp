@@ -1,10 +1,31 @@
 #include "stitch_args.h"
 
 #include <cstring>
+#include <utility>
 
 #include "restnet/errors.h"
 
 namespace restnet_addon {
+namespace {
+
+// options[key] as the enum value of its name among `names`, `fallback` when absent; a TypeError
+// listing the names otherwise.
+template <class E>
+E choice_option(const Napi::Object& options, const char* key, E fallback,
+                std::initializer_list<std::pair<const char*, E>> names) {
+  if (options.Get(key).IsUndefined()) return fallback;
+  const std::string given = string_option(options, key, "");
+  std::string list;
+  std::size_t k = 0;
+  for (const auto& [name, value] : names) {
+    if (given == name) return value;
+    ++k;
+    list += std::string(k == 1 ? "" : k == names.size() ? " or " : ", ") + "'" + name + "'";
+  }
+  throw restnet::TypeError(std::string("options.") + key + ": expected " + list + ", got '" + given + "'");
+}
+
+}  // namespace
 
 restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& name) {
   if (!value.IsObject() || value.IsArray() || value.IsTypedArray()) {
@@ -75,14 +96,31 @@ Napi::Object lstsq_result_value(Napi::Env env, const restnet::LstsqResult& resul
 
 restnet::OptimizerOptions optimizer_options(const Napi::Object& options) {
   restnet::OptimizerOptions out;
-  out.kind = restnet::parse_optimizer(string_option(options, "optimizer", "adam"));
+  using restnet::OptimizerKind;
+  out.kind = choice_option(options, "optimizer", OptimizerKind::Adam,
+                           {{"sgd", OptimizerKind::Sgd}, {"adam", OptimizerKind::Adam}});
   out.lr = number_option(options, "lr", 1e-3, kPositive);
   out.momentum = number_option(options, "momentum", 0.0, Range{0.0, 1.0, false, true});
   out.nesterov = bool_option(options, "nesterov", false);
   out.weight_decay = number_option(options, "weightDecay", 0.0, kNonNegative);
-  // The ranges are checked above; the core checks how the options combine (momentum only for sgd).
-  restnet::check_optimizer(out);
+  if (out.momentum != 0.0 && out.kind != OptimizerKind::Sgd) {
+    throw restnet::RangeError("options.momentum: only used by optimizer 'sgd' (Adam has fixed betas 0.9, 0.999)");
+  }
+  if (out.nesterov && !(out.kind == OptimizerKind::Sgd && out.momentum > 0.0)) {
+    throw restnet::RangeError("options.nesterov: needs optimizer 'sgd' with momentum > 0");
+  }
   return out;
+}
+
+restnet::Schedule schedule_option(const Napi::Object& options) {
+  using restnet::Schedule;
+  return choice_option(options, "schedule", Schedule::Constant,
+                       {{"constant", Schedule::Constant}, {"cosine", Schedule::Cosine}, {"step", Schedule::Step}});
+}
+
+restnet::Loss loss_option(const Napi::Object& options) {
+  using restnet::Loss;
+  return choice_option(options, "loss", Loss::Mse, {{"mse", Loss::Mse}, {"huber", Loss::Huber}});
 }
 
 }  // namespace restnet_addon

@@ -29,7 +29,12 @@ restnet::LstsqOptions lstsq_options(const Napi::Value& value);
 Napi::Object lstsq_result_value(Napi::Env env, const restnet::LstsqResult& result);
 
 // optimizer, lr, momentum, nesterov, weightDecay from an options object already checked for
-// unknown names.
+// unknown names, each checked here under its JavaScript name (the core's check_optimizer, run
+// again by TrainableStitch, is its own invariant).
 restnet::OptimizerOptions optimizer_options(const Napi::Object& options);
+
+// options.schedule ('constant' by default, 'cosine', 'step') and options.loss ('mse', 'huber').
+restnet::Schedule schedule_option(const Napi::Object& options);
+restnet::Loss loss_option(const Napi::Object& options);
 
 }  // namespace restnet_addon

@@ -87,6 +87,35 @@ Napi::Value epoch_relay(Napi::Env env, const Napi::Value& on_epoch, const std::s
   });
 }
 
+std::string widths(std::size_t in, std::size_t out) { return std::to_string(in) + " -> " + std::to_string(out); }
+
+// options.init: a finite stitch of x.cols -> y.cols.
+restnet::LinearMap init_arg(const Napi::Value& value, const restnet::MatrixView& x, const restnet::MatrixView& y) {
+  restnet::LinearMap init = linear_map_arg(value, "options.init");
+  if (init.in != x.cols || init.out != y.cols) {
+    throw restnet::RangeError("options.init: expected a stitch of " + widths(x.cols, y.cols) +
+                              " (x.cols -> y.cols), got " + widths(init.in, init.out));
+  }
+  restnet::check_finite(restnet::MatrixView(init.weight.data(), init.in, init.out), "options.init.weight");
+  restnet::check_finite(restnet::MatrixView(init.bias.data(), 1, init.out), "options.init.bias");
+  return init;
+}
+
+// options.validation {x, y}: as many columns as x and y, rows paired, finite.
+void check_validation(const restnet::MatrixView& x, const restnet::MatrixView& y, const restnet::MatrixView& vx,
+                      const restnet::MatrixView& vy) {
+  const auto columns = [](const restnet::MatrixView& v, const restnet::MatrixView& as, const char* name,
+                          const char* as_name) {
+    if (v.cols != as.cols) {
+      throw restnet::RangeError(std::string(name) + ": expected " + std::to_string(as.cols) + " columns (as " +
+                                as_name + "), got " + std::to_string(v.rows) + " x " + std::to_string(v.cols));
+    }
+  };
+  columns(vx, x, "options.validation.x", "x");
+  columns(vy, y, "options.validation.y", "y");
+  restnet::check_pair(vx, vy, "options.validation.x", "options.validation.y");
+}
+
 // trainStitch(x, y, options, token?, onEpoch?)
 Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -99,21 +128,24 @@ Napi::Value TrainStitch(const Napi::CallbackInfo& info) {
                                         "epochs", "batchSize", "seed", "validation", "patience", "loss"});
     restnet::TrainOptions options;
     options.optimizer = optimizer_options(o);
-    options.schedule = restnet::parse_schedule(string_option(o, "schedule", "constant"));
-    options.loss = restnet::parse_loss(string_option(o, "loss", "mse"));
+    options.schedule = schedule_option(o);
+    options.loss = loss_option(o);
     options.epochs = integer_option(o, "epochs", 10, 1, 1e9);
     options.batch_size =
         integer_option(o, "batchSize", std::min<std::size_t>(128, x.rows), 1, static_cast<double>(x.rows));
     options.seed = integer_option(o, "seed", 0, 0, kMaxSafeInteger);
     options.patience = integer_option(o, "patience", 0, 0, 1e9);
-    const restnet::LinearMap init = o.Get("init").IsUndefined() ? restnet::LinearMap(x.cols, y.cols)
-                                                                : linear_map_arg(o.Get("init"), "options.init");
+    const restnet::LinearMap init =
+        o.Get("init").IsUndefined() ? restnet::LinearMap(x.cols, y.cols) : init_arg(o.Get("init"), x, y);
     bool validate = false;
     if (!o.Get("validation").IsUndefined()) {
       const Napi::Object v = options_arg(o.Get("validation"), "options.validation", {"x", "y"});
       keep.push_back(matrix_arg(v.Get("x"), "options.validation.x"));
       keep.push_back(matrix_arg(v.Get("y"), "options.validation.y"));
+      check_validation(x, y, keep[2].view, keep[3].view);
       validate = true;
+    } else if (options.patience > 0) {
+      throw restnet::RangeError("options.patience: early stopping needs options.validation");
     }
     const restnet::MatrixView vx = validate ? keep[2].view : restnet::MatrixView(),
                               vy = validate ? keep[3].view : restnet::MatrixView();
@@ -172,7 +204,7 @@ Napi::Value LearningRates(const Napi::CallbackInfo& info) {
     const std::size_t per_epoch = integer_arg(info[0], "stepsPerEpoch", 1, kMaxSafeInteger);
     const Napi::Object o = options_arg(info[1], "options", {"schedule", "lr", "epochs"});
     restnet::TrainOptions options;
-    options.schedule = restnet::parse_schedule(string_option(o, "schedule", "constant"));
+    options.schedule = schedule_option(o);
     options.optimizer.lr = number_option(o, "lr", 1e-3, kPositive);
     options.epochs = integer_option(o, "epochs", 10, 1, 1e9);
     const std::size_t total = checked_product({per_epoch, options.epochs}, "stepsPerEpoch x options.epochs");

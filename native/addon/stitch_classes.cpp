@@ -112,6 +112,11 @@ class Trainable : public Napi::ObjectWrap<Trainable> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const MatrixArg x = matrix_arg(info[0], "x"), g = matrix_arg(info[1], "gradOut");
       restnet::check_finite(x.view, "x");
+      if (g.view.rows != x.view.rows || g.view.cols != stitch_->map().out) {
+        throw restnet::RangeError("gradOut: expected " + std::to_string(x.view.rows) + " x " +
+                                  std::to_string(stitch_->map().out) + " (x.rows x the stitch's output width), got " +
+                                  std::to_string(g.view.rows) + " x " + std::to_string(g.view.cols));
+      }
       restnet::check_finite(g.view, "gradOut");
       stitch_->backward(x.view, g.view);
       return info.Env().Undefined();

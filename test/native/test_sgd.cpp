@@ -1,6 +1,8 @@
 // The optimizers against their update rules written out in long double, the low-level API
 // against the fused step, convergence to the least-squares optimum, determinism and checks.
 #include <cmath>
+#include <exception>
+#include <string>
 
 #include "harness.h"
 #include "reference.h"
@@ -212,5 +214,30 @@ TEST(training_rejects_bad_arguments) {
   o.patience = 2;
   CHECK_THROWS(train(o), restnet::RangeError);
   CHECK_THROWS(train(adam_options(1), LinearMap(3, 2)), restnet::RangeError);
-  CHECK_THROWS(restnet::parse_optimizer("adamw"), restnet::TypeError);
+}
+
+// The core names its own fields (the addon checks user options first, under their JavaScript names).
+TEST(core_errors_name_cpp_fields) {
+  const auto message = [](auto&& fn) -> std::string {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "(nothing thrown)";
+  };
+  const auto starts = [](const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; };
+  const ref::Data x = ref::random_matrix(20, 4, 81), y = ref::random_matrix(20, 2, 82);
+  restnet::TrainOptions o = adam_options(1);
+  o.batch_size = 0;
+  CHECK(starts(
+      message([&] { restnet::train_stitch(view(x), view(y), LinearMap(4, 2), o, nullptr, nullptr, {}, nullptr); }),
+      "TrainOptions::batch_size: expected [1, 20] (x.rows), got 0"));
+  restnet::OptimizerOptions opt;
+  opt.weight_decay = -1;
+  CHECK(starts(message([&] { restnet::TrainableStitch(LinearMap(4, 2), opt); }),
+               "OptimizerOptions::weight_decay: expected a finite number >= 0"));
+  restnet::TrainableStitch stitch(LinearMap(4, 2), restnet::OptimizerOptions{});
+  const ref::Data g = ref::random_matrix(20, 3, 83);
+  CHECK(starts(message([&] { stitch.backward(view(x), view(g)); }), "grad_out: expected 20 x 2"));
 }

@@ -147,7 +147,7 @@ void LeastSquaresAccumulator::merge(const LeastSquaresAccumulator& other) {
 
 LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Control& control) const {
   if (!(options.ridge >= 0.0) || !std::isfinite(options.ridge)) {
-    throw RangeError("options.ridge: expected a finite number >= 0, got " + std::to_string(options.ridge));
+    throw RangeError("LstsqOptions::ridge: expected a finite number >= 0, got " + std::to_string(options.ridge));
   }
   if (count_ == 0.0) throw RangeError("LeastSquaresAccumulator: no rows to solve from; call update() first");
   const std::size_t d = in_, k = out_;
@@ -230,9 +230,6 @@ double LeastSquaresAccumulator::y_sum_squares(bool centred) const {
 }
 
 LstsqResult fit_least_squares(MatrixView x, MatrixView y, const LstsqOptions& options, const Control& control) {
-  if (!(options.ridge >= 0.0) || !std::isfinite(options.ridge)) {
-    throw RangeError("options.ridge: expected a finite number >= 0, got " + std::to_string(options.ridge));
-  }
   LeastSquaresAccumulator acc(x.cols, y.cols);
   acc.update(x, y, control);
   LstsqResult result = acc.solve(options, control);

@@ -39,40 +39,22 @@ double loss_and_gradient(float* r, std::size_t count, Loss loss, float scale) {
 
 }  // namespace
 
-OptimizerKind parse_optimizer(const std::string& name) {
-  if (name == "sgd") return OptimizerKind::Sgd;
-  if (name == "adam") return OptimizerKind::Adam;
-  throw TypeError("options.optimizer: expected 'sgd' or 'adam', got '" + name + "'");
-}
-
-Schedule parse_schedule(const std::string& name) {
-  if (name == "constant") return Schedule::Constant;
-  if (name == "cosine") return Schedule::Cosine;
-  if (name == "step") return Schedule::Step;
-  throw TypeError("options.schedule: expected 'constant', 'cosine' or 'step', got '" + name + "'");
-}
-
-Loss parse_loss(const std::string& name) {
-  if (name == "mse") return Loss::Mse;
-  if (name == "huber") return Loss::Huber;
-  throw TypeError("options.loss: expected 'mse' or 'huber', got '" + name + "'");
-}
-
 void check_optimizer(const OptimizerOptions& o) {
   if (!(o.lr > 0.0) || !std::isfinite(o.lr)) {
-    throw RangeError("options.lr: expected a finite number > 0, got " + std::to_string(o.lr));
+    throw RangeError("OptimizerOptions::lr: expected a finite number > 0, got " + std::to_string(o.lr));
   }
   if (!(o.momentum >= 0.0 && o.momentum < 1.0)) {
-    throw RangeError("options.momentum: expected a number in [0, 1), got " + std::to_string(o.momentum));
+    throw RangeError("OptimizerOptions::momentum: expected a number in [0, 1), got " + std::to_string(o.momentum));
   }
   if (o.momentum != 0.0 && o.kind != OptimizerKind::Sgd) {
-    throw RangeError("options.momentum: only used by optimizer 'sgd' (Adam has fixed betas 0.9, 0.999)");
+    throw RangeError("OptimizerOptions::momentum: only used by OptimizerKind::Sgd");
   }
   if (o.nesterov && !(o.kind == OptimizerKind::Sgd && o.momentum > 0.0)) {
-    throw RangeError("options.nesterov: needs optimizer 'sgd' with momentum > 0");
+    throw RangeError("OptimizerOptions::nesterov: needs OptimizerKind::Sgd with momentum > 0");
   }
   if (!(o.weight_decay >= 0.0) || !std::isfinite(o.weight_decay)) {
-    throw RangeError("options.weightDecay: expected a finite number >= 0, got " + std::to_string(o.weight_decay));
+    throw RangeError("OptimizerOptions::weight_decay: expected a finite number >= 0, got " +
+                     std::to_string(o.weight_decay));
   }
 }
 
@@ -103,7 +85,7 @@ std::vector<float> TrainableStitch::forward(MatrixView x) const {
 void TrainableStitch::backward(MatrixView x, MatrixView grad_out) {
   check_input(map_, x, "x");
   if (grad_out.rows != x.rows || grad_out.cols != map_.out) {
-    throw RangeError("gradOut: expected " + std::to_string(x.rows) + " x " + std::to_string(map_.out) +
+    throw RangeError("grad_out: expected " + std::to_string(x.rows) + " x " + std::to_string(map_.out) +
                      " (x.rows x the stitch's output width), got " + std::to_string(grad_out.rows) + " x " +
                      std::to_string(grad_out.cols));
   }

@@ -23,34 +23,32 @@ void gather(MatrixView m, const std::size_t* rows, std::size_t count, std::vecto
 
 std::string widths(std::size_t in, std::size_t out) { return std::to_string(in) + " -> " + std::to_string(out); }
 
+// The invariants of train_stitch's arguments, named as in C++ (the addon checks the options first,
+// under their JavaScript names). The optimizer's are TrainableStitch's to check.
 void check_training(MatrixView x, MatrixView y, const LinearMap& init, const TrainOptions& o, const MatrixView* vx,
                     const MatrixView* vy) {
   check_pair(x, y, "x", "y");
   if (init.in != x.cols || init.out != y.cols) {
-    throw RangeError("options.init: expected a stitch of " + widths(x.cols, y.cols) + " (x.cols -> y.cols), got " +
+    throw RangeError("init: expected a stitch of " + widths(x.cols, y.cols) + " (x.cols -> y.cols), got " +
                      widths(init.in, init.out));
   }
-  check_finite(MatrixView(init.weight.data(), init.in, init.out), "options.init.weight");
-  check_finite(MatrixView(init.bias.data(), 1, init.out), "options.init.bias");
-  check_optimizer(o.optimizer);
-  if (o.epochs < 1) throw RangeError("options.epochs: expected an integer >= 1, got " + std::to_string(o.epochs));
+  check_finite(MatrixView(init.weight.data(), init.in, init.out), "init.weight");
+  check_finite(MatrixView(init.bias.data(), 1, init.out), "init.bias");
+  if (o.epochs < 1) throw RangeError("TrainOptions::epochs: expected >= 1, got 0");
   if (o.batch_size < 1 || o.batch_size > x.rows) {
-    throw RangeError("options.batchSize: expected an integer in [1, " + std::to_string(x.rows) + "] (x.rows), got " +
+    throw RangeError("TrainOptions::batch_size: expected [1, " + std::to_string(x.rows) + "] (x.rows), got " +
                      std::to_string(o.batch_size));
   }
-  if ((vx == nullptr) != (vy == nullptr)) throw TypeError("options.validation: expected both x and y");
+  if ((vx == nullptr) != (vy == nullptr)) throw TypeError("validation_x, validation_y: expected both or neither");
   if (vx != nullptr) {
-    if (vx->cols != x.cols) {
-      throw RangeError("options.validation.x: expected " + std::to_string(x.cols) + " columns (as x), got " +
-                       std::to_string(vx->rows) + " x " + std::to_string(vx->cols));
+    if (vx->cols != x.cols || vy->cols != y.cols) {
+      throw RangeError("validation_x, validation_y: expected " + std::to_string(x.cols) + " and " +
+                       std::to_string(y.cols) + " columns (as x and y), got " + std::to_string(vx->cols) + " and " +
+                       std::to_string(vy->cols));
     }
-    if (vy->cols != y.cols) {
-      throw RangeError("options.validation.y: expected " + std::to_string(y.cols) + " columns (as y), got " +
-                       std::to_string(vy->rows) + " x " + std::to_string(vy->cols));
-    }
-    check_pair(*vx, *vy, "options.validation.x", "options.validation.y");
+    check_pair(*vx, *vy, "validation_x", "validation_y");
   } else if (o.patience > 0) {
-    throw RangeError("options.patience: early stopping needs options.validation");
+    throw RangeError("TrainOptions::patience: early stopping needs validation_x and validation_y");
   }
 }
 

@@ -25,10 +25,6 @@ enum class OptimizerKind { Sgd, Adam };
 enum class Schedule { Constant, Cosine, Step };
 enum class Loss { Mse, Huber };
 
-OptimizerKind parse_optimizer(const std::string& name);
-Schedule parse_schedule(const std::string& name);
-Loss parse_loss(const std::string& name);
-
 // PyTorch's conventions: SGD buf = momentum * buf + g (Nesterov: g + momentum * buf); Adam with
 // beta1 = 0.9, beta2 = 0.999, eps = 1e-8 and bias correction. weight_decay is decoupled
 // (W <- W (1 - lr * weight_decay) before the update) and applies to W, not to the bias.
@@ -40,7 +36,9 @@ struct OptimizerOptions {
   double weight_decay = 0.0;
 };
 
-// Throws RangeError naming options.<field> for lr <= 0, momentum outside [0, 1), etc.
+// The invariants of the options (lr > 0, momentum in [0, 1) and only for SGD, ...): RangeError
+// naming the OptimizerOptions field. TrainableStitch checks them; callers that take options from
+// users (the addon) check them first, under their own names.
 void check_optimizer(const OptimizerOptions& o);
 
 // A stitch with optimizer state and a gradient buffer: the low-level API.
