@@ -36,6 +36,14 @@ export function checkTensor(t: Tensor, name: string, rank?: number): void {
   }
 }
 
+/** The class of row i of [N, K] logits: the index of its largest value (the first of equals). */
+export function argmaxRow(logits: Tensor, i: number): number {
+  const k = logits.dims[1]!;
+  let best = 0;
+  for (let j = 1; j < k; j++) if (logits.data[i * k + j]! > logits.data[i * k + best]!) best = j;
+  return best;
+}
+
 /** Wraps data as a rows x cols matrix, checking that the sizes agree. */
 export function matrix(data: Float32Array, rows: number, cols: number): Matrix {
   if (!(data instanceof Float32Array)) throw new TypeError('data: expected a Float32Array');

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { clsToken, flatten, matrix, spatialMeanPool, tokenMean } from '../lib/index.js';
+import { argmaxRow } from '../lib/matrix.js';
 
 const range = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => i);
 
@@ -35,5 +36,12 @@ describe('activation -> matrix helpers', () => {
       new RangeError('block: dims [3, 3] hold 9 elements, but data has 10'),
     );
     expect(() => matrix(range(5), 2, 3)).toThrow(/expected rows x cols = 2 x 3 = 6 elements, got 5/);
+  });
+});
+
+describe('argmaxRow', () => {
+  it('is the index of the largest logit of a row, the first of equals', () => {
+    const logits = { data: Float32Array.from([0.1, 2, -1, 2, 5, -3, -3, 4, -2, -2, -2, -2]), dims: [3, 4] };
+    expect([0, 1, 2].map((i) => argmaxRow(logits, i))).toEqual([1, 0, 0]);
   });
 });

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 
 import type { Tensor } from '../matrix.js';
+import { dimsText } from '../validate.js';
 import { OnnxModelError } from './errors.js';
 import { extractModel, subGraph } from './extract.js';
 import { gradientModel, GRADIENT_IO } from './grad.js';
@@ -60,10 +61,6 @@ export interface Segment {
   readonly outputShape: (number | string)[];
   bytes(): Uint8Array;
   run(x: Tensor): Promise<Tensor>;
-}
-
-function shapeText(dims: readonly (number | string)[]): string {
-  return `[${dims.join(', ')}]`;
 }
 
 export class FrozenModel {
@@ -129,7 +126,7 @@ export class FrozenModel {
     const batchAxis = dims.findIndex((d) => typeof d !== 'number');
     if (dims.some((d, k) => k !== batchAxis && typeof d !== 'number')) {
       throw new OnnxModelError(
-        `${name}: expected one dynamic (batch) dimension in the input '${info.input}', got ${shapeText(dims.map((d) => d ?? '?'))}`,
+        `${name}: expected one dynamic (batch) dimension in the input '${info.input}', got ${dimsText(dims.map((d) => d ?? '?'))}`,
       );
     }
     const batchName = batchAxis >= 0 && typeof dims[batchAxis] === 'string' ? (dims[batchAxis] as string) : 'N';
@@ -173,7 +170,7 @@ export class FrozenModel {
       rest.some((d) => typeof d !== 'number')
     ) {
       throw new RangeError(
-        `name: expected a batch-first tensor [N, ...], '${name}' has dims [${symbolicDims(dims, this.batchName).join(', ')}]`,
+        `name: expected a batch-first tensor [N, ...], '${name}' has dims ${dimsText(symbolicDims(dims, this.batchName))}`,
       );
     }
     return rest as number[];
@@ -226,7 +223,7 @@ export class FrozenModel {
       x.dims.reduce((a, b) => a * b, 1) === x.data.length;
     if (!ok) {
       throw new RangeError(
-        `${arg}: expected dims ${shapeText(symbolicDims(expected, this.batchName))} with ${x.dims.reduce((a, b) => a * b, 1)} = data.length elements, got dims ${shapeText(x.dims)} and ${x.data.length} elements`,
+        `${arg}: expected dims ${dimsText(symbolicDims(expected, this.batchName))} with ${x.dims.reduce((a, b) => a * b, 1)} = data.length elements, got dims ${dimsText(x.dims)} and ${x.data.length} elements`,
       );
     }
   }

@@ -2,6 +2,7 @@
 // onnxruntime computes from the forward graph alone: used by the tests and by the dev-time
 // check of exported torchvision models (scripts/models/grad-check.mjs).
 import type { Tensor } from '../matrix.js';
+import { dimsText } from '../validate.js';
 import type { GradientSegment } from './frozen-model.js';
 
 /**
@@ -19,7 +20,7 @@ export async function directionalError(
 ): Promise<number> {
   const { grad } = await g.run(x, target);
   if (grad.dims.join() !== x.dims.join())
-    throw new Error(`the gradient has dims [${grad.dims.join(', ')}], x has [${x.dims.join(', ')}]`);
+    throw new Error(`the gradient has dims ${dimsText(grad.dims)}, x has ${dimsText(x.dims)}`);
   if (randoms.length === 0 || randoms.some((r) => r.length !== x.data.length))
     throw new RangeError(`randoms: expected directions of ${x.data.length} elements`);
   const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, a) => s + a * a, 0));

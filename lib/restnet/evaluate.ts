@@ -4,7 +4,7 @@
 // stable median needs: latency.ts), multiply-adds, parameters,
 // memory, and the fit's CKA / residual / time from the records. The numbers are written into the
 // net's records, which select() and save() use.
-import type { Tensor } from '../matrix.js';
+import { argmaxRow, type Tensor } from '../matrix.js';
 import type { Anchor } from './anchor.js';
 import {
   batches,
@@ -49,13 +49,6 @@ export interface Evaluation {
   seconds: number;
 }
 
-function argmax(t: Tensor, i: number): number {
-  const k = t.dims[1]!;
-  let best = 0;
-  for (let j = 1; j < k; j++) if (t.data[i * k + j]! > t.data[i * k + best]!) best = j;
-  return best;
-}
-
 /**
  * The predicted class (argmax of the logits) of every image of `data` (at most `limit`) under a
  * configuration id or an anchor name of `net`.
@@ -70,7 +63,7 @@ export async function predictions(
   for (const { x, start } of batches(data, net.anchors[0].model.input.shape, options.batchSize ?? 250, options.limit)) {
     options.signal?.throwIfAborted();
     const logits = await net.runWith(id, x);
-    for (let i = 0; i < x.dims[0]!; i++) out[start + i] = argmax(logits, i);
+    for (let i = 0; i < x.dims[0]!; i++) out[start + i] = argmaxRow(logits, i);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // zoo), checked against the model's per-sample input size with an error that names both.
 import type { Tensor } from '../matrix.js';
 import type { LongTaskOptions } from '../progress.js';
+import { dimsText } from '../validate.js';
 
 /** One image per row (lib/data's Dataset shape): rows x cols f32, labels optional. */
 export interface ImageRows {
@@ -58,7 +59,7 @@ export function imageRows(
   const count = t.dims[0]!;
   const size = t.dims.slice(1).reduce((a, b) => a * b, 1);
   if (count < 1 || count * size !== t.data.length)
-    throw new RangeError(`${arg}: dims [${t.dims.join(', ')}] hold ${count * size} values, data has ${t.data.length}`);
+    throw new RangeError(`${arg}: dims ${dimsText(t.dims)} hold ${count * size} values, data has ${t.data.length}`);
   return { data: t.data, count, size };
 }
 
@@ -67,7 +68,7 @@ export function sampleInputDims(shape: readonly (number | string)[], arg: string
   const dims = shape.slice(1);
   if (typeof shape[0] !== 'string' || !dims.every((d): d is number => typeof d === 'number')) {
     throw new RangeError(
-      `${arg}: expected a batch-first input [N, ...] with fixed sample dims, got [${shape.join(', ')}]`,
+      `${arg}: expected a batch-first input [N, ...] with fixed sample dims, got ${dimsText(shape)}`,
     );
   }
   return dims as number[];

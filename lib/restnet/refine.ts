@@ -11,8 +11,9 @@
 import type { Adapter, AdapterMaps } from '../stitch/adapters/adapter.js';
 import { addPositionOffsets } from '../stitch/adapters/layout.js';
 import { TrainableStitch } from '../stitch/train.js';
-import type { Tensor } from '../matrix.js';
+import { argmaxRow, type Tensor } from '../matrix.js';
 import { native } from '../native.js';
+import { dimsText } from '../validate.js';
 import type { OptimizerName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
@@ -208,7 +209,7 @@ export function trainingRows(
   const dims = sampleInputDims(inputShape, 'model input');
   if (dims.length !== 3)
     throw new RangeError(
-      `options.refine.augment: expected images [N, C, H, W] to mirror and shift, the model input is [${inputShape.join(', ')}]`,
+      `options.refine.augment: expected images [N, C, H, W] to mirror and shift, the model input is ${dimsText(inputShape)}`,
     );
   const copies = 1 + settings.augment.length;
   const out: ImageRows = { images: new Float32Array(copies * count * size), rows: copies * count, cols: size };
@@ -335,12 +336,7 @@ async function stitchedAccuracy(
   for (const { x, start } of batches(validation, job.front.model.input.shape, 250, Infinity, 'validation')) {
     signal?.throwIfAborted();
     const logits = await back.run(job.adapter.run(await front.run(reshapeFor(x, job.front)), maps));
-    const k = logits.dims[1]!;
-    for (let i = 0; i < x.dims[0]!; i++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (logits.data[i * k + j]! > logits.data[i * k + best]!) best = j;
-      if (best === labels[start + i]) correct++;
-    }
+    for (let i = 0; i < x.dims[0]!; i++) if (argmaxRow(logits, i) === labels[start + i]) correct++;
   }
   return correct / count;
 }

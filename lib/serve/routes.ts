@@ -5,6 +5,7 @@
 //   GET  /healthz      liveness
 //   GET  /metrics      Prometheus text format
 import type { FastifyInstance } from 'fastify';
+import { argmaxRow } from '../matrix.js';
 
 import type { AdaptiveController } from '../restnet/adapt.js';
 import type { ReStNet } from '../restnet/runtime.js';
@@ -28,16 +29,6 @@ export interface ClassifyAnswer {
   latencyMs: number;
 }
 
-/** The top class of each row of [N, classes] logits. */
-function argmaxRows(data: Float32Array, n: number): number[] {
-  const k = data.length / n;
-  return Array.from({ length: n }, (_, r) => {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (data[r * k + j]! > data[r * k + best]!) best = j;
-    return best;
-  });
-}
-
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { net, controller, queue, metrics, input } = ctx;
   const ladder = controller.ladder;
@@ -52,7 +43,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     controller.observe(latencyMs);
     return {
       config,
-      classes: argmaxRows(logits.data, n),
+      classes: Array.from({ length: n }, (_, r) => argmaxRow(logits, r)),
       logits: Array.from({ length: n }, (_, r) => Array.from(logits.data.subarray(r * k, (r + 1) * k))),
       latencyMs,
     };
