@@ -25,6 +25,8 @@ describe('public API', () => {
       'refineSettingsFor',
       'refineTargets',
       'refineOnTask',
+      'RefineJob',
+      'DEFAULT_LINE_MARGIN',
     ]) {
       expect(names.has(internal), internal).toBe(false);
     }
@@ -37,6 +39,11 @@ describe('public API', () => {
       'plan',
       'fit',
       'evaluate',
+      'predictions',
+      'markPareto',
+      'paretoVerdicts',
+      'lineAt',
+      'wilsonInterval',
       'ReStNet',
     ]) {
       expect(names.has(documented), documented).toBe(true);

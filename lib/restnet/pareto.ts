@@ -62,7 +62,7 @@ export interface ParetoFilterOptions {
   /**
    * How far (a fraction: 0.01 = 1 point) below the straight line between the two anchors a
    * configuration may measure and still be offered; Infinity turns the line test off. Default
-   * 0.01 (see DEFAULT_LINE_MARGIN).
+   * 0.01 (DEFAULT_LINE_MARGIN).
    */
   lineMargin?: number;
 }
