@@ -60,12 +60,15 @@ export function numberArg(value: unknown, name: string, range: NumberRange): num
   return value;
 }
 
-/** An integer in [min, max]; the words match the addon's ("a positive integer", ...). */
+/** An integer in [min, max]; the words match the addon's ("a positive integer", "an integer >= 4", ...). */
 export function integerArg(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const unbounded = max === Number.MAX_SAFE_INTEGER;
   const expected =
-    max === Number.MAX_SAFE_INTEGER && (min === 0 || min === 1)
+    unbounded && (min === 0 || min === 1)
       ? `a ${min === 0 ? 'non-negative' : 'positive'} integer`
-      : `an integer in [${min}, ${max}]`;
+      : unbounded
+        ? `an integer >= ${min}`
+        : `an integer in [${min}, ${max}]`;
   if (typeof value !== 'number') throw invalidArgument(name, expected, value);
   if (!Number.isInteger(value) || value < min || value > max) throw invalidArgument(name, expected, value);
   return value;

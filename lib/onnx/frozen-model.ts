@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 
 import type { Tensor } from '../matrix.js';
-import { dimsText } from '../validate.js';
+import { dimsText, integerArg } from '../validate.js';
 import { OnnxModelError } from './errors.js';
 import { extractModel, subGraph } from './extract.js';
 import { gradientModel, GRADIENT_IO } from './grad.js';
@@ -86,9 +86,7 @@ export class FrozenModel {
   /** Parses an ONNX model (a path or its bytes) and measures its tensors' shapes once. */
   static async load(pathOrBytes: string | Uint8Array, options: FrozenModelOptions = {}): Promise<FrozenModel> {
     const { threads, output } = options;
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
-      throw new RangeError(`options.threads: expected a positive integer, got ${threads}`);
-    }
+    if (threads !== undefined) integerArg(threads, 'options.threads', 1);
     let bytes: Uint8Array;
     let name: string;
     if (typeof pathOrBytes === 'string') {

@@ -4,6 +4,7 @@
 import type { Matrix, Matrix64, Tensor } from '../matrix.js';
 import { flatten, spatialMeanPool, tokenMean } from '../matrix.js';
 import { MinibatchCKA } from '../similarity.js';
+import { integerArg } from '../validate.js';
 import { loadAnchor, type Anchor, type AnchorOptions, type AnchorSource } from './anchor.js';
 import { batches, checkLimit, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
 
@@ -57,8 +58,7 @@ export async function analyze(
       `cuts: both anchors need at least one candidate cut (got ${cutsA.length} and ${cutsB.length})`,
     );
   const batchSize = options.batchSize ?? 128;
-  if (!Number.isInteger(batchSize) || batchSize < 4)
-    throw new RangeError(`options.batchSize: expected an integer >= 4 (unbiased HSIC), got ${batchSize}`);
+  integerArg(batchSize, 'options.batchSize', 4); // 4 rows: the least the unbiased HSIC takes
   const limit =
     options.calibrationLimit === undefined ? 1000 : checkLimit(options.calibrationLimit, 'options.calibrationLimit');
   const mode = options.features ?? 'flatten';

@@ -2,6 +2,7 @@
 // run of each per round, the order rotated every round) so background load hits them alike, and
 // rounds go on until every runner's median is known to within a relative width (its 95%
 // distribution-free interval, from order statistics) or a time cap is reached.
+import { integerArg, NON_NEGATIVE, numberArg, POSITIVE } from '../validate.js';
 
 export interface LatencyStats {
   /** Median of the timed runs, ms. */
@@ -68,10 +69,9 @@ export async function timeInterleaved(
   const minRuns = options.minRuns ?? 15,
     width = options.relativeWidth ?? 0.05,
     maxMs = (options.maxSeconds ?? 2) * 1000;
-  if (!Number.isInteger(minRuns) || minRuns < 1)
-    throw new RangeError(`options.minRuns: expected a positive integer, got ${minRuns}`);
-  if (!(width > 0)) throw new RangeError(`options.relativeWidth: expected a number > 0, got ${width}`);
-  if (!(maxMs >= 0)) throw new RangeError(`options.maxSeconds: expected a number >= 0, got ${options.maxSeconds}`);
+  integerArg(minRuns, 'options.minRuns', 1);
+  numberArg(width, 'options.relativeWidth', { ...POSITIVE, infinite: true });
+  numberArg(options.maxSeconds ?? 2, 'options.maxSeconds', { ...NON_NEGATIVE, infinite: true });
   for (const run of runners) await run();
   const started = performance.now();
   for (let round = 0; ; round++) {

@@ -2,6 +2,7 @@
 // untimed round first, then rounds that visit every (id, batch) once each, so background load
 // (other processes, thermal throttling) hits all of them alike. Median and p95 per call.
 import type { Tensor } from '../matrix.js';
+import { integerArg } from '../validate.js';
 import { report, seededRandom, type LongTaskOptions } from './inputs.js';
 import type { BatchLatency, ProfileEntry } from './profile-file.js';
 
@@ -21,8 +22,7 @@ export interface ProfileTarget {
 export function checkProfileOptions(options: ProfileOptions): { runs: number; batches: number[] } {
   const runs = options.runs ?? 20,
     batches = options.batches ?? [1, 32];
-  if (!Number.isInteger(runs) || runs < 1)
-    throw new RangeError(`options.runs: expected a positive integer, got ${String(runs)}`);
+  integerArg(runs, 'options.runs', 1);
   if (!Array.isArray(batches) || batches.length === 0 || !batches.every((b) => Number.isInteger(b) && b >= 1))
     throw new RangeError(
       `options.batches: expected a non-empty list of positive integers, got ${JSON.stringify(batches)}`,

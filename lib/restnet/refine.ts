@@ -13,7 +13,7 @@ import { addPositionOffsets } from '../stitch/adapters/layout.js';
 import { TrainableStitch } from '../stitch/train.js';
 import { argmaxRow, type Tensor } from '../matrix.js';
 import { native } from '../native.js';
-import { dimsText } from '../validate.js';
+import { dimsText, integerArg, invalidArgument, numberArg, POSITIVE } from '../validate.js';
 import type { OptimizerName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
@@ -84,20 +84,6 @@ export interface RefineJob {
   id: string;
 }
 
-function checked(
-  value: number | undefined,
-  fallback: number,
-  arg: string,
-  ok: (v: number) => boolean,
-  expected: string,
-): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !ok(v)) throw new RangeError(`options.refine.${arg}: expected ${expected}, got ${v}`);
-  return v;
-}
-
-const positiveInteger = (v: number): boolean => Number.isInteger(v) && v > 0;
-
 /** Refinement settings for `data`: without labels, the teacher alone (distill 1) unless options say otherwise. */
 export function refineSettingsFor(data: ImageInput, options: RefineOptions): Required<RefineOptions> {
   return refineSettings(
@@ -122,9 +108,10 @@ export function refineSettings(options: RefineOptions): Required<RefineOptions> 
   for (const key of Object.keys(options))
     if (!known.has(key))
       throw new TypeError(`options.refine.${key}: unknown option (expected one of ${[...known].join(', ')})`);
+  const name = (key: string): string => `options.refine.${key}`;
   const teacher = options.teacher ?? 'front';
   if (teacher !== 'front' && teacher !== 'back')
-    throw new RangeError(`options.refine.teacher: expected 'front' or 'back', got ${JSON.stringify(teacher)}`);
+    throw invalidArgument(name('teacher'), "'front' or 'back'", teacher, 'range');
   const augment = options.augment ?? [];
   if (
     !Array.isArray(augment) ||
@@ -136,29 +123,19 @@ export function refineSettings(options: RefineOptions): Required<RefineOptions> 
     );
   const optimizer = options.optimizer ?? 'adam';
   if (optimizer !== 'adam' && optimizer !== 'sgd')
-    throw new RangeError(`options.refine.optimizer: expected 'adam' or 'sgd', got ${JSON.stringify(optimizer)}`);
+    throw invalidArgument(name('optimizer'), "'adam' or 'sgd'", optimizer, 'range');
+  const images = options.images ?? Infinity;
   return {
-    epochs: checked(options.epochs, 6, 'epochs', positiveInteger, 'a positive integer'),
-    lr: checked(options.lr, 3e-3, 'lr', (v) => Number.isFinite(v) && v > 0, 'a finite number > 0'),
+    epochs: integerArg(options.epochs ?? 6, name('epochs'), 1),
+    lr: numberArg(options.lr ?? 3e-3, name('lr'), POSITIVE),
     optimizer,
-    batchSize: checked(options.batchSize, 32, 'batchSize', positiveInteger, 'a positive integer'),
-    images: checked(
-      options.images,
-      Infinity,
-      'images',
-      (v) => v === Infinity || positiveInteger(v),
-      'a positive integer',
-    ),
-    distill: checked(options.distill, 0.5, 'distill', (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
+    batchSize: integerArg(options.batchSize ?? 32, name('batchSize'), 1),
+    // Infinity: every image.
+    images: images === Infinity ? images : integerArg(images, name('images'), 1),
+    distill: numberArg(options.distill ?? 0.5, name('distill'), { min: 0, max: 1 }),
     teacher,
-    seed: checked(options.seed, 0, 'seed', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
-    cacheBytes: checked(
-      options.cacheBytes,
-      128 * 2 ** 20,
-      'cacheBytes',
-      (v) => Number.isInteger(v) && v >= 0,
-      'an integer >= 0',
-    ),
+    seed: integerArg(options.seed ?? 0, name('seed'), 0),
+    cacheBytes: integerArg(options.cacheBytes ?? 128 * 2 ** 20, name('cacheBytes'), 0),
     augment,
   };
 }

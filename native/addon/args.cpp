@@ -34,6 +34,7 @@ std::string number_text(Napi::Env env, double d) { return Napi::Number::New(env,
 std::string integer_range_text(Napi::Env env, double min, double max) {
   if (max == kMaxSafeInteger && min == 0.0) return "a non-negative integer";
   if (max == kMaxSafeInteger && min == 1.0) return "a positive integer";
+  if (max == kMaxSafeInteger) return "an integer >= " + number_text(env, min);
   return "an integer in [" + number_text(env, min) + ", " + number_text(env, max) + "]";
 }
 

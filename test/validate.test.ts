@@ -1,0 +1,45 @@
+// The TypeScript side's one argument layer (lib/validate.ts): the words of each range, TypeError
+// for a value of the wrong type and RangeError for a number out of range, as the addon does.
+import { describe, expect, it } from 'vitest';
+
+import { timeInterleaved } from '../lib/restnet/latency.js';
+import { integerArg, NON_NEGATIVE, numberArg, POSITIVE } from '../lib/validate.js';
+
+describe('integerArg', () => {
+  it('states the range as the addon does', () => {
+    expect(() => integerArg(0, 'n', 1)).toThrow(new RangeError('n: expected a positive integer, got 0'));
+    expect(() => integerArg(-1, 'seed', 0)).toThrow(new RangeError('seed: expected a non-negative integer, got -1'));
+    expect(() => integerArg(3, 'options.batchSize', 4)).toThrow(
+      new RangeError('options.batchSize: expected an integer >= 4, got 3'),
+    );
+    expect(() => integerArg(6, 'correct', 0, 5)).toThrow(
+      new RangeError('correct: expected an integer in [0, 5], got 6'),
+    );
+    expect(() => integerArg(2.5, 'k', 1)).toThrow(RangeError);
+    expect(() => integerArg('2', 'k', 1)).toThrow(new TypeError('k: expected a positive integer, got "2"'));
+    expect(integerArg(4, 'k', 4)).toBe(4);
+  });
+});
+
+describe('numberArg', () => {
+  it('takes Infinity only where the range says so, and never NaN', () => {
+    expect(() => numberArg(Infinity, 'lr', POSITIVE)).toThrow(
+      new RangeError('lr: expected a finite number > 0, got Infinity'),
+    );
+    expect(numberArg(Infinity, 'maxSeconds', { ...NON_NEGATIVE, infinite: true })).toBe(Infinity);
+    expect(() => numberArg(NaN, 'x', { ...NON_NEGATIVE, infinite: true })).toThrow(RangeError);
+    expect(() => numberArg(2, 'distill', { min: 0, max: 1 })).toThrow(
+      new RangeError('distill: expected a number in [0, 1], got 2'),
+    );
+    expect(() => numberArg(null, 'lr', POSITIVE)).toThrow(new TypeError('lr: expected a finite number > 0, got null'));
+  });
+
+  it('is what timeInterleaved checks its options with', async () => {
+    await expect(timeInterleaved([async () => 0], { minRuns: 0 })).rejects.toThrow(
+      new RangeError('options.minRuns: expected a positive integer, got 0'),
+    );
+    await expect(timeInterleaved([async () => 0], { maxSeconds: -1 })).rejects.toThrow(
+      new RangeError('options.maxSeconds: expected a number >= 0, got -1'),
+    );
+  });
+});
