@@ -21,6 +21,12 @@ export interface LongTaskOptions<Payload = unknown> {
   onProgress?: (event: ProgressEvent<Payload>) => void;
 }
 
+/** A long task's options for a step inside another task that reports progress its own way. */
+export function withoutProgress<T extends LongTaskOptions>(options: T): Omit<T, 'onProgress'> {
+  const { onProgress: _progress, ...rest } = options;
+  return rest;
+}
+
 /**
  * The work of a one-step task (ckaAsync, fitStitchAsync, updateAsync), reporting its one step
  * (`done` 1 of 1) when it completes, before the returned promise settles.

@@ -9,7 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadZooSplit } from '../lib/data/index.js';
 import type { Tensor } from '../lib/matrix.js';
-import { analyze, evaluate, fit, loadAnchor, plan, ReStNet, type RestnetManifest } from '../lib/restnet/index.js';
+import {
+  analyze,
+  evaluate,
+  fit,
+  loadAnchor,
+  plan,
+  predictions,
+  ReStNet,
+  type ProgressEvent,
+  type RestnetManifest,
+} from '../lib/restnet/index.js';
 import { fixture, ortRun, ortRunPath, relError } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
@@ -57,6 +67,18 @@ describe('evaluate', () => {
 
   it('releases the fused sessions it built for each configuration: the anchors stay', () => {
     expect(net.memory().fused.ids.sort()).toEqual(net.anchorRecords.map((a) => a.name).sort());
+  });
+
+  it("predictions: the classes evaluate counted, one 'predict' event per batch", async () => {
+    const id = net.ids[0]!;
+    const events: ProgressEvent[] = [];
+    const p = await predictions(net, id, evalSplit, { limit: 100, batchSize: 40, onProgress: (e) => events.push(e) });
+    expect(events.map((e) => [e.stage, e.done, e.total, e.detail])).toEqual(
+      [40, 80, 100].map((done) => ['predict', done, 100, id]),
+    );
+    let correct = 0;
+    for (let i = 0; i < 100; i++) if (p[i] === evalSplit.labels[i]) correct++;
+    expect(correct / 100).toBe(net.record(id).accuracy);
   });
 });
 

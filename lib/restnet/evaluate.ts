@@ -15,6 +15,7 @@ import {
   type ImageInput,
   type LongTaskOptions,
 } from './inputs.js';
+import { withoutProgress } from '../progress.js';
 import { latencyStats, timeInterleaved, type LatencyOptions } from './latency.js';
 import type { AnchorRecord, ConfigRecord } from './manifest.js';
 import { wilsonInterval } from './wilson.js';
@@ -51,7 +52,8 @@ export interface Evaluation {
 
 /**
  * The predicted class (argmax of the logits) of every image of `data` (at most `limit`) under a
- * configuration id or an anchor name of `net`.
+ * configuration id or an anchor name of `net`. Progress: one 'predict' event per batch, `done`
+ * and `total` in images.
  */
 export async function predictions(
   net: ReStNet,
@@ -64,6 +66,7 @@ export async function predictions(
     options.signal?.throwIfAborted();
     const logits = await net.runWith(id, x);
     for (let i = 0; i < x.dims[0]!; i++) out[start + i] = argmaxRow(logits, i);
+    report(options, 'predict', start + x.dims[0]!, out.length, id);
   }
   return out;
 }
@@ -125,7 +128,8 @@ export async function evaluate(
     id: string,
   ): Promise<Pick<ConfigRecord, 'accuracy' | 'evalImages' | 'accuracyInterval'>> => {
     await net.warmup([id]);
-    const predicted = await predictions(net, id, data, { ...options, batchSize, limit });
+    // Progress is per configuration here ('evaluate' events), not per batch.
+    const predicted = await predictions(net, id, data, { ...withoutProgress(options), batchSize, limit });
     let correct = 0;
     for (let i = 0; i < n; i++) if (predicted[i] === truth[i]) correct++;
     return { accuracy: correct / n, evalImages: n, accuracyInterval: wilsonInterval(correct, n) };

@@ -10,6 +10,7 @@
 //   the validation figures into its records.
 import { predictions } from './evaluate.js';
 import { withSession } from './session-scope.js';
+import { withoutProgress } from '../progress.js';
 import { imageRows, report, seededRandom, type ImageInput, type ImageRows, type LongTaskOptions } from './inputs.js';
 import type { ReStNet } from './runtime.js';
 
@@ -166,7 +167,7 @@ export async function markPareto(
   const accuracy = new Map<string, number>();
   const predicted = new Map<string, Uint8Array>();
   for (const [k, id] of ids.entries()) {
-    const p = await withSession(net, id, () => predictions(net, id, validation, options));
+    const p = await withSession(net, id, () => predictions(net, id, validation, withoutProgress(options)));
     let correct = 0;
     for (let i = 0; i < count; i++) if (p[i] === labels[i]) correct++;
     accuracy.set(id, correct / count);
