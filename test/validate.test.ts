@@ -2,6 +2,7 @@
 // for a value of the wrong type and RangeError for a number out of range, as the addon does.
 import { describe, expect, it } from 'vitest';
 
+import { checkLimit } from '../lib/restnet/inputs.js';
 import { timeInterleaved } from '../lib/restnet/latency.js';
 import { integerArg, NON_NEGATIVE, numberArg, POSITIVE } from '../lib/validate.js';
 
@@ -41,5 +42,17 @@ describe('numberArg', () => {
     await expect(timeInterleaved([async () => 0], { maxSeconds: -1 })).rejects.toThrow(
       new RangeError('options.maxSeconds: expected a number >= 0, got -1'),
     );
+  });
+});
+
+describe('checkLimit', () => {
+  it('is a positive integer or Infinity, all images when absent', () => {
+    expect(checkLimit(undefined, 'options.evalLimit')).toBe(Infinity);
+    expect(checkLimit(Infinity, 'options.evalLimit')).toBe(Infinity);
+    expect(checkLimit(7, 'options.evalLimit')).toBe(7);
+    expect(() => checkLimit(0, 'options.evalLimit')).toThrow(
+      new RangeError('options.evalLimit: expected a positive integer, got 0'),
+    );
+    expect(() => checkLimit(NaN, 'options.evalLimit')).toThrow(RangeError);
   });
 });

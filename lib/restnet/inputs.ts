@@ -3,7 +3,7 @@
 // zoo), checked against the model's per-sample input size with an error that names both.
 import type { Tensor } from '../matrix.js';
 import type { LongTaskOptions } from '../progress.js';
-import { dimsText } from '../validate.js';
+import { dimsText, integerArg } from '../validate.js';
 
 /** One image per row (lib/data's Dataset shape): rows x cols f32, labels optional. */
 export interface ImageRows {
@@ -109,11 +109,9 @@ export function sampleCount(input: ImageInput, limit = Infinity): number {
   return Math.min(imageRows(input).count, limit);
 }
 
+/** A limit on images: a positive integer, or Infinity (the default) for all of them. */
 export function checkLimit(value: number | undefined, arg: string): number {
-  if (value === undefined) return Infinity;
-  if (!(Number.isInteger(value) && value > 0) && value !== Infinity)
-    throw new RangeError(`${arg}: expected a positive integer, got ${value}`);
-  return value;
+  return value === undefined || value === Infinity ? Infinity : integerArg(value, arg, 1);
 }
 
 /** A small seeded generator (LCG) for row sampling and the random-cut ablation. */
