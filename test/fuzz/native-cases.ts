@@ -1,6 +1,7 @@
 // Fuzz cases for every call across the native boundary: similarity (gram, centerGram, hsic,
 // cka, ckaAsync, ckaMatrix, MinibatchCKA), stitches (fitStitch, fitStitchAsync, applyStitch,
-// trainStitch, LeastSquaresAccumulator, TrainableStitch) and the layout and resampling calls.
+// trainStitch, epochOrders, learningRates, LeastSquaresAccumulator, TrainableStitch) and the
+// layout and resampling calls.
 // Each case calls the addon directly, where the JavaScript wrappers would not stop bad input.
 import { native } from '../../lib/native.js';
 import type { Random } from './random.js';
@@ -201,6 +202,15 @@ export const NATIVE_CASES: Record<string, Maker> = {
       (o as Record<string, unknown>).validation = { x: matrix(r, 4), y: matrix(r, 4) };
     const onEpoch = r.pick<unknown>([undefined, () => undefined, 3]);
     return call('trainStitch', native.trainStitch, [matrix(r, rows), matrix(r, rows), o, token(r), onEpoch]);
+  },
+  epochOrders: (r) => {
+    const size = (): unknown => (r.chance(0.7) ? r.int(1, 40) : r.chance(0.8) ? r.pick(OUT_SIZES) : oddValue(r));
+    return call('epochOrders', native.epochOrders, [size(), size(), r.chance(0.8) ? r.int(0, 99) : count(r, 0)]);
+  },
+  learningRates: (r) => {
+    const steps = r.chance(0.7) ? r.int(1, 20) : r.chance(0.8) ? r.pick(OUT_SIZES) : oddValue(r);
+    const o = options(r, { schedule: TRAIN_OPTIONS.schedule, lr: OPTIMIZER.lr, epochs: TRAIN_OPTIONS.epochs });
+    return call('learningRates', native.learningRates, [steps, o]);
   },
   LeastSquaresAccumulator: (r) => {
     const inputs = r.int(1, 5),
