@@ -162,6 +162,30 @@ describe('plan', () => {
     expect(seeds.size).toBeGreaterThan(1);
   });
 
+  it('plans average pooling where space-to-depth has more inputs than the calibration rows determine', async () => {
+    // cnn-a's stem [8, 28, 28] -> cnn-b's block2 [8, 7, 7]: space-to-depth by 4 gives 8 x 16 = 128
+    // inputs per position, 49 positions; centred rows determine images x 49 - 1 inputs.
+    const front = await anchor('cnn-a', ['/stem/Conv_output_0']);
+    const back = await anchor('cnn-b', ['/block2/Relu_1_output_0']);
+    const analysis = fakeAnalysis(front, back, [[0.5]]);
+    const enough = plan(analysis, { costRange: 'any', calibrationImages: 3 }); // 146 rows
+    expect(enough.configs.map((c) => c.downsample)).toEqual(['space-to-depth']);
+    expect(enough.averaged).toEqual([]);
+    expect(plan(analysis, { costRange: 'any' }).configs).toEqual(enough.configs);
+    const few = plan(analysis, { costRange: 'any', calibrationImages: 2 }); // 97 rows
+    const [c] = few.configs;
+    expect(c!.downsample).toBe('average');
+    expect(few.averaged).toEqual([
+      { id: c!.id, reason: expect.stringMatching(/128 inputs exceed the 97 that 2 calibration images x 49 positions/) },
+    ]);
+    // The stitch's multiply-adds follow its inputs: 49 positions x (128 or 8) inputs x 8 outputs.
+    expect(enough.configs[0]!.macs - c!.macs).toBe(49 * (128 - 8) * 8);
+    const net = await fit(few, calibration, { calibrationLimit: 2, batchSize: 2 });
+    expect(net.maps(c!.id).main.weight.rows).toBe(8);
+    await net.dispose();
+    expect(() => plan(analysis, { calibrationImages: 0 })).toThrow(RangeError);
+  });
+
   it('rejects unknown orders and choices', async () => {
     const big = await anchor('cnn-a');
     const analysis = fakeAnalysis(big, big, [

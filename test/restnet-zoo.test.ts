@@ -96,6 +96,9 @@ describe('zoo', () => {
       const analysis = await analyze(a, b, calibration, { calibrationLimit: 256 });
       const p = plan(analysis);
       expect(p.configs.length).toBeGreaterThanOrEqual(4);
+      // The quick demo's 64 calibration images determine every zoo space-to-depth stitch.
+      const quick = plan(analysis, { calibrationImages: 64 });
+      expect([quick.configs, quick.averaged]).toEqual([p.configs, []]);
       const net = await fit(p, calibration, { calibrationLimit: 256 });
       const ev = await evaluate(net, evalSplit, undefined, { evalLimit: 500, latency: false });
       const smallAcc = ev.anchors.find((r) => r.name === small)!.accuracy!;

@@ -64,6 +64,14 @@ export interface PlanOptions {
    * (pareto.ts) keeps the ones worth offering.
    */
   perFront?: number;
+  /**
+   * Images the least-squares pass will see (fit's calibration images). A space-to-depth stitch
+   * whose C f^2 inputs exceed what those rows can determine (images x positions - 1, the rank
+   * of the centred rows) is planned with average pooling instead: its least squares would be
+   * under-determined (the minimum-norm solve), and its normal equations grow with f^4 (8,192
+   * inputs: 0.57 GB and a full eigendecomposition). Default: no check.
+   */
+  calibrationImages?: number;
 }
 
 export interface Plan {
@@ -77,6 +85,8 @@ export interface Plan {
   skipped: { order: StitchOrder; frontCut: string; reason: string }[];
   /** Configurations that refinement cannot train (plan-check.ts): fitted by least squares only, and why. */
   leastSquaresOnly: LeastSquaresOnly[];
+  /** Configurations planned with average pooling instead of space-to-depth (options.calibrationImages), and why. */
+  averaged: { id: string; reason: string }[];
 }
 
 /** A file-name-safe, readable label of a cut point ('/block1/Relu_output_0' -> 'block1_Relu_output_0'). */
@@ -188,11 +198,15 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
     throw new RangeError(`options.perFront: expected a positive integer, got ${perFront}`);
   if (upsample !== 'bilinear' && upsample !== 'depth-to-space')
     throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
+  const images = options.calibrationImages;
+  if (images !== undefined && !(Number.isInteger(images) && images >= 1))
+    throw new RangeError(`options.calibrationImages: expected a positive integer, got ${images}`);
   const { a, b } = analysis;
   const [large, small] = bySize(a, b);
   const random = seededRandom(options.seed ?? 0);
   const configs: PlannedConfig[] = [];
   const skipped: Plan['skipped'] = [];
+  const averaged: Plan['averaged'] = [];
   const lo = Math.min(a.macs, b.macs),
     hi = Math.max(a.macs, b.macs);
   const orders: StitchOrder[] = order === 'both' ? ['large-front', 'small-front'] : [order];
@@ -204,8 +218,21 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       const [ca, cb] = front === a ? [f, k] : [k, f];
       return analysis.cka.data[analysis.cutsA.indexOf(ca) * analysis.cka.cols + analysis.cutsB.indexOf(cb)]!;
     };
-    const adapters = fronts.map((f) =>
-      backs.map((k) => adapterFor(front, f, back, k, { downsample, upsample, clsMap })),
+    // Why (i, j) is planned with average pooling instead of space-to-depth (options.calibrationImages).
+    const averagedWhy = new Map<string, string>();
+    const adapters = fronts.map((f, i) =>
+      backs.map((k, j) => {
+        const ad = adapterFor(front, f, back, k, { downsample, upsample, clsMap });
+        if (typeof ad === 'string' || ad.block === 1 || images === undefined) return ad;
+        const inputs = ad.weightShapes.main[0];
+        // Centred rows (the bias is fitted) determine at most rows - 1 inputs.
+        if (inputs <= images * ad.positions - 1) return ad;
+        averagedWhy.set(
+          `${i},${j}`,
+          `space-to-depth's ${inputs} inputs exceed the ${images * ad.positions - 1} that ${images} calibration images x ${ad.positions} position${ad.positions === 1 ? '' : 's'} determine: average pooling`,
+        );
+        return adapterFor(front, f, back, k, { downsample: 'average', upsample, clsMap });
+      }),
     );
     const valid = (i: number, j: number): boolean => {
       const ad = adapters[i]![j]!;
@@ -247,6 +274,8 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
       for (const jj of [j, ...extra.slice(0, perFront - 1)]) {
         const k = backs[jj]!;
         const ad = adapters[i]![jj] as Adapter;
+        const why = averagedWhy.get(`${i},${jj}`);
+        if (why) averaged.push({ id: configId(front.name, f, back.name, k), reason: why });
         configs.push({
           id: configId(front.name, f, back.name, k),
           front: front.name,
@@ -257,7 +286,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
           macs: configMacs(front, f, back, k, ad),
           order: o,
           choice,
-          downsample,
+          downsample: why ? 'average' : downsample,
           upsample,
           clsMap,
         });
@@ -272,5 +301,6 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
     configs,
     skipped,
     leastSquaresOnly: leastSquaresOnly(configs, [a, b]),
+    averaged,
   };
 }

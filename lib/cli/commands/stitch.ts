@@ -151,6 +151,8 @@ export async function stitchPair(
   if (args.has('order')) planOptions.order = args.string('order') as PlanOptions['order'];
   planOptions.perFront = args.number('per-front', DEFAULT_PER_FRONT);
   if (args.has('cost-range')) planOptions.costRange = args.string('cost-range') as PlanOptions['costRange'];
+  // fit's least squares sees this many images (sampleCount in fit.ts).
+  planOptions.calibrationImages = Math.min(calibrationLimit, calibration.rows);
   const planned = plan(analysis, planOptions);
   const cka = writeAnalysis(plots, analysis, planned);
   if (planned.configs.length === 0) {
@@ -163,6 +165,7 @@ export async function stitchPair(
     `plan: ${planned.configs.length} configurations, front ${planned.configs[0]!.front}, back ${planned.configs[0]!.back}${planned.skipped.length ? ` (${planned.skipped.length} front cuts skipped)` : ''}`,
   );
 
+  for (const c of planned.averaged) ctx.progress.note(`plan: ${c.id}: ${c.reason}`);
   const refine = !args.bool('no-refine');
   if (refine)
     for (const c of planned.leastSquaresOnly)
