@@ -1,7 +1,7 @@
 // Files the CLI writes: never half-written. Each file goes to a temporary name in the same
 // directory and is renamed over the target (atomic on POSIX file systems), so an interrupt or a
 // crash leaves the old file or the new one, never a torn one.
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, rmdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { writeFileAtomicSync } from '../atomic-write.js';
@@ -34,6 +34,15 @@ export function ensureOutDir(dir: string): string {
     throw new CliError(`output directory '${dir}' is not writable (${errorText(error)})`);
   }
   return abs;
+}
+
+/** Removes `dir` when it is empty: a run that created its output directory and then failed leaves none behind. */
+export function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty (files worth keeping) or already gone.
+  }
 }
 
 /** Checks that a file exists and is readable; the message names what it is. */

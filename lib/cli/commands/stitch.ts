@@ -1,6 +1,8 @@
 // `restnet stitch A.onnx B.onnx --data DATA --out DIR`: analyze -> plan -> fit -> evaluate ->
 // save (manifest, anchors, stitches, fused ONNX per configuration), with the heat map and the
 // Pareto plot beside them.
+import { existsSync } from 'node:fs';
+
 import { analyze } from '../../restnet/analyze.js';
 import type { Anchor } from '../../restnet/anchor.js';
 import { evaluate } from '../../restnet/evaluate.js';
@@ -11,7 +13,7 @@ import { plan, type PlanOptions } from '../../restnet/plan.js';
 import type { ReStNet } from '../../restnet/runtime.js';
 import { CliError, UsageError } from '../args.js';
 import type { CliContext, Command } from '../context.js';
-import { ensureOutDir } from '../files.js';
+import { ensureOutDir, removeIfEmpty } from '../files.js';
 import {
   analysisJson,
   loadDataArg,
@@ -154,8 +156,9 @@ export async function stitchPair(
   // fit's least squares sees this many images (sampleCount in fit.ts).
   planOptions.calibrationImages = Math.min(calibrationLimit, calibration.rows);
   const planned = plan(analysis, planOptions);
-  const cka = writeAnalysis(plots, analysis, planned);
   if (planned.configs.length === 0) {
+    // The heat map shows why: the run ends here, so it is written now.
+    writeAnalysis(plots, analysis, planned);
     const why = planned.skipped.map((s) => `${s.frontCut}: ${s.reason}`).join('; ');
     throw new CliError(
       `${a.name} x ${b.name}: no stitched configuration is possible (${why || 'no candidate cuts'})${args.string('cost-range') !== 'any' ? "; --cost-range any keeps configurations outside the anchors' cost range" : ''}`,
@@ -216,12 +219,14 @@ export async function stitchPair(
 
   ctx.signal.throwIfAborted();
   ctx.progress.step(`saving to ${out}`);
-  const pareto = writePareto(plots, net, planned.configs[0]!.front, planned.configs[0]!.back);
   const manifest = await saveNet(net, out, {
     exportOnnx: !args.bool('no-export'),
     force: args.bool('force'),
     signal: ctx.signal,
   });
+  // The plots go with the saved family: an interrupted run leaves none of its files beside the old one.
+  const cka = writeAnalysis(plots, analysis, planned);
+  const pareto = writePareto(plots, net, planned.configs[0]!.front, planned.configs[0]!.back);
   ctx.progress.end();
   return {
     net,
@@ -329,14 +334,21 @@ export const stitch: Command = {
     const [pathA, pathB] = ctx.args.positionals as [string, string];
     const outArg = ctx.args.string('out');
     if (outArg === undefined) throw new UsageError('stitch: --out DIR is required (see restnet stitch --help)');
+    const fresh = !existsSync(outArg);
     const out = ensureOutDir(outArg);
-    const sets = readSplits(ctx, [pathA, pathB]);
-    const cache = new Map<string, Anchor>();
-    const a = await loadModelArg(pathA, ctx, cache);
-    const b = await loadModelArg(pathB, ctx, cache);
-    const { calibration, evaluation, note } = conformSplits(ctx, sets, a);
-    if (note) ctx.progress.note(note);
-    const result = await stitchPair(ctx, a, b, calibration, evaluation, out);
+    let result: PairResult;
+    try {
+      const sets = readSplits(ctx, [pathA, pathB]);
+      const cache = new Map<string, Anchor>();
+      const a = await loadModelArg(pathA, ctx, cache);
+      const b = await loadModelArg(pathB, ctx, cache);
+      const { calibration, evaluation, note } = conformSplits(ctx, sets, a);
+      if (note) ctx.progress.note(note);
+      result = await stitchPair(ctx, a, b, calibration, evaluation, out);
+    } catch (error) {
+      if (fresh) removeIfEmpty(out);
+      throw error;
+    }
     if (ctx.json) {
       ctx.print(
         JSON.stringify(
