@@ -43,6 +43,7 @@ export interface NativeLeastSquaresAccumulator {
   updateAsync(x: Matrix, y: Matrix, token?: NativeCancelToken): Promise<void>;
   merge(other: NativeLeastSquaresAccumulator): void;
   solve(options?: FitOptions): NativeFitResult;
+  solveAsync(options?: FitOptions, token?: NativeCancelToken): Promise<NativeFitResult>;
   readonly rows: number;
 }
 

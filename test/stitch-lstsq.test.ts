@@ -109,6 +109,28 @@ it('fitStitchAsync gives the same stitch off the main thread and honours an Abor
   await expect(fitStitchAsync(x, y, { ridge: -1 })).rejects.toThrow(RangeError);
 });
 
+it('LeastSquaresAccumulator.solveAsync gives solve() off the main thread; an abort stops it mid-solve', async () => {
+  const x = randomMatrix(400, 30, 7),
+    y = linearProblem(x, 6, 0.1, 8);
+  const acc = new LeastSquaresAccumulator(30, 6);
+  acc.update(x, y);
+  const sync = acc.solve({ ridge: 0.5 });
+  const async = await acc.solveAsync({ ridge: 0.5 });
+  expect(async.weight.data).toEqual(sync.weight.data);
+  expect(async.bias).toEqual(sync.bias);
+  expect([async.residual, async.rank, async.method]).toEqual([sync.residual, sync.rank, sync.method]);
+  await expect(acc.solveAsync({ signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+  await expect(acc.solveAsync({ ridge: -1 })).rejects.toThrow(RangeError);
+  // 2,000 inputs from 20 rows: rank deficient, so the eigen fallback (a 2,000 x 2,000
+  // eigendecomposition, seconds of work) runs; the abort lands inside it.
+  const wide = new LeastSquaresAccumulator(2000, 2);
+  wide.update(randomMatrix(20, 2000, 9), randomMatrix(20, 2, 10));
+  const controller = new AbortController();
+  const solving = wide.solveAsync({ signal: controller.signal });
+  setTimeout(() => controller.abort(), 20);
+  await expect(solving).rejects.toMatchObject({ name: 'AbortError' });
+});
+
 it('rejects bad input with errors naming the argument', () => {
   const x = randomMatrix(10, 3, 1),
     y = randomMatrix(10, 2, 2);

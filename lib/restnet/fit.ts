@@ -176,10 +176,12 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   await releaseSessions();
 
   /** The least-squares maps (and per-position offsets) of one configuration; its accumulators are dropped. */
-  const solveLeastSquares = (w: Work): { maps: AdapterMaps; residual: number } => {
-    const solve = (acc: LeastSquaresAccumulator) => acc.solve({ ridge: ridge * acc.rows, bias: true });
-    const main = solve(w.main!);
-    const cls = w.cls ? solve(w.cls) : undefined;
+  const solveLeastSquares = async (w: Work): Promise<{ maps: AdapterMaps; residual: number }> => {
+    // Off the main thread: a wide stitch's solve takes minutes, and Ctrl-C must get through.
+    const sig = options.signal ? { signal: options.signal } : {};
+    const solve = (acc: LeastSquaresAccumulator) => acc.solveAsync({ ridge: ridge * acc.rows, bias: true, ...sig });
+    const main = await solve(w.main!);
+    const cls = w.cls ? await solve(w.cls) : undefined;
     const elements = w.main!.rows * main.weight.cols + (w.cls ? w.cls.rows * cls!.weight.cols : 0);
     delete w.main;
     delete w.cls;
@@ -195,12 +197,12 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   };
   // Every configuration is solved before any is refined, so refinement's sessions never share
   // memory with the normal equations.
-  const solved = work.map((w) => {
+  const solved: Awaited<ReturnType<typeof solveLeastSquares>>[] = [];
+  for (const w of work) {
     const t1 = performance.now();
-    const result = solveLeastSquares(w);
+    solved.push(await solveLeastSquares(w));
     w.seconds += (performance.now() - t1) / 1000;
-    return result;
-  });
+  }
 
   // Refinement targets per teacher anchor, shared by every configuration it teaches.
   const targets = new Map<string, Promise<Float32Array>>();

@@ -89,6 +89,17 @@ export class LeastSquaresAccumulator {
     return fitted(this.#native.solve(options));
   }
 
+  /**
+   * solve() off the main thread: a wide stitch's solve (seconds to minutes at thousands of
+   * inputs) leaves the event loop free, and the signal stops it at its next check (every 64
+   * columns of the factorisation, every row of the eigen fallback).
+   */
+  async solveAsync(options: FitOptions & LongTaskOptions = {}): Promise<FittedStitch> {
+    const { signal, onProgress, ...fit } = options;
+    const work = withAbort(signal, (token) => this.#native.solveAsync(fit, token));
+    return fitted(await singleStep('solve', 'rows', onProgress, work));
+  }
+
   /** Rows accumulated so far (merged ones included). */
   get rows(): number {
     return this.#native.rows;

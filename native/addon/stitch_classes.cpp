@@ -20,7 +20,7 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
         env, "LeastSquaresAccumulator",
         {InstanceMethod<&Accumulator::Update>("update"), InstanceMethod<&Accumulator::UpdateAsync>("updateAsync"),
          InstanceMethod<&Accumulator::Merge>("merge"), InstanceMethod<&Accumulator::Solve>("solve"),
-         InstanceAccessor<&Accumulator::Rows>("rows")});
+         InstanceMethod<&Accumulator::SolveAsync>("solveAsync"), InstanceAccessor<&Accumulator::Rows>("rows")});
   }
 
   explicit Accumulator(const Napi::CallbackInfo& info) : AccumulatorWrap(info) {
@@ -68,6 +68,24 @@ class Accumulator : public AccumulatorWrap<Accumulator, restnet::LeastSquaresAcc
       const restnet::LstsqOptions options = lstsq_options(info[0]);
       return lstsq_result_value(info.Env(),
                                 locked([&](restnet::LeastSquaresAccumulator& acc) { return acc.solve(options); }));
+    });
+  }
+
+  // solveAsync(options, token?): solve() on the libuv pool, so a wide stitch's solve (minutes at
+  // thousands of inputs) neither blocks the event loop nor ignores an abort.
+  Napi::Value SolveAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const restnet::LstsqOptions options = lstsq_options(info[0]);
+      std::shared_ptr<State> state = state_;
+      return PromiseWorker<restnet::LstsqResult>::Start(
+          env,
+          [state, options](const restnet::Control& control) {
+            std::lock_guard<std::mutex> lock(state->mutex);
+            return state->acc.solve(options, control);
+          },
+          [](Napi::Env e, restnet::LstsqResult& r) -> Napi::Value { return lstsq_result_value(e, r); }, {},
+          token_arg(info[1]), env.Undefined());
     });
   }
 

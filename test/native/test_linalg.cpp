@@ -65,4 +65,11 @@ TEST(cholesky_factors_and_estimates_the_condition) {
   CHECK_CLOSE(restnet::smallest_eigenvalue(l.data(), n) / lo, 1.0, 1e-3);
   std::vector<double> singular = spd(n, 10, 0.0, 11);
   CHECK(!restnet::cholesky(singular.data(), n));
+  // A cancelled control stops the factorisation (it is polled every 64 columns, column 0 first).
+  restnet::CancelToken token;
+  token.cancel();
+  restnet::Control control;
+  control.token = &token;
+  std::vector<double> again = a;
+  CHECK_THROWS(restnet::cholesky(again.data(), n, control), restnet::Cancelled);
 }

@@ -30,8 +30,9 @@ std::vector<double> start_vector(std::size_t n) {
 
 }  // namespace
 
-bool cholesky(double* a, std::size_t n) {
+bool cholesky(double* a, std::size_t n, const Control& control) {
   for (std::size_t j = 0; j < n; ++j) {
+    if (j % 64 == 0) control.check();
     double* rj = a + j * n;
     double d = rj[j];
     for (std::size_t p = 0; p < j; ++p) d -= rj[p] * rj[p];

@@ -175,9 +175,10 @@ LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Co
   std::vector<double> w;
   std::vector<double> l = with_ridge();
   bool solved = false;
-  if (cholesky(l.data(), d)) {
+  if (cholesky(l.data(), d, control)) {
     // The ridge shifts every eigenvalue of the symmetric moments by the same amount.
     const double cond = (largest_eigenvalue(moments.data(), d) + options.ridge) / smallest_eigenvalue(l.data(), d);
+    control.check();
     if (cond * kRankTolerance < 1.0) {
       w = b;
       cholesky_solve(l.data(), d, w.data(), k);

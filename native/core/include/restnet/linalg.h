@@ -12,8 +12,9 @@ namespace restnet {
 
 // In-place Cholesky A = L L^T of a symmetric n x n row-major matrix; only the lower triangle
 // is read and L overwrites it. Returns false (leaving `a` partly overwritten) when a pivot is
-// not positive, i.e. A is not numerically positive definite.
-bool cholesky(double* a, std::size_t n);
+// not positive, i.e. A is not numerically positive definite. The control is checked every 64
+// columns.
+bool cholesky(double* a, std::size_t n, const Control& control = {});
 
 // Solves L L^T X = B in place for B (n x cols, row-major), L from cholesky(). Threaded over
 // column ranges of B.
