@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadZooSplit } from '../lib/data/index.js';
 import type { Tensor } from '../lib/matrix.js';
 import { hasExternalData } from '../lib/onnx/external-data.js';
+import { FrozenModel, OnnxModelError } from '../lib/onnx/index.js';
 import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
 import {
   analyze,
@@ -154,5 +155,43 @@ describe('a family with shared weights', () => {
       await expect(ReStNet.load(dir, { threads: 1, warm: 'none' })).rejects.toThrow(ManifestError);
       await expect(ReStNet.load(dir, { threads: 1, warm: 'none' })).rejects.toThrow(why);
     }
+  });
+
+  it('FrozenModel.load opens a fused file by path, its weights read from beside it; bytes alone or a reference outside its folder are refused', async () => {
+    const m = manifestOf(shared);
+    const referencing = m.configs
+      .map((c) => join(shared, c.onnx!))
+      .filter((p) => hasExternalData(decodeModel(readFileSync(p), p)));
+    expect(referencing.length).toBeGreaterThan(0);
+    for (const path of referencing) {
+      const model = await FrozenModel.load(path, { threads: 1 });
+      expect(relError(await model.run(x8), await ortRunPath(path, x8))).toBeLessThan(1e-6);
+      await model.dispose();
+    }
+    const path = referencing[0]!;
+    await expect(FrozenModel.load(readFileSync(path))).rejects.toThrow(
+      /pathOrBytes: \d+ initializers keep their values in external data files; load the model by its path/,
+    );
+    // A file that exists beside the folder: refused for where it is, not for being missing.
+    const secret = `restnet-secret-${process.pid}.bin`;
+    const outside = await rewrite((refs) => (refs.find((e) => e.key === 'location')!.value = `../${secret}`));
+    writeFileSync(join(outside, '..', secret), new Uint8Array(1 << 20));
+    const edited = manifestOf(outside).configs.map((c) => join(outside, c.onnx!));
+    const refused = await Promise.allSettled(edited.map((p) => FrozenModel.load(p, { threads: 1 })));
+    const errors = refused.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(OnnxModelError);
+    expect(errors[0].message).toMatch(
+      /keeps its data in '\.\.\/restnet-secret-\d+\.bin': expected a file name relative to the model's folder/,
+    );
+    for (const r of refused) if (r.status === 'fulfilled') await r.value.dispose();
+    rmSync(join(outside, '..', secret));
+    const missing = await rewrite((refs) => (refs.find((e) => e.key === 'location')!.value = 'gone.onnx'));
+    const loads = await Promise.allSettled(
+      manifestOf(missing).configs.map((c) => FrozenModel.load(join(missing, c.onnx!), { threads: 1 })),
+    );
+    const gone = loads.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    expect(gone.map((e) => e.message)).toEqual([expect.stringMatching(/gone\.onnx', which cannot be read \(ENOENT/)]);
+    for (const r of loads) if (r.status === 'fulfilled') await r.value.dispose();
   });
 });

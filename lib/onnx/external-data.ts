@@ -3,6 +3,9 @@
 // (location = the anchor's file, offset, length), so a family holds each anchor's weights once.
 // onnxruntime can open such a file by path; restnet itself puts the bytes back from the anchors
 // it has already verified (inlineExternalData) and builds sessions from self-contained bytes.
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+
 import type { ModelProto, TensorProto } from './proto.js';
 import { int } from './proto.js';
 
@@ -126,4 +129,38 @@ export function inlineExternalData(
     return { ...rest, raw_data: file.subarray(offset, offset + length) };
   });
   return { ...model, graph: { ...graph, initializer } };
+}
+
+/**
+ * location -> bytes of every file the external data of `model` (read from `path`) names, read
+ * from beside it: the ONNX convention (locations relative to the model's folder), as
+ * onnxruntime resolves them when it opens the file by path. A location that is absolute or
+ * leaves the folder is refused, as onnxruntime refuses it; errors are made by `fail(why)`.
+ */
+export async function readExternalFiles(
+  model: ModelProto,
+  path: string,
+  fail: (why: string) => Error,
+): Promise<Map<string, Uint8Array>> {
+  const folder = dirname(resolve(path));
+  const files = new Map<string, Uint8Array>();
+  for (const t of model.graph!.initializer as ExternalTensor[]) {
+    if (t.data_location !== EXTERNAL) continue;
+    const location = t.external_data?.find((e) => e.key === 'location')?.value ?? '';
+    if (files.has(location)) continue;
+    const file = resolve(folder, location);
+    const inside = relative(folder, file);
+    if (location === '' || isAbsolute(location) || inside === '' || inside === '..' || inside.startsWith(`..${sep}`))
+      throw fail(
+        `initializer '${t.name}' keeps its data in '${location}': expected a file name relative to the model's folder '${folder}', inside it`,
+      );
+    try {
+      files.set(location, await readFile(file));
+    } catch (cause) {
+      throw fail(
+        `initializer '${t.name}' keeps its data in '${file}', which cannot be read (${(cause as Error).message})`,
+      );
+    }
+  }
+  return files;
 }

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Tensor } from '../matrix.js';
 import { dimsText, integerArg } from '../validate.js';
 import { OnnxModelError } from './errors.js';
+import { inlineExternalData, readExternalFiles } from './external-data.js';
 import { extractModel, subGraph } from './extract.js';
 import { gradientModel, GRADIENT_IO } from './grad.js';
 import { GraphInfo } from './graph.js';
@@ -107,12 +108,17 @@ export class FrozenModel {
         `pathOrBytes: expected a file path or a Uint8Array of ONNX bytes, got ${Object.prototype.toString.call(pathOrBytes)}`,
       );
     }
-    const model = decodeModel(bytes, name);
+    let model = decodeModel(bytes, name);
     const external = model.graph!.initializer.filter((t) => t.data_location === 1).length;
     if (external > 0) {
-      throw new OnnxModelError(
-        `${name}: ${external} initializers keep their values in external data files; save the model with its weights inside (onnx.save(model, path, save_as_external_data=False))`,
-      );
+      // By path, the files are beside the model (a family's fused file references its anchors'
+      // weights this way); bytes alone do not say where they are.
+      if (typeof pathOrBytes !== 'string')
+        throw new OnnxModelError(
+          `${name}: ${external} initializers keep their values in external data files; load the model by its path (the files are read beside it) or save it with its weights inside (onnx.save(model, path, save_as_external_data=False))`,
+        );
+      const fail = (why: string) => new OnnxModelError(`${name}: ${why}`);
+      model = inlineExternalData(model, await readExternalFiles(model, pathOrBytes, fail), fail);
     }
     const info = new GraphInfo(model, name, output);
     const inputInfo = model.graph!.input.find((i) => i.name === info.input)!;
