@@ -16,7 +16,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { capabilities, lineAt, loadDataset, predictions, ReStNet, wilsonInterval } from '../dist/index.js';
+import { loadDataset } from '../dist/data/dataset.js';
+import { capabilities, lineAt, predictions, ReStNet, wilsonInterval } from '../dist/index.js';
 import { benchDir, machine } from './harness.mjs';
 
 const out = process.argv[2] ?? './restnet-out';

@@ -24,10 +24,10 @@ import {
   loadZooManifest,
   loadZooSplit,
   plan,
-  refineSettings,
   ReStNet,
-  zooPath,
 } from '../dist/index.js';
+import { zooPath } from '../dist/data/zoo.js';
+import { refineSettings } from '../dist/restnet/refine.js';
 import { fmt, machine, median, writeResults } from './harness.mjs';
 
 /** Median ms per sample at batch 1 of a whole ONNX file in one onnxruntime session (the fused export, or an anchor's own file). */

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { encodeNpy, loadZooSplit, validateManifest, type RestnetManifest } from '../lib/index.js';
+import { encodeNpy, loadZooSplit } from '../lib/index.js';
+import { validateManifest, type RestnetManifest } from '../lib/restnet/manifest.js';
 import { zooAnchorsPresent } from '../lib/cli/pipeline.js';
 import { findAll, hasClass, parseXml } from './report-xml.js';
 

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadZooSplit, validateManifest, type RestnetManifest } from '../lib/index.js';
+import { loadZooSplit } from '../lib/index.js';
+import { validateManifest, type RestnetManifest } from '../lib/restnet/manifest.js';
 import { DEFAULT_PAIRS } from '../lib/cli/commands/demo.js';
 import { zooAnchorsPresent } from '../lib/cli/pipeline.js';
 import { runQuickDemo } from '../scripts/quick-demo.mjs';

@@ -2,7 +2,8 @@
 // colour bar, cut names on the axes; the Pareto plot's markers, legend, front and ticks.
 import { describe, expect, it } from 'vitest';
 
-import { heatmapSvg, paretoFront, paretoSvg, type ParetoPoint } from '../lib/index.js';
+import { heatmapSvg, paretoSvg, type ParetoPoint } from '../lib/index.js';
+import { paretoFront } from '../lib/report/pareto.js';
 import { niceTicks, viridis } from '../lib/report/svg.js';
 import { findAll, hasClass, parseXml } from './report-xml.js';
 

@@ -1,11 +1,11 @@
 // ReStNet: analyze -> plan -> fit -> evaluate, and the runtime that selects a configuration.
 // Public names only (the README documents them, api/restnet.api.txt lists them); internals such
 // as the refinement loop are imported from their modules.
-export { loadAnchor, defaultCuts, sha256 } from './anchor.js';
+export { loadAnchor } from './anchor.js';
 export type { Anchor, AnchorSource, AnchorOptions } from './anchor.js';
-export { analyze, analysisToJson, ckaAt } from './analyze.js';
+export { analyze, analysisToJson } from './analyze.js';
 export type { Analysis, AnalyzeOptions } from './analyze.js';
-export { plan, configId } from './plan.js';
+export { plan } from './plan.js';
 export type { Plan, PlanOptions, PlannedConfig, StitchOrder } from './plan.js';
 export { fit } from './fit.js';
 export type { FitPipelineOptions } from './fit.js';
@@ -31,19 +31,11 @@ export type {
   Selection,
   SelectOptions,
 } from './runtime.js';
-export {
-  PROFILE_FORMAT,
-  ProfileError,
-  profileFileName,
-  readDeviceProfile,
-  thisDevice,
-  validateProfile,
-} from './profile-file.js';
+export { ProfileError } from './profile-file.js';
 export type { BatchLatency, DeviceInfo, DeviceProfile, ProfileEntry } from './profile-file.js';
-export { ManifestError, MANIFEST_FORMAT, validateManifest } from './manifest.js';
-export type { AnchorRecord, ConfigRecord, RestnetManifest } from './manifest.js';
-export { decodeStitch, encodeStitch, StitchFileError } from './stitch-file.js';
-export type { StitchHeader } from './stitch-file.js';
+export { ManifestError } from './manifest.js';
+export type { AnchorRecord, ConfigRecord } from './manifest.js';
+export { StitchFileError } from './stitch-file.js';
 export type { ImageInput, ImageRows, ProgressEvent, LongTaskOptions } from './inputs.js';
 export { AdaptiveController } from './adapt.js';
 export type { AdaptOptions, AdaptStats, AdaptTarget, SwitchEvent, SwitchReason } from './adapt.js';
