@@ -7,7 +7,7 @@ export type { CkaOptions, CkaMatrixOptions, GramOptions, Kernel, CkaMethod } fro
 export { gram, centerGram, hsic, cka, ckaAsync, ckaMatrix, MinibatchCKA } from './similarity.js';
 export type { Capabilities, SimdPath } from './system.js';
 export { capabilities, setThreads, setSimd } from './system.js';
-export { loadZooManifest, loadZooSplit } from './data/index.js';
+export { IdxFormatError, loadZooManifest, loadZooSplit } from './data/index.js';
 export type {
   Dataset,
   ZooAnchor,
