@@ -11,7 +11,7 @@ import pngjs from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { parseIdx } from '../lib/data/idx.js';
-import { DataFormatError, loadData, parseNpy } from '../lib/formats/index.js';
+import { DataFormatError, encodeNpy, loadData, parseNpy } from '../lib/formats/index.js';
 import { scanlineBytes } from '../lib/formats/png-header.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'restnet-formats-limits-'));
@@ -159,6 +159,33 @@ describe('.npy headers', () => {
     for (let i = 0; i < h.length; i++) bytes[10 + i] = h.charCodeAt(i);
     expect(() => parseNpy(bytes, 'big.npy')).toThrow(
       /big\.npy: truncated \.npy data: shape \(1000000000, 1000000000\) of float32 needs 4000000000000000000 bytes, got 8/,
+    );
+  });
+});
+
+describe('a malformed labels file', () => {
+  // Images fine, labels broken: loadData reports the labels file with the same error class as a
+  // broken data file, whatever the labels' format.
+  const images = join(dir, 'two-images.npy');
+  writeFileSync(images, encodeNpy(new Float32Array(8), [2, 2, 2]));
+
+  it('is a DataFormatError for an IDX file of an unknown element type', () => {
+    const labels = join(dir, 'type-0a-labels.idx');
+    writeFileSync(labels, Buffer.from([0, 0, 0x0a, 1, 0, 0, 0, 2, 1, 0]));
+    expect(() => loadData(images, labels)).toThrow(
+      new DataFormatError(
+        `${labels}: bad IDX magic 0x00000a01: expected 0x0000TTDD with type TT in {08,09,0b,0c,0d,0e} and DD dimensions`,
+      ),
+    );
+  });
+
+  it('is a DataFormatError for a .npy file of an unsupported version', () => {
+    const labels = join(dir, 'v9-labels.npy');
+    const bytes = encodeNpy(Uint8Array.from([0, 1]), [2]);
+    bytes[6] = 9;
+    writeFileSync(labels, bytes);
+    expect(() => loadData(images, labels)).toThrow(
+      new DataFormatError(`${labels}: .npy format version 9.0 is not supported (1.0, 2.0, 3.0 are)`),
     );
   });
 });

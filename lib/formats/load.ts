@@ -52,6 +52,10 @@ function toLabels(values: ArrayLike<number>, path: string): Uint8Array {
 
 /** Reads a labels file: IDX, .npy or text (one label per line, or `file,label` lines). */
 export function loadLabels(path: string, files?: string[]): Uint8Array {
+  return asDataFormatError(() => readLabels(path, files));
+}
+
+function readLabels(path: string, files?: string[]): Uint8Array {
   const bytes = readBytes(path, 'labels file');
   const raw = isGzip(bytes) || (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && bytes[2]! >= 8);
   if (isNpy(bytes)) {
@@ -245,31 +249,27 @@ export function loadData(spec: string, labelsPath?: string): SampleSet {
   }
   const st = statSync(spec, { throwIfNoEntry: false });
   if (!st) throw new DataFormatError(`data '${spec}' does not exist`);
-  let set: SampleSet;
   if (st.isDirectory()) return loadPngFolder(spec, labelsPath);
   const bytes = readBytes(spec, 'data');
-  try {
+  const set = asDataFormatError((): SampleSet => {
     if (isNpy(bytes)) {
       const a = parseNpy(bytes, spec);
       if (a.dtype !== 'float32' && a.dtype !== 'uint8')
         throw new DataFormatError(`${spec}: .npy images must be float32 or uint8, got ${a.dtype}`);
-      set = fromArray(a.data, a.shape, spec);
+      return fromArray(a.data, a.shape, spec);
     } else if (isPng(bytes)) {
       throw new DataFormatError(`${spec}: a single PNG; pass the folder that holds the images (and a labels file)`);
     } else if (isGzip(bytes) || (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0)) {
       const a = parseIdx(bytes, spec);
       if (a.dtype !== 'uint8' && a.dtype !== 'float32')
         throw new DataFormatError(`${spec}: IDX images must be uint8 or float32, got ${a.dtype}`);
-      set = fromArray(a.data as Float32Array | Uint8Array, a.dims, spec);
+      return fromArray(a.data as Float32Array | Uint8Array, a.dims, spec);
     } else {
       throw new DataFormatError(
         `${spec}: unknown data format: expected IDX (.gz or raw), .npy, a folder of PNG images, or zoo[:calibration|eval]`,
       );
     }
-  } catch (error) {
-    if (error instanceof IdxFormatError || error instanceof NpyFormatError) throw new DataFormatError(error.message);
-    throw error;
-  }
+  });
   if (labelsPath) {
     const labels = loadLabels(labelsPath);
     if (labels.length !== set.dims[0])
@@ -277,6 +277,19 @@ export function loadData(spec: string, labelsPath?: string): SampleSet {
     set.labels = labels;
   }
   return set;
+}
+
+/**
+ * Runs a reader so that a malformed IDX or npy file surfaces as a DataFormatError: the one error
+ * class loadData and loadLabels throw for a bad data or labels file, whatever its format.
+ */
+function asDataFormatError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof IdxFormatError || error instanceof NpyFormatError) throw new DataFormatError(error.message);
+    throw error;
+  }
 }
 
 /** The first `n` samples (and labels). */
