@@ -325,6 +325,20 @@ describe('analyze + fit', () => {
     );
   });
 
+  it("fit's own options: the wrong type is a TypeError, a value out of range a RangeError", async () => {
+    const a = await anchor('cnn-a');
+    const p = plan(fakeAnalysis(a, a, [[1]]), { costRange: 'any' });
+    await expect(fit(p, calibration, { batchSize: 0 })).rejects.toThrow(
+      new RangeError('options.batchSize: expected a positive integer, got 0'),
+    );
+    await expect(fit(p, calibration, { ridge: -1 })).rejects.toThrow(
+      new RangeError('options.ridge: expected a finite number >= 0, got -1'),
+    );
+    await expect(fit(p, calibration, { ridge: '0.1' as never })).rejects.toThrow(
+      new TypeError('options.ridge: expected a finite number >= 0, got "0.1"'),
+    );
+  });
+
   it('clear errors for images that do not fit the anchors', async () => {
     const a = await anchor('cnn-a');
     await expect(analyze(a, a, { images: new Float32Array(10 * 100), rows: 10, cols: 100 })).rejects.toThrow(

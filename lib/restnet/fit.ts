@@ -17,6 +17,7 @@ import { refineOnTask, refineSettingsFor, refineTargets, type RefineOptions } fr
 import { checkStrict, refineOrKeep, type RefineOutcome } from './refine-or-keep.js';
 import { ReStNet } from './runtime.js';
 import { uniqueAnchors } from './execution.js';
+import { integerArg, NON_NEGATIVE, numberArg } from '../validate.js';
 
 export interface FitPipelineOptions extends LongTaskOptions {
   /** Least squares uses at most this many calibration images (default 1000); refinement has refine.images. */
@@ -79,11 +80,8 @@ function positionOffsets(w: Work, main: Stitch): Float32Array {
 export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOptions = {}): Promise<ReStNet> {
   const limit =
     options.calibrationLimit === undefined ? 1000 : checkLimit(options.calibrationLimit, 'options.calibrationLimit');
-  const batchSize = options.batchSize ?? 100;
-  if (!Number.isInteger(batchSize) || batchSize < 1)
-    throw new RangeError(`options.batchSize: expected a positive integer, got ${batchSize}`);
-  const ridge = options.ridge ?? 1e-4;
-  if (!(ridge >= 0)) throw new RangeError(`options.ridge: expected a number >= 0, got ${ridge}`);
+  const batchSize = integerArg(options.batchSize ?? 100, 'options.batchSize', 1);
+  const ridge = numberArg(options.ridge ?? 1e-4, 'options.ridge', NON_NEGATIVE);
   const positionBias = options.positionBias ?? true;
   const refineOptions =
     options.refine === true
