@@ -73,3 +73,15 @@ export function integerArg(value: unknown, name: string, min: number, max = Numb
   if (!Number.isInteger(value) || value < min || value > max) throw invalidArgument(name, expected, value);
   return value;
 }
+
+/** `'a', 'b' or 'c'`: a fixed set of names as messages list them. */
+function choicesText(choices: readonly string[]): string {
+  const quoted = choices.map((c) => `'${c}'`);
+  return quoted.length === 1 ? quoted[0]! : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`;
+}
+
+/** One of a fixed set of names: another type is a TypeError, another string a RangeError. */
+export function oneOfArg<T extends string>(value: unknown, name: string, choices: readonly T[]): T {
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+  throw invalidArgument(name, choicesText(choices), value, typeof value === 'string' ? 'range' : 'type');
+}

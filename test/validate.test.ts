@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { checkLimit } from '../lib/restnet/inputs.js';
 import { timeInterleaved } from '../lib/restnet/latency.js';
-import { integerArg, NON_NEGATIVE, numberArg, POSITIVE } from '../lib/validate.js';
+import { integerArg, NON_NEGATIVE, numberArg, oneOfArg, POSITIVE } from '../lib/validate.js';
 
 describe('integerArg', () => {
   it('states the range as the addon does', () => {
@@ -54,5 +54,20 @@ describe('checkLimit', () => {
       new RangeError('options.evalLimit: expected a positive integer, got 0'),
     );
     expect(() => checkLimit(NaN, 'options.evalLimit')).toThrow(RangeError);
+  });
+});
+
+describe('oneOfArg', () => {
+  it('lists the names as messages do; another string is a RangeError, another type a TypeError', () => {
+    expect(oneOfArg('mean', 'options.features', ['flatten', 'mean'])).toBe('mean');
+    expect(() => oneOfArg('max', 'options.features', ['flatten', 'mean'])).toThrow(
+      new RangeError(`options.features: expected 'flatten' or 'mean', got "max"`),
+    );
+    expect(() => oneOfArg(3, 'options.order', ['large-front', 'small-front', 'both'])).toThrow(
+      new TypeError(`options.order: expected 'large-front', 'small-front' or 'both', got 3`),
+    );
+    expect(() => oneOfArg(undefined, 'kind', ['anchor'])).toThrow(
+      new TypeError(`kind: expected 'anchor', got undefined`),
+    );
   });
 });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { loadDataset, type Dataset } from './dataset.js';
+import { oneOfArg } from '../validate.js';
 
 /** A shape with the symbolic batch dimension "N" first. */
 export type ZooShape = Array<number | string>;
@@ -98,9 +99,7 @@ export function zooAnchor(name: string): ZooAnchor & { path: string } {
 /** The shipped Fashion-MNIST calibration split (5,000 training images) or eval split (test 0-4,999). */
 export function loadZooSplit(split: ZooSplitName): Dataset {
   const splits = loadZooManifest().dataset.splits;
-  if (split !== 'calibration' && split !== 'eval') {
-    throw new RangeError(`loadZooSplit: expected 'calibration' or 'eval', got ${JSON.stringify(split)}`);
-  }
+  oneOfArg(split, 'loadZooSplit', ['calibration', 'eval']);
   const entry = splits[split];
   const dataset = loadDataset(zooPath(entry.images), zooPath(entry.labels));
   if (dataset.rows !== entry.size) {

@@ -3,6 +3,7 @@
 // no other point beats on both accuracy and cost) is joined by a dashed line. Configurations the
 // validation split marked dominated are grey circles and take no part in the front.
 import { esc, f, niceDomain, niceTicks, svgDocument, tickLabel } from './svg.js';
+import { oneOfArg } from '../validate.js';
 
 export interface ParetoPoint {
   id: string;
@@ -126,10 +127,7 @@ export function paretoSvg(options: ParetoOptions): string {
   const { points } = options;
   if (!Array.isArray(points) || points.length === 0)
     throw new RangeError('points: expected at least one point, got none');
-  for (const [k, p] of points.entries()) {
-    if (p.kind !== 'anchor' && p.kind !== 'stitched')
-      throw new RangeError(`points[${k}].kind: expected 'anchor' or 'stitched', got ${JSON.stringify(p.kind)}`);
-  }
+  for (const [k, p] of points.entries()) oneOfArg(p.kind, `points[${k}].kind`, ['anchor', 'stitched']);
   const title = options.title ?? 'Accuracy against cost';
   const left = 80,
     top = 70,

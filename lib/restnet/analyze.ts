@@ -4,7 +4,7 @@
 import type { Matrix, Matrix64, Tensor } from '../matrix.js';
 import { flatten, spatialMeanPool, tokenMean } from '../matrix.js';
 import { MinibatchCKA } from '../similarity.js';
-import { integerArg } from '../validate.js';
+import { integerArg, oneOfArg } from '../validate.js';
 import { loadAnchor, type Anchor, type AnchorOptions, type AnchorSource } from './anchor.js';
 import { batches, checkLimit, report, sampleCount, type ImageInput, type LongTaskOptions } from './inputs.js';
 
@@ -61,9 +61,7 @@ export async function analyze(
   integerArg(batchSize, 'options.batchSize', 4); // 4 rows: the least the unbiased HSIC takes
   const limit =
     options.calibrationLimit === undefined ? 1000 : checkLimit(options.calibrationLimit, 'options.calibrationLimit');
-  const mode = options.features ?? 'flatten';
-  if (mode !== 'flatten' && mode !== 'mean')
-    throw new RangeError(`options.features: expected 'flatten' or 'mean', got ${JSON.stringify(mode)}`);
+  const mode = oneOfArg(options.features ?? 'flatten', 'options.features', ['flatten', 'mean']);
   const total = sampleCount(data, limit);
   const acc = new MinibatchCKA(cutsA.length, cutsB.length);
   let done = 0;
