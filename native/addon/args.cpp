@@ -119,6 +119,21 @@ Napi::Float32Array float32_output(Napi::Env env, std::size_t elements, const std
   return Napi::Float32Array::New(env, elements);
 }
 
+Napi::Float64Array float64_output(Napi::Env env, std::size_t elements, const std::string& name) {
+  check_output_size(elements, sizeof(double), name);
+  Napi::Float64Array out = Napi::Float64Array::New(env, elements);
+  restnet::advise_huge_pages(out.Data(), out.ByteLength());
+  return out;
+}
+
+Napi::Object matrix_object(Napi::Env env, const Napi::TypedArray& data, std::size_t rows, std::size_t cols) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", data);
+  out.Set("rows", Napi::Number::New(env, static_cast<double>(rows)));
+  out.Set("cols", Napi::Number::New(env, static_cast<double>(cols)));
+  return out;
+}
+
 MatrixArg matrix_arg(const Napi::Value& value, const std::string& name) {
   const Shape s = shape_of(value, name, false);
   const Napi::Float32Array data = s.data.As<Napi::Float32Array>();
@@ -274,14 +289,9 @@ std::shared_ptr<restnet::CancelToken> token_arg(const Napi::Value& value) {
 
 Napi::Object matrix64_value(Napi::Env env, restnet::Matrix64&& m) {
   const restnet::Matrix64 owned = std::move(m);  // freed when this returns, not when the event loop turns
-  check_output_size(owned.data.size(), sizeof(double), "result");
-  Napi::Float64Array data = Napi::Float64Array::New(env, owned.data.size());
+  Napi::Float64Array data = float64_output(env, owned.data.size(), "result");
   std::copy(owned.data.begin(), owned.data.end(), data.Data());
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("data", data);
-  out.Set("rows", Napi::Number::New(env, static_cast<double>(owned.rows)));
-  out.Set("cols", Napi::Number::New(env, static_cast<double>(owned.cols)));
-  return out;
+  return matrix_object(env, data, owned.rows, owned.cols);
 }
 
 Napi::Error js_error(Napi::Env env, const std::exception_ptr& error) {

@@ -47,6 +47,12 @@ void check_output_size(std::size_t elements, std::size_t element_bytes, const st
 // A new Float32Array of `elements` for the result `name`, owned by V8 (so V8 counts it and
 // frees it in any garbage collection), after check_output_size.
 Napi::Float32Array float32_output(Napi::Env env, std::size_t elements, const std::string& name);
+// The same for f64, hinted for huge pages when large (restnet::advise_huge_pages): a core function
+// writes its result straight into it instead of into a buffer of its own that would be copied.
+Napi::Float64Array float64_output(Napi::Env env, std::size_t elements, const std::string& name);
+
+// {data, rows, cols}, the shape every matrix result takes in JavaScript.
+Napi::Object matrix_object(Napi::Env env, const Napi::TypedArray& data, std::size_t rows, std::size_t cols);
 
 // The largest integer a JavaScript number holds exactly (2^53 - 1).
 constexpr double kMaxSafeInteger = 9007199254740991.0;

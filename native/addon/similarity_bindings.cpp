@@ -14,9 +14,12 @@ Napi::Value Gram(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     const MatrixArg x = matrix_arg(info[0], "x");
     const restnet::GramOptions options = gram_options(info[1]);
-    // rows x rows doubles: refused before the core computes them, not after.
-    check_output_size(checked_product({x.view.rows, x.view.rows}, "x.rows x x.rows"), sizeof(double), "gram");
-    return matrix64_value(env, restnet::gram(x.view, options));
+    const std::size_t n = x.view.rows;
+    // rows x rows doubles, refused before the core computes them; the core writes the Gram
+    // straight into this buffer V8 owns (no second n x n buffer, no copy).
+    Napi::Float64Array data = float64_output(env, checked_product({n, n}, "x.rows x x.rows"), "gram");
+    restnet::gram(x.view, options, data.Data());
+    return matrix_object(env, data, n, n);
   });
 }
 

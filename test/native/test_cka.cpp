@@ -1,5 +1,6 @@
 // Gram, HSIC and CKA against the explicit-matrix references of reference.cpp.
 #include <cmath>
+#include <string>
 
 #include "harness.h"
 #include "reference.h"
@@ -49,6 +50,28 @@ TEST(rbf_gram_uses_the_median_rule) {
     const ref::Mat expected = ref::gram_rbf(x, 0.5);
     for (std::size_t i = 0; i < n * n; ++i) CHECK_CLOSE(g.data[i], expected[i], 1e-6);
   }
+}
+
+// One check of an RBF bandwidth for the Gram and CKA options, its message naming the C++ field
+// (the addon rejects a JavaScript caller's value first, naming options.threshold).
+TEST(bandwidth_invariants_name_the_cpp_field) {
+  const auto message = [](double threshold, double sigma) {
+    try {
+      restnet::check_bandwidth("GramOptions", threshold, sigma);
+    } catch (const restnet::RangeError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(message(1.0, 0.0).empty());
+  CHECK(message(0.5, 2.0).empty());
+  CHECK(message(0.0, 0.0) == "GramOptions::threshold: expected a finite number > 0, got 0");
+  CHECK(message(1.0, -1.5) == "GramOptions::sigma: expected a finite number >= 0 (0: the median rule), got -1.5");
+  CHECK(message(1.0, INFINITY) == "GramOptions::sigma: expected a finite number >= 0 (0: the median rule), got inf");
+  const ref::Data x = ref::random_matrix(8, 3, 1);
+  CkaOptions o;
+  o.threshold = -2.0;
+  CHECK_THROWS(restnet::cka(view(x), view(x), o), restnet::RangeError);
 }
 
 TEST(cka_matches_reference_for_every_kernel_method_and_estimator) {

@@ -227,9 +227,7 @@ void validate(const Layers& a, const Layers& b, const CkaOptions& options, std::
     throw RangeError(a.names[0] + ": " + (options.debiased ? "debiased CKA (unbiased HSIC)" : "CKA") +
                      " needs at least " + std::to_string(needed) + " rows (samples), got " + std::to_string(n));
   }
-  if (!(options.threshold > 0.0) || !std::isfinite(options.threshold)) {
-    throw RangeError("threshold: expected a finite number > 0, got " + std::to_string(options.threshold));
-  }
+  check_bandwidth("CkaOptions", options.threshold);
   if (options.method == Method::Feature && options.kernel != Kernel::Linear) {
     throw TypeError(
         "method: 'feature' needs kernel 'linear' (an RBF kernel has no finite feature map), got kernel 'rbf'");

@@ -131,7 +131,7 @@ void block_product(const Kernels& kern, Operand a, const float* packed_a, std::s
       const float* panel = pb + (j - j0) * k + p0 * nr;
       for (std::size_t i = i0; i < i1; i += mr) {
         const std::size_t rows = std::min(mr, i1 - i);
-        if (part == Part::Lower && j >= i + rows) continue;  // tile wholly above diagonal
+        if (part != Part::Full && j >= i + rows) continue;  // tile wholly above diagonal
         const float* ap = a_slice + (i - i0) * kc;
         T* out = c + (i - i0) * ldc + (j - j0);
         if (rows == mr && cols == nr) {
@@ -144,6 +144,42 @@ void block_product(const Kernels& kern, Operand a, const float* packed_a, std::s
           for (std::size_t q = 0; q < cols; ++q)
             out[r * ldc + q] = (add ? out[r * ldc + q] : T(0)) + static_cast<T>(sum[q]);
         }
+      }
+    }
+  }
+}
+
+// Copies the entries of rows [i0, i1) x columns [j0, j1) of C that lie strictly below the
+// diagonal onto their mirror images, in 8 x 8 tiles, each read as 8 row pieces and written as 8
+// row pieces. Eight rows of the image are written at a time, each from i0 to i1 in order: eight
+// sequential streams that the hardware prefetchers follow. (Copying element by element walks
+// down a column whose entries are ldc values apart; at a power-of-two ldc their lines share one
+// L1 set and evict one another.)
+template <class T>
+void mirror_block(T* c, std::size_t ldc, std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+  constexpr std::size_t kT = 8;
+  for (std::size_t jb = j0; jb < j1; jb += kT) {
+    const std::size_t je = std::min(j1, jb + kT);
+    for (std::size_t ib = i0; ib < i1; ib += kT) {
+      const std::size_t ie = std::min(i1, ib + kT);
+      if (ie <= jb + 1) continue;  // no entry below the diagonal
+      T t[kT][kT];
+      if (ie - ib == kT && je - jb == kT && jb + kT <= ib) {
+        // A whole tile below the diagonal, with fixed bounds so that the compiler keeps it in
+        // registers (a variable-length row copy becomes a memmove call per 8 values).
+        for (std::size_t r = 0; r < kT; ++r) {
+          for (std::size_t q = 0; q < kT; ++q) t[q][r] = c[(ib + r) * ldc + jb + q];
+        }
+        for (std::size_t q = 0; q < kT; ++q) {
+          for (std::size_t r = 0; r < kT; ++r) c[(jb + q) * ldc + ib + r] = t[q][r];
+        }
+        continue;
+      }
+      for (std::size_t i = ib; i < ie; ++i) {
+        for (std::size_t j = jb; j < je; ++j) t[j - jb][i - ib] = c[i * ldc + j];
+      }
+      for (std::size_t j = jb; j < je; ++j) {
+        for (std::size_t i = std::max(ib, j + 1); i < ie; ++i) c[j * ldc + i] = t[j - jb][i - ib];
       }
     }
   }
@@ -187,13 +223,13 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
   for (std::size_t q_begin = 0; q_begin < b_panels; q_begin += range_panels) {
     const std::size_t q_end = std::min(b_panels, q_begin + range_panels);
     const std::size_t s0 = q_begin * nr, s1 = std::min(n, q_end * nr);
-    if (part == Part::Lower && s0 >= m) break;  // the rest lies wholly above the diagonal
+    if (part != Part::Full && s0 >= m) break;  // the rest lies wholly above the diagonal
     pack_columns(bt, s0, s1, nr, k, pb.data());
     parallel_for(row_blocks, [&](std::size_t t) {
       // A lower triangle's longest row blocks (the last) first; the short ones fill in at the end.
-      const std::size_t block = part == Part::Lower ? row_blocks - 1 - t : t;
+      const std::size_t block = part != Part::Full ? row_blocks - 1 - t : t;
       const std::size_t i0 = block * mc, i1 = std::min(m, i0 + mc);
-      const std::size_t j_end = part == Part::Lower ? std::min(s1, i1) : s1;  // wholly above the diagonal beyond
+      const std::size_t j_end = part != Part::Full ? std::min(s1, i1) : s1;  // wholly above the diagonal beyond
       if (j_end <= s0) return;
       // Packing every slice up front only pays when several column blocks reuse it; otherwise
       // block_product packs one slice at a time in a small per-thread buffer.
@@ -203,10 +239,17 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
         pack_rows(a, i0, i1, mr, k, packed_a.get());
       }
       for (std::size_t j0 = s0; j0 < j_end; j0 += nc) {
-        const std::size_t j1 = std::min(s1, j0 + nc);
+        // Not past j_end even inside a micro-tile: beyond i1 lie the mirror images that the
+        // tasks of later row blocks write while this one runs.
+        const std::size_t j1 = std::min(j_end, j0 + nc);
         block_product(kern, a, packed_a.get(), i0, i1, pb.data() + (j0 - s0) * k, j0, j1, k, c + i0 * ldc + j0, ldc,
                       part, accumulate);
+        // Mirror images in rows above this row block, columns [i0, i1): no other task writes there.
+        if (part == Part::Symmetric) mirror_block(c, ldc, i0, i1, j0, std::min(j1, i0));
       }
+      // The diagonal square's own mirror images lie in this block's rows, in columns that a later
+      // column block would still write: copied once its last column is final.
+      if (part == Part::Symmetric && s1 >= i1) mirror_block(c, ldc, i0, i1, i0, i1);
     });
   }
 }
@@ -262,18 +305,8 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
 }
 
 void mirror_lower(double* c, std::size_t n, std::size_t ldc) {
-  // Square tiles, so both the reads (rows of the lower tile) and the writes (rows of the upper
-  // tile) stay within a few pages; a tile row [i0, i1) writes only above-diagonal entries of
-  // columns i0..i1-1, so tasks never overlap.
-  constexpr std::size_t kTile = 64;
-  parallel_ranges(n, kTile, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t j0 = 0; j0 < i1; j0 += kTile) {
-      const std::size_t j1 = std::min(j0 + kTile, i1);
-      for (std::size_t j = j0; j < j1; ++j) {
-        for (std::size_t i = std::max(i0, j + 1); i < i1; ++i) c[j * ldc + i] = c[i * ldc + j];
-      }
-    }
-  });
+  // A task of rows [i0, i1) writes above the diagonal only in columns i0..i1-1: tasks never overlap.
+  parallel_ranges(n, 64, [&](std::size_t i0, std::size_t i1) { mirror_block(c, ldc, i0, i1, 0, i1); });
 }
 
 }  // namespace restnet

@@ -22,7 +22,10 @@ struct Operand {
 
 // Which part of a square output to compute: Lower computes every tile that touches the lower
 // triangle (i >= j), for symmetric products such as X X^T (a rank-k update: half the work).
-enum class Part { Full, Lower };
+// Symmetric computes the same tiles and copies each finished block onto its mirror image above
+// the diagonal while the block is still in cache: the whole of a product the caller knows to be
+// symmetric (op(B) = op(A)^T), without a second pass over C.
+enum class Part { Full, Lower, Symmetric };
 
 // C (m x n, leading dimension ldc) = op(A) (m x k) * op(B) (k x n), or C += ... when accumulate.
 void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, double* c, std::size_t ldc,

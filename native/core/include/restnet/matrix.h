@@ -28,6 +28,10 @@ struct MatrixView {
 // the Gram's own arithmetic at n = 4096.
 void* allocate_buffer(std::size_t bytes);
 void free_buffer(void* p, std::size_t bytes) noexcept;
+// The MADV_HUGEPAGE hint for the whole 2 MiB pages inside [p, p + bytes) of memory allocated
+// elsewhere (a large output buffer V8 owns), so that first touch faults in huge pages too.
+// Does nothing for small buffers and off Linux.
+void advise_huge_pages(void* p, std::size_t bytes) noexcept;
 
 // An allocator that leaves new elements uninitialised (value-initialisation only when asked),
 // so an n x n result that a parallel kernel overwrites anyway is not first zeroed serially.
