@@ -193,6 +193,24 @@ TEST(bad_input_is_rejected_and_constant_input_is_nan) {
   ref::Data bad = x;
   bad.values[7] = std::nanf("");
   CHECK_THROWS(restnet::cka(view(bad), view(x), CkaOptions{}), restnet::RangeError);
+  // The single-pair paths find non-finite values through their column sums: +inf and -inf in
+  // one column sum to NaN, an infinity alone to inf; either way the message names y's position.
+  for (const float second : {-INFINITY, 1.0f}) {
+    ref::Data infinite = x;
+    infinite.values[2 * 3 + 1] = INFINITY;
+    infinite.values[5 * 3 + 1] = second;
+    for (Method method : {Method::Gram, Method::Feature}) {
+      CkaOptions o;
+      o.method = method;
+      std::string message;
+      try {
+        restnet::cka(view(x), view(infinite), o);
+      } catch (const restnet::RangeError& e) {
+        message = e.what();
+      }
+      CHECK(message == "y: expected finite values, got inf at row 2, column 1");
+    }
+  }
   CkaOptions debiased;
   debiased.debiased = true;
   const ref::Data small = ref::random_matrix(3, 2, 3);

@@ -7,6 +7,7 @@
 #include "restnet/errors.h"
 #include "restnet/gemm.h"
 #include "restnet/hsic.h"
+#include "restnet/thread_pool.h"
 
 namespace restnet {
 namespace {
@@ -42,21 +43,30 @@ Prepared prepare_gram(MatrixView x, const CkaOptions& options) {
   return p;
 }
 
-// The squared row norms of n rows of `cols` centred features (row stride ld), which the
-// debiased estimator needs.
-void set_row_norms(Prepared& p, const float* rows, std::size_t ld, std::size_t cols, std::size_t n) {
-  p.row_sq.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    p.row_sq[i] = dot_f64(rows + i * ld, rows + i * ld, cols);
-    p.row_sq_total += p.row_sq[i];
-  }
+// The squared row norms of the centred features, which the debiased estimator needs: of the
+// rows of x, or, given the column means, of x's rows centred one at a time as center_columns
+// rounds them (so no centred copy of x is needed).
+void set_row_norms(Prepared& p, MatrixView x, const std::vector<double>* mean = nullptr) {
+  p.row_sq.resize(x.rows);
+  parallel_ranges(x.rows, 256, [&](std::size_t i0, std::size_t i1) {
+    std::vector<float> centred(mean == nullptr ? 0 : x.cols);
+    for (std::size_t i = i0; i < i1; ++i) {
+      const float* row = x.row(i);
+      if (mean != nullptr) {
+        for (std::size_t j = 0; j < x.cols; ++j) centred[j] = static_cast<float>(row[j] - (*mean)[j]);
+        row = centred.data();
+      }
+      p.row_sq[i] = dot_f64(row, row, x.cols);
+    }
+  });
+  for (double v : p.row_sq) p.row_sq_total += v;
 }
 
-Prepared prepare_features(MatrixView x) {
+Prepared prepare_features(MatrixView x, const std::vector<double>& mean) {
   Prepared p;
-  p.values = center_columns(x);
+  p.values = center_columns(x, mean);
   p.cols = x.cols;
-  set_row_norms(p, p.values.data(), p.cols, p.cols, x.rows);
+  set_row_norms(p, MatrixView(p.values.data(), x.rows, x.cols));
   return p;
 }
 
@@ -118,12 +128,14 @@ double pair_hsic(const Prepared& x, const Prepared& y, std::size_t n, Method met
 // L need no centring pass: the columns of Xc and Yc sum to zero, so H K H = K. The debiased
 // estimator follows from the same sums and the row norms, as in the feature form. Same
 // multiply-adds as two symmetric Grams, a third of the memory traffic, none of the n^2 storage.
-HsicTable fused_linear_gram(MatrixView x, MatrixView y, bool debiased, const Control& control) {
+HsicTable fused_linear_gram(MatrixView x, MatrixView y, const std::string (&names)[2], bool debiased,
+                            const Control& control) {
   const std::size_t n = x.rows;
-  const Prepared px = prepare_features(x), py = prepare_features(y);
+  const Prepared px = prepare_features(x, finite_column_means(x, names[0]));
+  const Prepared py = prepare_features(y, finite_column_means(y, names[1]));
   std::vector<double> kl(n, 0.0), kk(n, 0.0), ll(n, 0.0);
-  gram_sweep({GramOperand{Operand{px.values.data(), px.cols, false}, n, px.cols},
-              GramOperand{Operand{py.values.data(), py.cols, false}, n, py.cols}},
+  gram_sweep({GramOperand{{Operand{px.values.data(), px.cols, false}, nullptr}, n, px.cols},
+              GramOperand{{Operand{py.values.data(), py.cols, false}, nullptr}, n, py.cols}},
              [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1, const std::vector<const double*>& b) {
                control.check();
                const std::size_t w = j1 - j0;
@@ -162,18 +174,22 @@ HsicTable fused_linear_gram(MatrixView x, MatrixView y, bool debiased, const Con
 // and Yc^T Yc, reduced row by row to their squared Frobenius norms. The same multiply-adds as
 // three separate products, each operand packed once instead of twice, no d x d matrix stored,
 // and 2x the rows to share among threads.
-HsicTable fused_linear_features(MatrixView x, MatrixView y, bool debiased, const Control& control) {
+HsicTable fused_linear_features(MatrixView x, MatrixView y, const std::string (&names)[2], bool debiased,
+                                const Control& control) {
   const std::size_t n = x.rows, dx = x.cols, w = x.cols + y.cols;
-  FloatBuffer z(n * w);  // uninitialised: both halves are written below
-  center_columns_into(x, column_means(x), z.data(), w);
-  center_columns_into(y, column_means(y), z.data() + dx, w);
+  // Z is never stored: the sweep packs X and Y side by side, centring as it packs.
+  const std::vector<double> mean_x = finite_column_means(x, names[0]), mean_y = finite_column_means(y, names[1]);
   Prepared px, py;
   if (debiased) {
-    set_row_norms(px, z.data(), w, dx, n);
-    set_row_norms(py, z.data() + dx, w, y.cols, n);
+    set_row_norms(px, x, &mean_x);
+    set_row_norms(py, y, &mean_y);
   }
   std::vector<double> xx(w, 0.0), xy(w, 0.0), yy(w, 0.0);
-  gram_sweep({GramOperand{Operand{z.data(), w, true}, w, n}},
+  gram_sweep({GramOperand{{Operand{x.data, x.stride, true}, mean_x.data()},
+                          w,
+                          n,
+                          {Operand{y.data, y.stride, true}, mean_y.data()},
+                          dx}},
              [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1, const std::vector<const double*>& b) {
                control.check();
                for (std::size_t i = i0; i < i1; ++i) {
@@ -202,14 +218,16 @@ HsicTable fused_linear_features(MatrixView x, MatrixView y, bool debiased, const
 }
 
 Prepared prepare(MatrixView x, const CkaOptions& options, Method method, std::size_t n) {
-  Prepared p = method == Method::Gram ? prepare_gram(x, options) : prepare_features(x);
+  Prepared p = method == Method::Gram ? prepare_gram(x, options) : prepare_features(x, column_means(x));
   p.self = pair_hsic(p, p, n, method, options.debiased);
   return p;
 }
 
 std::string shape(std::size_t rows, std::size_t cols) { return std::to_string(rows) + " x " + std::to_string(cols); }
 
-void validate(const Layers& a, const Layers& b, const CkaOptions& options, std::size_t n) {
+// Shapes, options and, when `values`, that every entry is finite (the single-pair paths check
+// the values while they take the column means: finite_column_means).
+void validate(const Layers& a, const Layers& b, const CkaOptions& options, std::size_t n, bool values) {
   for (const Layers* layers : {&a, &b}) {
     for (std::size_t i = 0; i < layers->views.size(); ++i) {
       const MatrixView& v = layers->views[i];
@@ -219,7 +237,7 @@ void validate(const Layers& a, const Layers& b, const CkaOptions& options, std::
       }
       if (v.cols == 0)
         throw RangeError(layers->names[i] + ": expected at least 1 column, got " + shape(v.rows, v.cols));
-      check_finite(v, layers->names[i]);
+      if (values) check_finite(v, layers->names[i]);
     }
   }
   const std::size_t needed = options.debiased ? 4 : 2;
@@ -284,10 +302,11 @@ HsicTable hsic_table(const Layers& a, const Layers& b, const CkaOptions& options
     if (layers->views.empty()) throw RangeError(layers->name + ": expected at least one matrix, got none");
   }
   const std::size_t n = a.views[0].rows;
-  validate(a, b, options, n);
+  const std::size_t la = a.views.size(), lb = b.views.size();
+  const bool single_linear = la == 1 && lb == 1 && options.kernel == Kernel::Linear;
+  validate(a, b, options, n, !single_linear);
   const Method method = resolve_method(options, n, widths(a), widths(b));
 
-  const std::size_t la = a.views.size(), lb = b.views.size();
   const std::size_t total = la + lb + la * lb;
   std::size_t done = 0;
   auto step = [&] {
@@ -295,9 +314,11 @@ HsicTable hsic_table(const Layers& a, const Layers& b, const CkaOptions& options
     control.check();
   };
   control.check();
-  if (la == 1 && lb == 1 && options.kernel == Kernel::Linear) {
-    HsicTable table = method == Method::Gram ? fused_linear_gram(a.views[0], b.views[0], options.debiased, control)
-                                             : fused_linear_features(a.views[0], b.views[0], options.debiased, control);
+  if (single_linear) {
+    const std::string names[2] = {a.names[0], b.names[0]};
+    HsicTable table = method == Method::Gram
+                          ? fused_linear_gram(a.views[0], b.views[0], names, options.debiased, control)
+                          : fused_linear_features(a.views[0], b.views[0], names, options.debiased, control);
     while (done < total) step();
     return table;
   }

@@ -55,39 +55,73 @@ void full_tile(const Kernels& kern, std::size_t kc, const float* a, const float*
   kern.gemm_f32(kc, a, b, c, ldc, add);
 }
 
+// What pack reads: the (i, p) view of `top` for i < split and of `bottom` (its row i - split)
+// from there on, each entry minus its stored column's shift when that piece has one. A plain
+// GEMM operand is one piece without a shift (plain()).
+struct Source {
+  ShiftedOperand top;
+  ShiftedOperand bottom;
+  std::size_t split;
+};
+
+Source plain(Operand m) { return Source{{m, nullptr}, {m, nullptr}, kAllRows}; }
+
+// Rows [row0, row0 + count) of one piece at step p (transposed: one contiguous run) into dst.
+// A shift is subtracted in f64 and the difference rounded to f32, as center_columns does.
+void copy_run(const ShiftedOperand& s, std::size_t row0, std::size_t count, std::size_t p, float* dst) {
+  const float* src = s.op.data + p * s.op.ld + row0;
+  if (s.shift == nullptr) {
+    for (std::size_t r = 0; r < count; ++r) dst[r] = src[r];
+    return;
+  }
+  const double* shift = s.shift + row0;
+  for (std::size_t r = 0; r < count; ++r) dst[r] = static_cast<float>(src[r] - shift[r]);
+}
+
 // Packs rows [i0, i1) x columns [p0, p0 + kc) of the (i, p) view of `m` into panels of `width`
 // rows, panel t at out + t * panel_stride, laid out step by step: panel[p * width + r]. Rows
 // past i1 in the last panel are zero, so edge tiles need no special micro-kernel.
-void pack(Operand m, std::size_t i0, std::size_t i1, std::size_t width, std::size_t p0, std::size_t kc, float* out,
-          std::size_t panel_stride) {
+void pack(const Source& m, std::size_t i0, std::size_t i1, std::size_t width, std::size_t p0, std::size_t kc,
+          float* out, std::size_t panel_stride) {
   const std::size_t panels = (i1 - i0 + width - 1) / width;
-  if (m.transposed) {
-    // (i, p) is data[p * ld + i]: each step is one contiguous run across every panel, so a row of
-    // the source is read once per block (not once per panel: one page visit per step either way).
-    // Plain loops, not std::copy: a library memmove call per 12 or 32 floats costs more than the copy.
-    // Successive steps are ld floats apart, usually in another page, where the hardware
-    // prefetchers do not follow: the run kAhead steps on is prefetched by hand.
+  if (m.top.op.transposed) {
+    // (i, p) is data[p * ld + i]: each step is one contiguous run across every panel (per
+    // piece), so a row of the source is read once per block (not once per panel: one page visit
+    // per step either way). Plain loops, not std::copy: a library memmove call per 12 or 32
+    // floats costs more than the copy. Successive steps are ld floats apart, usually in another
+    // page, where the hardware prefetchers do not follow: the run kAhead steps on is prefetched
+    // by hand.
     constexpr std::size_t kAhead = 8;
+    const std::size_t top_end = std::min(i1, std::max(i0, m.split)), bottom_begin = std::max(i0, m.split);
     for (std::size_t p = 0; p < kc; ++p) {
-      const float* src = m.data + (p0 + p) * m.ld + i0;
       if (p + kAhead < kc) {
-        for (std::size_t r = 0; r < i1 - i0; r += 16) __builtin_prefetch(src + kAhead * m.ld + r);
+        const std::size_t ahead = p0 + p + kAhead;
+        for (std::size_t i = i0; i < top_end; i += 16) __builtin_prefetch(m.top.op.data + ahead * m.top.op.ld + i);
+        for (std::size_t i = bottom_begin; i < i1; i += 16) {
+          __builtin_prefetch(m.bottom.op.data + ahead * m.bottom.op.ld + (i - m.split));
+        }
       }
       for (std::size_t t = 0; t < panels; ++t) {
-        const std::size_t valid = std::min(width, i1 - i0 - t * width);
+        const std::size_t a = i0 + t * width, b = std::min(i1, a + width);
         float* dst = out + t * panel_stride + p * width;
-        for (std::size_t r = 0; r < valid; ++r) dst[r] = src[t * width + r];
-        for (std::size_t r = valid; r < width; ++r) dst[r] = 0.0f;
+        if (a < m.split) copy_run(m.top, a, std::min(b, m.split) - a, p0 + p, dst);
+        if (b > m.split) {
+          const std::size_t from = std::max(a, m.split);
+          copy_run(m.bottom, from - m.split, b - from, p0 + p, dst + (from - a));
+        }
+        for (std::size_t r = b - a; r < width; ++r) dst[r] = 0.0f;
       }
     }
     return;
   }
   // (i, p) is data[i * ld + p]: per panel, gather one value from each row per step, so the
-  // packed panel is written sequentially.
+  // packed panel is written sequentially. (Only transposed operands come in pieces or shifted:
+  // the feature form's [Xc Yc]^T.)
+  const Operand& op = m.top.op;
   for (std::size_t t = 0; t < panels; ++t) {
     const std::size_t valid = std::min(width, i1 - i0 - t * width);
     const float* rows[kMaxPanel];
-    for (std::size_t r = 0; r < valid; ++r) rows[r] = m.data + (i0 + t * width + r) * m.ld + p0;
+    for (std::size_t r = 0; r < valid; ++r) rows[r] = op.data + (i0 + t * width + r) * op.ld + p0;
     float* panel = out + t * panel_stride;
     for (std::size_t p = 0; p < kc; ++p) {
       float* dst = panel + p * width;
@@ -98,7 +132,7 @@ void pack(Operand m, std::size_t i0, std::size_t i1, std::size_t width, std::siz
 }
 
 // Every k-slice of rows [i0, i1) of A, packed: slice p0 at out + p0 * round_up(i1 - i0, mr).
-void pack_rows(Operand a, std::size_t i0, std::size_t i1, std::size_t mr, std::size_t k, float* out) {
+void pack_rows(const Source& a, std::size_t i0, std::size_t i1, std::size_t mr, std::size_t k, float* out) {
   const std::size_t padded = round_up(i1 - i0, mr);
   for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
     const std::size_t kc = std::min(kBlockK, k - p0);
@@ -111,7 +145,7 @@ void pack_rows(Operand a, std::size_t i0, std::size_t i1, std::size_t mr, std::s
 // panels from column j0 on (nr x k floats each); A's slices come from `packed_a` (pack_rows) or,
 // when null, are packed here one at a time. Each slice adds its f32 panel sums in a fixed order.
 template <class T>
-void block_product(const Kernels& kern, Operand a, const float* packed_a, std::size_t i0, std::size_t i1,
+void block_product(const Kernels& kern, const Source& a, const float* packed_a, std::size_t i0, std::size_t i1,
                    const float* pb, std::size_t j0, std::size_t j1, std::size_t k, T* c, std::size_t ldc, Part part,
                    bool accumulate) {
   const std::size_t mr = kern.mr, nr = kern.nr, padded = round_up(i1 - i0, mr);
@@ -185,9 +219,36 @@ void mirror_block(T* c, std::size_t ldc, std::size_t i0, std::size_t i1, std::si
   }
 }
 
+// pack_rows from the nr-wide panels pack_columns made of the same operand (every k-slice, panel of
+// row j at pb + (j / nr) * nr * k): a row block of a symmetric product's left factor gathered
+// from a few sequential streams (its rows lie in a handful of those panels) instead of from the
+// source, whose rows may be strided, shifted or in pieces.
+void repack_rows(const float* pb, std::size_t nr, std::size_t i0, std::size_t i1, std::size_t mr, std::size_t k,
+                 float* out) {
+  const std::size_t padded = round_up(i1 - i0, mr);
+  std::size_t offset[kMaxPanel];
+  for (std::size_t t = 0; t < padded / mr; ++t) {
+    const std::size_t valid = std::min(mr, i1 - i0 - t * mr);
+    for (std::size_t r = 0; r < valid; ++r) {
+      const std::size_t i = i0 + t * mr + r;
+      offset[r] = i / nr * nr * k + i % nr;
+    }
+    for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
+      const std::size_t kc = std::min(kBlockK, k - p0);
+      float* panel = out + p0 * padded + t * mr * kc;
+      for (std::size_t p = 0; p < kc; ++p) {
+        float* dst = panel + p * mr;
+        const float* src = pb + (p0 + p) * nr;
+        for (std::size_t r = 0; r < valid; ++r) dst[r] = src[offset[r]];
+        for (std::size_t r = valid; r < mr; ++r) dst[r] = 0.0f;
+      }
+    }
+  }
+}
+
 // B's columns [j0, j1) (its (j, p) view `bt`) packed into nr-wide panels over every k-slice,
 // panel of column j at out + (j - j0) * k, in parallel.
-void pack_columns(Operand bt, std::size_t j0, std::size_t j1, std::size_t nr, std::size_t k, float* out) {
+void pack_columns(const Source& bt, std::size_t j0, std::size_t j1, std::size_t nr, std::size_t k, float* out) {
   parallel_ranges((j1 - j0 + nr - 1) / nr, 8, [&](std::size_t r0, std::size_t r1) {
     const std::size_t c0 = j0 + r0 * nr, c1 = std::min(j1, j0 + r1 * nr);
     for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
@@ -210,7 +271,8 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
   const std::size_t mr = kern.mr, nr = kern.nr;
   const std::size_t mc = row_block(m, mr), nc = round_up(kNc, nr);
   // B's (j, p) view: op(B)(p, j) read with the transposition flipped.
-  const Operand bt{b.data, b.ld, !b.transposed};
+  const Source bt = plain(Operand{b.data, b.ld, !b.transposed});
+  const Source as = plain(a);
 
   // B is packed once, whole (every k-slice of every nr-panel), in column ranges of at most
   // kPackedBudget floats. A task owns one row block of C and runs its column blocks in turn
@@ -236,13 +298,13 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
       std::unique_ptr<float[]> packed_a;
       if (j_end - s0 > nc && round_up(i1 - i0, mr) * k <= kPackedABudget) {
         packed_a.reset(new float[round_up(i1 - i0, mr) * k]);
-        pack_rows(a, i0, i1, mr, k, packed_a.get());
+        pack_rows(as, i0, i1, mr, k, packed_a.get());
       }
       for (std::size_t j0 = s0; j0 < j_end; j0 += nc) {
         // Not past j_end even inside a micro-tile: beyond i1 lie the mirror images that the
         // tasks of later row blocks write while this one runs.
         const std::size_t j1 = std::min(j_end, j0 + nc);
-        block_product(kern, a, packed_a.get(), i0, i1, pb.data() + (j0 - s0) * k, j0, j1, k, c + i0 * ldc + j0, ldc,
+        block_product(kern, as, packed_a.get(), i0, i1, pb.data() + (j0 - s0) * k, j0, j1, k, c + i0 * ldc + j0, ldc,
                       part, accumulate);
         // Mirror images in rows above this row block, columns [i0, i1): no other task writes there.
         if (part == Part::Symmetric) mirror_block(c, ldc, i0, i1, j0, std::min(j1, i0));
@@ -273,10 +335,12 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
   const std::size_t mr = kern.mr, nr = kern.nr;
   const std::size_t mc = row_block(n, mr), nc = round_up(kNc, nr);
   // The right operand op(M)^T packed whole: its (j, p) view is op(M) itself.
+  std::vector<Source> sources;
   std::vector<FloatBuffer> pbs;
   for (const GramOperand& x : xs) {
+    sources.push_back(Source{x.top, x.bottom, x.split});
     pbs.emplace_back(round_up(n, nr) * x.depth);
-    pack_columns(x.op, 0, n, nr, x.depth, pbs.back().data());
+    pack_columns(sources.back(), 0, n, nr, x.depth, pbs.back().data());
   }
   const std::size_t row_blocks = (n + mc - 1) / mc;
   parallel_for(row_blocks, [&](std::size_t t) {
@@ -289,14 +353,14 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
     std::vector<const double*> blocks(xs.size());
     for (std::size_t s = 0; s < xs.size(); ++s) {
       packed[s].resize(padded * xs[s].depth);
-      pack_rows(xs[s].op, i0, i1, mr, xs[s].depth, packed[s].data());
+      repack_rows(pbs[s].data(), nr, i0, i1, mr, xs[s].depth, packed[s].data());
       out[s].resize(mc * nc);
       blocks[s] = out[s].data();
     }
     for (std::size_t j0 = 0; j0 < i1; j0 += nc) {
       const std::size_t j1 = std::min(i1, j0 + nc);
       for (std::size_t s = 0; s < xs.size(); ++s) {
-        block_product(kern, xs[s].op, packed[s].data(), i0, i1, pbs[s].data() + j0 * xs[s].depth, j0, j1, xs[s].depth,
+        block_product(kern, sources[s], packed[s].data(), i0, i1, pbs[s].data() + j0 * xs[s].depth, j0, j1, xs[s].depth,
                       out[s].data(), j1 - j0, Part::Full, false);
       }
       fn(i0, i1, j0, j1, blocks);

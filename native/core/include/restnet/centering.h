@@ -13,11 +13,13 @@ void check_finite(MatrixView x, const std::string& name);
 
 // The column means of X, summed in f64 over row chunks in a thread-independent order.
 std::vector<double> column_means(MatrixView x);
+// The same, standing in for check_finite in one pass instead of two: a NaN or infinity makes its
+// column's f64 sum non-finite (finite f32 values cannot overflow it), and only then is X scanned
+// again for the position to report.
+std::vector<double> finite_column_means(MatrixView x, const std::string& name);
 
 // X minus `mean` (one value per column) as a contiguous f32 matrix, subtracted in f64.
 std::vector<float> center_columns(MatrixView x, const std::vector<double>& mean);
-// The same written into x.rows rows of `out` with row stride `ld` (beside other columns).
-void center_columns_into(MatrixView x, const std::vector<double>& mean, float* out, std::size_t ld);
 
 // X minus its column means as a contiguous f32 matrix. The means are taken in f64 and the
 // subtraction is done in f64 before rounding, so data with a large common offset keeps its

@@ -33,13 +33,27 @@ void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, dou
 void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, float* c, std::size_t ldc,
           Part part = Part::Full, bool accumulate = false);
 
+// An operand whose stored (row-major) matrix is read with column j shifted by -shift[j] when
+// shift is not null: data centred by its column means as it is packed (each difference taken in
+// f64 and rounded to f32, as center_columns does), without a centred copy in memory.
+struct ShiftedOperand {
+  Operand op;
+  const double* shift;
+};
+
+constexpr std::size_t kAllRows = static_cast<std::size_t>(-1);
+
 // One factor of a symmetric product op(M) op(M)^T: op(M) is rows x depth. X X^T (a Gram over
 // samples) is {X, rows = samples, depth = features}; X^T X (features against features) is
-// {X transposed, rows = features, depth = samples}.
+// {X transposed, rows = features, depth = samples}. Two factors may be stacked: rows [split,
+// rows) of op(M) are then `bottom`'s rows 0, 1, ...; [Xc Yc]^T is {{X^T, mean x}, dx + dy, n,
+// {Y^T, mean y}, dx}, the features of two layers side by side without a copy of either.
 struct GramOperand {
-  Operand op;
+  ShiftedOperand top;
   std::size_t rows;
   std::size_t depth;
+  ShiftedOperand bottom{};
+  std::size_t split = kAllRows;
 };
 
 // The lower triangle of every op(M_s) op(M_s)^T for factors with the same rows (layers seen on
