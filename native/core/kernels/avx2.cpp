@@ -52,6 +52,15 @@ RESTNET_AVX2_INLINE void store_widened(double* c, __m256 v, bool add) {
 }
 
 RESTNET_AVX2 void gemm_f64(std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add) {
+  // The tile of C (6 rows of 128 bytes, usually in L2) is requested now, so that the epilogue's
+  // loads find it in L1 after the k loop instead of waiting for it.
+  if (add) {
+#pragma GCC unroll 6
+    for (std::size_t r = 0; r < kMr; ++r) {
+      for (std::size_t q = 0; q < kNr; q += 8)
+        _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + q), _MM_HINT_T0);
+    }
+  }
   __m256 acc[kMr][2];
   accumulate(kc, a, b, acc);
 #pragma GCC unroll 6

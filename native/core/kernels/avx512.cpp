@@ -53,6 +53,15 @@ RESTNET_AVX512_INLINE void store_widened(double* c, __m512 v, bool add) {
 }
 
 RESTNET_AVX512 void gemm_f64(std::size_t kc, const float* a, const float* b, double* c, std::size_t ldc, bool add) {
+  // The tile of C (12 rows of 256 bytes, usually in L2) is requested now, so that the epilogue's
+  // loads find it in L1 after the k loop instead of waiting for it.
+  if (add) {
+#pragma GCC unroll 12
+    for (std::size_t r = 0; r < kMr; ++r) {
+      for (std::size_t q = 0; q < kNr; q += 8)
+        _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + q), _MM_HINT_T0);
+    }
+  }
   __m512 acc[kMr][2];
   accumulate(kc, a, b, acc);
 #pragma GCC unroll 12

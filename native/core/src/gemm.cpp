@@ -184,36 +184,17 @@ void block_product(const Kernels& kern, const Source& a, const float* packed_a, 
 }
 
 // Copies the entries of rows [i0, i1) x columns [j0, j1) of C that lie strictly below the
-// diagonal onto their mirror images, in 8 x 8 tiles, each read as 8 row pieces and written as 8
-// row pieces. Eight rows of the image are written at a time, each from i0 to i1 in order: eight
-// sequential streams that the hardware prefetchers follow. (Copying element by element walks
-// down a column whose entries are ldc values apart; at a power-of-two ldc their lines share one
-// L1 set and evict one another.)
+// diagonal onto their mirror images, in square tiles so that both the reads (down the columns of
+// a tile) and the writes (along the rows of its image) stay within a few pages and in cache.
 template <class T>
 void mirror_block(T* c, std::size_t ldc, std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
-  constexpr std::size_t kT = 8;
-  for (std::size_t jb = j0; jb < j1; jb += kT) {
-    const std::size_t je = std::min(j1, jb + kT);
-    for (std::size_t ib = i0; ib < i1; ib += kT) {
-      const std::size_t ie = std::min(i1, ib + kT);
-      if (ie <= jb + 1) continue;  // no entry below the diagonal
-      T t[kT][kT];
-      if (ie - ib == kT && je - jb == kT && jb + kT <= ib) {
-        // A whole tile below the diagonal, with fixed bounds so that the compiler keeps it in
-        // registers (a variable-length row copy becomes a memmove call per 8 values).
-        for (std::size_t r = 0; r < kT; ++r) {
-          for (std::size_t q = 0; q < kT; ++q) t[q][r] = c[(ib + r) * ldc + jb + q];
-        }
-        for (std::size_t q = 0; q < kT; ++q) {
-          for (std::size_t r = 0; r < kT; ++r) c[(jb + q) * ldc + ib + r] = t[q][r];
-        }
-        continue;
-      }
-      for (std::size_t i = ib; i < ie; ++i) {
-        for (std::size_t j = jb; j < je; ++j) t[j - jb][i - ib] = c[i * ldc + j];
-      }
+  constexpr std::size_t kTile = 64;
+  for (std::size_t ib = i0; ib < i1; ib += kTile) {
+    const std::size_t ie = std::min(i1, ib + kTile);
+    for (std::size_t jb = j0; jb < std::min(j1, ie); jb += kTile) {
+      const std::size_t je = std::min(j1, jb + kTile);
       for (std::size_t j = jb; j < je; ++j) {
-        for (std::size_t i = std::max(ib, j + 1); i < ie; ++i) c[j * ldc + i] = t[j - jb][i - ib];
+        for (std::size_t i = std::max(ib, j + 1); i < ie; ++i) c[j * ldc + i] = c[i * ldc + j];
       }
     }
   }
