@@ -160,13 +160,13 @@ void block_product(const Kernels& kern, const Source& a, const float* packed_a, 
       pack(a, i0, i1, mr, p0, kc, slice.data(), mr * kc);
       a_slice = slice.data();
     }
-    for (std::size_t j = j0; j < j1; j += nr) {
-      const std::size_t cols = std::min(nr, j1 - j);
-      const float* panel = pb + (j - j0) * k + p0 * nr;
-      for (std::size_t i = i0; i < i1; i += mr) {
-        const std::size_t rows = std::min(mr, i1 - i);
-        if (part != Part::Full && j >= i + rows) continue;  // tile wholly above diagonal
-        const float* ap = a_slice + (i - i0) * kc;
+    for (std::size_t i = i0; i < i1; i += mr) {
+      const std::size_t rows = std::min(mr, i1 - i);
+      const float* ap = a_slice + (i - i0) * kc;
+      for (std::size_t j = j0; j < j1; j += nr) {
+        const std::size_t cols = std::min(nr, j1 - j);
+        if (part != Part::Full && j >= i + rows) break;  // this tile and the rest lie above the diagonal
+        const float* panel = pb + (j - j0) * k + p0 * nr;
         T* out = c + (i - i0) * ldc + (j - j0);
         if (rows == mr && cols == nr) {
           full_tile(kern, kc, ap, panel, out, ldc, add);
@@ -207,20 +207,20 @@ void mirror_block(T* c, std::size_t ldc, std::size_t i0, std::size_t i1, std::si
 void repack_rows(const float* pb, std::size_t nr, std::size_t i0, std::size_t i1, std::size_t mr, std::size_t k,
                  float* out) {
   const std::size_t padded = round_up(i1 - i0, mr);
-  std::size_t offset[kMaxPanel];
   for (std::size_t t = 0; t < padded / mr; ++t) {
-    const std::size_t valid = std::min(mr, i1 - i0 - t * mr);
-    for (std::size_t r = 0; r < valid; ++r) {
-      const std::size_t i = i0 + t * mr + r;
-      offset[r] = i / nr * nr * k + i % nr;
-    }
+    const std::size_t valid = std::min(mr, i1 - i0 - t * mr), first = i0 + t * mr;
+    // The panel's rows are one run of an nr-wide panel, or two runs when they cross into the next.
+    const std::size_t head = std::min(valid, nr - first % nr);
+    const float* run0 = pb + first / nr * nr * k + first % nr;
+    const float* run1 = pb + (first / nr + 1) * nr * k;
     for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
       const std::size_t kc = std::min(kBlockK, k - p0);
       float* panel = out + p0 * padded + t * mr * kc;
       for (std::size_t p = 0; p < kc; ++p) {
         float* dst = panel + p * mr;
-        const float* src = pb + (p0 + p) * nr;
-        for (std::size_t r = 0; r < valid; ++r) dst[r] = src[offset[r]];
+        const std::size_t step = (p0 + p) * nr;
+        for (std::size_t r = 0; r < head; ++r) dst[r] = run0[step + r];
+        for (std::size_t r = head; r < valid; ++r) dst[r] = run1[step + r - head];
         for (std::size_t r = valid; r < mr; ++r) dst[r] = 0.0f;
       }
     }
