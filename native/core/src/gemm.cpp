@@ -140,14 +140,27 @@ void pack_rows(const Source& a, std::size_t i0, std::size_t i1, std::size_t mr, 
   }
 }
 
+// B's columns [j0, j0 + padded) packed by pack_columns in nr-wide panels, slice by slice: k-slice
+// p0 (kc steps) holds every panel of the range back to back, so the micro-panels one block of C
+// reads in a slice are contiguous. (Panel-major, they would lie k floats apart: at a power-of-two
+// k, in the same L2 sets, evicting one another and the blocks of A and C.)
+struct PackedColumns {
+  float* data;
+  std::size_t j0;
+  std::size_t padded;  // round_up(columns, nr)
+
+  // The micro-panel of column j (j - j0 a multiple of nr) in the slice starting at p0.
+  float* panel(std::size_t j, std::size_t p0, std::size_t kc) const { return data + p0 * padded + (j - j0) * kc; }
+};
+
 // One block of C: rows [i0, i1) x columns [j0, j1) (c points at C(i0, j0), row stride ldc), over
 // every k-slice back to back so that the block stays in L2 for the whole sum. pb holds B's packed
-// panels from column j0 on (nr x k floats each); A's slices come from `packed_a` (pack_rows) or,
-// when null, are packed here one at a time. Each slice adds its f32 panel sums in a fixed order.
+// panels; A's slices come from `packed_a` (pack_rows) or, when null, are packed here one at a
+// time. Each slice adds its f32 panel sums in a fixed order.
 template <class T>
 void block_product(const Kernels& kern, const Source& a, const float* packed_a, std::size_t i0, std::size_t i1,
-                   const float* pb, std::size_t j0, std::size_t j1, std::size_t k, T* c, std::size_t ldc, Part part,
-                   bool accumulate) {
+                   const PackedColumns& pb, std::size_t j0, std::size_t j1, std::size_t k, T* c, std::size_t ldc,
+                   Part part, bool accumulate) {
   const std::size_t mr = kern.mr, nr = kern.nr, padded = round_up(i1 - i0, mr);
   thread_local std::vector<float> slice, tile;
   tile.resize(mr * nr);
@@ -166,7 +179,7 @@ void block_product(const Kernels& kern, const Source& a, const float* packed_a, 
       for (std::size_t j = j0; j < j1; j += nr) {
         const std::size_t cols = std::min(nr, j1 - j);
         if (part != Part::Full && j >= i + rows) break;  // this tile and the rest lie above the diagonal
-        const float* panel = pb + (j - j0) * k + p0 * nr;
+        const float* panel = pb.panel(j, p0, kc);
         T* out = c + (i - i0) * ldc + (j - j0);
         if (rows == mr && cols == nr) {
           full_tile(kern, kc, ap, panel, out, ldc, add);
@@ -200,42 +213,45 @@ void mirror_block(T* c, std::size_t ldc, std::size_t i0, std::size_t i1, std::si
   }
 }
 
-// pack_rows from the nr-wide panels pack_columns made of the same operand (every k-slice, panel of
-// row j at pb + (j / nr) * nr * k): a row block of a symmetric product's left factor gathered
-// from a few sequential streams (its rows lie in a handful of those panels) instead of from the
-// source, whose rows may be strided, shifted or in pieces.
-void repack_rows(const float* pb, std::size_t nr, std::size_t i0, std::size_t i1, std::size_t mr, std::size_t k,
+// pack_rows from the nr-wide panels pack_columns made of the same operand (its columns starting
+// at 0): a row block of a symmetric product's left factor gathered from a few sequential streams
+// (its rows lie in a handful of those panels) instead of from the source, whose rows may be
+// strided, shifted or in pieces.
+void repack_rows(const PackedColumns& pb, std::size_t nr, std::size_t i0, std::size_t i1, std::size_t mr, std::size_t k,
                  float* out) {
   const std::size_t padded = round_up(i1 - i0, mr);
   for (std::size_t t = 0; t < padded / mr; ++t) {
     const std::size_t valid = std::min(mr, i1 - i0 - t * mr), first = i0 + t * mr;
     // The panel's rows are one run of an nr-wide panel, or two runs when they cross into the next.
-    const std::size_t head = std::min(valid, nr - first % nr);
-    const float* run0 = pb + first / nr * nr * k + first % nr;
-    const float* run1 = pb + (first / nr + 1) * nr * k;
+    const std::size_t head = std::min(valid, nr - first % nr), column = first / nr * nr;
     for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
       const std::size_t kc = std::min(kBlockK, k - p0);
+      const float* run0 = pb.panel(column, p0, kc) + first % nr;
+      const float* run1 = head < valid ? pb.panel(column + nr, p0, kc) : run0;
       float* panel = out + p0 * padded + t * mr * kc;
       for (std::size_t p = 0; p < kc; ++p) {
         float* dst = panel + p * mr;
-        const std::size_t step = (p0 + p) * nr;
-        for (std::size_t r = 0; r < head; ++r) dst[r] = run0[step + r];
-        for (std::size_t r = head; r < valid; ++r) dst[r] = run1[step + r - head];
+        for (std::size_t r = 0; r < head; ++r) dst[r] = run0[p * nr + r];
+        for (std::size_t r = head; r < valid; ++r) dst[r] = run1[p * nr + r - head];
         for (std::size_t r = valid; r < mr; ++r) dst[r] = 0.0f;
       }
     }
   }
 }
 
-// B's columns [j0, j1) (its (j, p) view `bt`) packed into nr-wide panels over every k-slice,
-// panel of column j at out + (j - j0) * k, in parallel.
-void pack_columns(const Source& bt, std::size_t j0, std::size_t j1, std::size_t nr, std::size_t k, float* out) {
+// B's columns [j0, j1) (its (j, p) view `bt`) packed into nr-wide panels over every k-slice
+// (PackedColumns' layout, in `out`), in parallel.
+PackedColumns pack_columns(const Source& bt, std::size_t j0, std::size_t j1, std::size_t nr, std::size_t k,
+                           float* out) {
+  const PackedColumns packed{out, j0, round_up(j1 - j0, nr)};
   parallel_ranges((j1 - j0 + nr - 1) / nr, 8, [&](std::size_t r0, std::size_t r1) {
     const std::size_t c0 = j0 + r0 * nr, c1 = std::min(j1, j0 + r1 * nr);
     for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
-      pack(bt, c0, c1, nr, p0, std::min(kBlockK, k - p0), out + (c0 - j0) * k + p0 * nr, nr * k);
+      const std::size_t kc = std::min(kBlockK, k - p0);
+      pack(bt, c0, c1, nr, p0, kc, packed.panel(c0, p0, kc), nr * kc);
     }
   });
+  return packed;
 }
 
 template <class T>
@@ -267,7 +283,7 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
     const std::size_t q_end = std::min(b_panels, q_begin + range_panels);
     const std::size_t s0 = q_begin * nr, s1 = std::min(n, q_end * nr);
     if (part != Part::Full && s0 >= m) break;  // the rest lies wholly above the diagonal
-    pack_columns(bt, s0, s1, nr, k, pb.data());
+    const PackedColumns packed_b = pack_columns(bt, s0, s1, nr, k, pb.data());
     parallel_for(row_blocks, [&](std::size_t t) {
       // A lower triangle's longest row blocks (the last) first; the short ones fill in at the end.
       const std::size_t block = part != Part::Full ? row_blocks - 1 - t : t;
@@ -285,8 +301,7 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
         // Not past j_end even inside a micro-tile: beyond i1 lie the mirror images that the
         // tasks of later row blocks write while this one runs.
         const std::size_t j1 = std::min(j_end, j0 + nc);
-        block_product(kern, as, packed_a.get(), i0, i1, pb.data() + (j0 - s0) * k, j0, j1, k, c + i0 * ldc + j0, ldc,
-                      part, accumulate);
+        block_product(kern, as, packed_a.get(), i0, i1, packed_b, j0, j1, k, c + i0 * ldc + j0, ldc, part, accumulate);
         // Mirror images in rows above this row block, columns [i0, i1): no other task writes there.
         if (part == Part::Symmetric) mirror_block(c, ldc, i0, i1, j0, std::min(j1, i0));
       }
@@ -318,10 +333,11 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
   // The right operand op(M)^T packed whole: its (j, p) view is op(M) itself.
   std::vector<Source> sources;
   std::vector<FloatBuffer> pbs;
+  std::vector<PackedColumns> packed_right;
   for (const GramOperand& x : xs) {
     sources.push_back(Source{x.top, x.bottom, x.split});
     pbs.emplace_back(round_up(n, nr) * x.depth);
-    pack_columns(sources.back(), 0, n, nr, x.depth, pbs.back().data());
+    packed_right.push_back(pack_columns(sources.back(), 0, n, nr, x.depth, pbs.back().data()));
   }
   const std::size_t row_blocks = (n + mc - 1) / mc;
   parallel_for(row_blocks, [&](std::size_t t) {
@@ -334,15 +350,15 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
     std::vector<const double*> blocks(xs.size());
     for (std::size_t s = 0; s < xs.size(); ++s) {
       packed[s].resize(padded * xs[s].depth);
-      repack_rows(pbs[s].data(), nr, i0, i1, mr, xs[s].depth, packed[s].data());
+      repack_rows(packed_right[s], nr, i0, i1, mr, xs[s].depth, packed[s].data());
       out[s].resize(mc * nc);
       blocks[s] = out[s].data();
     }
     for (std::size_t j0 = 0; j0 < i1; j0 += nc) {
       const std::size_t j1 = std::min(i1, j0 + nc);
       for (std::size_t s = 0; s < xs.size(); ++s) {
-        block_product(kern, sources[s], packed[s].data(), i0, i1, pbs[s].data() + j0 * xs[s].depth, j0, j1, xs[s].depth,
-                      out[s].data(), j1 - j0, Part::Full, false);
+        block_product(kern, sources[s], packed[s].data(), i0, i1, packed_right[s], j0, j1, xs[s].depth, out[s].data(),
+                      j1 - j0, Part::Full, false);
       }
       fn(i0, i1, j0, j1, blocks);
     }
