@@ -120,6 +120,29 @@ TEST(symmetric_products_mirror_every_block) {
   }
 }
 
+// The centring kernels round exactly as the portable code does (f64 difference, nearest f32) and
+// sum in the same order, so a SIMD path changes no centred value and no column sum; lengths
+// straddle every vector width, values span magnitudes so that the rounding matters.
+TEST(centring_kernels_match_the_portable_ones_bit_for_bit) {
+  const restnet::Kernels& kern = restnet::kernels();
+  const restnet::Kernels& portable = restnet::kernels_for(restnet::Isa::Scalar);
+  for (std::size_t n : {1, 3, 4, 7, 8, 15, 16, 17, 33, 100}) {
+    const ref::Data x = ref::random_matrix(1, n, 40 + n, 1e3);
+    std::vector<double> shift(n), sums(n), expected_sums(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      shift[i] = std::ldexp(double(x.values[(i * 7) % n]), -int(i % 5)) + 1.0 / 3.0;
+      sums[i] = expected_sums[i] = 0.1 * double(i);
+    }
+    std::vector<float> got(n), expected(n);
+    kern.shifted_f32(x.values.data(), shift.data(), n, got.data());
+    portable.shifted_f32(x.values.data(), shift.data(), n, expected.data());
+    CHECK(got == expected);
+    kern.add_f64(x.values.data(), n, sums.data());
+    portable.add_f64(x.values.data(), n, expected_sums.data());
+    CHECK(sums == expected_sums);
+  }
+}
+
 TEST(results_do_not_depend_on_thread_count) {
   const ref::Data x = ref::random_matrix(333, 129, 3);
   const restnet::MatrixView v(x.values.data(), 333, 129);

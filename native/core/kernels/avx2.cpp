@@ -98,7 +98,24 @@ RESTNET_AVX2 double dot_f64(const float* a, const float* b, std::size_t n) {
   return sum;
 }
 
-const Kernels table{Isa::Avx2, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64};
+RESTNET_AVX2 void shifted_f32(const float* src, const double* shift, std::size_t n, float* dst) {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(src + i)), _mm256_loadu_pd(shift + i));
+    _mm_storeu_ps(dst + i, _mm256_cvtpd_ps(d));  // rounds to nearest, as a C++ conversion does
+  }
+  for (; i < n; ++i) dst[i] = static_cast<float>(src[i] - shift[i]);
+}
+
+RESTNET_AVX2 void add_f64(const float* src, std::size_t n, double* sums) {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    _mm256_storeu_pd(sums + i, _mm256_add_pd(_mm256_loadu_pd(sums + i), _mm256_cvtps_pd(_mm_loadu_ps(src + i))));
+  }
+  for (; i < n; ++i) sums[i] += src[i];
+}
+
+const Kernels table{Isa::Avx2, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_f64};
 
 }  // namespace
 

@@ -97,7 +97,24 @@ RESTNET_AVX512 double dot_f64(const float* a, const float* b, std::size_t n) {
   return sum;
 }
 
-const Kernels table{Isa::Avx512, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64};
+RESTNET_AVX512 void shifted_f32(const float* src, const double* shift, std::size_t n, float* dst) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(src + i)), _mm512_loadu_pd(shift + i));
+    _mm256_storeu_ps(dst + i, _mm512_cvtpd_ps(d));  // rounds to nearest, as a C++ conversion does
+  }
+  for (; i < n; ++i) dst[i] = static_cast<float>(src[i] - shift[i]);
+}
+
+RESTNET_AVX512 void add_f64(const float* src, std::size_t n, double* sums) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm512_storeu_pd(sums + i, _mm512_add_pd(_mm512_loadu_pd(sums + i), _mm512_cvtps_pd(_mm256_loadu_ps(src + i))));
+  }
+  for (; i < n; ++i) sums[i] += src[i];
+}
+
+const Kernels table{Isa::Avx512, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_f64};
 
 }  // namespace
 

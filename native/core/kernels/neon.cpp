@@ -88,7 +88,28 @@ double dot_f64(const float* a, const float* b, std::size_t n) {
   return sum;
 }
 
-const Kernels table{Isa::Neon, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64};
+void shifted_f32(const float* src, const double* shift, std::size_t n, float* dst) {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t v = vld1q_f32(src + i);
+    const float64x2_t lo = vsubq_f64(vcvt_f64_f32(vget_low_f32(v)), vld1q_f64(shift + i));
+    const float64x2_t hi = vsubq_f64(vcvt_high_f64_f32(v), vld1q_f64(shift + i + 2));
+    vst1q_f32(dst + i, vcvt_high_f32_f64(vcvt_f32_f64(lo), hi));  // rounds to nearest, as a C++ conversion does
+  }
+  for (; i < n; ++i) dst[i] = static_cast<float>(src[i] - shift[i]);
+}
+
+void add_f64(const float* src, std::size_t n, double* sums) {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t v = vld1q_f32(src + i);
+    vst1q_f64(sums + i, vaddq_f64(vld1q_f64(sums + i), vcvt_f64_f32(vget_low_f32(v))));
+    vst1q_f64(sums + i + 2, vaddq_f64(vld1q_f64(sums + i + 2), vcvt_high_f64_f32(v)));
+  }
+  for (; i < n; ++i) sums[i] += src[i];
+}
+
+const Kernels table{Isa::Neon, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_f64};
 
 }  // namespace
 

@@ -39,7 +39,15 @@ double dot_f64(const float* a, const float* b, std::size_t n) {
   return sum;
 }
 
-const Kernels table{Isa::Scalar, kMr, kNr, gemm_tile, gemm_out<double>, gemm_out<float>, dot_f64};
+void shifted_f32(const float* src, const double* shift, std::size_t n, float* dst) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i] - shift[i]);
+}
+
+void add_f64(const float* src, std::size_t n, double* sums) {
+  for (std::size_t i = 0; i < n; ++i) sums[i] += src[i];
+}
+
+const Kernels table{Isa::Scalar, kMr, kNr, gemm_tile, gemm_out<double>, gemm_out<float>, dot_f64, shifted_f32, add_f64};
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "restnet/dispatch.h"
 #include "restnet/errors.h"
 #include "restnet/thread_pool.h"
 
@@ -50,12 +51,10 @@ std::vector<double> column_means(MatrixView x) {
   const std::size_t n = x.rows, d = x.cols;
   const std::size_t chunks = (n + kRowChunk - 1) / kRowChunk;
   std::vector<double> partial(chunks * d, 0.0);
+  const Kernels& kern = kernels();
   parallel_ranges(n, kRowChunk, [&](std::size_t i0, std::size_t i1) {
     double* sums = partial.data() + (i0 / kRowChunk) * d;
-    for (std::size_t i = i0; i < i1; ++i) {
-      const float* row = x.row(i);
-      for (std::size_t j = 0; j < d; ++j) sums[j] += row[j];
-    }
+    for (std::size_t i = i0; i < i1; ++i) kern.add_f64(x.row(i), d, sums);
   });
   std::vector<double> mean(d, 0.0);
   for (std::size_t t = 0; t < chunks; ++t) {
@@ -73,12 +72,9 @@ std::vector<double> finite_column_means(MatrixView x, const std::string& name) {
 
 std::vector<float> center_columns(MatrixView x, const std::vector<double>& mean) {
   std::vector<float> out(x.rows * x.cols);
+  const Kernels& kern = kernels();
   parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      const float* row = x.row(i);
-      float* dst = out.data() + i * x.cols;
-      for (std::size_t j = 0; j < x.cols; ++j) dst[j] = static_cast<float>(row[j] - mean[j]);
-    }
+    for (std::size_t i = i0; i < i1; ++i) kern.shifted_f32(x.row(i), mean.data(), x.cols, out.data() + i * x.cols);
   });
   return out;
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "restnet/centering.h"
+#include "restnet/dispatch.h"
 #include "restnet/errors.h"
 #include "restnet/gemm.h"
 #include "restnet/hsic.h"
@@ -53,7 +54,7 @@ void set_row_norms(Prepared& p, MatrixView x, const std::vector<double>* mean = 
     for (std::size_t i = i0; i < i1; ++i) {
       const float* row = x.row(i);
       if (mean != nullptr) {
-        for (std::size_t j = 0; j < x.cols; ++j) centred[j] = static_cast<float>(row[j] - (*mean)[j]);
+        kernels().shifted_f32(row, mean->data(), x.cols, centred.data());
         row = centred.data();
       }
       p.row_sq[i] = dot_f64(row, row, x.cols);

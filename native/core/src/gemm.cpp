@@ -74,8 +74,7 @@ void copy_run(const ShiftedOperand& s, std::size_t row0, std::size_t count, std:
     for (std::size_t r = 0; r < count; ++r) dst[r] = src[r];
     return;
   }
-  const double* shift = s.shift + row0;
-  for (std::size_t r = 0; r < count; ++r) dst[r] = static_cast<float>(src[r] - shift[r]);
+  kernels().shifted_f32(src, s.shift + row0, count, dst);
 }
 
 // Packs rows [i0, i1) x columns [p0, p0 + kc) of the (i, p) view of `m` into panels of `width`

@@ -30,6 +30,10 @@ struct Kernels {
   void (*gemm_f32)(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc, bool add);
   // sum_i a[i] * b[i], every product and sum in f64.
   double (*dot_f64)(const float* a, const float* b, std::size_t n);
+  // dst[i] = src[i] - shift[i], subtracted in f64 and rounded to f32 (centring as it packs).
+  void (*shifted_f32)(const float* src, const double* shift, std::size_t n, float* dst);
+  // sums[i] += src[i] in f64 (column sums, one row at a time).
+  void (*add_f64)(const float* src, std::size_t n, double* sums);
 };
 
 // ISAs this CPU and OS can run, best last. Scalar is always present.
