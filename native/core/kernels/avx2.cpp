@@ -22,6 +22,7 @@ RESTNET_AVX2_INLINE void accumulate(std::size_t kc, const float* a, const float*
 #pragma GCC unroll 6
   for (std::size_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (std::size_t p = 0; p < kc; ++p) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + (p + 16) * kNr), _MM_HINT_T0);  // B streams from L2
     const __m256 b0 = _mm256_loadu_ps(b + p * kNr);
     const __m256 b1 = _mm256_loadu_ps(b + p * kNr + 8);
 #pragma GCC unroll 6
