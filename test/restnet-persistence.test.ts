@@ -24,17 +24,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadZooSplit } from '../lib/data/index.js';
 import type { Tensor } from '../lib/matrix.js';
-import {
-  analyze,
-  evaluate,
-  fit,
-  loadAnchor,
-  ManifestError,
-  plan,
-  ReStNet,
-  validateManifest,
-  type RestnetManifest,
-} from '../lib/restnet/index.js';
+import { analyze, evaluate, fit, loadAnchor, ManifestError, plan, ReStNet } from '../lib/restnet/index.js';
+import { validateManifest, type RestnetManifest } from '../lib/restnet/manifest.js';
 import { fixture, relError } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');

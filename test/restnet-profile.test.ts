@@ -8,19 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadZooSplit } from '../lib/data/index.js';
-import {
-  analyze,
-  evaluate,
-  fit,
-  loadAnchor,
-  plan,
-  profileFileName,
-  ReStNet,
-  readDeviceProfile,
-  thisDevice,
-  validateProfile,
-  type DeviceProfile,
-} from '../lib/restnet/index.js';
+import { analyze, evaluate, fit, loadAnchor, plan, ReStNet, type DeviceProfile } from '../lib/restnet/index.js';
+import { profileFileName, readDeviceProfile, thisDevice, validateProfile } from '../lib/restnet/profile-file.js';
 import { fixture } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');

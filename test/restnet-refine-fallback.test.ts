@@ -20,8 +20,8 @@ import {
   type Analysis,
   type Anchor,
   type Plan,
-  type RestnetManifest,
 } from '../lib/restnet/index.js';
+import type { RestnetManifest } from '../lib/restnet/manifest.js';
 import { refineOrKeep } from '../lib/restnet/refine-or-keep.js';
 import { f32, ints, model } from './onnx-helpers.js';
 

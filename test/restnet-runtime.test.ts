@@ -18,8 +18,8 @@ import {
   predictions,
   ReStNet,
   type ProgressEvent,
-  type RestnetManifest,
 } from '../lib/restnet/index.js';
+import type { RestnetManifest } from '../lib/restnet/manifest.js';
 import { fixture, ortRun, ortRunPath, relError } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');

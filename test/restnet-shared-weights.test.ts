@@ -13,16 +13,9 @@ import type { Tensor } from '../lib/matrix.js';
 import { hasExternalData } from '../lib/onnx/external-data.js';
 import { FrozenModel, OnnxModelError } from '../lib/onnx/index.js';
 import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
-import {
-  analyze,
-  fit,
-  loadAnchor,
-  ManifestError,
-  plan,
-  ReStNet,
-  sha256,
-  type RestnetManifest,
-} from '../lib/restnet/index.js';
+import { analyze, fit, loadAnchor, ManifestError, plan, ReStNet } from '../lib/restnet/index.js';
+import { sha256 } from '../lib/restnet/anchor.js';
+import type { RestnetManifest } from '../lib/restnet/manifest.js';
 import { fixture, ortRun, ortRunPath, relError } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
