@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `npm run lint`: Biome (lint rules and the 120-column format, biome.json) over the TypeScript and
-# scripts, then clang-format (.clang-format) over native/. Without clang-format the C++ check is
+# scripts, the type check of the tests (tsconfig.test.json: vitest runs them untyped, so an import
+# of a name that no longer exists would otherwise only show as 'is not a function'), then clang-format (.clang-format) over native/. Without clang-format the C++ check is
 # skipped and named (in $RESTNET_SKIP_LOG under `npm test`), except under RESTNET_REQUIRE_CLANG_FORMAT=1 (.ci/run), where
 # .ci/run installs it and a skip is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npx biome check --error-on-warnings .
+npx tsc -p tsconfig.test.json
 
 mapfile -t cpp < <(git ls-files 'native/*.cpp' 'native/*.h')
 if command -v clang-format >/dev/null; then

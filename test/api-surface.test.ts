@@ -7,7 +7,6 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-// @ts-expect-error: a plain .mjs script without type declarations
 import { apiListing, listingPath } from '../scripts/api-listing.mjs';
 
 const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');

@@ -260,7 +260,7 @@ export function ifModel(): Uint8Array {
     node('If', ['cond'], ['y'], [
       { name: 'then_branch', type: 5, g: branch('Add', 'then_out') },
       { name: 'else_branch', type: 5, g: branch('Sub', 'else_out') },
-    ] as AttributeProto[]),
+    ] as unknown as AttributeProto[]),
     node('Relu', ['y'], ['out']),
   ];
   const cond: TensorProto = { name: 'cond', dims: [], data_type: 9, raw_data: Uint8Array.from([1]) };

@@ -197,7 +197,8 @@ describe('load counts again and checks hashes', () => {
     const c = m.configs[0]!;
     const file = join(dir, c.onnx!);
     const bytes = readFileSync(file);
-    bytes[bytes.length - 5] ^= 0x10;
+    const at = bytes.length - 5;
+    bytes[at] = bytes[at]! ^ 0x10;
     writeFileSync(file, bytes);
     await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(
       /fused ONNX .* has sha256 [0-9a-f]{64}, the manifest expects/,
@@ -362,7 +363,7 @@ process.exit(0);
     const steps = Number(/steps (\d+)/.exec(full)![1]);
     // Every file is renamed into the staging folder, then the two directory renames, then rm of the old folder.
     expect(steps).toBeGreaterThan(readManifest(src.new).configs.length * 2 + 3);
-    const seen = { old: 0, new: 0 };
+    const seen = { old: 0, new: 0, mix: 0 };
     for (let k = 1; k <= steps; k++) {
       const dir = copyOf(src.old);
       const said = await run(dir, k);

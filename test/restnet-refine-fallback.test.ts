@@ -23,6 +23,7 @@ import {
 } from '../lib/restnet/index.js';
 import type { RestnetManifest } from '../lib/restnet/manifest.js';
 import { refineOrKeep } from '../lib/restnet/refine-or-keep.js';
+import { stitch } from '../lib/stitch/fit.js';
 import { f32, ints, model } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
@@ -146,8 +147,8 @@ describe('configurations that cannot be refined', () => {
 });
 
 describe('refineOrKeep', () => {
-  const maps = { main: { weight: { data: new Float32Array([1]), rows: 1, cols: 1 }, bias: new Float32Array([0]) } };
-  const trained = { main: { weight: { data: new Float32Array([2]), rows: 1, cols: 1 }, bias: new Float32Array([0]) } };
+  const maps = { main: stitch({ data: new Float32Array([1]), rows: 1, cols: 1 }, new Float32Array([0])) };
+  const trained = { main: stitch({ data: new Float32Array([2]), rows: 1, cols: 1 }, new Float32Array([0])) };
   const failing = async (): Promise<typeof maps> => {
     throw new Error('onnxruntime: out of memory');
   };

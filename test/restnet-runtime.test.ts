@@ -255,7 +255,8 @@ describe('save / load / export', () => {
     await net.save(dir);
     const file = join(dir, 'cnn-a.onnx');
     const bytes = readFileSync(file);
-    bytes[bytes.length - 10] ^= 0xff;
+    const at = bytes.length - 10;
+    bytes[at] = bytes[at]! ^ 0xff;
     writeFileSync(file, bytes);
     await expect(ReStNet.load(dir)).rejects.toThrow(/anchor 'cnn-a': .* has sha256 [0-9a-f]{64}, the manifest expects/);
     // Another anchor's file in its place: also a hash mismatch.
@@ -272,7 +273,8 @@ describe('save / load / export', () => {
     const original = readFileSync(join(dir, c0.stitch));
     // One flipped byte: the hash catches it.
     const flipped = Buffer.from(original);
-    flipped[flipped.length - 3] ^= 0x40;
+    const at = flipped.length - 3;
+    flipped[at] = flipped[at]! ^ 0x40;
     writeFileSync(join(dir, c0.stitch), flipped);
     await expect(ReStNet.load(dir)).rejects.toThrow(/sha256 .*\(corrupt or replaced\)/);
     // Truncated, with the manifest's hash updated: the header no longer matches the size.

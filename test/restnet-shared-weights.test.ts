@@ -109,10 +109,8 @@ describe('a family with shared weights', () => {
     const m = manifestOf(dir);
     const c = m.configs.find((r) => hasExternalData(decodeModel(readFileSync(join(dir, r.onnx!)), r.onnx!)))!;
     const model = decodeModel(readFileSync(join(dir, c.onnx!)), c.onnx!);
-    const t = model.graph!.initializer.find((i) => i.data_location === 1) as {
-      external_data: { key: string; value: string }[];
-    };
-    edit(t.external_data);
+    const t = model.graph!.initializer.find((i) => i.data_location === 1)!;
+    edit(t.external_data!);
     const bytes = encodeModel(model);
     writeFileSync(join(dir, c.onnx!), bytes);
     // The manifest is made to agree, as someone replacing files on purpose would.

@@ -15,10 +15,6 @@ export interface ExternalSource {
   bytes: Uint8Array;
 }
 
-interface ExternalTensor extends TensorProto {
-  external_data?: { key: string; value: string }[];
-}
-
 const EXTERNAL = 1;
 /** Bytes per element of the ONNX data types an initializer may hold as raw data. */
 const ELEMENT_BYTES: Record<number, number> = {
@@ -61,7 +57,7 @@ export function referenceExternalData(
   minBytes = 1024,
 ): ModelProto {
   const graph = model.graph!;
-  const initializer = graph.initializer.map((t): ExternalTensor => {
+  const initializer = graph.initializer.map((t): TensorProto => {
     const raw = t.raw_data;
     if (!raw || raw.byteLength < minBytes) return t;
     const at = sliceOf(raw, sources);
@@ -97,7 +93,7 @@ export function inlineExternalData(
   fail: (why: string) => Error,
 ): ModelProto {
   const graph = model.graph!;
-  const initializer = graph.initializer.map((t: ExternalTensor): TensorProto => {
+  const initializer = graph.initializer.map((t): TensorProto => {
     if (t.data_location !== EXTERNAL) return t;
     const entries = new Map((t.external_data ?? []).map((e) => [e.key, e.value]));
     const location = entries.get('location') ?? '';
@@ -144,7 +140,7 @@ export async function readExternalFiles(
 ): Promise<Map<string, Uint8Array>> {
   const folder = dirname(resolve(path));
   const files = new Map<string, Uint8Array>();
-  for (const t of model.graph!.initializer as ExternalTensor[]) {
+  for (const t of model.graph!.initializer) {
     if (t.data_location !== EXTERNAL) continue;
     const location = t.external_data?.find((e) => e.key === 'location')?.value ?? '';
     if (files.has(location)) continue;

@@ -34,6 +34,8 @@ export interface TensorProto {
   int64_data?: Int64[];
   double_data?: number[];
   data_location?: number;
+  /** Where an initializer with data_location EXTERNAL keeps its bytes: location, offset, length. */
+  external_data?: { key: string; value: string }[];
 }
 
 export interface AttributeProto {
