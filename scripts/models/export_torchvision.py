@@ -6,11 +6,11 @@ the files go to a scratch folder, never into the repository), plus random images
 
 --models names torchvision builders; NAME@W passes width_mult=W (mobilenet_v2@0.5 writes
 mobilenet_v2_w0.5.onnx). --vit LxH builds torchvision's VisionTransformer with L layers and hidden
-size H (H / 64 heads, MLP 4 H, as ViT-S/Ti) at patch --patch (16: 7 x 7 tokens at 112), written
-as vit_LxH.onnx. Each model: opset 17, one dynamic batch axis named N, input [N, 3, size, size],
-weights inside the file. Data: OUTDIR/images.npy float32
-[images, 3, size, size] (uniform in [0, 1]) and OUTDIR/labels.npy int64 [images], seeded.
-Requires Debian's python3-torchvision and python3-onnx.
+size H (H / 64 heads, MLP 4 H, as ViT-S/Ti) at patch --patch (16: 7 x 7 tokens at 112), its
+head drawn as nn.Linear's default (torchvision's is zero), written as vit_LxH.onnx. Each model:
+opset 17, one dynamic batch axis named N, input [N, 3, size, size], weights inside the file.
+Data: OUTDIR/images.npy float32 [images, 3, size, size] (uniform in [0, 1]) and OUTDIR/labels.npy
+int64 [images], seeded. Requires Debian's python3-torchvision and python3-onnx.
 """
 import argparse
 import os
@@ -37,6 +37,9 @@ def vit_model(spec, size, patch, classes):
     layers, hidden = (int(v) for v in spec.split('x'))
     model = VisionTransformer(image_size=size, patch_size=patch, num_layers=layers, num_heads=hidden // 64,
                               hidden_dim=hidden, mlp_dim=4 * hidden, num_classes=classes)
+    # torchvision starts the head at zero (weights and bias): every image's logits would be 0, so
+    # the loss would not depend on the input and refinement's gradients through it would be 0.
+    model.heads.head.reset_parameters()
     return f'vit_{spec}', model
 
 
