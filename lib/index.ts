@@ -39,6 +39,7 @@ export type {
   AdapterOptions,
   FitPair,
   GridShape,
+  Neighbourhood,
   TokenShape,
 } from './stitch/adapters/index.js';
 export { StitchedModel } from './stitch/stitched-model.js';

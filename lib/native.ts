@@ -96,6 +96,8 @@ export interface NativeAddon {
   rowsToNchw(rows: Float32Array, dims: number[], skip: number): Float32Array;
   spaceToDepth(data: Float32Array, dims: number[], f: number): Float32Array;
   depthToSpace(data: Float32Array, dims: number[], f: number): Float32Array;
+  /** im2col: [n, c, h, w] -> (n oh ow) x (c k k) rows, column (ch k + ky) k + kx (ONNX Conv's weight order). */
+  neighbourhoodRows(data: Float32Array, dims: number[], k: number, stride: number, pad: number): Float32Array;
   /** sum (positions x x.cols) += x's rows, row r into position r % positions; in place. */
   addPositionSums(x: Matrix, positions: number, sum: Float64Array): void;
   /** y row r += offsets row r % positions; in place. */

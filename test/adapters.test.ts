@@ -5,10 +5,10 @@ import { describe, expect, it } from 'vitest';
 
 import type { Tensor } from '../lib/matrix.js';
 import { DataType, encodeModel, valueInfo } from '../lib/onnx/proto.js';
-import { Adapter, adapterToOnnx, resampleGrid } from '../lib/stitch/adapters/index.js';
-import { positionRows, rowsToGrid, sampleRows } from '../lib/stitch/adapters/layout.js';
-import type { Stitch } from '../lib/stitch/index.js';
-import { linearMap, ortRun, randomTensor, relError } from './onnx-helpers.js';
+import { Adapter, adapterToOnnx, resampleGrid, type AdapterMaps } from '../lib/stitch/adapters/index.js';
+import { neighbourhoodRows, positionRows, rowsToGrid, sampleRows } from '../lib/stitch/adapters/layout.js';
+import { fitStitch, type Stitch } from '../lib/stitch/index.js';
+import { linearMap, ortRun, randomTensor, randomValues, relError } from './onnx-helpers.js';
 
 const at4 = (t: Tensor, n: number, c: number, y: number, x: number): number =>
   t.data[((n * t.dims[1]! + c) * t.dims[2]! + y) * t.dims[3]! + x]!;
@@ -252,5 +252,178 @@ describe('adapters: native run against the definition, ONNX form against native'
     expect(() => a.pairs(randomTensor([2, 3, 8, 8], 1), randomTensor([3, 17, 4], 1))).toThrow(
       /back: expected the same batch as front \(2\), got 3/,
     );
+  });
+});
+
+/**
+ * Conv2d from its definition, in f64: x [N, C, H, W], weight [M, C, k, k] (ONNX order) read
+ * through `w(m, c, ky, kx)`, zero padding; out[n, m, y, x] = b[m] + sum w x[c, y s + ky - p, x s + kx - p].
+ */
+function refConv(
+  x: Tensor,
+  w: (m: number, c: number, ky: number, kx: number) => number,
+  bias: ArrayLike<number>,
+  k: number,
+  stride: number,
+  pad: number,
+): Tensor {
+  const [n, c, h, wd] = x.dims as [number, number, number, number];
+  const m = bias.length;
+  const oh = Math.floor((h + 2 * pad - k) / stride) + 1,
+    ow = Math.floor((wd + 2 * pad - k) / stride) + 1;
+  const out = new Float32Array(n * m * oh * ow);
+  for (let a = 0; a < n; a++)
+    for (let o = 0; o < m; o++)
+      for (let y = 0; y < oh; y++)
+        for (let xo = 0; xo < ow; xo++) {
+          let s = bias[o]!;
+          for (let ch = 0; ch < c; ch++)
+            for (let ky = 0; ky < k; ky++)
+              for (let kx = 0; kx < k; kx++) {
+                const iy = y * stride + ky - pad,
+                  ix = xo * stride + kx - pad;
+                if (iy >= 0 && iy < h && ix >= 0 && ix < wd) s += w(o, ch, ky, kx) * at4(x, a, ch, iy, ix);
+              }
+          out[((a * m + o) * oh + y) * ow + xo] = s;
+        }
+  return { data: out, dims: [n, m, oh, ow] };
+}
+
+/** A map's weight (rows (c k + ky) k + kx, one column per output) read as a conv weight [M, C, k, k]. */
+const convWeight =
+  (map: Stitch, k: number) =>
+  (m: number, c: number, ky: number, kx: number): number =>
+    map.weight.data[((c * k + ky) * k + kx) * map.weight.cols + m]!;
+
+describe('convolutional stitches (kernel k): im2col rows, the adapter and its Conv against conv2d from the definition', () => {
+  it('neighbourhoodRows is im2col: rows times a weight == conv2d (stride, padding, non-square grids)', () => {
+    for (const [c, h, w, k, stride, pad] of [
+      [3, 6, 6, 3, 1, 1],
+      [2, 5, 7, 3, 1, 1],
+      [3, 8, 8, 4, 2, 1],
+      [2, 8, 8, 6, 4, 1],
+      [2, 4, 4, 5, 1, 2],
+      [1, 3, 3, 1, 1, 0],
+    ] as const) {
+      const x = randomTensor([2, c, h, w], h * 7 + k);
+      const rows = neighbourhoodRows(x, k, stride, pad);
+      const oh = Math.floor((h + 2 * pad - k) / stride) + 1,
+        ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+      expect([rows.rows, rows.cols]).toEqual([2 * oh * ow, c * k * k]);
+      const map = linearMap(c * k * k, 4, k + stride);
+      const conv = refConv(x, convWeight(map, k), map.bias, k, stride, pad);
+      // rows W + b, laid out as [N, M, oh, ow], against conv2d computed in f64.
+      expect(
+        relError(rowsToGrid(map.apply(rows), 2, oh, ow), conv),
+        `${c}x${h}x${w} k${k} s${stride} p${pad}`,
+      ).toBeLessThan(1e-5);
+    }
+    expect(() => neighbourhoodRows(randomTensor([1, 2, 4, 4], 1), 3, 1, 3)).toThrow(/padding < k/);
+    expect(() => neighbourhoodRows(randomTensor([1, 2, 2, 2], 1), 5, 1, 1)).toThrow(
+      /k <= side \+ 2 padding, got side 2/,
+    );
+  });
+
+  it('input widths: C k^2 on the map grid, C (f + k - 1)^2 under space-to-depth by f; a Transformer front ignores it', () => {
+    expect(new Adapter([8, 6, 6], [4, 6, 6], { kernel: 3 }).weightShapes.main).toEqual([72, 4]);
+    expect(new Adapter([8, 8, 8], [4, 4, 4], { kernel: 3 }).weightShapes.main).toEqual([72, 4]);
+    const s2d = new Adapter([8, 8, 8], [4, 4, 4], { kernel: 3, downsample: 'space-to-depth' });
+    expect([s2d.weightShapes.main, s2d.neighbourhood]).toEqual([[128, 4], { size: 4, stride: 2, pad: 1 }]);
+    const token = new Adapter([8, 28, 28], [17, 8], { kernel: 3, downsample: 'space-to-depth' });
+    expect(token.weightShapes).toEqual({ main: [8 * 81, 8], cls: [8, 8] });
+    const vit = new Adapter([17, 6], [5, 4, 4], { kernel: 3 });
+    expect([vit.kernel, vit.neighbourhood, vit.weightShapes.main]).toEqual([1, undefined, [6, 5]]);
+    for (const kernel of [0, 2, 1.5, -1])
+      expect(() => new Adapter([8, 6, 6], [4, 6, 6], { kernel })).toThrow(
+        /options.kernel: expected an odd integer >= 1/,
+      );
+  });
+
+  const KERNEL_CASES: { label: string; front: number[]; back: number[]; kernel: number; s2d?: boolean }[] = [
+    { label: 'CNN -> CNN, same grid, 3 x 3', front: [3, 6, 6], back: [4, 6, 6], kernel: 3 },
+    { label: 'CNN -> CNN, pooled first, then 3 x 3', front: [3, 8, 8], back: [5, 4, 4], kernel: 3 },
+    { label: 'CNN -> CNN, adaptive pooling (7 -> 4), then 3 x 3', front: [3, 7, 14], back: [2, 4, 4], kernel: 3 },
+    { label: 'CNN -> CNN, bilinear first, then 5 x 5', front: [3, 3, 3], back: [5, 7, 7], kernel: 5 },
+    {
+      label: 'CNN -> CNN, space-to-depth by 2: 4 x 4 stride 2',
+      front: [3, 8, 8],
+      back: [5, 4, 4],
+      kernel: 3,
+      s2d: true,
+    },
+    {
+      label: 'CNN -> CNN, space-to-depth by 4: 6 x 6 stride 4',
+      front: [2, 8, 8],
+      back: [3, 2, 2],
+      kernel: 3,
+      s2d: true,
+    },
+    { label: 'CNN -> Transformer with CLS, space-to-depth', front: [3, 8, 8], back: [17, 4], kernel: 3, s2d: true },
+    { label: 'CNN -> Transformer without CLS, pooled', front: [3, 8, 8], back: [16, 4], kernel: 3 },
+  ];
+
+  for (const c of KERNEL_CASES) {
+    it(`${c.label}: native == conv2d reference, fused ONNX == native`, async () => {
+      const adapter = new Adapter(c.front, c.back, {
+        kernel: c.kernel,
+        downsample: c.s2d ? 'space-to-depth' : 'average',
+      });
+      const shapes = adapter.weightShapes;
+      const maps: AdapterMaps = { main: linearMap(shapes.main[0], shapes.main[1], 7, 0.3) };
+      if (shapes.cls) maps.cls = linearMap(shapes.cls[0], shapes.cls[1], 9);
+      maps.position = randomValues(adapter.positions * shapes.main[1], 11);
+      const front = randomTensor([2, ...c.front], 5);
+      const out = adapter.run(front, maps);
+      expect(out.dims).toEqual([2, ...c.back]);
+      // The definition: a conv (stride f under space-to-depth, on the front; else on the resampled grid).
+      const [gh, gw] = adapter.grid;
+      const f = c.s2d ? c.front[1]! / gh : 1;
+      const k = c.kernel + f - 1;
+      const source = c.s2d ? front : refResample(front, gh, gw);
+      const conv = refConv(source, convWeight(maps.main, k), maps.main.bias, k, f, (c.kernel - 1) / 2);
+      const m = shapes.main[1];
+      const at = (a: number, p: number, o: number): number =>
+        conv.data[(a * m + o) * gh * gw + p]! + maps.position![p * m + o]!;
+      const expected: number[] = [];
+      for (let a = 0; a < 2; a++) {
+        if (c.back.length === 3) {
+          for (let o = 0; o < m; o++) for (let p = 0; p < gh * gw; p++) expected.push(at(a, p, o));
+          continue;
+        }
+        if (maps.cls) {
+          const [ch, h, w] = c.front as [number, number, number];
+          const mean = Array.from({ length: ch }, (_, q) => {
+            let s = 0;
+            for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) s += at4(front, a, q, y, x);
+            return s / (h * w);
+          });
+          expected.push(...mapVector(maps.cls, mean));
+        }
+        for (let p = 0; p < gh * gw; p++) for (let o = 0; o < m; o++) expected.push(at(a, p, o));
+      }
+      expect(relError(out, { data: Float32Array.from(expected), dims: out.dims })).toBeLessThan(1e-5);
+      for (const opset of [13, 18])
+        expect(relError(await runOnnx(adapter, maps, front, opset), out), `opset ${opset}`).toBeLessThan(1e-5);
+    });
+  }
+
+  it('least squares recovers a known 3 x 3 conv (and a 4 x 4 stride-2 one under space-to-depth) exactly', () => {
+    for (const s2d of [false, true]) {
+      const [c, h, m] = [3, 8, 4];
+      const adapter = new Adapter([c, h, h], [m, s2d ? h / 2 : h, s2d ? h / 2 : h], {
+        kernel: 3,
+        downsample: s2d ? 'space-to-depth' : 'average',
+      });
+      const k = adapter.neighbourhood!.size;
+      const truth = linearMap(c * k * k, m, 21, 0.5);
+      const front = randomTensor([24, c, h, h], 13);
+      const back = refConv(front, convWeight(truth, k), truth.bias, k, adapter.neighbourhood!.stride, 1);
+      const pairs = adapter.pairs(front, back);
+      const fitted = fitStitch(pairs.main.x, pairs.main.y, { ridge: 0 });
+      const err = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
+        Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]!)));
+      expect(err(fitted.weight.data, truth.weight.data), `weights, s2d ${s2d}`).toBeLessThan(1e-4);
+      expect(err(fitted.bias, truth.bias), `bias, s2d ${s2d}`).toBeLessThan(1e-4);
+    }
   });
 });

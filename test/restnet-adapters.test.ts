@@ -65,42 +65,43 @@ describe('space-to-depth, depth-to-space, CLS maps and per-position offsets: cha
     ['vit-a', '/blocks/blocks.0/Add_1_output_0', 'cnn-b', '/Relu_output_0'],
     ['cnn-a', '/block1/Relu_1_output_0', 'cnn-b', '/Relu_output_0'],
   ] as const;
-  const layout = { downsample: 'space-to-depth', upsample: 'depth-to-space', clsMap: true } as const;
-  for (const [f, fc, b, bc] of cases) {
-    it(`${f}:${fc} -> ${b}:${bc}`, async () => {
-      const front = await load(f),
-        back = await load(b);
-      const adapter = new Adapter(front.sampleDims(fc), back.sampleDims(bc), layout);
-      const [fd, bd] = [front.sampleDims(fc), back.sampleDims(bc)];
-      if (fd.length === 3 && fd[1]! > bd[1]!) expect(adapter.block).toBe(fd[1]! / adapter.grid[0]);
-      if (bc === '/Relu_output_0') expect(adapter.upBlock).toBe(f === 'vit-a' ? 7 : 2);
-      if (f === 'vit-a' && b === 'vit-b')
-        expect([adapter.splitCls, adapter.positions, adapter.weightShapes]).toEqual([
-          true,
-          16,
-          { main: [16, 8], cls: [16, 8] },
-        ]);
-      const maps: AdapterMaps = { main: linearMap(...adapter.weightShapes.main, 5, 0.3) };
-      if (adapter.weightShapes.cls) maps.cls = linearMap(...adapter.weightShapes.cls, 6, 0.3);
-      const outputs = adapter.weightShapes.main[1];
-      maps.position = randomValues(adapter.positions * outputs, 7);
-      expect(() => adapter.checkMaps({ ...maps, position: new Float32Array(3) })).toThrow(
-        /maps.position: expected a Float32Array of/,
-      );
-      const net = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps, adapter: layout });
-      const x = randomTensor([3, 1, 28, 28], 4);
-      const chained = await net.run(x);
-      expect(relError(await ortRun(net.toOnnx(), x), chained)).toBeLessThan(1e-4);
-      // The offset is really applied: without it the output differs.
-      const without = new StitchedModel({
-        front,
-        frontCut: fc,
-        back,
-        backCut: bc,
-        maps: { ...maps, position: undefined },
-        adapter: layout,
+  for (const [f, fc, b, bc] of cases)
+    for (const kernel of [1, 3]) {
+      const layout = { downsample: 'space-to-depth', upsample: 'depth-to-space', clsMap: true, kernel } as const;
+      it(`${f}:${fc} -> ${b}:${bc}, kernel ${kernel}`, async () => {
+        const front = await load(f),
+          back = await load(b);
+        const adapter = new Adapter(front.sampleDims(fc), back.sampleDims(bc), layout);
+        const [fd, bd] = [front.sampleDims(fc), back.sampleDims(bc)];
+        if (fd.length === 3 && fd[1]! > bd[1]!) expect(adapter.block).toBe(fd[1]! / adapter.grid[0]);
+        if (bc === '/Relu_output_0') expect(adapter.upBlock).toBe(f === 'vit-a' ? 7 : 2);
+        if (f === 'vit-a' && b === 'vit-b')
+          expect([adapter.splitCls, adapter.positions, adapter.weightShapes]).toEqual([
+            true,
+            16,
+            { main: [16, 8], cls: [16, 8] },
+          ]);
+        const maps: AdapterMaps = { main: linearMap(...adapter.weightShapes.main, 5, 0.3) };
+        if (adapter.weightShapes.cls) maps.cls = linearMap(...adapter.weightShapes.cls, 6, 0.3);
+        const outputs = adapter.weightShapes.main[1];
+        maps.position = randomValues(adapter.positions * outputs, 7);
+        expect(() => adapter.checkMaps({ ...maps, position: new Float32Array(3) })).toThrow(
+          /maps.position: expected a Float32Array of/,
+        );
+        const net = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps, adapter: layout });
+        const x = randomTensor([3, 1, 28, 28], 4);
+        const chained = await net.run(x);
+        expect(relError(await ortRun(net.toOnnx(), x), chained)).toBeLessThan(1e-4);
+        // The offset is really applied: without it the output differs.
+        const without = new StitchedModel({
+          front,
+          frontCut: fc,
+          back,
+          backCut: bc,
+          maps: { ...maps, position: undefined },
+          adapter: layout,
+        });
+        expect(relError(await without.run(x), chained)).toBeGreaterThan(1e-3);
       });
-      expect(relError(await without.run(x), chained)).toBeGreaterThan(1e-3);
-    });
-  }
+    }
 });

@@ -33,7 +33,14 @@ beforeAll(async () => {
   const big = await loadAnchor({ name: 'cnn-a', model: fixture('cnn-a') }, { threads: 1 });
   const small = await loadAnchor({ name: 'vit-b', model: fixture('vit-b') }, { threads: 1 });
   const analysis = await analyze(big, small, calibration, { calibrationLimit: 64, batchSize: 64 });
-  const built = await fit(plan(analysis, { order: 'both', costRange: 'any' }), calibration, { calibrationLimit: 64 });
+  // kernel 3: the cnn-a-front stitches are 3 x 3 convolutions (a Conv in the fused graph, im2col
+  // rows between the shared segments); the vit-b-front ones stay per-token maps.
+  const built = await fit(plan(analysis, { order: 'both', costRange: 'any', kernel: 3 }), calibration, {
+    calibrationLimit: 64,
+  });
+  expect(built.configs.map((c) => c.kernel).sort()).toEqual(
+    built.configs.map((c) => (c.front === 'cnn-a' ? 3 : 1)).sort(),
+  );
   await built.save(dir);
   ids = built.ids;
   anchors = built.anchorRecords.map((a) => a.name);

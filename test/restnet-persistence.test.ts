@@ -33,7 +33,7 @@ const evalSplit = loadZooSplit('eval');
 const x4: Tensor = { data: evalSplit.images.slice(0, 4 * 784), dims: [4, 1, 28, 28] };
 const tmp = mkdtempSync(join(tmpdir(), 'restnet-persist-'));
 const nets: ReStNet[] = [];
-/** Family "old" and family "new": the same anchors (cnn-a, vit-b), stitches fitted on other images; "other": cnn-a -> cnn-b. */
+/** Family "old" and family "new": the same anchors (cnn-a, vit-b), stitches fitted on other images; "other": cnn-a -> cnn-b with 3 x 3 stitches. */
 const src = { old: join(tmp, 'src-old'), new: join(tmp, 'src-new'), other: join(tmp, 'src-other') };
 
 const load = async (dir: string): Promise<ReStNet> => {
@@ -68,7 +68,10 @@ beforeAll(async () => {
     [
       src.other,
       await fit(
-        plan(await analyze(a, c, calibration, { calibrationLimit: 64, batchSize: 64 }), { costRange: 'any' }),
+        plan(await analyze(a, c, calibration, { calibrationLimit: 64, batchSize: 64 }), {
+          costRange: 'any',
+          kernel: 3,
+        }),
         images(0),
         {},
       ),
@@ -108,6 +111,7 @@ describe('manifest fields: types and ranges', () => {
       /\.memoryBytes: expected an integer >= 0 or null, got "600680"/,
     ],
     ['CKA 1.97', (m) => (m.configs[0]!.cka = 1.97), /\.cka: expected a number in \[-1, 1\] or null, got 1\.97/],
+    ['even kernel', (m) => (m.configs[0]!.kernel = 2), /\.kernel: expected an odd integer >= 1, got 2/],
     ['fractional MACs', (m) => (m.configs[0]!.macs = 1.5), /\.macs: expected an integer >= 0, got 1\.5/],
     ['evalImages 0', (m) => (m.configs[0]!.evalImages = 0), /\.evalImages: expected an integer >= 1 or null, got 0/],
     [
@@ -189,6 +193,23 @@ describe('load counts again and checks hashes', () => {
         ),
       );
     }
+  });
+
+  it("a 3 x 3 stitch's kernel is recorded and read back: the manifest and the stitch file must agree", async () => {
+    const m = readManifest(src.other);
+    expect(m.configs.map((c) => c.kernel)).toEqual(m.configs.map(() => 3));
+    const fused = await ReStNet.load(src.other, { threads: 1, warm: 'none', mode: 'fused' });
+    nets.push(fused);
+    const shared = await ReStNet.load(src.other, { threads: 1, warm: 'none', mode: 'shared' });
+    nets.push(shared);
+    for (const c of m.configs)
+      expect(relError(await fused.runWith(c.id, x4), await shared.runWith(c.id, x4)), c.id).toBeLessThan(1e-4);
+    const dir = copyOf(src.other);
+    m.configs[0]!.kernel = 1;
+    writeManifest(dir, m);
+    await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(
+      /the stitch was fitted with kernel 3, the manifest's .* says 1/,
+    );
   });
 
   it('a fused file that does not match its sha256 is rejected; one without a recorded hash is not run', async () => {

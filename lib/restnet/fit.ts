@@ -103,6 +103,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
       downsample: config.downsample,
       upsample: config.upsample,
       clsMap: config.clsMap,
+      kernel: config.kernel,
     });
     if (typeof adapter === 'string')
       throw new RangeError(`plan: configuration '${config.id}' has no valid adapter (${adapter})`);
@@ -271,6 +272,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
         downsample: w.config.downsample,
         upsample: w.config.upsample,
         clsMap: w.config.clsMap,
+        kernel: w.config.kernel,
         positionBias: maps.position !== undefined,
         ...(refined?.error !== undefined ? { refineError: refined.error } : {}),
       },

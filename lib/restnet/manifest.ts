@@ -68,6 +68,8 @@ export interface ConfigRecord
   upsample?: 'bilinear' | 'depth-to-space';
   /** Transformer -> Transformer: whether CLS has its own map (absent: false). */
   clsMap?: boolean;
+  /** A CNN front's stitch as a k x k convolution, odd k (absent: 1, a per-pixel map). */
+  kernel?: number;
   /** Median ms per batch of 32; null until evaluated. */
   latencyBatch32Ms?: number | null;
   /** Bytes this configuration needs at batch 1: its f32 weights + its largest activation (see evaluate). */
@@ -183,6 +185,7 @@ const CONFIG_FIELDS: Fields = {
   downsample: [oneOf('average', 'space-to-depth'), "'average' or 'space-to-depth'", false],
   upsample: [oneOf('bilinear', 'depth-to-space'), "'bilinear' or 'depth-to-space'", false],
   clsMap: [bool, 'true or false', false],
+  kernel: [(v) => count(v) && (v as number) % 2 === 1, 'an odd integer >= 1', false],
   latencyBatch32Ms: [orNull(nonNegative), 'a number >= 0 or null', false],
   memoryBytes: [orNull(count), 'an integer >= 0 or null', false],
   evalImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],

@@ -32,6 +32,8 @@ export interface PlannedConfig {
   upsample: Upsample;
   /** Transformer -> Transformer: CLS has its own map (see AdapterOptions.clsMap). */
   clsMap: boolean;
+  /** A CNN front's stitch as a k x k convolution (see AdapterOptions.kernel; 1 for a Transformer front). */
+  kernel: number;
 }
 
 export type Downsample = 'average' | 'space-to-depth';
@@ -58,6 +60,8 @@ export interface PlanOptions {
   upsample?: Upsample;
   /** Transformer -> Transformer with CLS on both sides: a separate map for CLS (default true). */
   clsMap?: boolean;
+  /** A CNN front's stitch as a k x k convolution, odd k (default 1: a per-pixel map); see AdapterOptions.kernel. */
+  kernel?: number;
   /**
    * Configurations per front cut (default 1): the depth-ordered CKA choice, then the valid back
    * cuts of next-highest CKA. More candidates cost fitting time; the Pareto filter
@@ -111,7 +115,7 @@ export function adapterFor(
   frontCut: string,
   back: Anchor,
   backCut: string,
-  layout: { downsample?: Downsample; upsample?: Upsample; clsMap?: boolean } = {},
+  layout: { downsample?: Downsample; upsample?: Upsample; clsMap?: boolean; kernel?: number } = {},
 ): Adapter | string {
   const fp = front.model.cutPoints(),
     bp = back.model.cutPoints();
@@ -193,6 +197,9 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
     );
   const upsample = options.upsample ?? 'depth-to-space';
   const clsMap = options.clsMap ?? true;
+  const kernel = options.kernel ?? 1;
+  if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0)
+    throw new RangeError(`options.kernel: expected an odd integer >= 1, got ${JSON.stringify(kernel)}`);
   const perFront = options.perFront ?? 1;
   if (!Number.isInteger(perFront) || perFront < 1)
     throw new RangeError(`options.perFront: expected a positive integer, got ${perFront}`);
@@ -222,7 +229,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
     const averagedWhy = new Map<string, string>();
     const adapters = fronts.map((f, i) =>
       backs.map((k, j) => {
-        const ad = adapterFor(front, f, back, k, { downsample, upsample, clsMap });
+        const ad = adapterFor(front, f, back, k, { downsample, upsample, clsMap, kernel });
         if (typeof ad === 'string' || ad.block === 1 || images === undefined) return ad;
         const inputs = ad.weightShapes.main[0];
         // Centred rows (the bias is fitted) determine at most rows - 1 inputs.
@@ -231,7 +238,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
           `${i},${j}`,
           `space-to-depth's ${inputs} inputs exceed the ${images * ad.positions - 1} that ${images} calibration images x ${ad.positions} position${ad.positions === 1 ? '' : 's'} determine: average pooling`,
         );
-        return adapterFor(front, f, back, k, { downsample: 'average', upsample, clsMap });
+        return adapterFor(front, f, back, k, { downsample: 'average', upsample, clsMap, kernel });
       }),
     );
     const valid = (i: number, j: number): boolean => {
@@ -289,6 +296,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
           downsample: why ? 'average' : downsample,
           upsample,
           clsMap,
+          kernel: ad.kernel,
         });
       }
     });

@@ -33,6 +33,8 @@ export interface StitchHeader {
   upsample?: 'bilinear' | 'depth-to-space';
   /** Transformer -> Transformer: CLS has its own map (false when absent). */
   clsMap?: boolean;
+  /** A CNN front's stitch as a k x k convolution (1 when absent). */
+  kernel?: number;
   tensors: { name: string; dims: number[] }[];
 }
 

@@ -1,6 +1,6 @@
-// nchwToRows, rowsToNchw, resample2d, spaceToDepth, depthToSpace: argument checks around the core's layout and
-// resampling loops; each returns a new Float32Array. addPositionSums and addPositionOffsets work in place on
-// per-position rows.
+// nchwToRows, rowsToNchw, resample2d, spaceToDepth, depthToSpace, neighbourhoodRows: argument checks around the
+// core's layout and resampling loops; each returns a new Float32Array. addPositionSums and addPositionOffsets work in
+// place on per-position rows.
 #include <string>
 #include <vector>
 
@@ -122,6 +122,26 @@ Napi::Value Rearrange(const Napi::CallbackInfo& info) {
   });
 }
 
+// neighbourhoodRows(data, [n, c, h, w], k, stride, pad) -> Float32Array (n*oh*ow) x (c k k), the
+// rows an ONNX Conv with that kernel, stride and padding multiplies by its weights.
+Napi::Value NeighbourhoodRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const Napi::Float32Array x = float32_arg(info[0], "data");
+    const restnet::Nchw s = nchw_arg(info[1], "dims");
+    require_length(x, s.size(), "data", "dims " + dims_text(s));
+    const std::size_t k = count_arg(info[2], "k", 1);
+    const std::size_t stride = count_arg(info[3], "stride", 1);
+    const std::size_t pad = count_arg(info[4], "pad", 0);
+    const std::size_t oh = restnet::neighbourhood_side(s.h, k, stride, pad, "data");
+    const std::size_t ow = restnet::neighbourhood_side(s.w, k, stride, pad, "data");
+    Napi::Float32Array out =
+        float32_output(env, checked_product({s.n, oh, ow, s.c, k, k}, "N x outH x outW x C x k x k"), "rows");
+    restnet::neighbourhood_rows(x.Data(), s, k, stride, pad, out.Data(), "data");
+    return out;
+  });
+}
+
 // addPositionSums(x: Matrix, positions, sum: Float64Array of positions x x.cols), in place.
 Napi::Value AddPositionSums(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -166,6 +186,7 @@ void init_resample(Napi::Env env, Napi::Object exports) {
   exports.Set("resample2d", Napi::Function::New<Resample2d>(env, "resample2d"));
   exports.Set("spaceToDepth", Napi::Function::New<Rearrange<restnet::space_to_depth>>(env, "spaceToDepth"));
   exports.Set("depthToSpace", Napi::Function::New<Rearrange<restnet::depth_to_space>>(env, "depthToSpace"));
+  exports.Set("neighbourhoodRows", Napi::Function::New<NeighbourhoodRows>(env, "neighbourhoodRows"));
   exports.Set("addPositionSums", Napi::Function::New<AddPositionSums>(env, "addPositionSums"));
   exports.Set("addPositionOffsets", Napi::Function::New<AddPositionOffsets>(env, "addPositionOffsets"));
 }

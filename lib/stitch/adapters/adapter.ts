@@ -7,6 +7,7 @@ import {
   addPositionOffsets,
   depthToSpace,
   dropTokens,
+  neighbourhoodRows,
   positionRows,
   prependCls,
   resampleGrid,
@@ -60,6 +61,26 @@ export interface AdapterOptions {
    * CLS token is what the head reads, and it is not distributed like the patch tokens.
    */
   clsMap?: boolean;
+  /**
+   * A CNN front's stitch as a k x k convolution instead of a per-pixel map (odd k; default 1):
+   * the map reads, per cell of its grid, the front values its 1 x 1 form reads grown by
+   * (k - 1) / 2 cells on every side, zero padded. Where the front's grid is brought to the map's
+   * grid matters: with average pooling, bilinear resampling or none, the neighbourhood is taken
+   * after it, on the map's grid (k x k cells, C k^2 inputs); with space-to-depth by f it is taken
+   * on the front's own grid, where a cell's f x f block grows to (f + k - 1)^2 pixels
+   * (C (f + k - 1)^2 inputs rather than C f^2 k^2: the neighbours' blocks would mostly repeat
+   * what the cell's own block and its border say). Either way the rows are im2col rows, so least
+   * squares and refinement treat the stitch as a wider linear map, and it exports as one Conv.
+   * Ignored for a Transformer front.
+   */
+  kernel?: number;
+}
+
+/** The im2col window of a convolutional stitch: Conv kernel_shape [size, size], strides, pads. */
+export interface Neighbourhood {
+  size: number;
+  stride: number;
+  pad: number;
 }
 
 export class Adapter {
@@ -72,6 +93,8 @@ export class Adapter {
   readonly upBlock: number;
   /** Transformer -> Transformer: CLS has its own map (options.clsMap with CLS on both sides). */
   readonly splitCls: boolean;
+  /** The stitch's kernel (options.kernel for a CNN front, 1 otherwise). */
+  readonly kernel: number;
 
   /** An adapter from per-sample dims `front` ([C, H, W] or [T, D]) to `back`. */
   constructor(front: readonly number[], back: readonly number[], options: AdapterOptions = {}) {
@@ -113,10 +136,26 @@ export class Adapter {
       if (Number.isInteger(f) && f > 1 && this.front.width / w === f) block = f;
     }
     this.block = block;
+    const kernel = options.kernel ?? 1;
+    if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0)
+      throw new RangeError(`options.kernel: expected an odd integer >= 1, got ${JSON.stringify(kernel)}`);
+    this.kernel = this.front.kind === 'cnn' ? kernel : 1;
+  }
+
+  /**
+   * The window the main map reads per cell when the stitch is a k x k convolution (kernel > 1):
+   * k on the map's grid, or f + k - 1 with stride f on the front's grid under space-to-depth.
+   */
+  get neighbourhood(): Neighbourhood | undefined {
+    if (this.kernel === 1) return undefined;
+    const pad = (this.kernel - 1) / 2;
+    return { size: this.block + this.kernel - 1, stride: this.block, pad };
   }
 
   private get frontWidth(): number {
-    return this.front.kind === 'cnn' ? this.front.channels * this.block * this.block : this.front.dim;
+    if (this.front.kind !== 'cnn') return this.front.dim;
+    const side = this.neighbourhood?.size ?? this.block;
+    return this.front.channels * side * side;
   }
 
   /** Width of the CLS map's input: the mean-pooled front channels. */
@@ -167,7 +206,15 @@ export class Adapter {
     const [h, w] = this.grid;
     const f = this.front;
     let main: Matrix;
-    if (f.kind === 'cnn')
+    const hood = this.neighbourhood;
+    if (f.kind === 'cnn' && hood)
+      main = neighbourhoodRows(
+        this.block > 1 ? front : resampleGrid(front, h, w, 'front'),
+        hood.size,
+        hood.stride,
+        hood.pad,
+      );
+    else if (f.kind === 'cnn')
       main = positionRows(
         this.block > 1 ? spaceToDepth(front, this.block, 'front') : resampleGrid(front, h, w, 'front'),
       );

@@ -1,6 +1,6 @@
 // Shape adapters between a front and a back activation, natively and as ONNX nodes.
 export { Adapter } from './adapter.js';
-export type { AdapterKind, AdapterMaps, AdapterOptions, FitPair } from './adapter.js';
+export type { AdapterKind, AdapterMaps, AdapterOptions, FitPair, Neighbourhood } from './adapter.js';
 export { adapterToOnnx } from './onnx.js';
 export type { AdapterOnnxOptions, OnnxFragment } from './onnx.js';
 export { resampleGrid } from './layout.js';

@@ -103,6 +103,23 @@ export function depthToSpace(t: Tensor, f: number, name = 'activation'): Tensor 
   return { data: native.depthToSpace(t.data, t.dims, f), dims: [n, cf / (f * f), h * f, w * f] };
 }
 
+/**
+ * The k x k neighbourhood of every output cell as one row (im2col), zero padded: [N, C, H, W] ->
+ * (N oh ow) x (C k k), oh = (H + 2 pad - k) / stride + 1. Column (c k + ky) k + kx holds input
+ * (c, y stride + ky - pad, x stride + kx - pad): the inputs of an ONNX Conv with kernel_shape
+ * [k, k], strides [stride, stride] and pads [pad] x 4, in the order of its weight [M, C, k, k].
+ */
+export function neighbourhoodRows(t: Tensor, k: number, stride: number, pad: number, name = 'activation'): Matrix {
+  checkTensor(t, name, 4);
+  const [n, c, h, w] = t.dims as [number, number, number, number];
+  const side = (len: number): number => Math.floor((len + 2 * pad - k) / stride) + 1;
+  return {
+    data: native.neighbourhoodRows(t.data, t.dims, k, stride, pad),
+    rows: n * side(h) * side(w),
+    cols: c * k * k,
+  };
+}
+
 /** sum (positions x m.cols, f64) += m's rows, row r into position r % positions (native, in place). */
 export function addPositionSums(sum: Float64Array, m: Matrix, positions: number): void {
   native.addPositionSums(m, positions, sum);

@@ -1,9 +1,10 @@
 // An adapter and its maps written as ONNX nodes, so a stitched network exports as one file:
 // Slice/Transpose/Reshape for the layouts, AveragePool and Resize (linear, half_pixel) for the
-// grid, MatMul + Add for the maps, ReduceMean + Unsqueeze + Concat for a CLS token.
+// grid, MatMul + Add for the maps (one Conv for a k x k convolutional stitch), ReduceMean +
+// Unsqueeze + Concat for a CLS token.
 import { attribute, DataType, node, tensorProto, type NodeProto, type TensorProto } from '../../onnx/proto.js';
 import type { Stitch } from '../fit.js';
-import type { Adapter, AdapterMaps } from './adapter.js';
+import type { Adapter, AdapterMaps, Neighbourhood } from './adapter.js';
 
 export interface OnnxFragment {
   nodes: NodeProto[];
@@ -105,6 +106,24 @@ class Builder {
     return y;
   }
 
+  /**
+   * The main map of a convolutional stitch as one Conv on NCHW `x`: its weight [M, C, K, K] is
+   * the map's transpose (map row (c K + ky) K + kx, the im2col column, feeds weight [m, c, ky, kx]).
+   */
+  conv(x: string, map: Stitch, window: Neighbourhood, output?: string): string {
+    const { rows, cols, data } = map.weight;
+    const weight = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let m = 0; m < cols; m++) weight[m * rows + r] = data[r * cols + m]!;
+    const k = window.size;
+    const attrs = [
+      attribute('kernel_shape', [k, k]),
+      attribute('strides', [window.stride, window.stride]),
+      attribute('pads', [window.pad, window.pad, window.pad, window.pad]),
+    ];
+    const w = this.floats(weight, [cols, rows / (k * k), k, k]);
+    return this.op('Conv', [x, w, this.floats(map.bias, [cols], 'bias')], attrs, output);
+  }
+
   reduceMean(x: string, axes: number[]): string {
     if (this.opset >= 18) return this.op('ReduceMean', [x, this.ints(axes)], [attribute('keepdims', 0)]);
     return this.op('ReduceMean', [x], [attribute('axes', axes), attribute('keepdims', 0)]);
@@ -121,7 +140,15 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
   const [gh, gw] = adapter.grid;
   const out = options.output;
   let grid: string;
-  if (front.kind === 'cnn') {
+  const hood = adapter.neighbourhood;
+  if (front.kind === 'cnn' && hood) {
+    const source = adapter.block > 1 ? options.input : b.resample(options.input, front.height, front.width, gh, gw);
+    // A CNN back on the same grid without offsets takes the Conv's output as it is.
+    const direct = back.kind === 'cnn' && !maps.position && adapter.upBlock === 1;
+    const mapped = b.conv(source, maps.main, hood, direct ? options.output : undefined);
+    if (!direct) convolutionTail(b, adapter, maps, mapped, options);
+    return { nodes: b.nodes, initializers: b.initializers };
+  } else if (front.kind === 'cnn') {
     grid =
       adapter.block > 1
         ? b.op('SpaceToDepth', [options.input], [attribute('blocksize', adapter.block)])
@@ -178,4 +205,43 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
     }
   }
   return { nodes: b.nodes, initializers: b.initializers };
+}
+
+/**
+ * After a convolutional stitch's Conv ([N, M, gh, gw], the main map applied): the per-position
+ * offset, then the back's layout (DepthToSpace for a CNN back that grows; tokens and the CLS
+ * token for a Transformer back), ending in `options.output`.
+ */
+function convolutionTail(
+  b: Builder,
+  adapter: Adapter,
+  maps: AdapterMaps,
+  mapped: string,
+  options: AdapterOnnxOptions,
+): void {
+  const [gh, gw] = adapter.grid;
+  const width = maps.main.weight.cols;
+  const out = options.output;
+  if (adapter.back.kind === 'cnn') {
+    let y = mapped;
+    if (maps.position) {
+      // positions x outputs -> [M, gh, gw], added to every sample's NCHW map.
+      const offsets = new Float32Array(maps.position.length);
+      const positions = gh * gw;
+      for (let p = 0; p < positions; p++)
+        for (let m = 0; m < width; m++) offsets[m * positions + p] = maps.position[p * width + m]!;
+      y = b.op('Add', [y, b.floats(offsets, [width, gh, gw], 'position')], [], adapter.upBlock > 1 ? undefined : out);
+    }
+    if (adapter.upBlock > 1)
+      b.op('DepthToSpace', [y], [attribute('blocksize', adapter.upBlock), attribute('mode', 'DCR')], out);
+    return;
+  }
+  const channelsLast = b.op('Transpose', [mapped], [attribute('perm', [0, 2, 3, 1])]);
+  const last = !adapter.needsClsMap;
+  let tokens = b.op('Reshape', [channelsLast, b.ints([0, gh * gw, -1])], [], last && !maps.position ? out : undefined);
+  if (maps.position)
+    tokens = b.op('Add', [tokens, b.floats(maps.position, [gh * gw, width], 'position')], [], last ? out : undefined);
+  if (last) return;
+  const cls = b.op('Unsqueeze', [b.linear(b.reduceMean(options.input, [2, 3]), maps.cls!), b.ints([1])]);
+  b.op('Concat', [cls, tokens], [attribute('axis', 1)], out);
 }

@@ -170,4 +170,41 @@ void depth_to_space(const float* x, Nchw shape, std::size_t f, float* out, const
   });
 }
 
+std::size_t neighbourhood_side(std::size_t in, std::size_t k, std::size_t stride, std::size_t pad, const char* name) {
+  if (k == 0 || stride == 0 || pad >= k || k > in + 2 * pad) {
+    throw RangeError(std::string(name) + ": a " + std::to_string(k) + " x " + std::to_string(k) +
+                     " neighbourhood with stride " + std::to_string(stride) + " and padding " + std::to_string(pad) +
+                     " needs k >= 1, stride >= 1, padding < k and k <= side + 2 padding, got side " +
+                     std::to_string(in));
+  }
+  return (in + 2 * pad - k) / stride + 1;
+}
+
+void neighbourhood_rows(const float* x, Nchw shape, std::size_t k, std::size_t stride, std::size_t pad, float* out,
+                        const char* name) {
+  const auto [n, c, h, w] = shape;
+  const std::size_t oh = neighbourhood_side(h, k, stride, pad, name), ow = neighbourhood_side(w, k, stride, pad, name);
+  const std::size_t cols = c * k * k;
+  // One task per output row of the grid: it writes ow rows of `cols` values, each read from k
+  // input rows per channel (the zero padding is written, not skipped, so out needs no clearing).
+  parallel_for(n * oh, [&](std::size_t task) {
+    const std::size_t i = task / oh, y = task % oh;
+    for (std::size_t xo = 0; xo < ow; ++xo) {
+      float* row = out + ((i * oh + y) * ow + xo) * cols;
+      for (std::size_t ch = 0; ch < c; ++ch) {
+        const float* plane = x + (i * c + ch) * h * w;
+        for (std::size_t ky = 0; ky < k; ++ky) {
+          // Input row sy - pad, kept unsigned: sy < pad is the zero padding above the grid.
+          const std::size_t sy = y * stride + ky;
+          const bool row_inside = sy >= pad && sy - pad < h;
+          for (std::size_t kx = 0; kx < k; ++kx) {
+            const std::size_t sx = xo * stride + kx;
+            *row++ = row_inside && sx >= pad && sx - pad < w ? plane[(sy - pad) * w + (sx - pad)] : 0.0f;
+          }
+        }
+      }
+    }
+  });
+}
+
 }  // namespace restnet

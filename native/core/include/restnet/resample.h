@@ -44,4 +44,16 @@ void space_to_depth(const float* x, Nchw shape, std::size_t f, float* out, const
 // channels must be a multiple of f^2 (RangeError naming `name`).
 void depth_to_space(const float* x, Nchw shape, std::size_t f, float* out, const char* name);
 
+// The k x k neighbourhood of every output cell as one row (im2col): x [n, c, h, w] ->
+// out (n*oh*ow) x (c k k), oh = (h + 2 pad - k) / stride + 1 (likewise ow), where row
+// (i*oh + y)*ow + x, column (ch k + ky) k + kx holds input (ch, y stride + ky - pad,
+// x stride + kx - pad) of sample i, zero outside the grid: the inputs an ONNX Conv with
+// kernel_shape [k, k], strides [stride, stride] and pads [pad] x 4 multiplies by weight
+// [m, ch, ky, kx]. Needs stride >= 1, pad < k and k <= h + 2 pad, w + 2 pad (RangeError naming `name`).
+void neighbourhood_rows(const float* x, Nchw shape, std::size_t k, std::size_t stride, std::size_t pad, float* out,
+                        const char* name);
+
+// The output grid side of neighbourhood_rows along an axis of length `in`.
+std::size_t neighbourhood_side(std::size_t in, std::size_t k, std::size_t stride, std::size_t pad, const char* name);
+
 }  // namespace restnet
