@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { commandHelp, parseArgs, UsageError, type CommandSpec } from '../lib/cli/args.js';
+import { demo } from '../lib/cli/commands/demo.js';
+import { stitch } from '../lib/cli/commands/stitch.js';
 import { ensureOutDir, writeFileAtomic } from '../lib/cli/files.js';
 import { Reporter, si, table } from '../lib/cli/output.js';
 
@@ -63,6 +65,16 @@ describe('parseArgs', () => {
     expect(err(['x', '--what'])).toBe("unknown option '--what' (see restnet try --help)");
     expect(err([])).toBe('try: missing A (see restnet try --help)');
     expect(err(['x', 'y', 'z'])).toBe("try: unexpected argument 'z' (see restnet try --help)");
+    // The stitch kernel of demo and stitch: odd sizes only (an even kernel has no centre cell).
+    for (const [command, positionals] of [
+      [demo, []],
+      [stitch, ['a', 'b']],
+    ] as const) {
+      expect(parseArgs(command.spec, [...positionals, '--stitch-kernel', '3']).string('stitch-kernel')).toBe('3');
+      expect(() => parseArgs(command.spec, [...positionals, '--stitch-kernel', '2'])).toThrow(
+        '--stitch-kernel: expected one of 1, 3, 5, got 2',
+      );
+    }
     // --help wins over missing arguments.
     expect(parseArgs(spec, ['--help']).bool('help')).toBe(true);
   });

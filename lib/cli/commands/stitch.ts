@@ -30,6 +30,9 @@ import { DATA_FLAGS, DATA_HELP, dataArg, type FlagSpec } from './common.js';
 /** Candidates per front cut in `stitch` and `demo` (bench/results/pareto.md). */
 export const DEFAULT_PER_FRONT = 1;
 
+/** A CNN front's stitch in `stitch` and `demo`: per pixel (3 x 3 did not pay for its MACs: bench/results/pareto.md). */
+export const DEFAULT_STITCH_KERNEL = 1;
+
 export const FIT_FLAGS: FlagSpec[] = [
   { name: 'eval', type: 'integer', value: 'N', min: 1, help: 'evaluation images for accuracy', defaultText: 'all' },
   {
@@ -63,6 +66,14 @@ export const FIT_FLAGS: FlagSpec[] = [
     min: 1,
     help: 'candidate configurations per front cut (the CKA choice, then the next-highest-CKA back cuts); the validation split keeps the ones worth offering',
     defaultText: String(DEFAULT_PER_FRONT),
+  },
+  {
+    name: 'stitch-kernel',
+    type: 'string',
+    value: 'K',
+    choices: ['1', '3', '5'],
+    help: "a CNN front's stitch as a K x K convolution (odd K; 1: a per-pixel linear map); a Transformer front's is per token",
+    defaultText: String(DEFAULT_STITCH_KERNEL),
   },
   {
     name: 'cost-range',
@@ -152,6 +163,7 @@ export async function stitchPair(
   const planOptions: PlanOptions = {};
   if (args.has('order')) planOptions.order = args.string('order') as PlanOptions['order'];
   planOptions.perFront = args.number('per-front', DEFAULT_PER_FRONT);
+  planOptions.kernel = Number(args.string('stitch-kernel', String(DEFAULT_STITCH_KERNEL)));
   if (args.has('cost-range')) planOptions.costRange = args.string('cost-range') as PlanOptions['costRange'];
   // fit's least squares sees this many images (sampleCount in fit.ts).
   planOptions.calibrationImages = Math.min(calibrationLimit, calibration.rows);
