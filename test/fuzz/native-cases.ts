@@ -290,6 +290,16 @@ export const NATIVE_CASES: Record<string, Maker> = {
     const g = grid(r);
     return call('depthToSpace', native.depthToSpace, [g.data, g.dims, count(r, 1, 3)]);
   },
+  neighbourhoodRows: (r) => {
+    const g = grid(r);
+    return call('neighbourhoodRows', native.neighbourhoodRows, [
+      g.data,
+      g.dims,
+      count(r, 1, 7),
+      count(r, 1, 4),
+      count(r, 0, 3),
+    ]);
+  },
   addPositionSums: (r) => {
     const rows = r.int(1, 8),
       cols = r.int(1, 4),
