@@ -195,6 +195,19 @@ describe('plan', () => {
     ]);
     expect(() => plan(analysis, { order: 'front' as never })).toThrow(/options.order/);
     expect(() => plan(analysis, { choice: 'best' as never })).toThrow(/options.choice/);
+    expect(() => plan(analysis, { costRange: 'all' as never })).toThrow(
+      new RangeError(`options.costRange: expected 'anchors' or 'any', got "all"`),
+    );
+    // The layout options are checked once, before any configuration is built, as Adapter checks them.
+    expect(() => plan(analysis, { upsample: 'nearest' as never })).toThrow(
+      new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got "nearest"`),
+    );
+    expect(() => plan(analysis, { kernel: '3' as never })).toThrow(
+      new TypeError('options.kernel: expected an odd integer >= 1, got "3"'),
+    );
+    expect(() => plan(analysis, { perFront: 0 })).toThrow(
+      new RangeError('options.perFront: expected a positive integer, got 0'),
+    );
   });
 });
 

@@ -4,7 +4,8 @@
 // (a deeper front cut never goes to a shallower back cut) and an adapter exists between the two
 // shapes. One configuration per front cut, so the configurations walk the cost range from about
 // the back anchor's cost (early cut) to about the front anchor's (late cut).
-import { Adapter } from '../stitch/adapters/adapter.js';
+import { Adapter, layoutOptions } from '../stitch/adapters/adapter.js';
+import { integerArg, oneOfArg } from '../validate.js';
 import type { Anchor } from './anchor.js';
 import type { Analysis } from './analyze.js';
 import { seededRandom } from './inputs.js';
@@ -181,33 +182,20 @@ export function monotoneAssignment(
 
 /** Plans the stitched configurations of an analysis. */
 export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
-  const order = options.order ?? 'large-front';
-  if (!['large-front', 'small-front', 'both'].includes(order))
-    throw new RangeError(
-      `options.order: expected 'large-front', 'small-front' or 'both', got ${JSON.stringify(order)}`,
-    );
-  const choice = options.choice ?? 'cka';
-  if (choice !== 'cka' && choice !== 'random')
-    throw new RangeError(`options.choice: expected 'cka' or 'random', got ${JSON.stringify(choice)}`);
-  const costRange = options.costRange ?? 'anchors';
-  const downsample = options.downsample ?? 'space-to-depth';
-  if (downsample !== 'average' && downsample !== 'space-to-depth')
-    throw new RangeError(
-      `options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`,
-    );
-  const upsample = options.upsample ?? 'depth-to-space';
+  const order = oneOfArg(options.order ?? 'large-front', 'options.order', ['large-front', 'small-front', 'both']);
+  const choice = oneOfArg(options.choice ?? 'cka', 'options.choice', ['cka', 'random']);
+  const costRange = oneOfArg(options.costRange ?? 'anchors', 'options.costRange', ['anchors', 'any']);
+  const { downsample, upsample, kernel } = layoutOptions({
+    downsample: options.downsample ?? 'space-to-depth',
+    upsample: options.upsample ?? 'depth-to-space',
+    kernel: options.kernel ?? 1,
+  });
   const clsMap = options.clsMap ?? true;
-  const kernel = options.kernel ?? 1;
-  if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0)
-    throw new RangeError(`options.kernel: expected an odd integer >= 1, got ${JSON.stringify(kernel)}`);
-  const perFront = options.perFront ?? 1;
-  if (!Number.isInteger(perFront) || perFront < 1)
-    throw new RangeError(`options.perFront: expected a positive integer, got ${perFront}`);
-  if (upsample !== 'bilinear' && upsample !== 'depth-to-space')
-    throw new RangeError(`options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`);
-  const images = options.calibrationImages;
-  if (images !== undefined && !(Number.isInteger(images) && images >= 1))
-    throw new RangeError(`options.calibrationImages: expected a positive integer, got ${images}`);
+  const perFront = integerArg(options.perFront ?? 1, 'options.perFront', 1);
+  const images =
+    options.calibrationImages === undefined
+      ? undefined
+      : integerArg(options.calibrationImages, 'options.calibrationImages', 1);
   const { a, b } = analysis;
   const [large, small] = bySize(a, b);
   const random = seededRandom(options.seed ?? 0);

@@ -18,6 +18,7 @@ import {
 import { checkTensor } from '../../matrix.js';
 import type { Stitch } from '../fit.js';
 import { activationShape, shapeDims, type ActivationShape } from './shapes.js';
+import { invalidArgument, oneOfArg } from '../../validate.js';
 
 /** The maps an adapter applies: `main` per position; `cls` only for CNN -> Transformer with CLS. */
 export interface AdapterMaps {
@@ -83,6 +84,23 @@ export interface Neighbourhood {
   pad: number;
 }
 
+type LayoutOptions = Required<Pick<AdapterOptions, 'downsample' | 'upsample' | 'kernel'>>;
+
+/**
+ * The layout choices of AdapterOptions, checked: the adapter checks what it is given, and plan
+ * checks its own defaults with it once, before any configuration is built.
+ */
+export function layoutOptions(options: LayoutOptions): LayoutOptions {
+  const kernel = options.kernel;
+  if (!(Number.isInteger(kernel) && kernel >= 1 && kernel % 2 === 1))
+    throw invalidArgument('options.kernel', 'an odd integer >= 1', kernel);
+  return {
+    downsample: oneOfArg(options.downsample, 'options.downsample', ['average', 'space-to-depth']),
+    upsample: oneOfArg(options.upsample, 'options.upsample', ['bilinear', 'depth-to-space']),
+    kernel,
+  };
+}
+
 export class Adapter {
   readonly kind: AdapterKind;
   readonly front: ActivationShape;
@@ -106,22 +124,17 @@ export class Adapter {
         `back: a Transformer -> Transformer adapter maps token by token and needs ${this.front.tokens} tokens like the front, got ${this.back.tokens}`,
       );
     }
-    const downsample = options.downsample ?? 'average';
-    if (downsample !== 'average' && downsample !== 'space-to-depth')
-      throw new RangeError(
-        `options.downsample: expected 'average' or 'space-to-depth', got ${JSON.stringify(downsample)}`,
-      );
+    const { downsample, upsample, kernel } = layoutOptions({
+      downsample: options.downsample ?? 'average',
+      upsample: options.upsample ?? 'bilinear',
+      kernel: options.kernel ?? 1,
+    });
     this.splitCls =
       (options.clsMap ?? false) &&
       this.front.kind === 'vit' &&
       this.back.kind === 'vit' &&
       this.front.cls &&
       this.back.cls;
-    const upsample = options.upsample ?? 'bilinear';
-    if (upsample !== 'bilinear' && upsample !== 'depth-to-space')
-      throw new RangeError(
-        `options.upsample: expected 'bilinear' or 'depth-to-space', got ${JSON.stringify(upsample)}`,
-      );
     this.upBlock = 1;
     if (upsample === 'depth-to-space' && this.back.kind === 'cnn') {
       const [fh, fw] =
@@ -136,9 +149,6 @@ export class Adapter {
       if (Number.isInteger(f) && f > 1 && this.front.width / w === f) block = f;
     }
     this.block = block;
-    const kernel = options.kernel ?? 1;
-    if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0)
-      throw new RangeError(`options.kernel: expected an odd integer >= 1, got ${JSON.stringify(kernel)}`);
     this.kernel = this.front.kind === 'cnn' ? kernel : 1;
   }
 
