@@ -47,21 +47,15 @@ export function randomValues(n: number, seed: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => r() * 2 * scale);
 }
 
-/** Runs ONNX bytes directly in onnxruntime (one float input, first output). */
-export async function ortRun(bytes: Uint8Array, x: Tensor): Promise<Tensor> {
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-  try {
-    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x.data, x.dims) });
-    const t = out[session.outputNames[0]!]!;
-    return { data: t.data as Float32Array, dims: [...t.dims] };
-  } finally {
-    await session.release();
-  }
-}
-
-/** Runs an ONNX file by path in onnxruntime (which resolves external data beside it). */
-export async function ortRunPath(path: string, x: Tensor): Promise<Tensor> {
-  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+/**
+ * Runs an ONNX model directly in onnxruntime (one float input, first output): its bytes, or its
+ * path, from which onnxruntime also resolves external data beside the file.
+ */
+export async function ortRun(model: Uint8Array | string, x: Tensor): Promise<Tensor> {
+  const options = { intraOpNumThreads: 1, interOpNumThreads: 1 };
+  const session = await (typeof model === 'string'
+    ? ort.InferenceSession.create(model, options)
+    : ort.InferenceSession.create(model, options));
   try {
     const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x.data, x.dims) });
     const t = out[session.outputNames[0]!]!;

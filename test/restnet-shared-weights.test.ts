@@ -16,7 +16,7 @@ import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
 import { analyze, fit, loadAnchor, ManifestError, plan, ReStNet } from '../lib/restnet/index.js';
 import { sha256 } from '../lib/restnet/anchor.js';
 import type { RestnetManifest } from '../lib/restnet/manifest.js';
-import { fixture, ortRun, ortRunPath, relError } from './onnx-helpers.js';
+import { fixture, ortRun, relError } from './onnx-helpers.js';
 
 const calibration = loadZooSplit('calibration');
 const evalSplit = loadZooSplit('eval');
@@ -88,7 +88,7 @@ describe('a family with shared weights', () => {
       expect(loaded.memory().fused.ids).toContain(id);
       const self = await ortRun(net.model(id).toOnnx(), x8);
       expect(relError(await loaded.runWith(id, x8), self)).toBeLessThan(1e-5);
-      expect(relError(await ortRunPath(join(shared, loaded.record(id).onnx!), x8), self)).toBeLessThan(1e-5);
+      expect(relError(await ortRun(join(shared, loaded.record(id).onnx!), x8), self)).toBeLessThan(1e-5);
     }
   });
 
@@ -156,7 +156,7 @@ describe('a family with shared weights', () => {
     expect(referencing.length).toBeGreaterThan(0);
     for (const path of referencing) {
       const model = await FrozenModel.load(path, { threads: 1 });
-      expect(relError(await model.run(x8), await ortRunPath(path, x8))).toBeLessThan(1e-6);
+      expect(relError(await model.run(x8), await ortRun(path, x8))).toBeLessThan(1e-6);
       await model.dispose();
     }
     const path = referencing[0]!;
