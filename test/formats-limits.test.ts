@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32, deflateSync, gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 
 import pngjs from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,28 +13,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseIdx } from '../lib/data/idx.js';
 import { DataFormatError, encodeNpy, loadData, parseNpy } from '../lib/formats/index.js';
 import { scanlineBytes } from '../lib/formats/png-header.js';
+import { rawPng } from './png-bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'restnet-formats-limits-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), 8 + data.length);
-  return out;
-}
-
-/** A grey 8-bit PNG with this header and these (already compressed) IDAT bytes, CRCs correct. */
-function rawPng(width: number, height: number, idat: Uint8Array, interlace = 0): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, interlace], 8);
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
-}
 
 function greyPng(path: string, w: number, h: number): void {
   const img = new pngjs.PNG({ width: w, height: h });

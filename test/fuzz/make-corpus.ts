@@ -2,14 +2,16 @@
 // only to change them): `node --import ./test/fuzz/register.mjs test/fuzz/make-corpus.ts`.
 // Each is a small valid file of one format, the start point of the mutations.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { crc32, deflateSync, gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 
 import pngjs from 'pngjs';
 
 import { encodeNpy } from '../../lib/formats/npy.js';
+import { ADAM7 } from '../../lib/formats/png-header.js';
 import { encodeStitch } from '../../lib/restnet/stitch-file.js';
 import { stitch } from '../../lib/stitch/fit.js';
 import { residualModel } from '../onnx-helpers.js';
+import { rawPng } from '../png-bytes.js';
 import { Random } from './random.js';
 
 const dir = new URL('./corpus/', import.meta.url);
@@ -66,41 +68,13 @@ write('labels.idx', idx(0x08, [3], Uint8Array.from([0, 1, 2])));
   const w = 7,
     h = 5;
   const scanlines: number[] = [];
-  for (const [x0, y0, dx, dy] of [
-    [0, 0, 8, 8],
-    [4, 0, 8, 8],
-    [0, 4, 4, 8],
-    [2, 0, 4, 4],
-    [0, 2, 2, 4],
-    [1, 0, 2, 2],
-    [0, 1, 1, 2],
-  ] as const) {
+  for (const [x0, y0, dx, dy] of ADAM7) {
     const pw = Math.ceil((w - x0) / dx),
       ph = Math.ceil((h - y0) / dy);
     if (pw <= 0 || ph <= 0) continue;
     for (let y = 0; y < ph; y++) scanlines.push(0, ...Array.from({ length: pw }, () => rng.int(0, 255)));
   }
-  const chunk = (type: string, data: Uint8Array): Buffer => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 0, 0, 0, 1], 8);
-  write(
-    'interlaced.png',
-    Buffer.concat([
-      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-      chunk('IHDR', ihdr),
-      chunk('IDAT', deflateSync(Buffer.from(scanlines))),
-      chunk('IEND', new Uint8Array(0)),
-    ]),
-  );
+  write('interlaced.png', rawPng(w, h, deflateSync(Buffer.from(scanlines)), 1));
 }
 
 // ONNX: the residual test model (MatMul, Relu, Add, Reshape: 6 -> 8).
