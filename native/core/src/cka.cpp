@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "restnet/centering.h"
 #include "restnet/dispatch.h"
@@ -124,6 +125,18 @@ double pair_hsic(const Prepared& x, const Prepared& y, std::size_t n, Method met
   return hsic_from_frobenius(&x == &y ? self_frobenius2(x, n) : cross_frobenius2(x, y, n), x, y, n, debiased);
 }
 
+// One pair's HSIC table from the per-row partial sums of <X, X>, <X, Y> and <Y, Y> (Frobenius
+// products of the centred linear Grams) that the fused sweeps below accumulate.
+HsicTable pair_table(const std::vector<double>& xx, const std::vector<double>& xy, const std::vector<double>& yy,
+                     const Prepared& px, const Prepared& py, std::size_t n, bool debiased) {
+  const auto total = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); };
+  HsicTable table{Matrix64(1, 1),
+                  {hsic_from_frobenius(total(xx), px, px, n, debiased)},
+                  {hsic_from_frobenius(total(yy), py, py, n, debiased)}};
+  table.cross.at(0, 0) = hsic_from_frobenius(total(xy), px, py, n, debiased);
+  return table;
+}
+
 // The linear Gram form of one pair without any n x n matrix: one sweep over the lower triangles
 // of K = Xc Xc^T and L = Yc Yc^T (gram_sweep) reduces <K, L>, <K, K> and <L, L> row by row. K and
 // L need no centring pass: the columns of Xc and Yc sum to zero, so H K H = K. The debiased
@@ -161,13 +174,7 @@ HsicTable fused_linear_gram(MatrixView x, MatrixView y, const std::string (&name
                  }
                }
              });
-  double f_kl = 0.0, f_kk = 0.0, f_ll = 0.0;
-  for (std::size_t i = 0; i < n; ++i) f_kl += kl[i], f_kk += kk[i], f_ll += ll[i];
-  HsicTable table{Matrix64(1, 1),
-                  {hsic_from_frobenius(f_kk, px, px, n, debiased)},
-                  {hsic_from_frobenius(f_ll, py, py, n, debiased)}};
-  table.cross.at(0, 0) = hsic_from_frobenius(f_kl, px, py, n, debiased);
-  return table;
+  return pair_table(kk, kl, ll, px, py, n, debiased);
 }
 
 // The linear feature form of one pair in one symmetric product: Z = [Xc Yc] side by side, and
@@ -209,13 +216,7 @@ HsicTable fused_linear_features(MatrixView x, MatrixView y, const std::string (&
                  }
                }
              });
-  double f_xx = 0.0, f_xy = 0.0, f_yy = 0.0;
-  for (std::size_t i = 0; i < w; ++i) f_xx += xx[i], f_xy += xy[i], f_yy += yy[i];
-  HsicTable table{Matrix64(1, 1),
-                  {hsic_from_frobenius(f_xx, px, px, n, debiased)},
-                  {hsic_from_frobenius(f_yy, py, py, n, debiased)}};
-  table.cross.at(0, 0) = hsic_from_frobenius(f_xy, px, py, n, debiased);
-  return table;
+  return pair_table(xx, xy, yy, px, py, n, debiased);
 }
 
 Prepared prepare(MatrixView x, const CkaOptions& options, Method method, std::size_t n) {
