@@ -13,7 +13,7 @@ import { addPositionOffsets } from '../stitch/adapters/layout.js';
 import { TrainableStitch } from '../stitch/train.js';
 import { argmaxRow, type Tensor } from '../matrix.js';
 import { native } from '../native.js';
-import { dimsText, integerArg, invalidArgument, numberArg, POSITIVE } from '../validate.js';
+import { dimsText, integerArg, numberArg, oneOfArg, POSITIVE } from '../validate.js';
 import type { OptimizerName } from '../stitch/types.js';
 import type { Anchor } from './anchor.js';
 import { reshapeFor } from './analyze.js';
@@ -109,9 +109,7 @@ export function refineSettings(options: RefineOptions): Required<RefineOptions> 
     if (!known.has(key))
       throw new TypeError(`options.refine.${key}: unknown option (expected one of ${[...known].join(', ')})`);
   const name = (key: string): string => `options.refine.${key}`;
-  const teacher = options.teacher ?? 'front';
-  if (teacher !== 'front' && teacher !== 'back')
-    throw invalidArgument(name('teacher'), "'front' or 'back'", teacher, 'range');
+  const teacher = oneOfArg(options.teacher ?? 'front', name('teacher'), ['front', 'back']);
   const augment = options.augment ?? [];
   if (
     !Array.isArray(augment) ||
@@ -121,9 +119,7 @@ export function refineSettings(options: RefineOptions): Required<RefineOptions> 
     throw new RangeError(
       `options.refine.augment: expected a list of distinct 'flip' and 'shift', got ${JSON.stringify(augment)}`,
     );
-  const optimizer = options.optimizer ?? 'adam';
-  if (optimizer !== 'adam' && optimizer !== 'sgd')
-    throw invalidArgument(name('optimizer'), "'adam' or 'sgd'", optimizer, 'range');
+  const optimizer = oneOfArg(options.optimizer ?? 'adam', name('optimizer'), ['adam', 'sgd']);
   const images = options.images ?? Infinity;
   return {
     epochs: integerArg(options.epochs ?? 6, name('epochs'), 1),
