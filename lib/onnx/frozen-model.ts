@@ -33,6 +33,8 @@ export interface CutPoint extends TensorInfo {
   index: number;
   /** Multiply-adds per sample of the prefix from the input up to this tensor. */
   macs: number;
+  /** Produced by a Relu (through Identity nodes): what the model computes after it never sees a negative value. */
+  rectified: boolean;
 }
 
 /** The cross-entropy loss of the logits and its gradient with respect to a cut's activation. */
@@ -191,6 +193,7 @@ export class FrozenModel {
       ...this.tensorInfo(name),
       index,
       macs: macsOf(this.info, this.shapes, this.info.ancestors(name)),
+      rectified: this.info.rectified(name),
     }));
     return this.cutList.map((c) => ({ ...c, shape: [...c.shape] }));
   }

@@ -198,6 +198,22 @@ export class GraphInfo {
     return cuts;
   }
 
+  /**
+   * Whether tensor `name` is a Relu's output (through any Identity nodes after it): every value
+   * is >= 0, which a stitch producing it may keep (AdapterOptions.rectify).
+   */
+  rectified(name: string): boolean {
+    let t = name;
+    for (;;) {
+      const p = this.producer.get(t);
+      if (p === undefined) return false;
+      const n = this.node(p);
+      if (n.op_type === 'Relu' && (n.domain ?? '') === '') return true;
+      if (n.op_type !== 'Identity' || (n.domain ?? '') !== '') return false;
+      t = n.input[0]!;
+    }
+  }
+
   /** Indices (in topological order) of the nodes needed to compute `to` from the model input. */
   ancestors(to: string): number[] {
     const needed = new Set<number>();

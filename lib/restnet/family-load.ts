@@ -173,7 +173,7 @@ async function readStitch(dir: string, rec: ConfigRecord, anchors: Anchor[]): Pr
   expect('back', back, rec.backCut);
   const fitted = layoutOf(header),
     recorded = layoutOf(rec);
-  for (const k of ['downsample', 'upsample', 'clsMap', 'kernel'] as const) {
+  for (const k of ['downsample', 'upsample', 'clsMap', 'kernel', 'rectify'] as const) {
     if (fitted[k] !== recorded[k])
       throw new StitchFileError(
         `${file}: the stitch was fitted with ${k} ${JSON.stringify(fitted[k])}, the manifest's '${rec.id}' says ${JSON.stringify(recorded[k])}`,

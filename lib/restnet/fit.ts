@@ -99,11 +99,16 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
   const work: Work[] = plan.configs.map((config) => {
     const front = byName.get(config.front)!,
       back = byName.get(config.back)!;
+    // A ReLU only on a stitch that refinement trains through it: clamping a least-squares map's
+    // (unbiased) errors biases every channel upward (cnn-l -> cnn-s, least squares only: mean
+    // distance to the line -6.9 points linear, -10.4 rectified; refined: -1.37 -> -1.05).
+    const trained = refine !== undefined && !plan.leastSquaresOnly.some((c) => c.id === config.id);
     const adapter = adapterFor(front, config.frontCut, back, config.backCut, {
       downsample: config.downsample,
       upsample: config.upsample,
       clsMap: config.clsMap,
       kernel: config.kernel,
+      rectify: config.rectify && trained,
     });
     if (typeof adapter === 'string')
       throw new RangeError(`plan: configuration '${config.id}' has no valid adapter (${adapter})`);
@@ -273,6 +278,8 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
         upsample: w.config.upsample,
         clsMap: w.config.clsMap,
         kernel: w.config.kernel,
+        // A failed refinement keeps the least-squares maps, fitted linear.
+        rectify: w.adapter.rectify && refined?.refined === true,
         positionBias: maps.position !== undefined,
         ...(refined?.error !== undefined ? { refineError: refined.error } : {}),
       },

@@ -70,6 +70,8 @@ export interface ConfigRecord
   clsMap?: boolean;
   /** A CNN front's stitch as a k x k convolution, odd k (absent: 1, a per-pixel map). */
   kernel?: number;
+  /** The stitch ends in a ReLU: its back's cut is a ReLU output and refinement trained it through one (absent: false). */
+  rectify?: boolean;
   /** Median ms per batch of 32; null until evaluated. */
   latencyBatch32Ms?: number | null;
   /** Bytes this configuration needs at batch 1: its f32 weights + its largest activation (see evaluate). */
@@ -186,6 +188,7 @@ const CONFIG_FIELDS: Fields = {
   upsample: [oneOf('bilinear', 'depth-to-space'), "'bilinear' or 'depth-to-space'", false],
   clsMap: [bool, 'true or false', false],
   kernel: [(v) => count(v) && (v as number) % 2 === 1, 'an odd integer >= 1', false],
+  rectify: [bool, 'true or false', false],
   latencyBatch32Ms: [orNull(nonNegative), 'a number >= 0 or null', false],
   memoryBytes: [orNull(count), 'an integer >= 0 or null', false],
   evalImages: [orNull((v) => count(v) && (v as number) >= 1), 'an integer >= 1 or null', false],

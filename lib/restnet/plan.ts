@@ -5,7 +5,7 @@
 // shapes. One configuration per front cut, so the configurations walk the cost range from about
 // the back anchor's cost (early cut) to about the front anchor's (late cut).
 import { Adapter, layoutOptions } from '../stitch/adapters/adapter.js';
-import { integerArg, oneOfArg } from '../validate.js';
+import { integerArg, invalidArgument, oneOfArg } from '../validate.js';
 import type { Anchor } from './anchor.js';
 import type { Analysis } from './analyze.js';
 import { seededRandom } from './inputs.js';
@@ -35,6 +35,11 @@ export interface PlannedConfig {
   clsMap: boolean;
   /** A CNN front's stitch as a k x k convolution (see AdapterOptions.kernel; 1 for a Transformer front). */
   kernel: number;
+  /**
+   * The back's cut is a ReLU output (CutPoint.rectified) and options.rectify allows it: the stitch
+   * ends in a ReLU when refinement trains it (fit saves a least-squares-only stitch linear).
+   */
+  rectify: boolean;
 }
 
 export type Downsample = 'average' | 'space-to-depth';
@@ -63,6 +68,12 @@ export interface PlanOptions {
   clsMap?: boolean;
   /** A CNN front's stitch as a k x k convolution, odd k (default 1: a per-pixel map); see AdapterOptions.kernel. */
   kernel?: number;
+  /**
+   * End the stitch in a ReLU where the back's cut is a ReLU output (CutPoint.rectified), as the
+   * back expects nonnegative input (default true; false: every stitch linear). Only stitches that
+   * refinement trains are rectified: fit keeps a least-squares-only one linear.
+   */
+  rectify?: boolean;
   /**
    * Configurations per front cut (default 1): the depth-ordered CKA choice, then the valid back
    * cuts of next-highest CKA. More candidates cost fitting time; the Pareto filter
@@ -116,7 +127,7 @@ export function adapterFor(
   frontCut: string,
   back: Anchor,
   backCut: string,
-  layout: { downsample?: Downsample; upsample?: Upsample; clsMap?: boolean; kernel?: number } = {},
+  layout: { downsample?: Downsample; upsample?: Upsample; clsMap?: boolean; kernel?: number; rectify?: boolean } = {},
 ): Adapter | string {
   const fp = front.model.cutPoints(),
     bp = back.model.cutPoints();
@@ -191,6 +202,8 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
     kernel: options.kernel ?? 1,
   });
   const clsMap = options.clsMap ?? true;
+  const rectify = options.rectify ?? true;
+  if (typeof rectify !== 'boolean') throw invalidArgument('options.rectify', 'true or false', rectify, 'type');
   const perFront = integerArg(options.perFront ?? 1, 'options.perFront', 1);
   const images =
     options.calibrationImages === undefined
@@ -285,6 +298,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
           upsample,
           clsMap,
           kernel: ad.kernel,
+          rectify: rectify && back.model.cutPoints().find((c) => c.name === k)!.rectified,
         });
       }
     });

@@ -9,7 +9,7 @@
 // reason the images can be augmented (mirrored, shifted copies, bench/results/pareto.md), and with
 // a validation split the maps of the epoch that does best there are kept.
 import type { Adapter, AdapterMaps } from '../stitch/adapters/adapter.js';
-import { addPositionOffsets } from '../stitch/adapters/layout.js';
+import { addPositionOffsets, rectifiedGradient } from '../stitch/adapters/layout.js';
 import { TrainableStitch } from '../stitch/train.js';
 import { argmaxRow, type Tensor } from '../matrix.js';
 import { native } from '../native.js';
@@ -390,12 +390,16 @@ export async function refineOnTask(
       const target = new Float32Array(m * k);
       batch.forEach((s, i) => target.set(targets.subarray(s * k, (s + 1) * k), i * k));
       const inputs = job.adapter.inputs(await front(batch));
-      const y = addPositionOffsets(main.forward(inputs.main), offsets?.forward(one).data);
-      const { loss, grad } = await back.run(
-        job.adapter.assemble(y, cls && inputs.cls ? cls.forward(inputs.cls) : undefined, m),
-        { data: target, dims: [m, k] },
-      );
+      // adapter.output: the maps' rows as the stitch emits them (rectified with adapter.rectify).
+      const y = job.adapter.output(addPositionOffsets(main.forward(inputs.main), offsets?.forward(one).data));
+      const yCls = cls && inputs.cls ? job.adapter.output(cls.forward(inputs.cls)) : undefined;
+      const { loss, grad } = await back.run(job.adapter.assemble(y, yCls, m), { data: target, dims: [m, k] });
+      // targets() inverts assemble(), so dOut's rows and columns are y's (and yCls's).
       const dOut = job.adapter.targets(grad);
+      if (job.adapter.rectify) {
+        rectifiedGradient(y, dOut.main);
+        if (yCls) rectifiedGradient(yCls, dOut.cls!);
+      }
       const lr = rates[step++]!;
       main.backward(inputs.main, dOut.main);
       main.step(lr);

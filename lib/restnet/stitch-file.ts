@@ -35,6 +35,8 @@ export interface StitchHeader {
   clsMap?: boolean;
   /** A CNN front's stitch as a k x k convolution (1 when absent). */
   kernel?: number;
+  /** The stitch ends in a ReLU (false when absent). */
+  rectify?: boolean;
   tensors: { name: string; dims: number[] }[];
 }
 

@@ -76,6 +76,11 @@ export const FIT_FLAGS: FlagSpec[] = [
     defaultText: String(DEFAULT_STITCH_KERNEL),
   },
   {
+    name: 'no-rectify',
+    type: 'boolean',
+    help: "keep every stitch linear: no ReLU at the end of a refined stitch whose back's cut is a ReLU output",
+  },
+  {
     name: 'cost-range',
     type: 'string',
     value: 'RANGE',
@@ -164,6 +169,7 @@ export async function stitchPair(
   if (args.has('order')) planOptions.order = args.string('order') as PlanOptions['order'];
   planOptions.perFront = args.number('per-front', DEFAULT_PER_FRONT);
   planOptions.kernel = Number(args.string('stitch-kernel', String(DEFAULT_STITCH_KERNEL)));
+  if (args.bool('no-rectify')) planOptions.rectify = false;
   if (args.has('cost-range')) planOptions.costRange = args.string('cost-range') as PlanOptions['costRange'];
   // fit's least squares sees this many images (sampleCount in fit.ts).
   planOptions.calibrationImages = Math.min(calibrationLimit, calibration.rows);

@@ -10,6 +10,7 @@ import {
   neighbourhoodRows,
   positionRows,
   prependCls,
+  rectifyRows,
   resampleGrid,
   rowsToGrid,
   sampleRows,
@@ -75,6 +76,13 @@ export interface AdapterOptions {
    * Ignored for a Transformer front.
    */
   kernel?: number;
+  /**
+   * End the stitch in a ReLU, after the per-position offsets (default false): when the back's
+   * cut is a ReLU's output (CutPoint.rectified), the back never saw negative values, and a linear
+   * stitch feeds it some. Worth it only for a stitch trained through it (refinement): clamping
+   * the negative errors of an unbiased least-squares map biases every channel upward.
+   */
+  rectify?: boolean;
 }
 
 /** The im2col window of a convolutional stitch: Conv kernel_shape [size, size], strides, pads. */
@@ -113,6 +121,8 @@ export class Adapter {
   readonly splitCls: boolean;
   /** The stitch's kernel (options.kernel for a CNN front, 1 otherwise). */
   readonly kernel: number;
+  /** The stitch ends in a ReLU (options.rectify). */
+  readonly rectify: boolean;
 
   /** An adapter from per-sample dims `front` ([C, H, W] or [T, D]) to `back`. */
   constructor(front: readonly number[], back: readonly number[], options: AdapterOptions = {}) {
@@ -150,6 +160,9 @@ export class Adapter {
     }
     this.block = block;
     this.kernel = this.front.kind === 'cnn' ? kernel : 1;
+    const rectify = options.rectify ?? false;
+    if (typeof rectify !== 'boolean') throw invalidArgument('options.rectify', 'true or false', rectify, 'type');
+    this.rectify = rectify;
   }
 
   /**
@@ -304,7 +317,13 @@ export class Adapter {
   run(front: Tensor, maps: AdapterMaps): Tensor {
     this.checkMaps(maps);
     const x = this.inputs(front);
-    const y = addPositionOffsets(maps.main.apply(x.main), maps.position);
-    return this.assemble(y, x.cls && maps.cls ? maps.cls.apply(x.cls) : undefined, front.dims[0]!);
+    const y = this.output(addPositionOffsets(maps.main.apply(x.main), maps.position));
+    const cls = x.cls && maps.cls ? this.output(maps.cls.apply(x.cls)) : undefined;
+    return this.assemble(y, cls, front.dims[0]!);
+  }
+
+  /** A map's output rows (offsets added) as the stitch emits them: rectified in place with options.rectify. */
+  output(y: Matrix): Matrix {
+    return this.rectify ? rectifyRows(y) : y;
   }
 }

@@ -130,3 +130,23 @@ export function addPositionOffsets(y: Matrix, position: Float32Array | undefined
   if (position) native.addPositionOffsets(y, position, position.length / y.cols);
   return y;
 }
+
+/** max(y, 0) in place: a rectified stitch's output (AdapterOptions.rectify). */
+export function rectifyRows(y: Matrix): Matrix {
+  const d = y.data;
+  for (let i = 0; i < d.length; i++) if (d[i]! < 0) d[i] = 0;
+  return y;
+}
+
+/**
+ * The gradient `dy` (in place) through rectifyRows given its output `y`: zero where y is 0, the
+ * clamped values (Relu's gradient, 0 at 0 as onnxruntime's).
+ */
+export function rectifiedGradient(y: Matrix, dy: Matrix): Matrix {
+  if (dy.data.length !== y.data.length)
+    throw new RangeError(`dy: expected ${y.rows} x ${y.cols} like the output, got ${dy.rows} x ${dy.cols}`);
+  const d = dy.data,
+    v = y.data;
+  for (let i = 0; i < d.length; i++) if (v[i] === 0) d[i] = 0;
+  return dy;
+}

@@ -1,7 +1,7 @@
 // An adapter and its maps written as ONNX nodes, so a stitched network exports as one file:
 // Slice/Transpose/Reshape for the layouts, AveragePool and Resize (linear, half_pixel) for the
 // grid, MatMul + Add for the maps (one Conv for a k x k convolutional stitch), ReduceMean +
-// Unsqueeze + Concat for a CLS token.
+// Unsqueeze + Concat for a CLS token, and one Relu at the end of a rectified stitch.
 import { attribute, DataType, node, tensorProto, type NodeProto, type TensorProto } from '../../onnx/proto.js';
 import type { Stitch } from '../fit.js';
 import type { Adapter, AdapterMaps, Neighbourhood } from './adapter.js';
@@ -136,6 +136,19 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
   if (!Number.isInteger(options.opset) || options.opset < 13)
     throw new RangeError(`opset: expected an integer >= 13, got ${options.opset}`);
   const b = new Builder(options.prefix, options.opset);
+  if (!adapter.rectify) {
+    linearStitch(b, adapter, maps, options);
+  } else {
+    // The linear stitch into an inner tensor, then one Relu into the fragment's output.
+    const linear = b.name('linear');
+    linearStitch(b, adapter, maps, { ...options, output: linear });
+    b.op('Relu', [linear], [], options.output);
+  }
+  return { nodes: b.nodes, initializers: b.initializers };
+}
+
+/** The stitch up to its ReLU (AdapterOptions.rectify): layouts, maps and offsets, ending in `options.output`. */
+function linearStitch(b: Builder, adapter: Adapter, maps: AdapterMaps, options: AdapterOnnxOptions): void {
   const { front, back } = adapter;
   const [gh, gw] = adapter.grid;
   const out = options.output;
@@ -147,7 +160,7 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
     const direct = back.kind === 'cnn' && !maps.position && adapter.upBlock === 1;
     const mapped = b.conv(source, maps.main, hood, direct ? options.output : undefined);
     if (!direct) convolutionTail(b, adapter, maps, mapped, options);
-    return { nodes: b.nodes, initializers: b.initializers };
+    return;
   } else if (front.kind === 'cnn') {
     grid =
       adapter.block > 1
@@ -164,11 +177,11 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
       maps.position && { data: maps.position, dims: [back.tokens - 1, back.dim] },
     );
     b.op('Concat', [b.linear(cls, maps.cls!), tokens], [attribute('axis', 1)], out);
-    return { nodes: b.nodes, initializers: b.initializers };
+    return;
   } else if (back.kind === 'vit') {
     // Transformer -> Transformer: token by token, CLS included.
     b.linear(options.input, maps.main, out, maps.position && { data: maps.position, dims: [back.tokens, back.dim] });
-    return { nodes: b.nodes, initializers: b.initializers };
+    return;
   } else {
     const tokens = front.cls
       ? b.op('Slice', [options.input, b.ints([1]), b.ints([front.tokens]), b.ints([1])])
@@ -204,7 +217,6 @@ export function adapterToOnnx(adapter: Adapter, maps: AdapterMaps, options: Adap
       b.op('Concat', [cls, tokens], [attribute('axis', 1)], out);
     }
   }
-  return { nodes: b.nodes, initializers: b.initializers };
 }
 
 /**
