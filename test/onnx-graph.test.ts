@@ -7,11 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { loadZooManifest } from '../lib/data/index.js';
 import { FrozenModel } from '../lib/onnx/index.js';
-import { decodeModel, encodeModel } from '../lib/onnx/proto.js';
+import { decodeModel, encodeModel, node } from '../lib/onnx/proto.js';
 import {
   attentionModel,
+  f32,
   fixture,
   ifModel,
+  model,
   sizeModel,
   ortRun,
   randomTensor,
@@ -110,6 +112,66 @@ describe('cut points on known graphs', () => {
     const firstBlock = cuts.find((c) => c.name === '/blocks/blocks.0/Add_1_output_0')!;
     expect(firstBlock.macs).toBe(patch + attention + mlp);
   });
+});
+
+describe('rectified cut points (a Relu output, through Identity nodes)', () => {
+  /** The cut points that hold no negative value on random inputs (the data's view of the same fact). */
+  const nonNegative = async (m: FrozenModel, seed: number): Promise<string[]> => {
+    const cuts = m.cutPoints().map((c) => c.name);
+    const got = await m.capture(randomTensor(concrete(m.input.shape, 4), seed), cuts);
+    return cuts.filter((c) => got[c]!.data.every((v) => v >= 0));
+  };
+
+  it('residual graph: the Relu output r1, not the Add of a residual block nor a pre-activation', async () => {
+    const m = await load(residualModel());
+    expect(m.cutPoints().flatMap((c) => (c.rectified ? [c.name] : []))).toEqual(['r1']);
+    // The data agree on r1; s1 (the sum of two Relu outputs) and what follows it hold no negative
+    // value either, but no Relu produces them: rectification is a fact of the producer.
+    expect(await nonNegative(m, 3)).toEqual(['r1', 's1', 'z', 'm']);
+  });
+
+  it('a Relu read through Identity nodes is rectified; a linear bottleneck (MatMul after the Relu) is not', async () => {
+    // x -> MatMul -> h -> Relu -> r -> Identity -> ri -> MatMul (the linear projection of a
+    // MobileNet-style inverted residual) -> p -> Identity -> pi -> MatMul -> y
+    const m = await load(
+      model(
+        [
+          node('MatMul', ['x', 'W1'], ['h']),
+          node('Relu', ['h'], ['r']),
+          node('Identity', ['r'], ['ri']),
+          node('MatMul', ['ri', 'W2'], ['p']),
+          node('Identity', ['p'], ['pi']),
+          node('MatMul', ['pi', 'W3'], ['y']),
+        ],
+        [f32('W1', [6, 8], 1), f32('W2', [8, 4], 2), f32('W3', [4, 3], 3)],
+        ['x', ['N', 6]],
+        ['y', ['N', 3]],
+      ),
+    );
+    expect(m.cutPoints().map((c) => [c.name, c.rectified])).toEqual([
+      ['x', false],
+      ['h', false],
+      ['r', true],
+      ['ri', true],
+      ['p', false],
+      ['pi', false],
+      ['y', false],
+    ]);
+    expect(await nonNegative(m, 5)).toEqual(['r', 'ri']);
+  });
+
+  for (const anchor of zooAnchors().filter((a) => a === 'cnn-s' || a === 'vit-s')) {
+    it(`zoo anchor ${anchor}: block boundaries are ${anchor === 'cnn-s' ? '' : 'not '}rectified`, async () => {
+      const m = await load(join(ZOO, `${anchor}.onnx`));
+      const blocks = loadZooManifest()
+        .anchors.find((a) => a.name === anchor)!
+        .blocks.map((b) => b.tensor);
+      const cuts = new Map(m.cutPoints().map((c) => [c.name, c]));
+      for (const block of blocks) expect(cuts.get(block)!.rectified, block).toBe(anchor === 'cnn-s');
+      const seen = await nonNegative(m, 7);
+      for (const block of blocks) expect(seen.includes(block), block).toBe(anchor === 'cnn-s');
+    });
+  }
 });
 
 async function checkAllCuts(m: FrozenModel, batch: number, tolerance: number): Promise<number> {

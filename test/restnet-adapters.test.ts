@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { FrozenModel } from '../lib/onnx/index.js';
+import { decodeModel } from '../lib/onnx/proto.js';
 import { Adapter, type AdapterMaps } from '../lib/stitch/adapters/index.js';
 import { depthToSpace, spaceToDepth } from '../lib/stitch/adapters/layout.js';
 import { StitchedModel } from '../lib/stitch/stitched-model.js';
@@ -102,6 +103,40 @@ describe('space-to-depth, depth-to-space, CLS maps and per-position offsets: cha
           adapter: layout,
         });
         expect(relError(await without.run(x), chained)).toBeGreaterThan(1e-3);
+      });
+    }
+
+  // The CNN backs above, with the stitch ending in a ReLU (their cuts are Relu outputs).
+  for (const [f, fc, b, bc] of cases.filter(([, , b, bc]) => b === 'cnn-b' && bc.includes('Relu')))
+    for (const kernel of [1, 3]) {
+      const linear = { downsample: 'space-to-depth', upsample: 'depth-to-space', kernel } as const;
+      const layout = { ...linear, rectify: true };
+      it(`rectified ${f}:${fc} -> ${b}:${bc}, kernel ${kernel}: max(linear run, 0); fused ONNX == chained`, async () => {
+        const front = await load(f),
+          back = await load(b);
+        expect(back.cutPoints().find((c) => c.name === bc)!.rectified).toBe(true);
+        const adapter = new Adapter(front.sampleDims(fc), back.sampleDims(bc), layout);
+        const plain = new Adapter(front.sampleDims(fc), back.sampleDims(bc), linear);
+        expect([adapter.rectify, plain.rectify]).toEqual([true, false]);
+        const maps: AdapterMaps = { main: linearMap(...adapter.weightShapes.main, 5, 0.3) };
+        maps.position = randomValues(adapter.positions * adapter.weightShapes.main[1], 7);
+        const x = randomTensor([3, 1, 28, 28], 4);
+        const act = await front.segment(front.input.name, fc).run(x);
+        const before = plain.run(act, maps);
+        const negative = before.data.filter((v) => v < 0).length;
+        // Both signs occur, so the ReLU is really exercised.
+        expect(negative).toBeGreaterThan(before.data.length / 10);
+        expect(negative).toBeLessThan(before.data.length * 0.9);
+        expect(adapter.run(act, maps)).toEqual({ data: before.data.map((v) => Math.max(v, 0)), dims: before.dims });
+        const net = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps, adapter: layout });
+        const chained = await net.run(x);
+        const fused = net.toOnnx();
+        expect(relError(await ortRun(fused, x), chained)).toBeLessThan(1e-4);
+        const relus = (bytes: Uint8Array): number =>
+          decodeModel(bytes, 'fused').graph!.node.filter((n) => n.op_type === 'Relu').length;
+        const linearNet = new StitchedModel({ front, frontCut: fc, back, backCut: bc, maps, adapter: linear });
+        expect(relus(fused)).toBe(relus(linearNet.toOnnx()) + 1);
+        expect(relError(await linearNet.run(x), chained)).toBeGreaterThan(1e-3);
       });
     }
 });

@@ -33,7 +33,10 @@ const evalSplit = loadZooSplit('eval');
 const x4: Tensor = { data: evalSplit.images.slice(0, 4 * 784), dims: [4, 1, 28, 28] };
 const tmp = mkdtempSync(join(tmpdir(), 'restnet-persist-'));
 const nets: ReStNet[] = [];
-/** Family "old" and family "new": the same anchors (cnn-a, vit-b), stitches fitted on other images; "other": cnn-a -> cnn-b with 3 x 3 stitches. */
+/**
+ * Family "old" and family "new": the same anchors (cnn-a, vit-b), stitches fitted on other images;
+ * "other": cnn-a -> cnn-b with 3 x 3 stitches, refined (rectified where cnn-b's cut is a Relu output).
+ */
 const src = { old: join(tmp, 'src-old'), new: join(tmp, 'src-new'), other: join(tmp, 'src-other') };
 
 const load = async (dir: string): Promise<ReStNet> => {
@@ -73,7 +76,7 @@ beforeAll(async () => {
           kernel: 3,
         }),
         images(0),
-        {},
+        { refine: { epochs: 1, images: 64 } },
       ),
     ],
   ] as const) {
@@ -209,6 +212,47 @@ describe('load counts again and checks hashes', () => {
     writeManifest(dir, m);
     await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(
       /the stitch was fitted with kernel 3, the manifest's .* says 1/,
+    );
+  });
+
+  it('rectify is recorded and read back: the manifest and the stitch file must agree; absent means false', async () => {
+    const m = readManifest(src.other);
+    const cnnB = await loadAnchor({ name: 'cnn-b', model: fixture('cnn-b') }, { threads: 1 });
+    const rectified = new Set(cnnB.model.cutPoints().flatMap((c) => (c.rectified ? [c.name] : [])));
+    await cnnB.model.dispose();
+    expect(m.configs.map((c) => c.rectify)).toEqual(m.configs.map((c) => rectified.has(c.backCut)));
+    const on = m.configs.findIndex((c) => c.rectify),
+      off = m.configs.findIndex((c) => !c.rectify);
+    expect([on, off].every((i) => i >= 0)).toBe(true);
+    // Fused (one Relu at the stitch's end) == shared (Adapter.run) is the kernel test above, on these configurations.
+    const loaded = await load(src.other);
+    expect(loaded.configs.map((c) => c.rectify)).toEqual(m.configs.map((c) => c.rectify));
+    for (const [i, says] of [
+      [on, false],
+      [off, true],
+    ] as const) {
+      const dir = copyOf(src.other);
+      const changed = readManifest(dir);
+      changed.configs[i]!.rectify = says;
+      writeManifest(dir, changed);
+      await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(
+        `the stitch was fitted with rectify ${!says}, the manifest's '${changed.configs[i]!.id}' says ${says}`,
+      );
+    }
+    // A manifest from before the field: absent is false, which a linear stitch's header agrees with
+    // and a rectified one's does not.
+    const dir = copyOf(src.other);
+    const old = readManifest(dir);
+    delete old.configs[off]!.rectify;
+    writeManifest(dir, old);
+    expect((await load(dir)).configs[off]!.rectify).toBeUndefined();
+    delete old.configs[on]!.rectify;
+    writeManifest(dir, old);
+    await expect(ReStNet.load(dir, { warm: 'none', threads: 1 })).rejects.toThrow(
+      /the stitch was fitted with rectify true, the manifest's .* says false/,
+    );
+    expect(() => validateManifest({ ...m, configs: [{ ...m.configs[0]!, rectify: 'yes' }] }, 'm.json')).toThrow(
+      /configs\[0\] \(.*\)\.rectify: expected true or false, got "yes"/,
     );
   });
 

@@ -250,7 +250,8 @@ describe('analyze + fit', () => {
     const big = await anchor('cnn-a'),
       small = await anchor('cnn-b');
     const analysis = await analyze(big, small, calibration, { calibrationLimit: 128, batchSize: 64 });
-    const p = plan(analysis);
+    // Every cost: the back cuts then include Relu outputs, whose stitches refine through a ReLU.
+    const p = plan(analysis, { costRange: 'any' });
     const images = 256;
     const ls = await fit(p, calibration, { calibrationLimit: 128 });
     const events: string[] = [];
@@ -272,8 +273,16 @@ describe('analyze + fit', () => {
       }
       return sum / images;
     };
+    // cnn-b's Relu-output cuts are rectified where refinement trains the stitch; least squares stays linear.
+    const rectified = new Set(small.model.cutPoints().flatMap((c) => (c.rectified ? [c.name] : [])));
+    expect(p.configs.map((c) => c.rectify)).toEqual(p.configs.map((c) => rectified.has(c.backCut)));
+    expect(p.configs.some((c) => c.rectify)).toBe(true);
     for (const id of ls.ids) {
       expect(refined.record(id).refined).toBe(true);
+      expect([ls.record(id).rectify, refined.record(id).rectify]).toEqual([
+        false,
+        p.configs.find((c) => c.id === id)!.rectify,
+      ]);
       const before = crossEntropy((await ls.runWith(id, x)).data),
         after = crossEntropy((await refined.runWith(id, x)).data);
       expect(after, id).toBeLessThan(before);

@@ -125,6 +125,9 @@ describe('configurations that cannot be refined', () => {
       expect(r.refined).toBe(!lsOnly.has(r.id));
       expect(r.refineError).toBe(lsOnly.get(r.id));
     }
+    // r1 is a Relu output, so the plan would rectify it; least squares only, it is fitted and saved linear.
+    expect(planned.configs.map((c) => c.rectify)).toEqual([true, false, false]);
+    expect(net.configs.map((r) => r.rectify)).toEqual([false, false, false]);
     // Least-squares maps equal an unrefined fit's.
     const plain = await fit(planned, data, { calibrationLimit: 64 });
     nets.push(plain);
