@@ -74,6 +74,11 @@ describe('parseArgs', () => {
       expect(() => parseArgs(command.spec, [...positionals, '--stitch-kernel', '2'])).toThrow(
         '--stitch-kernel: expected one of 1, 3, 5, got 2',
       );
+      expect(parseArgs(command.spec, [...positionals, '--no-rectify']).bool('no-rectify')).toBe(true);
+      expect(parseArgs(command.spec, [...positionals]).bool('no-rectify')).toBe(false);
+      expect(() => parseArgs(command.spec, [...positionals, '--no-rectify=yes'])).toThrow(
+        '--no-rectify: takes no value, got yes',
+      );
     }
     // --help wins over missing arguments.
     expect(parseArgs(spec, ['--help']).bool('help')).toBe(true);

@@ -215,6 +215,8 @@ describe(`stitch ${A} ${B} -> select -> export`, () => {
     for (const c of manifest.configs) {
       expect(c.accuracy).toBeGreaterThan(0.5);
       expect(c.refined).toBe(false);
+      // Least squares only: linear, whatever the back's cut (cnn-s's block boundaries are ReLU outputs).
+      expect(c.rectify).toBe(false);
       expect(c.latencyMs).toBeGreaterThan(0);
       expect(existsSync(join(out, c.stitch))).toBe(true);
       expect(existsSync(join(out, c.onnx!))).toBe(true);
