@@ -208,8 +208,10 @@ export class GraphInfo {
       const p = this.producer.get(t);
       if (p === undefined) return false;
       const n = this.node(p);
-      if (n.op_type === 'Relu' && (n.domain ?? '') === '') return true;
-      if (n.op_type !== 'Identity' || (n.domain ?? '') !== '') return false;
+      // The default domain ('' or its name); a custom domain's Relu may be anything.
+      if (n.domain && n.domain !== 'ai.onnx') return false;
+      if (n.op_type === 'Relu') return true;
+      if (n.op_type !== 'Identity') return false;
       t = n.input[0]!;
     }
   }
