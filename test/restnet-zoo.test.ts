@@ -76,7 +76,8 @@ describe('zoo', () => {
       const smallAcc = ev.anchors.find((r) => r.name === 'cnn-s')!.accuracy!;
       const after = ev.configs[0]!.accuracy!;
       console.log(`${weakest.id}: least squares ${weakest.accuracy}, refined ${after}, cnn-s ${smallAcc}`);
-      // Measured: 79.6% -> 91.3% against cnn-s's 91.9% (2,000 images, 2 epochs).
+      // Measured: 79.6% -> 91.9% (rectified: the back's cut is a ReLU output; 91.3% linear) against
+      // cnn-s's 91.9% (2,000 images, 2 epochs).
       expect(after).toBeGreaterThanOrEqual(weakest.accuracy! + 0.06);
       expect(after).toBeGreaterThanOrEqual(smallAcc - 0.02);
       await ls.dispose();
