@@ -141,9 +141,10 @@ describe('refinement through the ReLU', () => {
       const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
       expect(norm(g)).toBeGreaterThan(1e-3);
       const random = seeded(11);
-      const directions = [g, Float32Array.from(g, () => random()), Float32Array.from(g, () => random())].map((d) =>
-        d.map((v) => v / norm(d)),
-      );
+      const directions = [g, Float32Array.from(g, () => random()), Float32Array.from(g, () => random())].map((d) => {
+        const length = norm(d);
+        return d.map((v) => v / length);
+      });
       const shifted = (d: Float32Array, eps: number): AdapterMaps => ({
         main: stitch(
           {
