@@ -357,7 +357,7 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
       const std::size_t j1 = std::min(i1, j0 + nc);
       for (std::size_t s = 0; s < xs.size(); ++s) {
         block_product(kern, sources[s], packed[s].data(), i0, i1, packed_right[s], j0, j1, xs[s].depth, out[s].data(),
-                      j1 - j0, Part::Full, false);
+                      j1 - j0, Part::Lower, false);
       }
       fn(i0, i1, j0, j1, blocks);
     }

@@ -59,10 +59,12 @@ struct GramOperand {
 // The lower triangle of every op(M_s) op(M_s)^T for factors with the same rows (layers seen on
 // the same samples), swept block by block without ever holding the whole product. For each row
 // block [i0, i1) and column block [j0, j1) with j1 <= i1, fn gets every product's f64 block
-// (row-major, row stride j1 - j0), summed exactly as gemm sums it. Blocks touching the diagonal
-// are computed whole (both triangles). The calls for one row block come from one thread in
-// increasing j0; row blocks run concurrently, their boundaries depending on the thread count, so
-// fn should reduce per row to keep results independent of it.
+// (row-major, row stride j1 - j0), summed exactly as gemm sums it. Only the lower triangle and
+// the diagonal of a block are defined: micro-tiles wholly above the diagonal are skipped (their
+// entries hold whatever an earlier block left), the rest of a tile touching it is computed. The
+// calls for one row block come from one thread in increasing j0; row blocks run concurrently,
+// their boundaries depending on the thread count, so fn should reduce per row to keep results
+// independent of it.
 using GramBlockFn = std::function<void(std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1,
                                        const std::vector<const double*>& blocks)>;
 void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn);
