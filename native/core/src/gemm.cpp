@@ -92,6 +92,11 @@ void pack(const Source& m, std::size_t i0, std::size_t i1, std::size_t width, st
     // by hand.
     constexpr std::size_t kAhead = 8;
     const std::size_t top_end = std::min(i1, std::max(i0, m.split)), bottom_begin = std::max(i0, m.split);
+    // A shifted step is centred whole into `row` first, one kernel call per piece instead of one
+    // per panel (a call per 32 floats cost more than the arithmetic), then dealt out to the panels.
+    const bool shifted = m.top.shift != nullptr || (bottom_begin < i1 && m.bottom.shift != nullptr);
+    thread_local std::vector<float> row;
+    if (shifted) row.resize(i1 - i0);
     for (std::size_t p = 0; p < kc; ++p) {
       if (p + kAhead < kc) {
         const std::size_t ahead = p0 + p + kAhead;
@@ -100,13 +105,23 @@ void pack(const Source& m, std::size_t i0, std::size_t i1, std::size_t width, st
           __builtin_prefetch(m.bottom.op.data + ahead * m.bottom.op.ld + (i - m.split));
         }
       }
+      if (shifted) {
+        if (top_end > i0) copy_run(m.top, i0, top_end - i0, p0 + p, row.data());
+        if (i1 > bottom_begin) {
+          copy_run(m.bottom, bottom_begin - m.split, i1 - bottom_begin, p0 + p, row.data() + (bottom_begin - i0));
+        }
+      }
       for (std::size_t t = 0; t < panels; ++t) {
         const std::size_t a = i0 + t * width, b = std::min(i1, a + width);
         float* dst = out + t * panel_stride + p * width;
-        if (a < m.split) copy_run(m.top, a, std::min(b, m.split) - a, p0 + p, dst);
-        if (b > m.split) {
-          const std::size_t from = std::max(a, m.split);
-          copy_run(m.bottom, from - m.split, b - from, p0 + p, dst + (from - a));
+        if (shifted) {
+          for (std::size_t r = 0; r < b - a; ++r) dst[r] = row[a - i0 + r];
+        } else {
+          if (a < m.split) copy_run(m.top, a, std::min(b, m.split) - a, p0 + p, dst);
+          if (b > m.split) {
+            const std::size_t from = std::max(a, m.split);
+            copy_run(m.bottom, from - m.split, b - from, p0 + p, dst + (from - a));
+          }
         }
         for (std::size_t r = b - a; r < width; ++r) dst[r] = 0.0f;
       }
