@@ -92,16 +92,24 @@ describe('plan', () => {
     const big = await anchor('cnn-a'),
       small = await anchor('cnn-b');
     // Greedy choice would cross: front 0 -> back 2, front 1 -> back 0.
-    const p = plan(
-      fakeAnalysis(big, small, [
-        [0.1, 0.2, 0.9],
-        [0.8, 0.3, 0.1],
-        [0.2, 0.7, 0.3],
-      ]),
-      { costRange: 'any' },
-    );
+    const table = [
+      [0.1, 0.2, 0.9],
+      [0.8, 0.3, 0.1],
+      [0.2, 0.7, 0.3],
+    ];
+    const p = plan(fakeAnalysis(big, small, table), { costRange: 'any', deepestFront: 1 });
     const backIdx = p.configs.map((c) => index(small, c.backCut));
     expect(backIdx).toEqual([...backIdx].sort((x, y) => x - y));
+    // The deepest front cut's alternatives follow its CKA choice, by CKA, depth order aside.
+    const deep = plan(fakeAnalysis(big, small, table), { costRange: 'any' });
+    expect(deep.configs.slice(0, -2)).toEqual(p.configs);
+    const last = p.configs.at(-1)!;
+    const alternatives = deep.configs.slice(-2);
+    expect(alternatives.map((c) => c.frontCut)).toEqual([last.frontCut, last.frontCut]);
+    expect(alternatives.map((c) => c.cka)).toEqual([0.3, 0.2]);
+    expect(plan(fakeAnalysis(big, small, table), { costRange: 'any', deepestFront: 2 }).configs).toEqual(
+      deep.configs.slice(0, -1),
+    );
     for (const c of p.configs)
       expect(() => new Adapter(big.model.sampleDims(c.frontCut), small.model.sampleDims(c.backCut))).not.toThrow();
     const inRange = plan(
@@ -128,7 +136,7 @@ describe('plan', () => {
         [0.99, 0.99],
         [0.1, 0.5],
       ]),
-      { costRange: 'any' },
+      { costRange: 'any', deepestFront: 1 },
     );
     expect(p.configs.map((c) => c.frontCut)).toEqual(['/blocks/blocks.0/Add_1_output_0']);
     expect(p.skipped).toEqual([
@@ -208,6 +216,9 @@ describe('plan', () => {
     expect(() => plan(analysis, { perFront: 0 })).toThrow(
       new RangeError('options.perFront: expected a positive integer, got 0'),
     );
+    expect(() => plan(analysis, { deepestFront: 1.5 })).toThrow(
+      new RangeError('options.deepestFront: expected a positive integer, got 1.5'),
+    );
   });
 });
 
@@ -224,7 +235,7 @@ describe('analyze + fit', () => {
     expect(analysis.batches).toBe(4);
     for (let i = 0; i < 3; i++) expect(analysis.cka.data[i * 3 + i]).toBeCloseTo(1, 6);
     expect(progress).toEqual(['analyze', 'analyze', 'analyze', 'analyze']);
-    const p = plan(analysis, { costRange: 'any' });
+    const p = plan(analysis, { costRange: 'any', deepestFront: 1 });
     expect(p.configs.map((c) => [c.frontCut, c.backCut])).toEqual(a.cuts.map((c) => [c, c]));
     const net = await fit(p, calibration, { calibrationLimit: 256, ridge: 0 });
     const x = { data: calibration.images.slice(1000 * 784, 1040 * 784), dims: [40, 1, 28, 28] };

@@ -29,7 +29,7 @@ describe('zoo', () => {
       const events: ProgressEvent[] = [];
       const onProgress = (e: ProgressEvent) => events.push(e);
       const analysis = await analyze(a, a, calibration, { calibrationLimit: 256, onProgress });
-      const net = await fit(plan(analysis), calibration, { calibrationLimit: 256, onProgress });
+      const net = await fit(plan(analysis, { deepestFront: 1 }), calibration, { calibrationLimit: 256, onProgress });
       expect(net.ids).toHaveLength(4);
       const ev = await evaluate(net, evalSplit, undefined, {
         evalLimit: 300,

@@ -81,6 +81,16 @@ export interface PlanOptions {
    */
   perFront?: number;
   /**
+   * Configurations for the deepest front cut that gets one (default 3, at least perFront): the
+   * CKA choice, then the valid back cuts of next-highest CKA, depth order aside. The deepest
+   * stitch keeps most of the large anchor's accuracy, and moving its back cut trades MACs for
+   * little of it (bench/results/pareto.md: cnn-l -> vit-s, stage3.block0 to blocks.1 / blocks.0 /
+   * embed, 93.3 / 93.4 / 93.7% at 29.4 / 31.3 / 33.3 MMACs on the validation split, each above
+   * the anchors' line); shallower fronts' alternatives measured 2.5-15 points below it. The
+   * Pareto filter keeps the ones worth offering.
+   */
+  deepestFront?: number;
+  /**
    * Images the least-squares pass will see (fit's calibration images). A space-to-depth stitch
    * whose C f^2 inputs exceed what those rows can determine (images x positions - 1, the rank
    * of the centred rows) is planned with average pooling instead: its least squares would be
@@ -205,6 +215,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
   const rectify = options.rectify ?? true;
   if (typeof rectify !== 'boolean') throw invalidArgument('options.rectify', 'true or false', rectify, 'type');
   const perFront = integerArg(options.perFront ?? 1, 'options.perFront', 1);
+  const deepestFront = Math.max(perFront, integerArg(options.deepestFront ?? 3, 'options.deepestFront', 1));
   const images =
     options.calibrationImages === undefined
       ? undefined
@@ -263,6 +274,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
         return options.length === 0 ? -1 : options[Math.floor(random() * options.length)]!;
       });
     }
+    const deepest = chosen.reduce((last, j, i) => (j >= 0 ? i : last), -1);
     fronts.forEach((f, i) => {
       const j = chosen[i] ?? -1;
       if (j < 0) {
@@ -279,7 +291,7 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
         .map((_, jj) => jj)
         .filter((jj) => jj !== j && valid(i, jj))
         .sort((x, y) => ckaOf(f, backs[y]!) - ckaOf(f, backs[x]!));
-      for (const jj of [j, ...extra.slice(0, perFront - 1)]) {
+      for (const jj of [j, ...extra.slice(0, (i === deepest ? deepestFront : perFront) - 1)]) {
         const k = backs[jj]!;
         const ad = adapters[i]![jj] as Adapter;
         const why = averagedWhy.get(`${i},${jj}`);

@@ -30,6 +30,9 @@ import { DATA_FLAGS, DATA_HELP, dataArg, type FlagSpec } from './common.js';
 /** Candidates per front cut in `stitch` and `demo` (bench/results/pareto.md). */
 export const DEFAULT_PER_FRONT = 1;
 
+/** Candidates for the deepest front cut in `stitch` and `demo` (bench/results/pareto.md). */
+export const DEFAULT_DEEPEST_FRONT = 3;
+
 /** A CNN front's stitch in `stitch` and `demo`: per pixel (3 x 3 did not pay for its MACs: bench/results/pareto.md). */
 export const DEFAULT_STITCH_KERNEL = 1;
 
@@ -66,6 +69,14 @@ export const FIT_FLAGS: FlagSpec[] = [
     min: 1,
     help: 'candidate configurations per front cut (the CKA choice, then the next-highest-CKA back cuts); the validation split keeps the ones worth offering',
     defaultText: String(DEFAULT_PER_FRONT),
+  },
+  {
+    name: 'deepest-front',
+    type: 'integer',
+    value: 'N',
+    min: 1,
+    help: "candidate configurations for the deepest front cut (its CKA choice, then the next-highest-CKA back cuts; at least --per-front): the deepest stitch keeps most of the larger anchor's accuracy, other back cuts trade MACs for little of it",
+    defaultText: String(DEFAULT_DEEPEST_FRONT),
   },
   {
     name: 'stitch-kernel',
@@ -168,6 +179,7 @@ export async function stitchPair(
   const planOptions: PlanOptions = {};
   if (args.has('order')) planOptions.order = args.string('order') as PlanOptions['order'];
   planOptions.perFront = args.number('per-front', DEFAULT_PER_FRONT);
+  planOptions.deepestFront = args.number('deepest-front', DEFAULT_DEEPEST_FRONT);
   planOptions.kernel = Number(args.string('stitch-kernel', String(DEFAULT_STITCH_KERNEL)));
   if (args.bool('no-rectify')) planOptions.rectify = false;
   if (args.has('cost-range')) planOptions.costRange = args.string('cost-range') as PlanOptions['costRange'];
