@@ -149,6 +149,12 @@ describe('layouts and resampling (native) against direct references', () => {
     const m = sampleRows(t, 'mean');
     expect(m.data[1]).toBeCloseTo((t.data[1]! + t.data[5]! + t.data[9]!) / 3, 6);
     expect(() => sampleRows(randomTensor([2, 3], 1), 'mean')).toThrow(/mean pooling expects/);
+    expect(() => sampleRows(t, 'max' as never)).toThrow(
+      new RangeError(`pooling: expected 'flatten', 'mean' or 'cls', got "max"`),
+    );
+    expect(() => sampleRows(t, 1 as never)).toThrow(
+      new TypeError(`pooling: expected 'flatten', 'mean' or 'cls', got 1`),
+    );
   });
 
   it('average pooling down (adaptive for non-integer factors), bilinear (half-pixel) up, mixed axes', () => {

@@ -3,7 +3,7 @@
 // and the grid resampling run in the native core; token tensors [N, T, D] already are rows.
 import { checkTensor, clsToken, flatten, spatialMeanPool, tokenMean, type Matrix, type Tensor } from '../../matrix.js';
 import { native } from '../../native.js';
-import { dimsText } from '../../validate.js';
+import { dimsText, oneOfArg } from '../../validate.js';
 
 export type SamplePooling = 'flatten' | 'mean' | 'cls';
 
@@ -13,7 +13,7 @@ export type SamplePooling = 'flatten' | 'mean' | 'cls';
  */
 export function sampleRows(t: Tensor, pooling: SamplePooling = 'flatten', name = 'activation'): Matrix {
   checkTensor(t, name);
-  switch (pooling) {
+  switch (oneOfArg(pooling, 'pooling', ['flatten', 'mean', 'cls'])) {
     case 'flatten':
       return flatten(t, name);
     case 'mean':
@@ -22,8 +22,6 @@ export function sampleRows(t: Tensor, pooling: SamplePooling = 'flatten', name =
       throw new RangeError(`${name}: mean pooling expects [N, C, H, W] or [N, T, D], got dims ${dimsText(t.dims)}`);
     case 'cls':
       return clsToken(t, name);
-    default:
-      throw new TypeError(`pooling: expected 'flatten', 'mean' or 'cls', got ${String(pooling)}`);
   }
 }
 
