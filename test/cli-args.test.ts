@@ -79,6 +79,11 @@ describe('parseArgs', () => {
       expect(() => parseArgs(command.spec, [...positionals, '--no-rectify=yes'])).toThrow(
         '--no-rectify: takes no value, got yes',
       );
+      expect(parseArgs(command.spec, [...positionals, '--deepest-front', '1']).number('deepest-front', 3)).toBe(1);
+      expect(parseArgs(command.spec, [...positionals]).number('deepest-front', 3)).toBe(3);
+      expect(() => parseArgs(command.spec, [...positionals, '--deepest-front', '0'])).toThrow(
+        '--deepest-front: expected an integer >= 1, got 0',
+      );
     }
     // --help wins over missing arguments.
     expect(parseArgs(spec, ['--help']).bool('help')).toBe(true);
