@@ -41,6 +41,11 @@ describe('zoo: refinement and the Pareto filter', () => {
       expect(after).toBeGreaterThan(report.accuracy.get('cnn-s')! - 0.06);
       // The marks follow the figures: dominated by cnn-s exactly when no more accurate than it.
       const record = refined.record(id);
+      // The kept maps are an epoch's, not the least-squares start's (which scores `before`), and
+      // only epochs of the schedule's second half are measured (3-6 of the default 6).
+      expect(record.refineEpoch).toBeGreaterThanOrEqual(3);
+      expect(record.refineEpoch).toBeLessThanOrEqual(6);
+      expect(ls.record(id).refineEpoch).toBeUndefined();
       expect(record.validationImages).toBe(500);
       expect(record.validationAccuracy).toBe(after);
       expect(record.pareto).toBe(report.verdicts.get(id)!.pareto);

@@ -151,6 +151,19 @@ describe('manifest fields: types and ranges', () => {
       /\.refined: expected true or false, got nothing/,
     ],
     [
+      'a refineEpoch on a configuration that was not refined',
+      (m) => (m.configs[0]!.refineEpoch = 2),
+      /\.refineEpoch: only a configuration with refined: true has a refineEpoch/,
+    ],
+    [
+      'refineEpoch -1',
+      (m) => {
+        m.configs[0]!.refined = true;
+        m.configs[0]!.refineEpoch = -1;
+      },
+      /\.refineEpoch: expected an integer >= 0, got -1/,
+    ],
+    [
       'negative trainSeconds',
       (m) => (m.anchors[1]!.trainSeconds = -3),
       /anchors\[1\] \(vit-b\)\.trainSeconds: expected a number >= 0 or null/,

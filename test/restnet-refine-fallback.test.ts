@@ -152,7 +152,7 @@ describe('configurations that cannot be refined', () => {
 describe('refineOrKeep', () => {
   const maps = { main: stitch({ data: new Float32Array([1]), rows: 1, cols: 1 }, new Float32Array([0])) };
   const trained = { main: stitch({ data: new Float32Array([2]), rows: 1, cols: 1 }, new Float32Array([0])) };
-  const failing = async (): Promise<typeof maps> => {
+  const failing = async (): Promise<{ maps: typeof maps; epoch: number }> => {
     throw new Error('onnxruntime: out of memory');
   };
 
@@ -162,10 +162,9 @@ describe('refineOrKeep', () => {
       refined: false,
       error: 'refinement failed: onnxruntime: out of memory',
     });
-    expect(await refineOrKeep('c1', maps, undefined, async () => trained, { strict: false })).toEqual({
-      maps: trained,
-      refined: true,
-    });
+    expect(
+      await refineOrKeep('c1', maps, undefined, async () => ({ maps: trained, epoch: 4 }), { strict: false }),
+    ).toEqual({ maps: trained, refined: true, epoch: 4 });
     await expect(refineOrKeep('c1', maps, undefined, failing, { strict: true })).rejects.toThrow(
       /c1: refinement failed: onnxruntime: out of memory/,
     );

@@ -343,6 +343,9 @@ describe('refine on a loaded family', () => {
     const other = loaded.ids[1]!;
     const otherBefore = loaded.maps(other).main.weight.data.slice();
     const unlabelled = { images: calibration.images.subarray(0, 96 * 784), rows: 96, cols: 784 };
+    // As if its refinement had failed at fit time: refined now, the old error must not stay (a
+    // manifest allows a refineError only with refined: false, so saving would fail).
+    Object.assign(loaded.record(id), { refined: false, refineError: 'refinement failed: out of memory' });
     const stages = new Set<string>();
     const history = await loaded.refine(id, unlabelled, { epochs: 2, onProgress: (e) => stages.add(e.stage) });
     expect(history.map((h) => h.epoch)).toEqual([1, 2]);
@@ -351,7 +354,9 @@ describe('refine on a loaded family', () => {
     expect(stages).toEqual(new Set(['refine']));
     expect(loaded.maps(id).main.weight.data).not.toEqual(before);
     expect(loaded.maps(other).main.weight.data).toEqual(otherBefore);
-    expect(loaded.record(id)).toMatchObject({ refined: true, accuracy: null });
+    // Without a validation split the last epoch's maps are kept.
+    expect(loaded.record(id)).toMatchObject({ refined: true, refineEpoch: 2, accuracy: null });
+    expect(loaded.record(id).refineError).toBeUndefined();
     expect(() => loaded.select()).toThrow(new RegExp(`${id} not measured yet`));
     // run() uses the refined stitch from the next call on, and save / load keep it.
     loaded.use(id);

@@ -236,7 +236,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
         w.config.id,
         maps,
         problem,
-        async () => (await refineOnTask(job, data, teacherTargets, refine, refineOptions)).maps,
+        () => refineOnTask(job, data, teacherTargets, refine, refineOptions),
         { strict: options.strict ?? false, ...(options.signal ? { signal: options.signal } : {}) },
       );
       maps = refined.maps;
@@ -272,6 +272,7 @@ export async function fit(plan: Plan, data: ImageInput, options: FitPipelineOpti
         residual: residualAfter,
         fitSeconds: w.seconds + captureSeconds / work.length,
         refined: refined?.refined ?? false,
+        ...(refined?.epoch !== undefined ? { refineEpoch: refined.epoch } : {}),
         latencyBatch32Ms: null,
         memoryBytes: null,
         downsample: w.config.downsample,

@@ -60,6 +60,12 @@ export interface ConfigRecord
   fitSeconds: number;
   /** Whether SGD refinement ran after least squares. */
   refined: boolean;
+  /**
+   * With `refined`: the epoch whose maps were kept, the one that did best on the validation
+   * split (0: no epoch beat the least-squares start there, so the stitch is the least-squares
+   * one); the last epoch without a validation split. Absent in families saved before it.
+   */
+  refineEpoch?: number;
   /** Whether the stitch adds a per-position offset (stored in the stitch file). */
   positionBias?: boolean;
   /** How a CNN front's grid shrinks to the back's: 'average' or 'space-to-depth' (absent: 'average'). */
@@ -180,6 +186,7 @@ const CONFIG_FIELDS: Fields = {
   residual: [nonNegative, 'a number >= 0', true],
   fitSeconds: [nonNegative, 'a number >= 0', true],
   refined: [bool, 'true or false', true],
+  refineEpoch: [count, 'an integer >= 0', false],
   order: [oneOf('large-front', 'small-front'), "'large-front' or 'small-front'", false],
   choice: [oneOf('cka', 'random'), "'cka' or 'random'", false],
   onnxSha256: [orNull(hash), '64 hex digits or null', false],
@@ -251,6 +258,8 @@ export function validateManifest(json: unknown, where: string): RestnetManifest 
       fail(`${at} (${c.id}).reason: only a configuration with pareto: false has a reason`);
     if (c.refined && c.refineError !== undefined)
       fail(`${at} (${c.id}).refineError: only a configuration with refined: false has a refineError`);
+    if (!c.refined && c.refineEpoch !== undefined)
+      fail(`${at} (${c.id}).refineEpoch: only a configuration with refined: true has a refineEpoch`);
   });
   return m;
 }

@@ -9,7 +9,8 @@ import { refineOnTask, refineSettingsFor, refineTargets, type RefineEpoch, type 
 
 /**
  * Trains the stitch of `entry` further on the task. Returns the new maps and a record marked
- * refined with its accuracy cleared (evaluate() measures it again); the entry is not changed.
+ * refined (with the epoch kept, and without a refineError from fitting) with its accuracy
+ * cleared (evaluate() measures it again); the entry is not changed.
  */
 export async function refineLoaded(
   anchors: readonly Anchor[],
@@ -34,11 +35,15 @@ export async function refineLoaded(
     maps: entry.maps,
     id: record.id,
   };
-  const { maps, history } = await refineOnTask(job, data, targets, settings, options);
+  const { maps, history, epoch } = await refineOnTask(job, data, targets, settings, options);
+  // A stitch whose refinement failed at fit time (refineError) is refined now: the error no
+  // longer describes it, and a manifest allows it only with refined: false.
+  const { refineError: _failedBefore, ...kept } = record;
   return {
     record: {
-      ...record,
+      ...kept,
       refined: true,
+      refineEpoch: epoch,
       accuracy: null,
       fitSeconds: record.fitSeconds + (performance.now() - started) / 1000,
     },

@@ -12,6 +12,8 @@ export class RefineError extends Error {
 export interface RefineOutcome {
   maps: AdapterMaps;
   refined: boolean;
+  /** With refined: the epoch whose maps were kept (0: the least-squares start; see refineOnTask). */
+  epoch?: number;
   /** Why refinement did not happen (refined: false). */
   error?: string;
 }
@@ -33,7 +35,7 @@ export async function refineOrKeep(
   id: string,
   maps: AdapterMaps,
   problem: string | undefined,
-  refine: () => Promise<AdapterMaps>,
+  refine: () => Promise<{ maps: AdapterMaps; epoch: number }>,
   options: { strict: boolean; signal?: AbortSignal },
 ): Promise<RefineOutcome> {
   if (problem !== undefined) {
@@ -41,7 +43,8 @@ export async function refineOrKeep(
     return { maps, refined: false, error: problem };
   }
   try {
-    return { maps: await refine(), refined: true };
+    const { maps: refined, epoch } = await refine();
+    return { maps: refined, refined: true, epoch };
   } catch (error) {
     if (options.signal?.aborted) throw error;
     const why = `refinement failed: ${(error as Error).message}`;

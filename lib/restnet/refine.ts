@@ -326,8 +326,9 @@ export interface RefineRunOptions extends LongTaskOptions {
 
 /**
  * Trains the job's maps and per-position offsets on the cross-entropy of the stitched network's
- * logits against `targets` (refineTargets); the anchors stay frozen. Returns the trained maps
- * and the loss per epoch.
+ * logits against `targets` (refineTargets); the anchors stay frozen. Returns the trained maps,
+ * the loss per epoch, and which epoch's maps they are (0: the least-squares start did best on
+ * the validation split; the last epoch without one).
  */
 export async function refineOnTask(
   job: RefineJob,
@@ -335,7 +336,7 @@ export async function refineOnTask(
   targets: Float32Array,
   settings: Required<RefineOptions>,
   options: RefineRunOptions = {},
-): Promise<{ maps: AdapterMaps; history: RefineEpoch[] }> {
+): Promise<{ maps: AdapterMaps; history: RefineEpoch[]; epoch: number }> {
   const data = trainingRows(source, settings, job.front.model.input.shape);
   const count = data.rows;
   const k = targets.length / count;
@@ -375,9 +376,13 @@ export async function refineOnTask(
     }
     return maps;
   };
-  let best: { maps: AdapterMaps; accuracy: number } | undefined;
+  let best: { maps: AdapterMaps; accuracy: number; epoch: number } | undefined;
   if (options.validation) {
-    best = { maps: job.maps, accuracy: await stitchedAccuracy(job, job.maps, options.validation, options.signal) };
+    best = {
+      maps: job.maps,
+      accuracy: await stitchedAccuracy(job, job.maps, options.validation, options.signal),
+      epoch: 0,
+    };
     history.push({ epoch: 0, loss: NaN, validationAccuracy: best.accuracy });
   }
   for (let epoch = 1; epoch <= settings.epochs; epoch++) {
@@ -426,9 +431,9 @@ export async function refineOnTask(
     if (best && 2 * epoch >= settings.epochs) {
       const maps = current();
       entry.validationAccuracy = await stitchedAccuracy(job, maps, options.validation!, options.signal);
-      if (entry.validationAccuracy >= best.accuracy) best = { maps, accuracy: entry.validationAccuracy };
+      if (entry.validationAccuracy >= best.accuracy) best = { maps, accuracy: entry.validationAccuracy, epoch };
     }
     history.push(entry);
   }
-  return { maps: best ? best.maps : current(), history };
+  return best ? { maps: best.maps, history, epoch: best.epoch } : { maps: current(), history, epoch: settings.epochs };
 }
