@@ -20,17 +20,27 @@ function writeNpy(path, array, shape) {
   const descr = array instanceof Float32Array ? '<f4' : '|u1';
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   // Magic (6) + version (2) + length (2) + header + '\n' padded to a multiple of 64.
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`;
   const prefix = Buffer.alloc(10);
   prefix.write('\x93NUMPY', 0, 'latin1');
   prefix[6] = 1;
   prefix[7] = 0;
   prefix.writeUInt16LE(header.length, 8);
-  writeFileSync(path, Buffer.concat([prefix, Buffer.from(header, 'latin1'), Buffer.from(array.buffer, array.byteOffset, array.byteLength)]));
+  writeFileSync(
+    path,
+    Buffer.concat([
+      prefix,
+      Buffer.from(header, 'latin1'),
+      Buffer.from(array.buffer, array.byteOffset, array.byteLength),
+    ]),
+  );
 }
 
 const { train, validation } = holdOut(loadZooSplit('calibration'), 1000, 0);
-for (const [name, part] of [['train', train], ['validation', validation]]) {
+for (const [name, part] of [
+  ['train', train],
+  ['validation', validation],
+]) {
   writeNpy(join(out, `${name}-images.npy`), part.images, [part.rows, 1, 28, 28]);
   writeNpy(join(out, `${name}-labels.npy`), part.labels, [part.rows]);
 }
