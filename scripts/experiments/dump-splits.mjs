@@ -9,32 +9,13 @@
 // validation-images.npy, validation-labels.npy, cnn-l-logits100.npy, cnn-s-logits100.npy.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FrozenModel, holdOut, loadZooSplit } from '../../dist/index.js';
+import { encodeNpy, FrozenModel, holdOut, loadZooSplit } from '../../dist/index.js';
 import { zooAnchor } from '../../dist/data/zoo.js';
 
 const out = process.argv[2] ?? 'build/experiments';
 mkdirSync(out, { recursive: true });
 
-/** A minimal .npy (format 1.0) writer for a C-ordered typed array. */
-function writeNpy(path, array, shape) {
-  const descr = array instanceof Float32Array ? '<f4' : '|u1';
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  // Magic (6) + version (2) + length (2) + header + '\n' padded to a multiple of 64.
-  header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`;
-  const prefix = Buffer.alloc(10);
-  prefix.write('\x93NUMPY', 0, 'latin1');
-  prefix[6] = 1;
-  prefix[7] = 0;
-  prefix.writeUInt16LE(header.length, 8);
-  writeFileSync(
-    path,
-    Buffer.concat([
-      prefix,
-      Buffer.from(header, 'latin1'),
-      Buffer.from(array.buffer, array.byteOffset, array.byteLength),
-    ]),
-  );
-}
+const writeNpy = (path, array, shape) => writeFileSync(path, encodeNpy(array, shape));
 
 const { train, validation } = holdOut(loadZooSplit('calibration'), 1000, 0);
 for (const [name, part] of [
