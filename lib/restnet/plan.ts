@@ -5,7 +5,7 @@
 // shapes. One configuration per front cut, so the configurations walk the cost range from about
 // the back anchor's cost (early cut) to about the front anchor's (late cut).
 import { Adapter, layoutOptions } from '../stitch/adapters/adapter.js';
-import { integerArg, invalidArgument, oneOfArg } from '../validate.js';
+import { integerArg, oneOfArg } from '../validate.js';
 import type { Anchor } from './anchor.js';
 import type { Analysis } from './analyze.js';
 import { seededRandom } from './inputs.js';
@@ -206,14 +206,13 @@ export function plan(analysis: Analysis, options: PlanOptions = {}): Plan {
   const order = oneOfArg(options.order ?? 'large-front', 'options.order', ['large-front', 'small-front', 'both']);
   const choice = oneOfArg(options.choice ?? 'cka', 'options.choice', ['cka', 'random']);
   const costRange = oneOfArg(options.costRange ?? 'anchors', 'options.costRange', ['anchors', 'any']);
-  const { downsample, upsample, kernel } = layoutOptions({
+  const { downsample, upsample, kernel, rectify } = layoutOptions({
     downsample: options.downsample ?? 'space-to-depth',
     upsample: options.upsample ?? 'depth-to-space',
     kernel: options.kernel ?? 1,
+    rectify: options.rectify ?? true,
   });
   const clsMap = options.clsMap ?? true;
-  const rectify = options.rectify ?? true;
-  if (typeof rectify !== 'boolean') throw invalidArgument('options.rectify', 'true or false', rectify, 'type');
   const perFront = integerArg(options.perFront ?? 1, 'options.perFront', 1);
   const deepestFront = Math.max(perFront, integerArg(options.deepestFront ?? 3, 'options.deepestFront', 1));
   const images =

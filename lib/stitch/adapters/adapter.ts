@@ -92,7 +92,7 @@ export interface Neighbourhood {
   pad: number;
 }
 
-type LayoutOptions = Required<Pick<AdapterOptions, 'downsample' | 'upsample' | 'kernel'>>;
+type LayoutOptions = Required<Pick<AdapterOptions, 'downsample' | 'upsample' | 'kernel' | 'rectify'>>;
 
 /**
  * The layout choices of AdapterOptions, checked: the adapter checks what it is given, and plan
@@ -102,10 +102,13 @@ export function layoutOptions(options: LayoutOptions): LayoutOptions {
   const kernel = options.kernel;
   if (!(Number.isInteger(kernel) && kernel >= 1 && kernel % 2 === 1))
     throw invalidArgument('options.kernel', 'an odd integer >= 1', kernel);
+  if (typeof options.rectify !== 'boolean')
+    throw invalidArgument('options.rectify', 'true or false', options.rectify, 'type');
   return {
     downsample: oneOfArg(options.downsample, 'options.downsample', ['average', 'space-to-depth']),
     upsample: oneOfArg(options.upsample, 'options.upsample', ['bilinear', 'depth-to-space']),
     kernel,
+    rectify: options.rectify,
   };
 }
 
@@ -134,10 +137,11 @@ export class Adapter {
         `back: a Transformer -> Transformer adapter maps token by token and needs ${this.front.tokens} tokens like the front, got ${this.back.tokens}`,
       );
     }
-    const { downsample, upsample, kernel } = layoutOptions({
+    const { downsample, upsample, kernel, rectify } = layoutOptions({
       downsample: options.downsample ?? 'average',
       upsample: options.upsample ?? 'bilinear',
       kernel: options.kernel ?? 1,
+      rectify: options.rectify ?? false,
     });
     this.splitCls =
       (options.clsMap ?? false) &&
@@ -160,8 +164,6 @@ export class Adapter {
     }
     this.block = block;
     this.kernel = this.front.kind === 'cnn' ? kernel : 1;
-    const rectify = options.rectify ?? false;
-    if (typeof rectify !== 'boolean') throw invalidArgument('options.rectify', 'true or false', rectify, 'type');
     this.rectify = rectify;
   }
 
