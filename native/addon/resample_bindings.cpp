@@ -53,13 +53,24 @@ std::string dims_text(const restnet::Nchw& s) {
          std::to_string(s.w) + "]";
 }
 
+// The (data, [n, c, h, w]) pair the grid bindings take first, checked: data holds exactly N C H W
+// floats (braces evaluate left to right, so a bad data argument is named before the dims).
+struct Grid {
+  Napi::Float32Array data;
+  restnet::Nchw dims;
+};
+
+Grid grid_args(const Napi::CallbackInfo& info) {
+  Grid g{float32_arg(info[0], "data"), nchw_arg(info[1], "dims")};
+  require_length(g.data, g.dims.size(), "data", "dims " + dims_text(g.dims));
+  return g;
+}
+
 // nchwToRows(data, [n, c, h, w]) -> Float32Array (n*h*w) x c
 Napi::Value NchwToRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const Napi::Float32Array x = float32_arg(info[0], "data");
-    const restnet::Nchw s = nchw_arg(info[1], "dims");
-    require_length(x, s.size(), "data", "dims " + dims_text(s));
+    const auto [x, s] = grid_args(info);
     Napi::Float32Array out = float32_output(env, s.size(), "rows");
     restnet::nchw_to_rows(x.Data(), s, out.Data());
     return out;
@@ -87,9 +98,7 @@ Napi::Value RowsToNchw(const Napi::CallbackInfo& info) {
 Napi::Value Resample2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const Napi::Float32Array x = float32_arg(info[0], "data");
-    const restnet::Nchw s = nchw_arg(info[1], "dims");
-    require_length(x, s.size(), "data", "dims " + dims_text(s));
+    const auto [x, s] = grid_args(info);
     const std::size_t oh = count_arg(info[2], "outH", 1);
     const std::size_t ow = count_arg(info[3], "outW", 1);
     restnet::axis_resample(s.h, oh, "outH");
@@ -112,9 +121,7 @@ template <Rearrangement rearrange>
 Napi::Value Rearrange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const Napi::Float32Array x = float32_arg(info[0], "data");
-    const restnet::Nchw s = nchw_arg(info[1], "dims");
-    require_length(x, s.size(), "data", "dims " + dims_text(s));
+    const auto [x, s] = grid_args(info);
     const std::size_t f = count_arg(info[2], "f", 1);
     Napi::Float32Array out = float32_output(env, s.size(), "rearranged grid");
     rearrange(x.Data(), s, f, out.Data(), "data");
@@ -127,9 +134,7 @@ Napi::Value Rearrange(const Napi::CallbackInfo& info) {
 Napi::Value NeighbourhoodRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const Napi::Float32Array x = float32_arg(info[0], "data");
-    const restnet::Nchw s = nchw_arg(info[1], "dims");
-    require_length(x, s.size(), "data", "dims " + dims_text(s));
+    const auto [x, s] = grid_args(info);
     const std::size_t k = count_arg(info[2], "k", 1);
     const std::size_t stride = count_arg(info[3], "stride", 1);
     const std::size_t pad = count_arg(info[4], "pad", 0);
