@@ -84,9 +84,10 @@ export interface PlanOptions {
    * Configurations for the deepest front cut that gets one (default 3, at least perFront): the
    * CKA choice, then the valid back cuts of next-highest CKA, depth order aside. The deepest
    * stitch keeps most of the large anchor's accuracy, and moving its back cut trades MACs for
-   * little of it (bench/results/pareto.md: cnn-l -> vit-s, stage3.block0 to blocks.1 / blocks.0 /
-   * embed, 93.3 / 93.4 / 93.7% at 29.4 / 31.3 / 33.3 MMACs on the validation split, each above
-   * the anchors' line); shallower fronts' alternatives measured 2.5-15 points below it. The
+   * little of it (bench/results/pareto.md, the demo run: cnn-l -> vit-s, stage3.block0 to blocks.1 /
+   * blocks.0 / embed, 93.3 / 93.7 / 93.7% at 29.4 / 31.3 / 33.3 MMACs on the 1,000-image validation
+   * split, each above the anchors' line); shallower fronts' alternatives measured 2.5-15 points
+   * below it. The
    * Pareto filter keeps the ones worth offering.
    */
   deepestFront?: number;
