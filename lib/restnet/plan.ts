@@ -87,8 +87,7 @@ export interface PlanOptions {
    * little of it (bench/results/pareto.md, the demo run: cnn-l -> vit-s, stage3.block0 to blocks.1 /
    * blocks.0 / embed, 93.3 / 93.7 / 93.7% at 29.4 / 31.3 / 33.3 MMACs on the 1,000-image validation
    * split, each above the anchors' line); shallower fronts' alternatives measured 2.5-15 points
-   * below it. The
-   * Pareto filter keeps the ones worth offering.
+   * below it. The Pareto filter keeps the ones worth offering.
    */
   deepestFront?: number;
   /**
