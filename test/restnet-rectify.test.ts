@@ -160,9 +160,6 @@ describe('refinement through the ReLU', () => {
       for (const [j, d] of directions.entries()) {
         const numeric = ((await loss(shifted(d, eps))) - (await loss(shifted(d, -eps)))) / (2 * eps);
         const analytic = g.reduce((s, v, i) => s + v * d[i]!, 0);
-        console.log(
-          `${backCut} (${upsample}) direction ${j}: finite differences ${numeric.toExponential(4)}, step ${analytic.toExponential(4)}`,
-        );
         expect(Math.abs(numeric - analytic), `direction ${j}`).toBeLessThan(0.02 * norm(g));
       }
     });
