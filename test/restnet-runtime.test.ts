@@ -346,6 +346,9 @@ describe('refine on a loaded family', () => {
     // As if its refinement had failed at fit time: refined now, the old error must not stay (a
     // manifest allows a refineError only with refined: false, so saving would fail).
     Object.assign(loaded.record(id), { refined: false, refineError: 'refinement failed: out of memory' });
+    // As if marked offered on a validation split and evaluated: figures of the old stitch.
+    Object.assign(loaded.record(id), { pareto: true, validationAccuracy: 0.9, validationImages: 1000 });
+    expect(loaded.record(id).accuracyInterval).not.toBeNull();
     const stages = new Set<string>();
     const history = await loaded.refine(id, unlabelled, { epochs: 2, onProgress: (e) => stages.add(e.stage) });
     expect(history.map((h) => h.epoch)).toEqual([1, 2]);
@@ -357,7 +360,17 @@ describe('refine on a loaded family', () => {
     // Without a validation split the last epoch's maps are kept.
     expect(loaded.record(id)).toMatchObject({ refined: true, refineEpoch: 2, accuracy: null });
     expect(loaded.record(id).refineError).toBeUndefined();
-    expect(() => loaded.select()).toThrow(new RegExp(`${id} not measured yet`));
+    // Nothing measured on the old stitch stays, and the old verdict does not offer the new one.
+    expect(loaded.record(id)).toMatchObject({
+      evalImages: null,
+      accuracyInterval: null,
+      validationAccuracy: null,
+      validationImages: null,
+      pareto: false,
+      reason: expect.stringMatching(/refined since the validation marks/),
+    });
+    expect(loaded.ladder().map((r) => r.id)).not.toContain(id);
+    expect(() => loaded.select({}, { includeDominated: true })).toThrow(new RegExp(`${id} not measured yet`));
     // run() uses the refined stitch from the next call on, and save / load keep it.
     loaded.use(id);
     const out = await loaded.run(x8);

@@ -7,10 +7,16 @@ import type { ImageInput, LongTaskOptions } from './inputs.js';
 import type { ConfigRecord } from './manifest.js';
 import { refineOnTask, refineSettingsFor, refineTargets, type RefineEpoch, type RefineOptions } from './refine.js';
 
+/** The reason a configuration refined after the validation marks is not offered. */
+const UNMARKED_SINCE_REFINED =
+  'refined since the validation marks: not offered until markPareto(net, validation) marks it again';
+
 /**
  * Trains the stitch of `entry` further on the task. Returns the new maps and a record marked
- * refined (with the epoch kept, and without a refineError from fitting) with its accuracy
- * cleared (evaluate() measures it again); the entry is not changed.
+ * refined (with the epoch kept, and without a refineError from fitting) with every figure
+ * measured on the old stitch cleared (evaluate() measures the accuracy again); the entry is not
+ * changed. A record that had a validation verdict is not offered until markPareto() gives it a
+ * new one: the old verdict, either way, was about a stitch that no longer exists.
  */
 export async function refineLoaded(
   anchors: readonly Anchor[],
@@ -38,13 +44,18 @@ export async function refineLoaded(
   const { maps, history, epoch } = await refineOnTask(job, data, targets, settings, options);
   // A stitch whose refinement failed at fit time (refineError) is refined now: the error no
   // longer describes it, and a manifest allows it only with refined: false.
-  const { refineError: _failedBefore, ...kept } = record;
+  const { refineError: _failedBefore, reason: _oldReason, pareto, ...kept } = record;
   return {
     record: {
       ...kept,
       refined: true,
       refineEpoch: epoch,
       accuracy: null,
+      evalImages: null,
+      accuracyInterval: null,
+      validationAccuracy: null,
+      validationImages: null,
+      ...(pareto === undefined ? {} : { pareto: false, reason: UNMARKED_SINCE_REFINED }),
       fitSeconds: record.fitSeconds + (performance.now() - started) / 1000,
     },
     maps,

@@ -178,8 +178,10 @@ export class ReStNet {
   /**
    * Trains configuration `id`'s stitch further on the task (refine.ts) with the anchors as
    * loaded: on a device, with its own images (labelled, or learning from the teacher alone). The
-   * trained maps replace the old ones (calls already running finish with those); the accuracy
-   * record is cleared until evaluate() measures it again, and save() writes the new stitch.
+   * trained maps replace the old ones (calls already running finish with those); the figures
+   * measured on the old stitch are cleared until evaluate() measures it again, a record that had a
+   * validation verdict gets `pareto: false` until markPareto() marks it again, and save() writes
+   * the new stitch.
    */
   async refine(id: string, data: ImageInput, options: RefineOptions & LongTaskOptions = {}): Promise<RefineEpoch[]> {
     const { record, maps, history } = await refineLoaded(this.anchors, this.entry(id), data, options);
