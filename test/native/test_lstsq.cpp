@@ -198,3 +198,35 @@ TEST(lstsq_rejects_bad_input) {
   CHECK_THROWS(acc.solve(LstsqOptions{}), restnet::RangeError);
   CHECK_THROWS(acc.update(view(ref::random_matrix(4, 5, 1)), view(ref::random_matrix(4, 2, 1))), restnet::RangeError);
 }
+
+// A noise-free target over shapes that split the update's sweep every way: several row blocks,
+// two column blocks (stacked [Y X] is 575 columns), Y's 45 columns ending inside a micro-panel.
+// The fit recovers the generating map, and streaming in three updates gives merge's moments to
+// the bit (the update adds each block with merge's formula).
+TEST(lstsq_update_spans_blocks_and_streams_like_merge) {
+  const std::size_t n = 700, d = 530, k = 45;
+  const ref::Data x = ref::random_matrix(n, d, 17, 20.0), w = ref::random_matrix(d, k, 18);
+  ref::Data y{std::vector<float>(n * k), n, k};
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < k; ++j) {
+      long double s = 3.0L - static_cast<long double>(j);
+      for (std::size_t p = 0; p < d; ++p) s += static_cast<long double>(x.values[i * d + p]) * w.values[p * k + j];
+      y.values[i * k + j] = static_cast<float>(s);
+    }
+  const auto rows = [&](const ref::Data& m, std::size_t r0, std::size_t r1) {
+    return MatrixView(m.values.data() + r0 * m.cols, r1 - r0, m.cols);
+  };
+  restnet::LeastSquaresAccumulator streamed(d, k), merged(d, k);
+  for (auto [r0, r1] : {std::pair<std::size_t, std::size_t>{0, 250}, {250, 260}, {260, n}}) {
+    streamed.update(rows(x, r0, r1), rows(y, r0, r1));
+    restnet::LeastSquaresAccumulator batch(d, k);
+    batch.update(rows(x, r0, r1), rows(y, r0, r1));
+    merged.merge(batch);
+  }
+  const restnet::LstsqResult a = streamed.solve(LstsqOptions{}), b = merged.solve(LstsqOptions{});
+  CHECK(a.map.weight == b.map.weight && a.map.bias == b.map.bias && a.residual == b.residual);
+  CHECK(a.method == restnet::LstsqMethod::Cholesky);
+  CHECK_CLOSE(relative_error(a.map.weight, LMat(w.values.begin(), w.values.end())), 0.0, 1e-4);
+  for (std::size_t j = 0; j < k; ++j) CHECK_CLOSE(a.map.bias[j], 3.0 - static_cast<double>(j), 1e-2);
+  CHECK(a.residual < 1e-6 * streamed.y_sum_squares(true));
+}

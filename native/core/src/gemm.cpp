@@ -338,12 +338,12 @@ void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, flo
   gemm_impl(m, n, k, a, b, c, ldc, part, accumulate);
 }
 
-void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
-  if (xs.empty() || xs[0].rows == 0) return;
+void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn, std::size_t first_row) {
+  if (xs.empty() || xs[0].rows <= first_row) return;
   const std::size_t n = xs[0].rows;
   const Kernels& kern = kernels();
   const std::size_t mr = kern.mr, nr = kern.nr;
-  const std::size_t mc = row_block(n, mr), nc = round_up(kNc, nr);
+  const std::size_t mc = row_block(n - first_row, mr), nc = round_up(kNc, nr);
   // The right operand op(M)^T packed whole: its (j, p) view is op(M) itself.
   std::vector<Source> sources;
   std::vector<FloatBuffer> pbs;
@@ -353,10 +353,10 @@ void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn) {
     pbs.emplace_back(round_up(n, nr) * x.depth);
     packed_right.push_back(pack_columns(sources.back(), 0, n, nr, x.depth, pbs.back().data()));
   }
-  const std::size_t row_blocks = (n + mc - 1) / mc;
+  const std::size_t row_blocks = (n - first_row + mc - 1) / mc;
   parallel_for(row_blocks, [&](std::size_t t) {
     const std::size_t block = row_blocks - 1 - t;  // the longest rows first
-    const std::size_t i0 = block * mc, i1 = std::min(n, i0 + mc), padded = round_up(i1 - i0, mr);
+    const std::size_t i0 = first_row + block * mc, i1 = std::min(n, i0 + mc), padded = round_up(i1 - i0, mr);
     thread_local std::vector<std::vector<float>> packed;
     thread_local std::vector<std::vector<double>> out;
     packed.resize(xs.size());

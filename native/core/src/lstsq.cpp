@@ -6,6 +6,7 @@
 #include <string>
 
 #include "restnet/centering.h"
+#include "restnet/dispatch.h"
 #include "restnet/errors.h"
 #include "restnet/gemm.h"
 #include "restnet/linalg.h"
@@ -18,14 +19,18 @@ constexpr std::size_t kRowChunk = 256;
 
 std::string shape(MatrixView m) { return std::to_string(m.rows) + " x " + std::to_string(m.cols); }
 
-// Per-column sums of squares of a contiguous rows x cols matrix, in f64.
-std::vector<double> column_sum_squares(const std::vector<float>& m, std::size_t rows, std::size_t cols) {
-  const std::size_t chunks = (rows + kRowChunk - 1) / kRowChunk;
+// Per-column sums of squares of y centred on `mean` in f64 (each row centred and rounded to f32
+// as the packed operand is, one row at a time), summed over row chunks in a thread-independent
+// order.
+std::vector<double> centred_sum_squares(MatrixView y, const std::vector<double>& mean) {
+  const std::size_t cols = y.cols, chunks = (y.rows + kRowChunk - 1) / kRowChunk;
   std::vector<double> partial(chunks * cols, 0.0);
-  parallel_ranges(rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
+  const Kernels& kern = kernels();
+  parallel_ranges(y.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
     double* sums = partial.data() + (i0 / kRowChunk) * cols;
+    std::vector<float> row(cols);
     for (std::size_t i = i0; i < i1; ++i) {
-      const float* row = m.data() + i * cols;
+      kern.shifted_f32(y.row(i), mean.data(), cols, row.data());
       for (std::size_t j = 0; j < cols; ++j) sums[j] += static_cast<double>(row[j]) * row[j];
     }
   });
@@ -76,13 +81,17 @@ void pseudo_inverse_solve(const std::vector<double>& a, const std::vector<double
   result.condition = lmin > 0.0 ? lmax / lmin : std::numeric_limits<double>::infinity();
 }
 
-}  // namespace
-
-void check_pair(MatrixView x, MatrixView y, const char* x_name, const char* y_name) {
+void check_rows(MatrixView x, MatrixView y, const char* x_name, const char* y_name) {
   if (x.rows != y.rows) {
     throw RangeError(std::string(y_name) + ": expected " + std::to_string(x.rows) + " rows (as " + x_name + "), got " +
                      shape(y));
   }
+}
+
+}  // namespace
+
+void check_pair(MatrixView x, MatrixView y, const char* x_name, const char* y_name) {
+  check_rows(x, y, x_name, y_name);
   check_finite(x, x_name);
   check_finite(y, y_name);
 }
@@ -95,6 +104,26 @@ LeastSquaresAccumulator::LeastSquaresAccumulator(std::size_t in, std::size_t out
   }
 }
 
+LeastSquaresAccumulator::Pairwise LeastSquaresAccumulator::pairwise(double count, const std::vector<double>& mean_x,
+                                                                    const std::vector<double>& mean_y) const {
+  Pairwise p;
+  p.count = count_ + count;
+  p.f = count_ * count / p.count;
+  p.g = count / p.count;
+  p.dx.resize(in_);
+  p.dy.resize(out_);
+  for (std::size_t i = 0; i < in_; ++i) p.dx[i] = mean_x[i] - mean_x_[i];
+  for (std::size_t j = 0; j < out_; ++j) p.dy[j] = mean_y[j] - mean_y_[j];
+  return p;
+}
+
+void LeastSquaresAccumulator::finish(const Pairwise& p, const std::vector<double>& syy) {
+  for (std::size_t j = 0; j < out_; ++j) syy_[j] += syy[j] + p.f * p.dy[j] * p.dy[j];
+  for (std::size_t i = 0; i < in_; ++i) mean_x_[i] += p.g * p.dx[i];
+  for (std::size_t j = 0; j < out_; ++j) mean_y_[j] += p.g * p.dy[j];
+  count_ = p.count;
+}
+
 void LeastSquaresAccumulator::update(MatrixView x, MatrixView y, const Control& control) {
   if (x.cols != in_) {
     throw RangeError("x: expected " + std::to_string(in_) + " columns (the accumulator's input width), got " +
@@ -104,22 +133,58 @@ void LeastSquaresAccumulator::update(MatrixView x, MatrixView y, const Control& 
     throw RangeError("y: expected " + std::to_string(out_) + " columns (the accumulator's output width), got " +
                      shape(y));
   }
-  check_pair(x, y, "x", "y");
-  control.check();
+  check_rows(x, y, "x", "y");
   const std::size_t n = x.rows;
-  LeastSquaresAccumulator batch(in_, out_);
-  batch.count_ = static_cast<double>(n);
-  batch.mean_x_ = column_means(x);
-  batch.mean_y_ = column_means(y);
-  const std::vector<float> xc = center_columns(x, batch.mean_x_);
-  const std::vector<float> yc = center_columns(y, batch.mean_y_);
-  const Operand xt{xc.data(), in_, true};
-  gemm(in_, in_, n, xt, Operand{xc.data(), in_, false}, batch.cxx_.data(), in_, Part::Lower);
-  mirror_lower(batch.cxx_.data(), in_, in_);
+  // The means check finiteness in the same pass (finite_column_means), before anything changes.
+  const std::vector<double> mean_x = finite_column_means(x, "x"), mean_y = finite_column_means(y, "y");
   control.check();
-  gemm(in_, out_, n, xt, Operand{yc.data(), out_, false}, batch.cxy_.data(), out_);
-  batch.syy_ = column_sum_squares(yc, n, out_);
-  merge(batch);
+  if (n == 0) return;
+  const Pairwise p = pairwise(static_cast<double>(n), mean_x, mean_y);
+  const std::vector<double> syy = centred_sum_squares(y, mean_y);
+  // The batch's co-moments are the rows of Xc in Z = [Yc Xc] against Z's columns up to the
+  // diagonal: Xc^T Yc and the lower triangle of Xc^T Xc, none of Yc^T Yc. One sweep packs Y and X
+  // side by side, centring as it packs (no centred copies), and each finished block goes straight
+  // into the running moments with the pairwise update's formula (merge's, to the bit), the upper
+  // triangle of Cxx from its mirror image: no batch accumulator and no merge pass. Row blocks
+  // write disjoint parts (a row block's rows, and above the diagonal only its own columns). The
+  // sweep has no cancellation point, so an update is whole or not at all.
+  const std::size_t dy = out_, in = in_;
+  gram_sweep(
+      {GramOperand{{Operand{y.data, y.stride, true}, mean_y.data()},
+                   dy + in,
+                   n,
+                   {Operand{x.data, x.stride, true}, mean_x.data()},
+                   dy}},
+      [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1, const std::vector<const double*>& blocks) {
+        const double* block = blocks[0];
+        const std::size_t w = j1 - j0;
+        const std::size_t cross_end = std::min(j1, dy);  // columns [j0, cross_end) are Yc's
+        for (std::size_t i = i0; i < i1; ++i) {
+          const std::size_t a = i - dy;
+          const double* row = block + (i - i0) * w;
+          const double fa = p.f * p.dx[a];
+          double* cxy = cxy_.data() + a * out_;
+          for (std::size_t j = j0; j < cross_end; ++j) cxy[j] += row[j - j0] + fa * p.dy[j];
+          double* cxx = cxx_.data() - dy + a * in;  // cxx[j] is Cxx(a, j - dy)
+          for (std::size_t j = std::max(j0, dy); j < std::min(j1, i + 1); ++j)
+            cxx[j] += row[j - j0] + fa * p.dx[j - dy];
+        }
+        // Mirror images Cxx(b, a), b < a, eight rows of the block at a time so that the block's
+        // strided reads stay in a few cache sets and each row of Cxx gets a run of 8 writes.
+        constexpr std::size_t kGroup = 8;
+        for (std::size_t g0 = i0; g0 < i1; g0 += kGroup) {
+          const std::size_t g1 = std::min(i1, g0 + kGroup);
+          for (std::size_t j = std::max(j0, dy); j < std::min(j1, g1 - 1); ++j) {
+            const std::size_t b = j - dy;
+            const double fb = p.f * p.dx[b];
+            double* cxx = cxx_.data() + b * in - dy;  // cxx[i] is Cxx(b, i - dy)
+            for (std::size_t i = std::max(g0, j + 1); i < g1; ++i)
+              cxx[i] += block[(i - i0) * w + (j - j0)] + fb * p.dx[i - dy];
+          }
+        }
+      },
+      dy);
+  finish(p, syy);
 }
 
 void LeastSquaresAccumulator::merge(const LeastSquaresAccumulator& other) {
@@ -128,21 +193,14 @@ void LeastSquaresAccumulator::merge(const LeastSquaresAccumulator& other) {
                      ", got " + std::to_string(other.in_) + " -> " + std::to_string(other.out_));
   }
   if (other.count_ == 0.0) return;
-  const double n = count_ + other.count_;
-  const double f = count_ * other.count_ / n, g = other.count_ / n;
-  std::vector<double> dx(in_), dy(out_);
-  for (std::size_t i = 0; i < in_; ++i) dx[i] = other.mean_x_[i] - mean_x_[i];
-  for (std::size_t j = 0; j < out_; ++j) dy[j] = other.mean_y_[j] - mean_y_[j];
+  const Pairwise p = pairwise(other.count_, other.mean_x_, other.mean_y_);
   parallel_ranges(in_, 32, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
-      for (std::size_t p = 0; p < in_; ++p) cxx_[i * in_ + p] += other.cxx_[i * in_ + p] + f * dx[i] * dx[p];
-      for (std::size_t j = 0; j < out_; ++j) cxy_[i * out_ + j] += other.cxy_[i * out_ + j] + f * dx[i] * dy[j];
+      for (std::size_t q = 0; q < in_; ++q) cxx_[i * in_ + q] += other.cxx_[i * in_ + q] + p.f * p.dx[i] * p.dx[q];
+      for (std::size_t j = 0; j < out_; ++j) cxy_[i * out_ + j] += other.cxy_[i * out_ + j] + p.f * p.dx[i] * p.dy[j];
     }
   });
-  for (std::size_t j = 0; j < out_; ++j) syy_[j] += other.syy_[j] + f * dy[j] * dy[j];
-  for (std::size_t i = 0; i < in_; ++i) mean_x_[i] += g * dx[i];
-  for (std::size_t j = 0; j < out_; ++j) mean_y_[j] += g * dy[j];
-  count_ = n;
+  finish(p, other.syy_);
 }
 
 LstsqResult LeastSquaresAccumulator::solve(const LstsqOptions& options, const Control& control) const {

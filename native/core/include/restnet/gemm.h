@@ -64,10 +64,12 @@ struct GramOperand {
 // entries hold whatever an earlier block left), the rest of a tile touching it is computed. The
 // calls for one row block come from one thread in increasing j0; row blocks run concurrently,
 // their boundaries depending on the thread count, so fn should reduce per row to keep results
-// independent of it.
+// independent of it. Rows before `first_row` are only columns: the sweep covers rows
+// [first_row, rows), so a stacked [Yc Xc]^T with first_row = dy gives Xc^T Yc and the lower
+// triangle of Xc^T Xc without any of Yc^T Yc (the least-squares normal equations).
 using GramBlockFn = std::function<void(std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1,
                                        const std::vector<const double*>& blocks)>;
-void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn);
+void gram_sweep(const std::vector<GramOperand>& xs, const GramBlockFn& fn, std::size_t first_row = 0);
 
 // Copies the lower triangle of a square n x n matrix onto the upper one.
 void mirror_lower(double* c, std::size_t n, std::size_t ldc);

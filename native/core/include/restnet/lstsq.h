@@ -73,6 +73,17 @@ class LeastSquaresAccumulator {
   std::size_t out() const { return out_; }
 
  private:
+  // The pairwise update (Chan, Golub & LeVeque) adding `count` rows with means (mean_x, mean_y):
+  // the rows after, f = n_this n_other / n, g = n_other / n and the differences of the means.
+  // A co-moment entry (i, j) gains its batch value + f dx_i d_j; update() and merge() share it.
+  struct Pairwise {
+    double count, f, g;
+    std::vector<double> dx, dy;
+  };
+  Pairwise pairwise(double count, const std::vector<double>& mean_x, const std::vector<double>& mean_y) const;
+  // Adds the batch's sums of squares of y and moves the means and the count.
+  void finish(const Pairwise& p, const std::vector<double>& syy);
+
   std::size_t in_, out_;
   double count_ = 0.0;
   std::vector<double> mean_x_, mean_y_;
