@@ -116,7 +116,9 @@ void check_output_size(std::size_t elements, std::size_t element_bytes, const st
 
 Napi::Float32Array float32_output(Napi::Env env, std::size_t elements, const std::string& name) {
   check_output_size(elements, sizeof(float), name);
-  return Napi::Float32Array::New(env, elements);
+  Napi::Float32Array out = Napi::Float32Array::New(env, elements);
+  restnet::advise_huge_pages(out.Data(), out.ByteLength());
+  return out;
 }
 
 Napi::Float64Array float64_output(Napi::Env env, std::size_t elements, const std::string& name) {

@@ -45,10 +45,11 @@ std::size_t checked_product(std::initializer_list<std::size_t> factors, const st
 void check_output_size(std::size_t elements, std::size_t element_bytes, const std::string& name);
 
 // A new Float32Array of `elements` for the result `name`, owned by V8 (so V8 counts it and
-// frees it in any garbage collection), after check_output_size.
+// frees it in any garbage collection), after check_output_size, hinted for huge pages when large
+// (restnet::advise_huge_pages): a core function writes its result straight into it instead of
+// into a buffer of its own that would be copied.
 Napi::Float32Array float32_output(Napi::Env env, std::size_t elements, const std::string& name);
-// The same for f64, hinted for huge pages when large (restnet::advise_huge_pages): a core function
-// writes its result straight into it instead of into a buffer of its own that would be copied.
+// The same for f64.
 Napi::Float64Array float64_output(Napi::Env env, std::size_t elements, const std::string& name);
 
 // {data, rows, cols}, the shape every matrix result takes in JavaScript.

@@ -50,7 +50,10 @@ Napi::Value ApplyStitch(const Napi::CallbackInfo& info) {
     restnet::check_input(map, x.view, "x");
     restnet::check_finite(x.view, "x");
     check_output_size(checked_product({x.view.rows, map.out}, "x.rows x stitch.weight.cols"), sizeof(float), "result");
-    return matrix_value(env, restnet::apply(map, x.view), x.view.rows, map.out);
+    // Straight into the Float32Array V8 owns (issue 18): no second buffer, no copy.
+    Napi::Float32Array out = float32_output(env, x.view.rows * map.out, "result");
+    restnet::apply(map, x.view, out.Data());
+    return matrix_object(env, out, x.view.rows, map.out);
   });
 }
 

@@ -19,16 +19,20 @@ void check_input(const LinearMap& map, MatrixView x, const std::string& name) {
   }
 }
 
-std::vector<float> apply(const LinearMap& map, MatrixView x) {
-  std::vector<float> out(x.rows * map.out);
-  gemm(x.rows, map.out, map.in, Operand{x.data, x.stride, false}, Operand{map.weight.data(), map.out, false},
-       out.data(), map.out);
+void apply(const LinearMap& map, MatrixView x, float* out) {
+  gemm(x.rows, map.out, map.in, Operand{x.data, x.stride, false}, Operand{map.weight.data(), map.out, false}, out,
+       map.out);
   parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
-      float* row = out.data() + i * map.out;
+      float* row = out + i * map.out;
       for (std::size_t j = 0; j < map.out; ++j) row[j] += map.bias[j];
     }
   });
+}
+
+std::vector<float> apply(const LinearMap& map, MatrixView x) {
+  std::vector<float> out(x.rows * map.out);
+  apply(map, x, out.data());
   return out;
 }
 

@@ -25,6 +25,9 @@ void check_input(const LinearMap& map, MatrixView x, const std::string& name);
 
 // x W + b (x.rows x map.out), threaded through the blocked GEMM.
 std::vector<float> apply(const LinearMap& map, MatrixView x);
+// The same written into `out` (x.rows x map.out, every entry overwritten): straight into a
+// caller's buffer, such as the JavaScript array the addon returns, without a copy.
+void apply(const LinearMap& map, MatrixView x, float* out);
 
 // sum over all elements of (x W + b - y)^2, accumulated in f64 (x centred first, so large
 // offsets in x do not cancel in the f32 product).
