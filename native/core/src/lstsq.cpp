@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 
@@ -169,13 +170,17 @@ void LeastSquaresAccumulator::update(MatrixView x, MatrixView y, const Control& 
           for (std::size_t j = std::max(j0, dy); j < std::min(j1, i + 1); ++j)
             cxx[j] += row[j - j0] + fa * p.dx[j - dy];
         }
-        // Mirror images Cxx(b, a), b < a, eight rows of the block at a time so that the block's
-        // strided reads stay in a few cache sets and each row of Cxx gets a run of 8 writes.
-        constexpr std::size_t kGroup = 8;
-        for (std::size_t g0 = i0; g0 < i1; g0 += kGroup) {
-          const std::size_t g1 = std::min(i1, g0 + kGroup);
+        // Mirror images Cxx(b, a), b < a: each row b of Cxx gets a run of the block's rows, in groups
+        // that start on a cache line of Cxx (when rows of Cxx are whole lines apart), so that each
+        // line is read and written once; the lines of the rows kAhead columns on are prefetched,
+        // since writes down a column, a row of Cxx apart, defeat the hardware prefetchers.
+        constexpr std::size_t kLine = 64 / sizeof(double), kAhead = 8;
+        const std::size_t line_offset = reinterpret_cast<std::uintptr_t>(cxx_.data()) / sizeof(double) % kLine;
+        for (std::size_t g0 = i0, g1; g0 < i1; g0 = g1) {
+          g1 = std::min(i1, g0 + kLine - (g0 - dy + line_offset) % kLine);
           for (std::size_t j = std::max(j0, dy); j < std::min(j1, g1 - 1); ++j) {
             const std::size_t b = j - dy;
+            if (b + kAhead < in) __builtin_prefetch(cxx_.data() + (b + kAhead) * in + (g0 - dy), 1);
             const double fb = p.f * p.dx[b];
             double* cxx = cxx_.data() + b * in - dy;  // cxx[i] is Cxx(b, i - dy)
             for (std::size_t i = std::max(g0, j + 1); i < g1; ++i)
