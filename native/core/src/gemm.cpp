@@ -94,9 +94,15 @@ void pack(const Source& m, std::size_t i0, std::size_t i1, std::size_t width, st
     const std::size_t top_end = std::min(i1, std::max(i0, m.split)), bottom_begin = std::max(i0, m.split);
     // A shifted step is centred whole into `row` first, one kernel call per piece instead of one
     // per panel (a call per 32 floats cost more than the arithmetic), then dealt out to the panels.
-    const bool shifted = m.top.shift != nullptr || (bottom_begin < i1 && m.bottom.shift != nullptr);
+    // A piece's squares are summed from `row` too: over this slice into `sq`, added at the end.
+    double* const top_sq = top_end > i0 ? m.top.squares : nullptr;
+    double* const bottom_sq = i1 > bottom_begin ? m.bottom.squares : nullptr;
+    const bool shifted = m.top.shift != nullptr || (bottom_begin < i1 && m.bottom.shift != nullptr) ||
+                         top_sq != nullptr || bottom_sq != nullptr;
     thread_local std::vector<float> row;
+    thread_local std::vector<double> sq;
     if (shifted) row.resize(i1 - i0);
+    if (top_sq != nullptr || bottom_sq != nullptr) sq.assign(i1 - i0, 0.0);
     for (std::size_t p = 0; p < kc; ++p) {
       if (p + kAhead < kc) {
         const std::size_t ahead = p0 + p + kAhead;
@@ -109,6 +115,12 @@ void pack(const Source& m, std::size_t i0, std::size_t i1, std::size_t width, st
         if (top_end > i0) copy_run(m.top, i0, top_end - i0, p0 + p, row.data());
         if (i1 > bottom_begin) {
           copy_run(m.bottom, bottom_begin - m.split, i1 - bottom_begin, p0 + p, row.data() + (bottom_begin - i0));
+        }
+        if (top_sq != nullptr) {
+          for (std::size_t r = 0; r < top_end - i0; ++r) sq[r] += static_cast<double>(row[r]) * row[r];
+        }
+        if (bottom_sq != nullptr) {
+          for (std::size_t r = bottom_begin - i0; r < i1 - i0; ++r) sq[r] += static_cast<double>(row[r]) * row[r];
         }
       }
       for (std::size_t t = 0; t < panels; ++t) {
@@ -125,6 +137,12 @@ void pack(const Source& m, std::size_t i0, std::size_t i1, std::size_t width, st
         }
         for (std::size_t r = b - a; r < width; ++r) dst[r] = 0.0f;
       }
+    }
+    if (top_sq != nullptr) {
+      for (std::size_t i = i0; i < top_end; ++i) top_sq[i] += sq[i - i0];
+    }
+    if (bottom_sq != nullptr) {
+      for (std::size_t i = bottom_begin; i < i1; ++i) bottom_sq[i - m.split] += sq[i - i0];
     }
     return;
   }

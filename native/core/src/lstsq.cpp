@@ -7,7 +7,6 @@
 #include <string>
 
 #include "restnet/centering.h"
-#include "restnet/dispatch.h"
 #include "restnet/errors.h"
 #include "restnet/gemm.h"
 #include "restnet/linalg.h"
@@ -16,31 +15,7 @@
 namespace restnet {
 namespace {
 
-constexpr std::size_t kRowChunk = 256;
-
 std::string shape(MatrixView m) { return std::to_string(m.rows) + " x " + std::to_string(m.cols); }
-
-// Per-column sums of squares of y centred on `mean` in f64 (each row centred and rounded to f32
-// as the packed operand is, one row at a time), summed over row chunks in a thread-independent
-// order.
-std::vector<double> centred_sum_squares(MatrixView y, const std::vector<double>& mean) {
-  const std::size_t cols = y.cols, chunks = (y.rows + kRowChunk - 1) / kRowChunk;
-  std::vector<double> partial(chunks * cols, 0.0);
-  const Kernels& kern = kernels();
-  parallel_ranges(y.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
-    double* sums = partial.data() + (i0 / kRowChunk) * cols;
-    std::vector<float> row(cols);
-    for (std::size_t i = i0; i < i1; ++i) {
-      kern.shifted_f32(y.row(i), mean.data(), cols, row.data());
-      for (std::size_t j = 0; j < cols; ++j) sums[j] += static_cast<double>(row[j]) * row[j];
-    }
-  });
-  std::vector<double> out(cols, 0.0);
-  for (std::size_t t = 0; t < chunks; ++t) {
-    for (std::size_t j = 0; j < cols; ++j) out[j] += partial[t * cols + j];
-  }
-  return out;
-}
 
 // W = A^+ B through A = V diag(l) V^T, keeping l_i > kRankTolerance * l_max.
 void pseudo_inverse_solve(const std::vector<double>& a, const std::vector<double>& b, std::size_t d, std::size_t k,
@@ -141,7 +116,7 @@ void LeastSquaresAccumulator::update(MatrixView x, MatrixView y, const Control& 
   control.check();
   if (n == 0) return;
   const Pairwise p = pairwise(static_cast<double>(n), mean_x, mean_y);
-  const std::vector<double> syy = centred_sum_squares(y, mean_y);
+  std::vector<double> syy(out_, 0.0);  // Yc's column sums of squares, taken as the sweep packs Yc
   // The batch's co-moments are the rows of Xc in Z = [Yc Xc] against Z's columns up to the
   // diagonal: Xc^T Yc and the lower triangle of Xc^T Xc, none of Yc^T Yc. One sweep packs Y and X
   // side by side, centring as it packs (no centred copies), and each finished block goes straight
@@ -151,7 +126,7 @@ void LeastSquaresAccumulator::update(MatrixView x, MatrixView y, const Control& 
   // sweep has no cancellation point, so an update is whole or not at all.
   const std::size_t dy = out_, in = in_;
   gram_sweep(
-      {GramOperand{{Operand{y.data, y.stride, true}, mean_y.data()},
+      {GramOperand{{Operand{y.data, y.stride, true}, mean_y.data(), syy.data()},
                    dy + in,
                    n,
                    {Operand{x.data, x.stride, true}, mean_x.data()},

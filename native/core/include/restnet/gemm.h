@@ -35,10 +35,15 @@ void gemm(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b, flo
 
 // An operand whose stored (row-major) matrix is read with column j shifted by -shift[j] when
 // shift is not null: data centred by its column means as it is packed (each difference taken in
-// f64 and rounded to f32, as center_columns does), without a centred copy in memory.
+// f64 and rounded to f32, as center_columns does), without a centred copy in memory. When
+// `squares` is not null (a transposed operand of gram_sweep, which packs each stored column once),
+// squares[j] gains the sum of the squares of column j's packed f32 values, in f64, summed per
+// k-slice of kBlockK samples and the slices added in order: the diagonal of op(M) op(M)^T in f64
+// while the values pass through, without another read of the matrix.
 struct ShiftedOperand {
   Operand op;
   const double* shift;
+  double* squares = nullptr;
 };
 
 constexpr std::size_t kAllRows = static_cast<std::size_t>(-1);
