@@ -7,8 +7,10 @@
 //
 // Statistics: per update, the batch is centred on its own means (in f64, so huge offsets do
 // not cancel) and its co-moments Xc^T Xc, Xc^T Yc come from the blocked GEMM with f64 output
-// (f32 products summed over at most kBlockK terms, f64 beyond). Batches and accumulators
-// combine with the pairwise update of Chan, Golub & LeVeque (1979), exact in exact arithmetic.
+// (f32 products summed over at most kBlockK terms, f64 beyond): one sweep over [Yc Xc] that
+// centres as it packs, with no centred copy, and adds each finished block straight into the
+// running moments. Batches and accumulators combine with the pairwise update of Chan, Golub &
+// LeVeque (1979), exact in exact arithmetic; update() and merge() apply it with the same formula.
 //
 // Solve: Cholesky in f64 when the normal matrix A = C + ridge I is positive definite and its
 // condition number (power / inverse-power estimate) is below 1 / kRankTolerance; otherwise a
@@ -55,7 +57,8 @@ class LeastSquaresAccumulator {
  public:
   LeastSquaresAccumulator(std::size_t in, std::size_t out);
 
-  // Adds the rows of (x, y). Checks shapes and finiteness before changing anything.
+  // Adds the rows of (x, y). Checks shapes and finiteness before changing anything. `control`
+  // is checked before the product, not inside it, so an update is applied whole or not at all.
   void update(MatrixView x, MatrixView y, const Control& control = {});
   // Adds another accumulator's statistics (same widths).
   void merge(const LeastSquaresAccumulator& other);
