@@ -141,9 +141,9 @@ void LeastSquaresAccumulator::update(MatrixView x, MatrixView y, const Control& 
           const double fa = p.f * p.dx[a];
           double* cxy = cxy_.data() + a * out_;
           for (std::size_t j = j0; j < cross_end; ++j) cxy[j] += row[j - j0] + fa * p.dy[j];
-          double* cxx = cxx_.data() - dy + a * in;  // cxx[j] is Cxx(a, j - dy)
+          double* cxx = cxx_.data() + a * in;  // row a of Cxx
           for (std::size_t j = std::max(j0, dy); j < std::min(j1, i + 1); ++j)
-            cxx[j] += row[j - j0] + fa * p.dx[j - dy];
+            cxx[j - dy] += row[j - j0] + fa * p.dx[j - dy];
         }
         // Mirror images Cxx(b, a), b < a: each row b of Cxx gets a run of the block's rows, in groups
         // that start on a cache line of Cxx (when rows of Cxx are whole lines apart), so that each
@@ -157,9 +157,9 @@ void LeastSquaresAccumulator::update(MatrixView x, MatrixView y, const Control& 
             const std::size_t b = j - dy;
             if (b + kAhead < in) __builtin_prefetch(cxx_.data() + (b + kAhead) * in + (g0 - dy), 1);
             const double fb = p.f * p.dx[b];
-            double* cxx = cxx_.data() + b * in - dy;  // cxx[i] is Cxx(b, i - dy)
+            double* cxx = cxx_.data() + b * in;  // row b of Cxx
             for (std::size_t i = std::max(g0, j + 1); i < g1; ++i)
-              cxx[i] += block[(i - i0) * w + (j - j0)] + fb * p.dx[i - dy];
+              cxx[i - dy] += block[(i - i0) * w + (j - j0)] + fb * p.dx[i - dy];
           }
         }
       },
