@@ -24,8 +24,8 @@ void check_product(std::size_t m, std::size_t n, std::size_t k, bool ta, bool tb
   const ref::Data b = ref::random_matrix(tb ? n : k, tb ? k : n, 17 + n);
   const double start = -1.0;
   std::vector<T> c(m * n, T(start));
-  restnet::gemm(m, n, k, Operand{a.values.data(), a.cols, ta}, Operand{b.values.data(), b.cols, tb},
-                c.data(), n, restnet::Part::Full, accumulate);
+  restnet::gemm(m, n, k, Operand{a.values.data(), a.cols, ta}, Operand{b.values.data(), b.cols, tb}, c.data(), n,
+                restnet::Part::Full, accumulate);
   double worst = 0.0;
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < n; ++j) {
@@ -137,9 +137,16 @@ TEST(centring_kernels_match_the_portable_ones_bit_for_bit) {
     kern.shifted_f32(x.values.data(), shift.data(), n, got.data());
     portable.shifted_f32(x.values.data(), shift.data(), n, expected.data());
     CHECK(got == expected);
-    kern.add_f64(x.values.data(), n, sums.data());
-    portable.add_f64(x.values.data(), n, expected_sums.data());
+    kern.add_rows_f64(x.values.data(), n, 1, n, sums.data());
+    portable.add_rows_f64(x.values.data(), n, 1, n, expected_sums.data());
     CHECK(sums == expected_sums);
+    // Several rows (a stride wider than a row; row counts on both sides of the blocking of 4).
+    for (std::size_t rows : {2, 4, 5, 9}) {
+      const ref::Data m = ref::random_matrix(rows, n + 3, 60 + n + rows, 1e3);
+      kern.add_rows_f64(m.values.data(), n + 3, rows, n, sums.data());
+      portable.add_rows_f64(m.values.data(), n + 3, rows, n, expected_sums.data());
+      CHECK(sums == expected_sums);
+    }
   }
 }
 

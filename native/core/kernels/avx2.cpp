@@ -108,15 +108,34 @@ RESTNET_AVX2 void shifted_f32(const float* src, const double* shift, std::size_t
   for (; i < n; ++i) dst[i] = static_cast<float>(src[i] - shift[i]);
 }
 
-RESTNET_AVX2 void add_f64(const float* src, std::size_t n, double* sums) {
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    _mm256_storeu_pd(sums + i, _mm256_add_pd(_mm256_loadu_pd(sums + i), _mm256_cvtps_pd(_mm_loadu_ps(src + i))));
+// Four rows per load and store of the sums, in row order, as avx512.cpp's.
+RESTNET_AVX2 void add_rows_f64(const float* src, std::size_t ld, std::size_t rows, std::size_t n, double* sums) {
+  std::size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float* s0 = src + r * ld;
+    const float *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      __m256d s = _mm256_loadu_pd(sums + i);
+      s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm_loadu_ps(s0 + i)));
+      s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm_loadu_ps(s1 + i)));
+      s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm_loadu_ps(s2 + i)));
+      s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm_loadu_ps(s3 + i)));
+      _mm256_storeu_pd(sums + i, s);
+    }
+    for (; i < n; ++i) sums[i] = sums[i] + s0[i] + s1[i] + s2[i] + s3[i];
   }
-  for (; i < n; ++i) sums[i] += src[i];
+  for (; r < rows; ++r) {
+    const float* s0 = src + r * ld;
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      _mm256_storeu_pd(sums + i, _mm256_add_pd(_mm256_loadu_pd(sums + i), _mm256_cvtps_pd(_mm_loadu_ps(s0 + i))));
+    }
+    for (; i < n; ++i) sums[i] += s0[i];
+  }
 }
 
-const Kernels table{Isa::Avx2, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_f64};
+const Kernels table{Isa::Avx2, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_rows_f64};
 
 }  // namespace
 

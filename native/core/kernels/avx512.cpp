@@ -110,15 +110,35 @@ RESTNET_AVX512 void shifted_f32(const float* src, const double* shift, std::size
   for (; i < n; ++i) dst[i] = static_cast<float>(src[i] - shift[i]);
 }
 
-RESTNET_AVX512 void add_f64(const float* src, std::size_t n, double* sums) {
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    _mm512_storeu_pd(sums + i, _mm512_add_pd(_mm512_loadu_pd(sums + i), _mm512_cvtps_pd(_mm256_loadu_ps(src + i))));
+// Four rows per load and store of the sums (a quarter of their traffic; the column sums of X are
+// bound by memory), added in row order; the remaining rows one at a time.
+RESTNET_AVX512 void add_rows_f64(const float* src, std::size_t ld, std::size_t rows, std::size_t n, double* sums) {
+  std::size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float* s0 = src + r * ld;
+    const float *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      __m512d s = _mm512_loadu_pd(sums + i);
+      s = _mm512_add_pd(s, _mm512_cvtps_pd(_mm256_loadu_ps(s0 + i)));
+      s = _mm512_add_pd(s, _mm512_cvtps_pd(_mm256_loadu_ps(s1 + i)));
+      s = _mm512_add_pd(s, _mm512_cvtps_pd(_mm256_loadu_ps(s2 + i)));
+      s = _mm512_add_pd(s, _mm512_cvtps_pd(_mm256_loadu_ps(s3 + i)));
+      _mm512_storeu_pd(sums + i, s);
+    }
+    for (; i < n; ++i) sums[i] = sums[i] + s0[i] + s1[i] + s2[i] + s3[i];
   }
-  for (; i < n; ++i) sums[i] += src[i];
+  for (; r < rows; ++r) {
+    const float* s0 = src + r * ld;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      _mm512_storeu_pd(sums + i, _mm512_add_pd(_mm512_loadu_pd(sums + i), _mm512_cvtps_pd(_mm256_loadu_ps(s0 + i))));
+    }
+    for (; i < n; ++i) sums[i] += s0[i];
+  }
 }
 
-const Kernels table{Isa::Avx512, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_f64};
+const Kernels table{Isa::Avx512, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_rows_f64};
 
 }  // namespace
 

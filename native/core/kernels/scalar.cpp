@@ -43,11 +43,14 @@ void shifted_f32(const float* src, const double* shift, std::size_t n, float* ds
   for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i] - shift[i]);
 }
 
-void add_f64(const float* src, std::size_t n, double* sums) {
-  for (std::size_t i = 0; i < n; ++i) sums[i] += src[i];
+void add_rows_f64(const float* src, std::size_t ld, std::size_t rows, std::size_t n, double* sums) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t i = 0; i < n; ++i) sums[i] += src[r * ld + i];
+  }
 }
 
-const Kernels table{Isa::Scalar, kMr, kNr, gemm_tile, gemm_out<double>, gemm_out<float>, dot_f64, shifted_f32, add_f64};
+const Kernels table{Isa::Scalar,     kMr,     kNr,         gemm_tile,   gemm_out<double>,
+                    gemm_out<float>, dot_f64, shifted_f32, add_rows_f64};
 
 }  // namespace
 

@@ -54,7 +54,7 @@ std::vector<double> column_means(MatrixView x) {
   const Kernels& kern = kernels();
   parallel_ranges(n, kRowChunk, [&](std::size_t i0, std::size_t i1) {
     double* sums = partial.data() + (i0 / kRowChunk) * d;
-    for (std::size_t i = i0; i < i1; ++i) kern.add_f64(x.row(i), d, sums);
+    kern.add_rows_f64(x.row(i0), x.stride, i1 - i0, d, sums);
   });
   std::vector<double> mean(d, 0.0);
   for (std::size_t t = 0; t < chunks; ++t) {

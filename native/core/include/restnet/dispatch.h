@@ -32,8 +32,10 @@ struct Kernels {
   double (*dot_f64)(const float* a, const float* b, std::size_t n);
   // dst[i] = src[i] - shift[i], subtracted in f64 and rounded to f32 (centring as it packs).
   void (*shifted_f32)(const float* src, const double* shift, std::size_t n, float* dst);
-  // sums[i] += src[i] in f64 (column sums, one row at a time).
-  void (*add_f64)(const float* src, std::size_t n, double* sums);
+  // sums[i] += src[r * ld + i] in f64 for r = 0, 1, ..., rows - 1 in that order (column sums): the
+  // SIMD kernels add several rows per load and store of the sums, the same additions in the same
+  // order as one row at a time.
+  void (*add_rows_f64)(const float* src, std::size_t ld, std::size_t rows, std::size_t n, double* sums);
 };
 
 // ISAs this CPU and OS can run, best last. Scalar is always present.
