@@ -83,24 +83,43 @@ function cpuMs() {
 }
 
 /**
+ * Before each timed call of `interleaved`, the same side runs untimed for at least this many ms
+ * (env BENCH_WARM_MS). OpenBLAS's idle threads spin after a call before they sleep: a numpy peer
+ * burned 90-100 ms of CPU in the first 100 ms after each call here and none in the 200 ms after
+ * that. On 2 cores that spinning thread took one core from whichever call came next, so
+ * back-to-back reps timed restnet's call at up to 1.5x its time alone. A pause instead of the
+ * warm-up let the cores idle, and the next call of either side paid for waking them (a 1024 x
+ * 256 Gram 3 -> 14 ms). After the warm-up each timed call runs on a machine busy with its own
+ * side only, as in a user's loop.
+ */
+export const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 150);
+
+/** Calls `fn` until WARM_MS have passed (at least once). */
+async function warm(fn) {
+  const start = performance.now();
+  do await fn();
+  while (performance.now() - start < WARM_MS);
+}
+
+/**
  * Times `ours` (a function, ms on this side) against `peer.call(op)` rep by rep, alternating,
- * after one warm-up of each, so both sides see the same machine load. Returns the medians in
- * ms and the median of the per-rep ratios (ours / peer), the figure the tables report, and the
- * same for CPU time (every thread of each process): on a shared machine the wall-time ratio
- * also measures how each side's threads fared in the scheduler, the CPU-time ratio only the
- * work done (a BLAS whose idle threads spin is charged for the spinning).
+ * so both sides see the same machine load; each timed call follows WARM_MS of untimed calls of
+ * the same side. Returns the medians in ms and the median of the per-rep ratios (ours / peer),
+ * the figure the tables report, and the same for CPU time (every thread of each process): on a
+ * shared machine the wall-time ratio also measures how each side's threads fared in the
+ * scheduler, the CPU-time ratio only the work done.
  */
 export async function interleaved(ours, peer, op, reps) {
-  await ours();
-  await peer.call(op);
   const wall = { ours: [], peer: [], ratio: [] },
     cpu = { ours: [], peer: [], ratio: [] };
   for (let i = 0; i < reps; i++) {
+    await warm(ours);
     const c = cpuMs(),
       t = performance.now();
     await ours();
     wall.ours.push(performance.now() - t);
     cpu.ours.push(cpuMs() - c);
+    await warm(() => peer.call(op));
     const p = await peer.call(op);
     wall.peer.push(p.seconds * 1e3);
     cpu.peer.push(p.cpuSeconds * 1e3);

@@ -17,6 +17,7 @@ import {
   blasLine,
   fmt,
   interleaved,
+  WARM_MS,
   machine,
   median,
   startPeer,
@@ -153,7 +154,7 @@ md += `n = ${n}, d = ${d}, float32 input, ${caps.threads} threads on both sides.
 md += `CPU: ${m.cpu}, ${m.cores} cores${m.mhz ? ` (${fmt(m.mhz / 1000)} GHz nominal)` : ''}; 1-minute load average at the start: ${fmt(m.load, 1)}`;
 md += `, at the end: ${fmt(loadavg()[0], 1)}`;
 md += `${Math.max(m.load, loadavg()[0]) > m.cores ? ' (the machine was shared with other jobs: read the ratios, not the milliseconds)' : ''}.\n\n`;
-md += `Peer: numpy ${info.numpy} on ${blasLine(info)}. Each rep runs restnet then the peer (one call each, after a warm-up of both); `;
+md += `Peer: numpy ${info.numpy} on ${blasLine(info)}. Each rep runs restnet then the peer (one timed call each, each after at least ${WARM_MS} ms of untimed calls of the same side, so that neither starts while the other's idle threads still spin: OpenBLAS's spun for about 100 ms after each call); `;
 md += `a run is ${reps} reps and its ratio the median of the per-rep wall-time ratios; ${runs} runs, one after another. `;
 md += `The ratio column is the median of the runs' ratios (every run's in brackets), the ms columns the median of the runs' medians. `;
 md += `The CPU-time ratio divides the CPU time of each process (every thread, user + system) over the same calls: the work done, whatever the scheduler did.\n\n`;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { capabilities, fitStitch, stitch, trainStitch } from '../dist/index.js';
-import { blasLine, fmt, interleaved, machine, startPeer, writeRaw, writeResults } from './harness.mjs';
+import { blasLine, fmt, interleaved, machine, WARM_MS, startPeer, writeRaw, writeResults } from './harness.mjs';
 
 const n = Number(process.env.BENCH_N ?? 20000);
 const d = Number(process.env.BENCH_D ?? 512);
@@ -85,7 +85,7 @@ md += `n = ${n} rows, ${d} -> ${k}, float32 data, ${caps.threads} threads on eve
 md += `torch.set_num_threads). restnet path: ${caps.simd}. CPU: ${m.cpu}, ${m.cores} cores; 1-minute load average at the start: ${fmt(m.load, 1)}`;
 md += `${m.load > m.cores ? ' (the machine was shared with other jobs: read the ratios, not the milliseconds)' : ''}.\n\n`;
 md += `Peers: numpy ${cases[0].info.numpy} on ${blasLine(cases[0].info)}; PyTorch ${torchInfo.torch} on ${blasLine(torchInfo)}. `;
-md += `Each rep runs restnet then the peer (one call each, after a warm-up of both), ${reps} reps; the ratio is the median of the per-rep wall-time ratios (min-max in brackets); `;
+md += `Each rep runs restnet then the peer (one timed call each, each after at least ${WARM_MS} ms of untimed calls of the same side, so that neither starts while the other's idle threads still spin: OpenBLAS's spun for about 100 ms after each call), ${reps} reps; the ratio is the median of the per-rep wall-time ratios (min-max in brackets); `;
 md += 'the CPU-time ratio divides the CPU time of each process (every thread, user + system) over the same calls. ';
 md +=
   'The PyTorch peer runs with OMP_WAIT_POLICY=PASSIVE: with its OpenMP threads spinning while they wait, its epoch took 5-20 s on this shared machine instead of 0.7 s.\n\n';
