@@ -6,6 +6,7 @@
 
 #include "harness.h"
 #include "reference.h"
+#include "restnet/dispatch.h"
 #include "restnet/errors.h"
 #include "restnet/lstsq.h"
 #include "restnet/sgd.h"
@@ -47,8 +48,9 @@ void mse_gradient(const std::vector<long double>& w, const std::vector<long doub
 
 // Three steps of the optimizer written out, against train_batch.
 void check_three_steps(const OptimizerOptions& o) {
-  const ref::Data x = ref::random_matrix(6, 5, 21), y = ref::random_matrix(6, 3, 22);
-  const LinearMap init = random_map(5, 3, 23);
+  // 5 x 7 = 35 weights: every SIMD update's vector body (16, 8 or 4 wide) and its scalar tail.
+  const ref::Data x = ref::random_matrix(6, 5, 21), y = ref::random_matrix(6, 7, 22);
+  const LinearMap init = random_map(5, 7, 23);
   restnet::TrainableStitch stitch(init, o);
   std::vector<long double> w(init.weight.begin(), init.weight.end()), b(init.bias.begin(), init.bias.end());
   std::vector<long double> mw(w.size(), 0), mb(b.size(), 0), vw(w.size(), 0), vb(b.size(), 0), gw, gb;
@@ -108,6 +110,25 @@ TEST(sgd_and_adam_match_their_update_rules) {
   o.lr = 0.01;
   o.weight_decay = 0.1;
   check_three_steps(o);
+}
+
+// Each path's Adam update rounds every product and sum on its own, as the scalar kernel does: the
+// same bits on every path (an FMA, fused by the compiler, would change the last bit).
+TEST(adam_kernel_gives_the_scalar_kernels_bits) {
+  const std::size_t n = 37;  // vector bodies and a tail on every path
+  const ref::Data g = ref::random_matrix(1, n, 41), p = ref::random_matrix(1, n, 42), m = ref::random_matrix(1, n, 43),
+                  v0 = ref::random_matrix(1, n, 44);
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = v0.values[i] * v0.values[i];  // second moments are >= 0
+  const restnet::AdamStep s{0.9f, 0.1f, 0.999f, 0.001f, 0.0137f, 1.3f, 1e-8f, 0.9993f};
+  std::vector<float> p1 = p.values, m1 = m.values, v1 = v, p2 = p.values, m2 = m.values, v2 = v;
+  restnet::kernels().adam_f32(n, s, g.values.data(), p1.data(), m1.data(), v1.data());
+  restnet::kernels_for(restnet::Isa::Scalar).adam_f32(n, s, g.values.data(), p2.data(), m2.data(), v2.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    CHECK(p1[i] == p2[i]);
+    CHECK(m1[i] == m2[i]);
+    CHECK(v1[i] == v2[i]);
+  }
 }
 
 TEST(backward_and_step_equal_the_fused_step) {

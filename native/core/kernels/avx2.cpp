@@ -135,7 +135,30 @@ RESTNET_AVX2 void add_rows_f64(const float* src, std::size_t ld, std::size_t row
   }
 }
 
-const Kernels table{Isa::Avx2, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_rows_f64};
+// Compiled for AVX2 without FMA3, so that the compiler cannot fuse the products and sums:
+// fused, the results would differ from the other paths'.
+__attribute__((target("avx2"))) void adam_f32(std::size_t n, const AdamStep& s, const float* g, float* p, float* m,
+                                              float* v) {
+  const __m256 b1 = _mm256_set1_ps(s.b1), c1 = _mm256_set1_ps(s.c1), b2 = _mm256_set1_ps(s.b2),
+               c2 = _mm256_set1_ps(s.c2), step = _mm256_set1_ps(s.step_size), inv = _mm256_set1_ps(s.inv_sqrt_bc2),
+               eps = _mm256_set1_ps(s.eps), keep = _mm256_set1_ps(s.keep);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 gi = _mm256_loadu_ps(g + i);
+    const __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gi));
+    const __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(c2, gi), gi));
+    const __m256 denom = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), inv), eps);
+    const __m256 pi =
+        _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i), keep), _mm256_div_ps(_mm256_mul_ps(step, mi), denom));
+    _mm256_storeu_ps(m + i, mi);
+    _mm256_storeu_ps(v + i, vi);
+    _mm256_storeu_ps(p + i, pi);
+  }
+  scalar_kernels()->adam_f32(n - i, s, g + i, p + i, m + i, v + i);
+}
+
+const Kernels table{Isa::Avx2, kMr,         kNr,          gemm_tile, gemm_f64, gemm_f32,
+                    dot_f64,   shifted_f32, add_rows_f64, adam_f32};
 
 }  // namespace
 

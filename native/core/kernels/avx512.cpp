@@ -138,7 +138,37 @@ RESTNET_AVX512 void add_rows_f64(const float* src, std::size_t ld, std::size_t r
   }
 }
 
-const Kernels table{Isa::Avx512, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_rows_f64};
+// Each product and sum with its own rounding ({rn-sae}: round to nearest as the default mode
+// does): written plainly, the compiler fuses them into FMAs, whose results differ from the
+// other paths'. Division and square root are correctly rounded on every path.
+// GCC 12's intrinsics headers trip -Wmaybe-uninitialized on _mm512_undefined_ps (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+RESTNET_AVX512 void adam_f32(std::size_t n, const AdamStep& s, const float* g, float* p, float* m, float* v) {
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  const __m512 b1 = _mm512_set1_ps(s.b1), c1 = _mm512_set1_ps(s.c1), b2 = _mm512_set1_ps(s.b2),
+               c2 = _mm512_set1_ps(s.c2), step = _mm512_set1_ps(s.step_size), inv = _mm512_set1_ps(s.inv_sqrt_bc2),
+               eps = _mm512_set1_ps(s.eps), keep = _mm512_set1_ps(s.keep);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 gi = _mm512_loadu_ps(g + i);
+    const __m512 mi = _mm512_add_round_ps(_mm512_mul_round_ps(b1, _mm512_loadu_ps(m + i), kRound),
+                                          _mm512_mul_round_ps(c1, gi, kRound), kRound);
+    const __m512 vi = _mm512_add_round_ps(_mm512_mul_round_ps(b2, _mm512_loadu_ps(v + i), kRound),
+                                          _mm512_mul_round_ps(_mm512_mul_round_ps(c2, gi, kRound), gi, kRound), kRound);
+    const __m512 denom = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_sqrt_ps(vi), inv, kRound), eps, kRound);
+    const __m512 pi = _mm512_sub_round_ps(_mm512_mul_round_ps(_mm512_loadu_ps(p + i), keep, kRound),
+                                          _mm512_div_ps(_mm512_mul_round_ps(step, mi, kRound), denom), kRound);
+    _mm512_storeu_ps(m + i, mi);
+    _mm512_storeu_ps(v + i, vi);
+    _mm512_storeu_ps(p + i, pi);
+  }
+  scalar_kernels()->adam_f32(n - i, s, g + i, p + i, m + i, v + i);
+}
+#pragma GCC diagnostic pop
+
+const Kernels table{Isa::Avx512, kMr,         kNr,          gemm_tile, gemm_f64, gemm_f32,
+                    dot_f64,     shifted_f32, add_rows_f64, adam_f32};
 
 }  // namespace
 

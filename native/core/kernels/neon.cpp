@@ -113,7 +113,29 @@ void add_rows_f64(const float* src, std::size_t ld, std::size_t rows, std::size_
   }
 }
 
-const Kernels table{Isa::Neon, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_rows_f64};
+// Products and sums rounded one by one: fused (fp-contract), the results would differ from the
+// other paths'. GCC fuses NEON's vmulq + vaddq like plain arithmetic, hence the attribute.
+__attribute__((optimize("fp-contract=off"))) void adam_f32(std::size_t n, const AdamStep& s, const float* g, float* p,
+                                                           float* m, float* v) {
+  const float32x4_t b1 = vdupq_n_f32(s.b1), c1 = vdupq_n_f32(s.c1), b2 = vdupq_n_f32(s.b2), c2 = vdupq_n_f32(s.c2),
+                    step = vdupq_n_f32(s.step_size), inv = vdupq_n_f32(s.inv_sqrt_bc2), eps = vdupq_n_f32(s.eps),
+                    keep = vdupq_n_f32(s.keep);
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t gi = vld1q_f32(g + i);
+    const float32x4_t mi = vaddq_f32(vmulq_f32(b1, vld1q_f32(m + i)), vmulq_f32(c1, gi));
+    const float32x4_t vi = vaddq_f32(vmulq_f32(b2, vld1q_f32(v + i)), vmulq_f32(vmulq_f32(c2, gi), gi));
+    const float32x4_t denom = vaddq_f32(vmulq_f32(vsqrtq_f32(vi), inv), eps);
+    const float32x4_t pi = vsubq_f32(vmulq_f32(vld1q_f32(p + i), keep), vdivq_f32(vmulq_f32(step, mi), denom));
+    vst1q_f32(m + i, mi);
+    vst1q_f32(v + i, vi);
+    vst1q_f32(p + i, pi);
+  }
+  scalar_kernels()->adam_f32(n - i, s, g + i, p + i, m + i, v + i);
+}
+
+const Kernels table{Isa::Neon, kMr,         kNr,          gemm_tile, gemm_f64, gemm_f32,
+                    dot_f64,   shifted_f32, add_rows_f64, adam_f32};
 
 }  // namespace
 

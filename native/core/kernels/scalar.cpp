@@ -1,4 +1,5 @@
 // Portable kernels: the reference every SIMD path is tested against, and the fallback.
+#include <cmath>
 #include <cstddef>
 
 #include "../src/kernel_table.h"
@@ -49,8 +50,19 @@ void add_rows_f64(const float* src, std::size_t ld, std::size_t rows, std::size_
   }
 }
 
-const Kernels table{Isa::Scalar,     kMr,     kNr,         gemm_tile,   gemm_out<double>,
-                    gemm_out<float>, dot_f64, shifted_f32, add_rows_f64};
+// No contraction into FMAs (aarch64 compilers fuse by default): every path rounds each product.
+__attribute__((optimize("fp-contract=off"))) void adam_f32(std::size_t n, const AdamStep& s, const float* g, float* p,
+                                                           float* m, float* v) {
+  for (std::size_t i = 0; i < n; ++i) {
+    m[i] = s.b1 * m[i] + s.c1 * g[i];
+    v[i] = s.b2 * v[i] + s.c2 * g[i] * g[i];
+    const float denom = std::sqrt(v[i]) * s.inv_sqrt_bc2 + s.eps;
+    p[i] = p[i] * s.keep - s.step_size * m[i] / denom;
+  }
+}
+
+const Kernels table{Isa::Scalar,     kMr,     kNr,         gemm_tile,    gemm_out<double>,
+                    gemm_out<float>, dot_f64, shifted_f32, add_rows_f64, adam_f32};
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "restnet/dispatch.h"
 #include "restnet/errors.h"
 #include "restnet/gemm.h"
 #include "restnet/sgd.h"
@@ -13,6 +14,9 @@ namespace {
 // Output columns per task: one AVX-512 micro-tile wide, enough tasks for any core count that
 // matters at out = 256, and fixed so that results never depend on the thread count.
 constexpr std::size_t kSliceCols = 32;
+// Parameters per task of the update, which is elementwise (any split gives the same results):
+// 64 KiB of each array, a few tasks per thread at in x out = 512 x 256.
+constexpr std::size_t kUpdateChunk = 16384;
 // Adam's constants, as PyTorch: moments updated in f32, bias corrections from the f64 betas.
 constexpr double kBeta1 = 0.9, kBeta2 = 0.999;
 constexpr float kEps = 1e-8f;
@@ -98,11 +102,7 @@ void TrainableStitch::backward(MatrixView x, MatrixView grad_out) {
 }
 
 void TrainableStitch::step(double lr) {
-  const std::size_t t = ++steps_;
-  parallel_for(slices(map_.out), [&](std::size_t s) {
-    const std::size_t j0 = s * kSliceCols, j1 = std::min(map_.out, j0 + kSliceCols);
-    update_columns(j0, j1, grad_w_.data(), grad_b_.data(), lr, t);
-  });
+  update(grad_w_.data(), grad_b_.data(), lr, ++steps_);
   std::fill(grad_w_.begin(), grad_w_.end(), 0.0f);
   std::fill(grad_b_.begin(), grad_b_.end(), 0.0f);
 }
@@ -136,57 +136,55 @@ double TrainableStitch::train_batch(MatrixView x, MatrixView y, Loss loss, doubl
     }
   });
   gemm(d, k, m, Operand{x.data, x.stride, true}, Operand{r.data(), k, false}, step_w_.data(), k);
-  parallel_for(slices(k), [&](std::size_t s) {
-    const std::size_t j0 = s * kSliceCols, j1 = std::min(k, j0 + kSliceCols);
-    update_columns(j0, j1, step_w_.data(), step_b_.data(), lr, t);
-  });
+  update(step_w_.data(), step_b_.data(), lr, t);
   double sum = 0.0;
   for (double p : partial) sum += p;
   return sum;
 }
 
-void TrainableStitch::update_columns(std::size_t j0, std::size_t j1, const float* gw, const float* gb, double lr,
-                                     std::size_t t) {
-  const std::size_t k = map_.out, w = j1 - j0;
+void TrainableStitch::update(const float* gw, const float* gb, double lr, std::size_t t) {
+  const std::size_t nw = map_.in * map_.out, chunks = (nw + kUpdateChunk - 1) / kUpdateChunk;
+  parallel_for(chunks + 1, [&](std::size_t c) {
+    if (c == chunks) {
+      update_range(true, 0, map_.out, gb, lr, t);
+      return;
+    }
+    const std::size_t at = c * kUpdateChunk;
+    update_range(false, at, std::min(kUpdateChunk, nw - at), gw + at, lr, t);
+  });
+}
+
+void TrainableStitch::update_range(bool bias, std::size_t at, std::size_t n, const float* g, double lr,
+                                   std::size_t t) {
   const OptimizerOptions& o = options_;
-  const float decay = static_cast<float>(1.0 - lr * o.weight_decay);
+  float* p = (bias ? map_.bias : map_.weight).data() + at;
+  // Weight decay applies to the weight only.
+  const float keep = bias ? 1.0f : static_cast<float>(1.0 - lr * o.weight_decay);
   if (o.kind == OptimizerKind::Adam) {
     const double bc1 = 1.0 - std::pow(kBeta1, static_cast<double>(t));
     const double bc2 = 1.0 - std::pow(kBeta2, static_cast<double>(t));
     const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
-    const float step_size = static_cast<float>(lr / bc1), inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-    auto adam = [&](float* p, float* m, float* v, const float* g, float keep) {
-      for (std::size_t j = 0; j < w; ++j) {
-        m[j] = b1 * m[j] + (1.0f - b1) * g[j];
-        v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
-        const float denom = std::sqrt(v[j]) * inv_sqrt_bc2 + kEps;
-        p[j] = p[j] * keep - step_size * m[j] / denom;
-      }
-    };
-    for (std::size_t i = 0; i < map_.in; ++i) {
-      const std::size_t at = i * k + j0;
-      adam(map_.weight.data() + at, m_w_.data() + at, v_w_.data() + at, gw + at, decay);
-    }
-    adam(map_.bias.data() + j0, m_b_.data() + j0, v_b_.data() + j0, gb + j0, 1.0f);
+    const AdamStep s{b1,
+                     1.0f - b1,
+                     b2,
+                     1.0f - b2,
+                     static_cast<float>(lr / bc1),
+                     static_cast<float>(1.0 / std::sqrt(bc2)),
+                     kEps,
+                     keep};
+    kernels().adam_f32(n, s, g, p, (bias ? m_b_ : m_w_).data() + at, (bias ? v_b_ : v_w_).data() + at);
     return;
   }
   const float rate = static_cast<float>(lr), mu = static_cast<float>(o.momentum);
-  auto sgd = [&](float* p, float* buf, const float* g, float keep) {
-    for (std::size_t j = 0; j < w; ++j) {
-      float d = g[j];
-      if (mu != 0.0f) {
-        buf[j] = mu * buf[j] + d;
-        d = o.nesterov ? d + mu * buf[j] : buf[j];
-      }
-      p[j] = p[j] * keep - rate * d;
+  float* buf = mu != 0.0f ? (bias ? m_b_ : m_w_).data() + at : nullptr;
+  for (std::size_t j = 0; j < n; ++j) {
+    float d = g[j];
+    if (mu != 0.0f) {
+      buf[j] = mu * buf[j] + d;
+      d = o.nesterov ? d + mu * buf[j] : buf[j];
     }
-  };
-  const bool momentum = mu != 0.0f;
-  for (std::size_t i = 0; i < map_.in; ++i) {
-    const std::size_t at = i * k + j0;
-    sgd(map_.weight.data() + at, momentum ? m_w_.data() + at : nullptr, gw + at, decay);
+    p[j] = p[j] * keep - rate * d;
   }
-  sgd(map_.bias.data() + j0, momentum ? m_b_.data() + j0 : nullptr, gb + j0, 1.0f);
 }
 
 }  // namespace restnet

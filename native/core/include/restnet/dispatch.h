@@ -15,6 +15,13 @@ const char* isa_name(Isa isa);
 // Parses "scalar" | "avx2" | "avx512" | "neon"; throws TypeError otherwise.
 Isa parse_isa(const std::string& name);
 
+// One Adam step's constants, in f32 as the update uses them (PyTorch's order of operations):
+// m = b1 m + c1 g; v = b2 v + (c2 g) g; p = p keep - (step_size m) / (sqrt(v) inv_sqrt_bc2 + eps),
+// where c1 = 1 - b1, c2 = 1 - b2 and keep = 1 - lr weight_decay.
+struct AdamStep {
+  float b1, c1, b2, c2, step_size, inv_sqrt_bc2, eps, keep;
+};
+
 // The kernels one ISA provides. A GEMM micro-kernel computes an mr x nr tile of A*B over kc
 // terms from packed panels: a is kc x mr (mr values per step), b is kc x nr, summed in f32.
 // gemm_tile overwrites c (mr x nr, row-major) with the sums: the edge tiles of a product go
@@ -36,6 +43,9 @@ struct Kernels {
   // SIMD kernels add several rows per load and store of the sums, the same additions in the same
   // order as one row at a time.
   void (*add_rows_f64)(const float* src, std::size_t ld, std::size_t rows, std::size_t n, double* sums);
+  // The Adam update (AdamStep) of n parameters p with moments m, v and gradient g, each product
+  // and sum rounded on its own (never fused into an FMA), so every path gives the scalar results.
+  void (*adam_f32)(std::size_t n, const AdamStep& s, const float* g, float* p, float* m, float* v);
 };
 
 // ISAs this CPU and OS can run, best last. Scalar is always present.

@@ -63,8 +63,10 @@ class TrainableStitch {
   std::size_t steps() const { return steps_; }
 
  private:
-  // The update of output columns [j0, j1) from gw (in x out) and gb (out) at step t (1-based).
-  void update_columns(std::size_t j0, std::size_t j1, const float* gw, const float* gb, double lr, std::size_t t);
+  // The update of every parameter from gw (in x out) and gb (out) at step t (1-based), in parallel.
+  void update(const float* gw, const float* gb, double lr, std::size_t t);
+  // The update of n parameters from `at` on: of the weight, or of the bias when `bias`.
+  void update_range(bool bias, std::size_t at, std::size_t n, const float* g, double lr, std::size_t t);
 
   LinearMap map_;
   OptimizerOptions options_;
