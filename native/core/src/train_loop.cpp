@@ -15,10 +15,20 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 constexpr std::size_t kRowChunk = 256;
+constexpr std::size_t kGatherRows = 32;
 
-void gather(MatrixView m, const std::size_t* rows, std::size_t count, std::vector<float>& out) {
-  out.resize(count * m.cols);
-  for (std::size_t i = 0; i < count; ++i) std::copy(m.row(rows[i]), m.row(rows[i]) + m.cols, out.data() + i * m.cols);
+// Rows of x and of y, in threads: the batch's rows lie scattered over matrices larger than the
+// caches, and one thread copying them waits on memory most of the time.
+void gather(MatrixView x, MatrixView y, const std::size_t* rows, std::size_t count, std::vector<float>& xb,
+            std::vector<float>& yb) {
+  xb.resize(count * x.cols);
+  yb.resize(count * y.cols);
+  parallel_ranges(count, kGatherRows, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      std::copy(x.row(rows[i]), x.row(rows[i]) + x.cols, xb.data() + i * x.cols);
+      std::copy(y.row(rows[i]), y.row(rows[i]) + y.cols, yb.data() + i * y.cols);
+    }
+  });
 }
 
 std::string widths(std::size_t in, std::size_t out) { return std::to_string(in) + " -> " + std::to_string(out); }
@@ -128,8 +138,7 @@ TrainResult train_stitch(MatrixView x, MatrixView y, const LinearMap& init, cons
     for (std::size_t b = 0; b < per_epoch; ++b) {
       control.check();
       const std::size_t begin = b * batch, count = std::min(batch, n - begin);
-      gather(x, order.data() + begin, count, xb);
-      gather(y, order.data() + begin, count, yb);
+      gather(x, y, order.data() + begin, count, xb, yb);
       const double lr = scheduled_lr(options, epoch * per_epoch + b, total, epoch);
       loss_sum += stitch.train_batch(MatrixView(xb.data(), count, x.cols), MatrixView(yb.data(), count, y.cols),
                                      options.loss, lr);
