@@ -276,7 +276,11 @@ void repack_rows(const PackedColumns& pb, std::size_t nr, std::size_t i0, std::s
 PackedColumns pack_columns(const Source& bt, std::size_t j0, std::size_t j1, std::size_t nr, std::size_t k,
                            float* out) {
   const PackedColumns packed{out, j0, round_up(j1 - j0, nr)};
-  parallel_ranges((j1 - j0 + nr - 1) / nr, 8, [&](std::size_t r0, std::size_t r1) {
+  // Up to 8 panels per task, but at least one task per thread: a stitch's 256 columns are 8
+  // AVX-512 panels, which one task would pack alone while the other threads wait.
+  const std::size_t panels = (j1 - j0 + nr - 1) / nr;
+  const std::size_t chunk = std::max<std::size_t>(1, std::min<std::size_t>(8, panels / thread_count()));
+  parallel_ranges(panels, chunk, [&](std::size_t r0, std::size_t r1) {
     const std::size_t c0 = j0 + r0 * nr, c1 = std::min(j1, j0 + r1 * nr);
     for (std::size_t p0 = 0; p0 < k; p0 += kBlockK) {
       const std::size_t kc = std::min(kBlockK, k - p0);
