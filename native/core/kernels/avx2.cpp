@@ -146,7 +146,8 @@ __attribute__((target("avx2"))) void adam_f32(std::size_t n, const AdamStep& s, 
   for (; i + 8 <= n; i += 8) {
     const __m256 gi = _mm256_loadu_ps(g + i);
     const __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gi));
-    const __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(c2, gi), gi));
+    const __m256 vi =
+        _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(c2, gi), gi));
     const __m256 denom = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), inv), eps);
     const __m256 pi =
         _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i), keep), _mm256_div_ps(_mm256_mul_ps(step, mi), denom));
@@ -157,8 +158,7 @@ __attribute__((target("avx2"))) void adam_f32(std::size_t n, const AdamStep& s, 
   scalar_kernels()->adam_f32(n - i, s, g + i, p + i, m + i, v + i);
 }
 
-const Kernels table{Isa::Avx2, kMr,         kNr,          gemm_tile, gemm_f64, gemm_f32,
-                    dot_f64,   shifted_f32, add_rows_f64, adam_f32};
+const Kernels table{Isa::Avx2, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_rows_f64, adam_f32};
 
 }  // namespace
 

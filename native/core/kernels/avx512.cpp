@@ -167,8 +167,7 @@ RESTNET_AVX512 void adam_f32(std::size_t n, const AdamStep& s, const float* g, f
 }
 #pragma GCC diagnostic pop
 
-const Kernels table{Isa::Avx512, kMr,         kNr,          gemm_tile, gemm_f64, gemm_f32,
-                    dot_f64,     shifted_f32, add_rows_f64, adam_f32};
+const Kernels table{Isa::Avx512, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_rows_f64, adam_f32};
 
 }  // namespace
 

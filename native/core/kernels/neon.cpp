@@ -134,8 +134,7 @@ __attribute__((optimize("fp-contract=off"))) void adam_f32(std::size_t n, const 
   scalar_kernels()->adam_f32(n - i, s, g + i, p + i, m + i, v + i);
 }
 
-const Kernels table{Isa::Neon, kMr,         kNr,          gemm_tile, gemm_f64, gemm_f32,
-                    dot_f64,   shifted_f32, add_rows_f64, adam_f32};
+const Kernels table{Isa::Neon, kMr, kNr, gemm_tile, gemm_f64, gemm_f32, dot_f64, shifted_f32, add_rows_f64, adam_f32};
 
 }  // namespace
 

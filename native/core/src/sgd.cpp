@@ -154,8 +154,7 @@ void TrainableStitch::update(const float* gw, const float* gb, double lr, std::s
   });
 }
 
-void TrainableStitch::update_range(bool bias, std::size_t at, std::size_t n, const float* g, double lr,
-                                   std::size_t t) {
+void TrainableStitch::update_range(bool bias, std::size_t at, std::size_t n, const float* g, double lr, std::size_t t) {
   const OptimizerOptions& o = options_;
   float* p = (bias ? map_.bias : map_.weight).data() + at;
   // Weight decay applies to the weight only.
@@ -164,14 +163,9 @@ void TrainableStitch::update_range(bool bias, std::size_t at, std::size_t n, con
     const double bc1 = 1.0 - std::pow(kBeta1, static_cast<double>(t));
     const double bc2 = 1.0 - std::pow(kBeta2, static_cast<double>(t));
     const float b1 = static_cast<float>(kBeta1), b2 = static_cast<float>(kBeta2);
-    const AdamStep s{b1,
-                     1.0f - b1,
-                     b2,
-                     1.0f - b2,
-                     static_cast<float>(lr / bc1),
-                     static_cast<float>(1.0 / std::sqrt(bc2)),
-                     kEps,
-                     keep};
+    const AdamStep s{
+        b1,   1.0f - b1, b2, 1.0f - b2, static_cast<float>(lr / bc1), static_cast<float>(1.0 / std::sqrt(bc2)),
+        kEps, keep};
     kernels().adam_f32(n, s, g, p, (bias ? m_b_ : m_w_).data() + at, (bias ? v_b_ : v_w_).data() + at);
     return;
   }
