@@ -58,7 +58,9 @@ class LeastSquaresAccumulator {
   LeastSquaresAccumulator(std::size_t in, std::size_t out);
 
   // Adds the rows of (x, y). Checks shapes and finiteness before changing anything. `control`
-  // is checked before the product, not inside it, so an update is applied whole or not at all.
+  // is checked before the product, not inside it, so a cancelled update changes nothing. The
+  // sweep adds its blocks as they finish: an allocation failure inside it (its tasks' buffers,
+  // a few KiB each, after the packed operand) would leave the batch half added.
   void update(MatrixView x, MatrixView y, const Control& control = {});
   // Adds another accumulator's statistics (same widths).
   void merge(const LeastSquaresAccumulator& other);
