@@ -1,5 +1,5 @@
 // Shared pieces of the benchmarks: timing, medians, peers run as child processes, machine facts,
-// and the per-suite result files that run.mjs assembles into RESULTS.md.
+// and the per-suite result files that assemble.mjs joins into RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
