@@ -6,6 +6,9 @@ by the Node side, so both see the same data), then times on request:
 - gram:        X @ X.T (numpy dispatches this to a symmetric rank-k update, ssyrk)
 - ckaFeature:  linear CKA by the feature form on centred data (the best numpy formulation)
 - ckaGram:     linear CKA by the Gram form (Kornblith's notebook: gram_linear, center_gram, sum)
+- normalEquations: a stitch's least-squares normal equations in f32, Xc^T Xc (ssyrk) and Xc^T Yc,
+               with Y the first n * d / 2 values of y as an n x d/2 matrix (the Node side's)
+- stitchApply: X W + b with a d x d/2 W (a stitch's forward pass)
 Its info adds the f64 value of linear CKA for an accuracy check.
 """
 import json
@@ -33,15 +36,27 @@ def cka_gram(x, y):
     return np.sum(kc * lc) / np.sqrt(np.sum(kc * kc) * np.sum(lc * lc))
 
 
+def normal_equations(x, y):
+    xc = x - x.mean(0, keepdims=True)
+    yc = y - y.mean(0, keepdims=True)
+    return xc.T @ xc, xc.T @ yc
+
+
 def main():
     req = json.loads(sys.stdin.readline())
     n, d = req["n"], req["d"]
     x = np.fromfile(req["x"], dtype=np.float32).reshape(n, d)
     y = np.fromfile(req["y"], dtype=np.float32).reshape(n, d)
+    half = y.reshape(-1)[: n * (d // 2)].reshape(n, d // 2)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((d, d // 2), dtype=np.float32)
+    b = rng.standard_normal(d // 2, dtype=np.float32)
     ops = {
         "gram": lambda: x @ x.T,
         "ckaFeature": lambda: cka_feature(x, y),
         "ckaGram": lambda: cka_gram(x, y),
+        "normalEquations": lambda: normal_equations(x, half),
+        "stitchApply": lambda: x @ w + b,
     }
     serve(ops, lambda: {"numpy": np.__version__,
                         "ckaF64": float(cka_feature(x.astype(np.float64), y.astype(np.float64)))})
