@@ -14,6 +14,7 @@
 #include "restnet/control.h"
 #include "restnet/gram.h"
 #include "restnet/matrix.h"
+#include "restnet/thread_pool.h"
 
 namespace restnet_addon {
 
@@ -100,7 +101,8 @@ std::shared_ptr<restnet::CancelToken> token_arg(const Napi::Value& value);
 // once): V8 sees the memory and reclaims it without waiting for the event loop to turn.
 Napi::Object matrix64_value(Napi::Env env, restnet::Matrix64&& m);
 
-// Runs fn and converts core exceptions into JavaScript TypeError / RangeError / Error.
+// Runs fn, with the pool kept warm for its length (restnet::KeepPoolWarm), and converts core
+// exceptions into JavaScript TypeError / RangeError / Error.
 template <class Fn>
 auto guarded(Napi::Env env, Fn&& fn) -> decltype(fn());
 
@@ -110,6 +112,7 @@ Napi::Error js_error(Napi::Env env, const std::exception_ptr& error);
 template <class Fn>
 auto guarded(Napi::Env env, Fn&& fn) -> decltype(fn()) {
   try {
+    const restnet::KeepPoolWarm warm;
     return fn();
   } catch (const Napi::Error&) {
     throw;

@@ -66,6 +66,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
+      const restnet::KeepPoolWarm warm;  // polling workers between this call's jobs
       result_ = work_(control_);
     } catch (...) {
       error_ = std::current_exception();

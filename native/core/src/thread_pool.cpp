@@ -17,11 +17,14 @@ std::size_t hardware_threads() {
   return n == 0 ? 1 : n;
 }
 
-// How long a thread polls for the next job (a worker) or for the end of its job (the caller)
-// before it sleeps on a condition variable. Training runs jobs of ~0.1 ms back to back, four
-// per step: waking a sleeping thread took longer than many of them. Bounded, so that idle
-// workers give their core back to the machine's other processes after 50 us.
+// How long a thread polls for the next job (a worker, while a KeepPoolWarm lives) or for the
+// end of its job (the caller) before it sleeps on a condition variable. Training runs jobs of
+// ~0.1 ms back to back, four per step: waking a sleeping thread took longer than many of them.
+// Bounded, so that idle workers give their core back to other processes after 50 us.
 constexpr std::chrono::microseconds kSpin{50};
+
+// Live KeepPoolWarm objects.
+std::atomic<std::size_t> warm_scopes{0};
 
 void relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -104,7 +107,8 @@ class Pool {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
       lock.unlock();
-      spin_until([&] { return stopping_ || generation_ != seen; });
+      // No call in progress: sleep at once rather than poll for a job that is not coming.
+      spin_until([&] { return stopping_ || generation_ != seen || warm_scopes.load() == 0; });
       lock.lock();
       wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
       if (stopping_) return;
@@ -165,6 +169,10 @@ Pool& pool() {
 std::size_t thread_count() { return pool().threads(); }
 
 void set_thread_count(std::size_t n) { pool().set_threads(n); }
+
+KeepPoolWarm::KeepPoolWarm() { warm_scopes.fetch_add(1); }
+
+KeepPoolWarm::~KeepPoolWarm() { warm_scopes.fetch_sub(1); }
 
 void parallel_for(std::size_t tasks, const std::function<void(std::size_t)>& fn) {
   if (tasks == 0) return;

@@ -21,4 +21,18 @@ void parallel_for(std::size_t tasks, const std::function<void(std::size_t)>& fn)
 // the pool. Partial results indexed by begin / chunk combine in a thread-independent order.
 void parallel_ranges(std::size_t n, std::size_t chunk, const std::function<void(std::size_t, std::size_t)>& fn);
 
+// While at least one KeepPoolWarm lives (on any thread), a worker that finishes a job polls up
+// to 50 us for the next one before it sleeps: one call's jobs follow each other within
+// microseconds (a training step runs four of ~0.1 ms), and waking a sleeping thread costs more
+// than many of them. With none alive, idle workers sleep at once, so the cores go back to the
+// rest of the process (onnxruntime's threads between two stitch calls) and the machine as soon
+// as a call returns. The addon keeps one for the length of every call into the core.
+class KeepPoolWarm {
+ public:
+  KeepPoolWarm();
+  ~KeepPoolWarm();
+  KeepPoolWarm(const KeepPoolWarm&) = delete;
+  KeepPoolWarm& operator=(const KeepPoolWarm&) = delete;
+};
+
 }  // namespace restnet
