@@ -153,3 +153,45 @@ it('rejects bad input with errors naming the argument', () => {
   const fit = fitStitch(x, y);
   expect(() => fit.apply(randomMatrix(4, 5, 1))).toThrow(/^x: expected 3 columns/);
 });
+
+// apply checks x for NaN and infinity through its own result (no separate pass over x): a
+// non-finite value in a row of x must still be reported with its row and column, also where it
+// meets a zero column of W (inf x 0 = NaN), while a finite x whose product overflows is returned
+// as computed, as a check of x alone would.
+describeEachSimd('stitch apply: non-finite input through the result', () => {
+  const rows = 600; // more than one 256-row chunk of the bias pass, several row blocks of the product
+  const x = randomMatrix(rows, 70, 11);
+  const fit = fitStitch(x, randomMatrix(rows, 33, 12));
+  // The fitted W with its column 4 zeroed.
+  for (let p = 0; p < 70; p++) fit.weight.data[p * 33 + 4] = 0;
+
+  it('names the row and column of a NaN or an infinity, wherever it lies', () => {
+    for (const [row, col, value, shown] of [
+      [0, 0, Number.NaN, 'nan'],
+      [517, 69, Number.POSITIVE_INFINITY, 'inf'],
+      [300, 12, Number.NEGATIVE_INFINITY, '-inf'],
+    ] as const) {
+      const bad = { data: x.data.slice(), rows, cols: 70 };
+      bad.data[row * 70 + col] = value;
+      expect(() => fit.apply(bad)).toThrow(RangeError);
+      expect(() => fit.apply(bad)).toThrow(
+        new RegExp(`^x: expected finite values, got ${shown} at row ${row}, column ${col}`),
+      );
+    }
+  });
+
+  it('returns a finite x whose product overflows as computed, and a clean x as the f64 oracle has it', () => {
+    const sums = fitStitch(x, randomMatrix(rows, 2, 13)); // then made to sum each row: W all ones, b zero
+    sums.weight.data.fill(1);
+    sums.bias.fill(0);
+    const huge = { data: new Float32Array(rows * 70).fill(1e38), rows, cols: 70 };
+    expect(Array.from(sums.apply(huge).data.subarray(0, 4))).toEqual([
+      Number.POSITIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
+    ]);
+    const clean = fit.apply(x);
+    expect(relativeError(clean.data, applyStitch({ weight: fit.weight.data, bias: fit.bias }, x))).toBeLessThan(1e-6);
+  });
+});

@@ -27,7 +27,7 @@ E choice_option(const Napi::Object& options, const char* key, E fallback,
 
 }  // namespace
 
-restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& name) {
+restnet::LinearMapView linear_map_view_arg(const Napi::Value& value, const std::string& name) {
   if (!value.IsObject() || value.IsArray() || value.IsTypedArray()) {
     throw restnet::TypeError(name + ": expected a stitch {weight: Matrix, bias: Float32Array}");
   }
@@ -42,9 +42,16 @@ restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& n
     throw restnet::RangeError(name + ".bias: expected " + std::to_string(weight.view.cols) +
                               " values (weight.cols), got " + std::to_string(b.ElementLength()));
   }
-  restnet::LinearMap map(weight.view.rows, weight.view.cols);
-  std::memcpy(map.weight.data(), weight.view.data, map.weight.size() * sizeof(float));
-  std::memcpy(map.bias.data(), b.Data(), map.bias.size() * sizeof(float));
+  return restnet::LinearMapView{weight.view.rows, weight.view.cols, weight.view.data, b.Data()};
+}
+
+restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& name) {
+  const restnet::LinearMapView view = linear_map_view_arg(value, name);
+  restnet::LinearMap map;
+  map.in = view.in;
+  map.out = view.out;
+  map.weight.assign(view.weight, view.weight + view.in * view.out);
+  map.bias.assign(view.bias, view.bias + view.out);
   return map;
 }
 

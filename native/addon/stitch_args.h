@@ -13,8 +13,11 @@
 
 namespace restnet_addon {
 
-// {weight: {data: Float32Array, rows, cols}, bias: Float32Array}, copied. Other properties
-// (apply, diagnostics) are ignored so a fitted stitch can be passed back as it is.
+// {weight: {data: Float32Array, rows, cols}, bias: Float32Array}. Other properties (apply,
+// diagnostics) are ignored so a fitted stitch can be passed back as it is. The view reads the
+// caller's arrays in place: valid for the length of a synchronous call only.
+restnet::LinearMapView linear_map_view_arg(const Napi::Value& value, const std::string& name);
+// The same, copied (for work that outlives the call or keeps the stitch).
 restnet::LinearMap linear_map_arg(const Napi::Value& value, const std::string& name);
 Napi::Object linear_map_value(Napi::Env env, const restnet::LinearMap& map);
 

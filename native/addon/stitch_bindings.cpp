@@ -45,14 +45,16 @@ Napi::Value FitStitchAsync(const Napi::CallbackInfo& info) {
 Napi::Value ApplyStitch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const restnet::LinearMap map = linear_map_arg(info[0], "stitch");
+    // The stitch read in place (no copy of W per call) and x checked for NaN / Inf through the
+    // result: one pass over x, the product's own.
+    const restnet::LinearMapView map = linear_map_view_arg(info[0], "stitch");
     const MatrixArg x = matrix_arg(info[1], "x");
     restnet::check_input(map, x.view, "x");
-    restnet::check_finite(x.view, "x");
     check_output_size(checked_product({x.view.rows, map.out}, "x.rows x stitch.weight.cols"), sizeof(float), "result");
     // Straight into the Float32Array V8 owns (issue 18): no second buffer, no copy.
     Napi::Float32Array out = float32_output(env, x.view.rows * map.out, "result");
-    restnet::apply(map, x.view, out.Data());
+    const std::string name = "x";
+    restnet::apply(map, x.view, out.Data(), &name);
     return matrix_object(env, out, x.view.rows, map.out);
   });
 }

@@ -116,7 +116,7 @@ TEST(lstsq_full_rank_matches_normal_equations) {
     CHECK(r.condition > 1.0 && r.condition < 100.0);
     CHECK_CLOSE(relative_error(r.map.weight, normal_solution(x, y, 0.0)), 0.0, 1e-5);
     // The bias makes the residual columns sum to zero (up to the f32 rounding of b).
-    const std::vector<float> p = restnet::apply(r.map, view(x));
+    const std::vector<float> p = restnet::apply(r.map.view(), view(x));
     double sum = 0.0;
     for (std::size_t i = 0; i < x.rows; ++i) sum += p[i * 19] - y.values[i * 19];
     CHECK_CLOSE(sum / x.rows, 0.0, 1e-3);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "cpu_features.h"
@@ -300,6 +301,8 @@ void gemm_impl(std::size_t m, std::size_t n, std::size_t k, Operand a, Operand b
     }
     return;
   }
+  std::optional<RunInline> serial;
+  if (small_product(m, n, k)) serial.emplace();
   const Kernels& kern = kernels();
   const std::size_t mr = kern.mr, nr = kern.nr;
   const std::size_t mc = row_block(m, mr), nc = round_up(kNc, nr);

@@ -1,5 +1,10 @@
 #include "restnet/linear_map.h"
 
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+
 #include "restnet/centering.h"
 #include "restnet/errors.h"
 #include "restnet/gemm.h"
@@ -12,25 +17,42 @@ constexpr std::size_t kRowChunk = 256;
 
 }  // namespace
 
-void check_input(const LinearMap& map, MatrixView x, const std::string& name) {
+void check_input(LinearMapView map, MatrixView x, const std::string& name) {
   if (x.cols != map.in) {
     throw RangeError(name + ": expected " + std::to_string(map.in) + " columns (the stitch's input width), got " +
                      std::to_string(x.rows) + " x " + std::to_string(x.cols));
   }
 }
 
-void apply(const LinearMap& map, MatrixView x, float* out) {
-  gemm(x.rows, map.out, map.in, Operand{x.data, x.stride, false}, Operand{map.weight.data(), map.out, false}, out,
-       map.out);
+void apply(LinearMapView map, MatrixView x, float* out, const std::string* finite_name) {
+  if (finite_name != nullptr && map.out == 0) check_finite(x, *finite_name);  // no result to check through
+  // A small product's bias pass stays on this thread too (gemm keeps the product there).
+  std::optional<RunInline> serial;
+  if (small_product(x.rows, map.out, map.in)) serial.emplace();
+  gemm(x.rows, map.out, map.in, Operand{x.data, x.stride, false}, Operand{map.weight, map.out, false}, out, map.out);
+  std::atomic<bool> non_finite{false};
   parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
+    // Infinite or NaN: every exponent bit set. An OR of a test per value, without a branch,
+    // keeps the loop vectorisable.
+    constexpr std::uint32_t kExponent = 0x7f800000u;
+    std::uint32_t any = 0;
     for (std::size_t i = i0; i < i1; ++i) {
       float* row = out + i * map.out;
-      for (std::size_t j = 0; j < map.out; ++j) row[j] += map.bias[j];
+      for (std::size_t j = 0; j < map.out; ++j) {
+        row[j] += map.bias[j];
+        std::uint32_t bits;
+        std::memcpy(&bits, row + j, sizeof bits);
+        any |= static_cast<std::uint32_t>((bits & kExponent) == kExponent);
+      }
     }
+    if (any != 0) non_finite.store(true);
   });
+  // A non-finite result comes from x (a RangeError naming it) or from W, b or overflow (returned
+  // as computed, as a check of x alone would).
+  if (finite_name != nullptr && non_finite.load()) check_finite(x, *finite_name);
 }
 
-std::vector<float> apply(const LinearMap& map, MatrixView x) {
+std::vector<float> apply(LinearMapView map, MatrixView x) {
   std::vector<float> out(x.rows * map.out);
   apply(map, x, out.data());
   return out;

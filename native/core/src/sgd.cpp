@@ -82,12 +82,12 @@ TrainableStitch::TrainableStitch(LinearMap init, const OptimizerOptions& options
 }
 
 std::vector<float> TrainableStitch::forward(MatrixView x) const {
-  check_input(map_, x, "x");
-  return apply(map_, x);
+  check_input(map_.view(), x, "x");
+  return apply(map_.view(), x);
 }
 
 void TrainableStitch::backward(MatrixView x, MatrixView grad_out) {
-  check_input(map_, x, "x");
+  check_input(map_.view(), x, "x");
   if (grad_out.rows != x.rows || grad_out.cols != map_.out) {
     throw RangeError("grad_out: expected " + std::to_string(x.rows) + " x " + std::to_string(map_.out) +
                      " (x.rows x the stitch's output width), got " + std::to_string(grad_out.rows) + " x " +

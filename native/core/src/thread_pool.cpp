@@ -48,7 +48,7 @@ void spin_until(Ready ready) {
 }
 
 // True on a thread that is running a task, so nested parallel_for calls run inline instead of
-// waiting for workers that are busy with the outer job.
+// waiting for workers that are busy with the outer job; also while a RunInline lives.
 thread_local bool inside_task = false;
 
 class Pool {
@@ -169,6 +169,10 @@ Pool& pool() {
 std::size_t thread_count() { return pool().threads(); }
 
 void set_thread_count(std::size_t n) { pool().set_threads(n); }
+
+RunInline::RunInline() : previous_(inside_task) { inside_task = true; }
+
+RunInline::~RunInline() { inside_task = previous_; }
 
 KeepPoolWarm::KeepPoolWarm() { warm_scopes.fetch_add(1); }
 

@@ -97,7 +97,7 @@ double scheduled_lr(const TrainOptions& o, std::size_t s, std::size_t total, std
 }
 
 double evaluate_loss(const LinearMap& map, MatrixView x, MatrixView y, Loss loss) {
-  const std::vector<float> p = apply(map, x);
+  const std::vector<float> p = apply(map.view(), x);
   std::vector<double> partial((x.rows + kRowChunk - 1) / kRowChunk, 0.0);
   parallel_ranges(x.rows, kRowChunk, [&](std::size_t i0, std::size_t i1) {
     double s = 0.0;

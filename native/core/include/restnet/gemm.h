@@ -12,6 +12,13 @@ namespace restnet {
 
 constexpr std::size_t kBlockK = 256;
 
+// Products of fewer than 2^20 multiply-adds run on the calling thread (RunInline): about 10-20
+// us of arithmetic, what waking a sleeping worker costs. (m n tested first: no overflow.)
+constexpr bool small_product(std::size_t m, std::size_t n, std::size_t k) {
+  constexpr std::size_t kInlineMacs = std::size_t(1) << 20;
+  return m * n < kInlineMacs && m * n * k < kInlineMacs;
+}
+
 // op(M) for a row-major f32 matrix: element (i, p) is data[i * ld + p], or data[p * ld + i]
 // when transposed.
 struct Operand {

@@ -21,6 +21,20 @@ void parallel_for(std::size_t tasks, const std::function<void(std::size_t)>& fn)
 // the pool. Partial results indexed by begin / chunk combine in a thread-independent order.
 void parallel_ranges(std::size_t n, std::size_t chunk, const std::function<void(std::size_t, std::size_t)>& fn);
 
+// While one lives on a thread, parallel_for and parallel_ranges called on that thread run their
+// tasks there, in order: for work too small to pay for waking another thread (tens of
+// microseconds of arithmetic, such as a stitch applied to one image's rows). Nests.
+class RunInline {
+ public:
+  RunInline();
+  ~RunInline();
+  RunInline(const RunInline&) = delete;
+  RunInline& operator=(const RunInline&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // While at least one KeepPoolWarm lives (on any thread), a worker that finishes a job polls up
 // to 50 us for the next one before it sleeps: one call's jobs follow each other within
 // microseconds (a training step runs four of ~0.1 ms), and waking a sleeping thread costs more
