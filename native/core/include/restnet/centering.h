@@ -1,6 +1,8 @@
 // Centring of features and Gram matrices, in f64 and without ever forming H = I - 11^T/n.
 #pragma once
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,15 @@ namespace restnet {
 
 // Throws RangeError naming `name` and the first position of a NaN or infinity.
 void check_finite(MatrixView x, const std::string& name);
+
+// 1 when v is infinite or NaN (every exponent bit set), else 0. OR-ed over many values without a
+// branch per value, the loop vectorises; the position is found afterwards, and only when needed.
+inline std::uint32_t non_finite_bit(float v) {
+  constexpr std::uint32_t kExponent = 0x7f800000u;
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return static_cast<std::uint32_t>((bits & kExponent) == kExponent);
+}
 
 // The column means of X, summed in f64 over row chunks in a thread-independent order.
 std::vector<double> column_means(MatrixView x);
