@@ -75,7 +75,9 @@ const items = [
   })),
 ].sort((a, b) => a.macs - b.macs);
 for (const it of items) {
-  it.session = await ort.InferenceSession.create(readFileSync(it.file), {
+  // By path, as a user opens the file: a fused file keeps its anchors' weights as external data
+  // in the anchor files beside it, which onnxruntime resolves from the model's own folder.
+  it.session = await ort.InferenceSession.create(it.file, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
   });
