@@ -21,6 +21,24 @@ export interface AnyTensor {
   type: string;
 }
 
+/**
+ * The options of every session restnet creates: one inter-op thread, `threads` intra-op threads
+ * (onnxruntime's choice when undefined), and idle intra-op threads that sleep instead of
+ * spinning. onnxruntime's default spin after each run takes a core from whatever runs next: on
+ * 2 cores, the Node thread that handles the result, the core's threads, or the next segment's
+ * session. With spinning, a zoo configuration's batch-1 runs had a p99 of 4.5-8.6 ms (fused) and
+ * 17-34 ms (shared segments) against medians of 0.2-1.4 ms; without, 0.4-1.7 ms and 6.6-15 ms,
+ * at 0-30% more on the median of the larger fused ones (bench/results/runtime.md).
+ */
+export function sessionOptions(threads: number | undefined): InferenceSession.SessionOptions {
+  const options: InferenceSession.SessionOptions = {
+    interOpNumThreads: 1,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+  if (threads !== undefined) options.intraOpNumThreads = threads;
+  return options;
+}
+
 export class SessionCache {
   private readonly sessions = new Map<string, Promise<InferenceSession>>();
 
@@ -34,11 +52,7 @@ export class SessionCache {
   get(key: string, bytes: () => Uint8Array): Promise<InferenceSession> {
     let session = this.sessions.get(key);
     if (!session) {
-      session = loadOrt().then((ort) => {
-        const options: InferenceSession.SessionOptions = { interOpNumThreads: 1 };
-        if (this.threads !== undefined) options.intraOpNumThreads = this.threads;
-        return ort.InferenceSession.create(bytes(), options);
-      });
+      session = loadOrt().then((ort) => ort.InferenceSession.create(bytes(), sessionOptions(this.threads)));
       session.catch(() => this.sessions.delete(key));
       this.sessions.set(key, session);
     }

@@ -5,7 +5,7 @@
 // batch either (the gradient rules fold them to constants).
 import type { GraphInfo } from './graph.js';
 import { encodeModel, int, type ModelProto } from './proto.js';
-import { loadOrt, runSession, type AnyTensor } from './session-cache.js';
+import { loadOrt, runSession, sessionOptions, type AnyTensor } from './session-cache.js';
 
 /** A dimension: a constant, or `batch` times the batch size N. */
 export type Dim = number | { batch: number };
@@ -85,9 +85,7 @@ export async function probeShapes(
   const ort = await loadOrt();
   const names = info.order.flatMap((i) => info.node(i).output.filter((o) => o && o !== info.output));
   const exposed = [info.output, ...names];
-  const options: import('onnxruntime-node').InferenceSession.SessionOptions = { interOpNumThreads: 1 };
-  if (threads !== undefined) options.intraOpNumThreads = threads;
-  const session = await ort.InferenceSession.create(withAllOutputs(info.model, names), options);
+  const session = await ort.InferenceSession.create(withAllOutputs(info.model, names), sessionOptions(threads));
   const runAt = async (n: number): Promise<Record<string, AnyTensor>> => {
     const dims = inputDims.map((d, axis) => (axis === batchAxis ? n : d));
     const size = dims.reduce((a, b) => a * b, 1);

@@ -6,7 +6,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 
 import type { Tensor } from '../matrix.js';
-import { loadOrt, runSession } from '../onnx/session-cache.js';
+import { loadOrt, runSession, sessionOptions } from '../onnx/session-cache.js';
 
 type Ort = Awaited<ReturnType<typeof loadOrt>>;
 
@@ -96,7 +96,7 @@ export class FusedSessions {
         next.bytes = bytes.length;
         this.makeRoom(id, bytes.length);
         const [ort, threads] = await Promise.all([loadOrt(), this.threads()]);
-        const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+        const session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
         // onnxruntime plans and allocates its buffers on the first run: do that here, not in a caller's call.
         await session.run(zeroFeeds(ort, session));
         if (next.evicted) {

@@ -3,7 +3,7 @@
 // candidates alike, and the fastest median wins. About 20 short runs per candidate.
 import { availableParallelism } from 'node:os';
 
-import { loadOrt } from '../onnx/session-cache.js';
+import { loadOrt, sessionOptions } from '../onnx/session-cache.js';
 import { zeroFeeds } from './fused-sessions.js';
 
 /** 1, 2, 4, ... up to the cores this process may use. */
@@ -35,9 +35,7 @@ export function fastestThreads(
 async function measure(bytes: Uint8Array, candidates: number[], runs: number): Promise<number> {
   if (candidates.length === 1) return candidates[0]!;
   const ort = await loadOrt();
-  const sessions = await Promise.all(
-    candidates.map((t) => ort.InferenceSession.create(bytes, { intraOpNumThreads: t, interOpNumThreads: 1 })),
-  );
+  const sessions = await Promise.all(candidates.map((t) => ort.InferenceSession.create(bytes, sessionOptions(t))));
   try {
     const feeds = zeroFeeds(ort, sessions[0]!);
     const times = candidates.map(() => [] as number[]);
