@@ -22,20 +22,21 @@ export interface AnyTensor {
 }
 
 /**
- * The options of every session restnet creates: one inter-op thread, `threads` intra-op threads
- * (onnxruntime's choice when undefined), and idle intra-op threads that sleep instead of
- * spinning. onnxruntime's default spin after each run takes a core from whatever runs next: on
- * 2 cores, the Node thread that handles the result, the core's threads, or the next segment's
- * session. With spinning, a zoo configuration's batch-1 runs had a p99 of 4.5-8.6 ms (fused) and
- * 17-34 ms (shared segments) against medians of 0.2-1.4 ms; without, 0.4-1.7 ms and 6.6-15 ms,
- * at 0-30% more on the median of the larger fused ones (bench/results/runtime.md).
+ * The options of every session restnet creates: one inter-op thread and `threads` intra-op
+ * threads (onnxruntime's choice when undefined). With `spin: false` idle intra-op threads sleep
+ * instead of spinning after each run. A model's segments are many sessions run one after another
+ * (a configuration in shared mode, a refinement step with the core's threads in between), and
+ * each one's spinning threads took the cores from the next: at batch 1 on 2 cores, zoo
+ * configurations in shared mode had a mean of 2.1-7.1 ms and a p99 of 13-34 ms against medians
+ * of 0.6-3.6 ms; sleeping, 0.6-1.7 and 2.4-6.2 ms at 3.6-9.6x less CPU, and the demo's fitting ran
+ * 5% faster. A fused configuration is one session run again and again, where spinning keeps its
+ * median up to 0.26 ms (a third) lower (bench/results/runtime_notes.md): those keep onnxruntime's
+ * default.
  */
-export function sessionOptions(threads: number | undefined): InferenceSession.SessionOptions {
-  const options: InferenceSession.SessionOptions = {
-    interOpNumThreads: 1,
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  };
+export function sessionOptions(threads: number | undefined, spin: boolean): InferenceSession.SessionOptions {
+  const options: InferenceSession.SessionOptions = { interOpNumThreads: 1 };
   if (threads !== undefined) options.intraOpNumThreads = threads;
+  if (!spin) options.extra = { session: { intra_op: { allow_spinning: '0' } } };
   return options;
 }
 
@@ -52,7 +53,7 @@ export class SessionCache {
   get(key: string, bytes: () => Uint8Array): Promise<InferenceSession> {
     let session = this.sessions.get(key);
     if (!session) {
-      session = loadOrt().then((ort) => ort.InferenceSession.create(bytes(), sessionOptions(this.threads)));
+      session = loadOrt().then((ort) => ort.InferenceSession.create(bytes(), sessionOptions(this.threads, false)));
       session.catch(() => this.sessions.delete(key));
       this.sessions.set(key, session);
     }

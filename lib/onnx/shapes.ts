@@ -85,7 +85,7 @@ export async function probeShapes(
   const ort = await loadOrt();
   const names = info.order.flatMap((i) => info.node(i).output.filter((o) => o && o !== info.output));
   const exposed = [info.output, ...names];
-  const session = await ort.InferenceSession.create(withAllOutputs(info.model, names), sessionOptions(threads));
+  const session = await ort.InferenceSession.create(withAllOutputs(info.model, names), sessionOptions(threads, false));
   const runAt = async (n: number): Promise<Record<string, AnyTensor>> => {
     const dims = inputDims.map((d, axis) => (axis === batchAxis ? n : d));
     const size = dims.reduce((a, b) => a * b, 1);

@@ -96,7 +96,7 @@ export class FusedSessions {
         next.bytes = bytes.length;
         this.makeRoom(id, bytes.length);
         const [ort, threads] = await Promise.all([loadOrt(), this.threads()]);
-        const session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
+        const session = await ort.InferenceSession.create(bytes, sessionOptions(threads, true));
         // onnxruntime plans and allocates its buffers on the first run: do that here, not in a caller's call.
         await session.run(zeroFeeds(ort, session));
         if (next.evicted) {

@@ -35,7 +35,9 @@ export function fastestThreads(
 async function measure(bytes: Uint8Array, candidates: number[], runs: number): Promise<number> {
   if (candidates.length === 1) return candidates[0]!;
   const ort = await loadOrt();
-  const sessions = await Promise.all(candidates.map((t) => ort.InferenceSession.create(bytes, sessionOptions(t))));
+  const sessions = await Promise.all(
+    candidates.map((t) => ort.InferenceSession.create(bytes, sessionOptions(t, true))),
+  );
   try {
     const feeds = zeroFeeds(ort, sessions[0]!);
     const times = candidates.map(() => [] as number[]);
